@@ -1,0 +1,63 @@
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST, require_safe
+
+from shop.models import Product
+
+from .cart import Cart, CartError
+from .forms import CartAddProductForm
+
+
+def _apply_quantity(request, product, *, override):
+    """Validate the posted quantity and change the cart; report the outcome as a message."""
+    form = CartAddProductForm(request.POST)
+    if not form.is_valid():
+        problems = " ".join(error for errors in form.errors.values() for error in errors)
+        messages.error(request, f"“{product.name}”: {problems}")
+        return False
+    cart = Cart(request.session)
+    try:
+        cart.add(product, form.cleaned_data["quantity"], override=override)
+    except CartError as error:
+        messages.error(request, str(error))
+        return False
+    messages.success(request, f"“{product.name}”: {cart.quantity_of(product.id)} in your cart.")
+    return True
+
+
+@require_POST
+def cart_add(request, product_id):
+    product = get_object_or_404(Product, id=product_id, available=True)
+    if _apply_quantity(request, product, override=False):
+        return redirect("cart:cart_detail")
+    return redirect(product)
+
+
+@require_POST
+def cart_update(request, product_id):
+    product = Product.objects.filter(id=product_id, available=True).first()
+    if product is None:
+        Cart(request.session).remove(product_id)
+        messages.warning(request, "That item is no longer available and was removed from your cart.")
+    else:
+        _apply_quantity(request, product, override=True)
+    return redirect("cart:cart_detail")
+
+
+@require_POST
+def cart_remove(request, product_id):
+    Cart(request.session).remove(product_id)
+    messages.info(request, "Item removed from your cart.")
+    return redirect("cart:cart_detail")
+
+
+@require_safe
+def cart_detail(request):
+    cart = Cart(request.session)
+    for notice in cart.sync():
+        messages.warning(request, notice)
+    lines = [
+        (line, CartAddProductForm(initial={"quantity": line.quantity}, max_quantity=line.product.stock))
+        for line in cart
+    ]
+    return render(request, "cart/detail.html", {"cart": cart, "lines": lines})
