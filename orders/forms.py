@@ -1,0 +1,28 @@
+from django import forms
+
+from .models import Order
+
+
+class OrderCreateForm(forms.ModelForm):
+    class Meta:
+        model = Order
+        fields = ["first_name", "last_name", "email", "address", "postal_code", "city"]
+        widgets = {
+            "first_name": forms.TextInput(attrs={"autocomplete": "given-name"}),
+            "last_name": forms.TextInput(attrs={"autocomplete": "family-name"}),
+            "email": forms.EmailInput(attrs={"autocomplete": "email"}),
+            "address": forms.TextInput(attrs={"autocomplete": "street-address"}),
+            "postal_code": forms.TextInput(attrs={"autocomplete": "postal-code"}),
+            "city": forms.TextInput(attrs={"autocomplete": "address-level2"}),
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, value in list(cleaned.items()):
+            if isinstance(value, str):
+                value = value.strip()
+                # Line breaks have no place in these fields, and some reach email headers.
+                if "\r" in value or "\n" in value or "\x00" in value:
+                    self.add_error(name, "Please use a single line without control characters.")
+                cleaned[name] = value
+        return cleaned

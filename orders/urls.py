@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "orders"
+
+urlpatterns = [
+    path("create/", views.order_create, name="order_create"),
+    path("created/", views.order_created, name="order_created"),
+    path("<uuid:token>/", views.order_detail, name="order_detail"),
+]
