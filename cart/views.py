@@ -57,7 +57,8 @@ def cart_detail(request):
     for notice in cart.sync():
         messages.warning(request, notice)
     lines = [
-        (line, CartAddProductForm(initial={"quantity": line.quantity}, max_quantity=line.product.stock))
+        (line, CartAddProductForm(initial={"quantity": line.quantity}, max_quantity=line.product.stock,
+                                  auto_id=f"id_line{line.product.id}_%s"))
         for line in cart
     ]
     return render(request, "cart/detail.html", {"cart": cart, "lines": lines})
