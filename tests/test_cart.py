@@ -1,0 +1,162 @@
+from decimal import Decimal
+
+import pytest
+from django.contrib.sessions.backends.db import SessionStore
+from django.urls import reverse
+
+from cart.cart import SESSION_KEY, Cart, CartError
+from cart.forms import CartAddProductForm
+
+
+@pytest.fixture
+def session(db):
+    return SessionStore()
+
+
+def test_add_accumulates_and_totals_use_catalog_prices(session, make_product):
+    pen = make_product(price=Decimal("1.50"))
+    book = make_product(price=Decimal("12.00"))
+    cart = Cart(session)
+    cart.add(pen, 2)
+    cart.add(pen, 1)
+    cart.add(book, 1)
+    assert cart.quantities() == {pen.id: 3, book.id: 1}
+    assert len(cart) == 4
+    assert cart.total() == Decimal("16.50")
+
+
+def test_quantities_survive_the_json_session_round_trip(session, make_product):
+    pen = make_product()
+    Cart(session).add(pen, 2)
+    session.save()
+    reloaded = SessionStore(session_key=session.session_key)
+    assert reloaded[SESSION_KEY] == {str(pen.id): 2}
+    assert Cart(reloaded).quantities() == {pen.id: 2}
+
+
+def test_override_sets_the_quantity(session, make_product):
+    pen = make_product()
+    cart = Cart(session)
+    cart.add(pen, 4)
+    cart.add(pen, 2, override=True)
+    assert cart.quantities() == {pen.id: 2}
+
+
+@pytest.mark.parametrize("quantity", [0, -1])
+def test_quantity_below_one_is_refused(session, make_product, quantity):
+    with pytest.raises(CartError, match="at least 1"):
+        Cart(session).add(make_product(), quantity)
+
+
+def test_quantity_above_the_maximum_is_refused(session, make_product, settings):
+    settings.CART_MAX_QUANTITY = 5
+    cart = Cart(session)
+    product = make_product(stock=100)
+    cart.add(product, 5)
+    with pytest.raises(CartError, match="at most 5"):
+        cart.add(product, 1)
+    assert cart.quantities() == {product.id: 5}
+
+
+def test_quantity_above_stock_is_refused(session, make_product):
+    product = make_product(stock=3)
+    with pytest.raises(CartError, match="Only 3"):
+        Cart(session).add(product, 4)
+
+
+def test_sold_out_or_unavailable_product_cannot_be_added(session, make_product):
+    with pytest.raises(CartError, match="not available"):
+        Cart(session).add(make_product(stock=0), 1)
+    with pytest.raises(CartError, match="not available"):
+        Cart(session).add(make_product(available=False), 1)
+
+
+def test_remove_and_clear(session, make_product):
+    pen, book = make_product(), make_product()
+    cart = Cart(session)
+    cart.add(pen, 1)
+    cart.add(book, 1)
+    cart.remove(pen.id)
+    assert cart.quantities() == {book.id: 1}
+    cart.clear()
+    assert not cart and SESSION_KEY not in session
+
+
+def test_sync_drops_deleted_and_unavailable_products_and_shrinks_to_stock(session, make_product):
+    kept, deleted, hidden, scarce = (make_product(stock=5) for _ in range(4))
+    cart = Cart(session)
+    for product in (kept, deleted, hidden, scarce):
+        cart.add(product, 3)
+    deleted.delete()
+    hidden.available = False
+    hidden.save()
+    scarce.stock = 1
+    scarce.save()
+
+    notices = Cart(session).sync()
+
+    assert Cart(session).quantities() == {kept.id: 3, scarce.id: 1}
+    assert len(notices) == 3
+    assert any(hidden.name in notice for notice in notices)
+    assert any("Only 1" in notice for notice in notices)
+
+
+def test_tampered_session_data_is_ignored_not_a_crash(session, make_product):
+    product = make_product()
+    session[SESSION_KEY] = {"abc": 1, str(product.id): 2, "7": "many", "8": -3, "9": True, "10": None}
+    assert Cart(session).quantities() == {product.id: 2}
+    session[SESSION_KEY] = ["not", "a", "dict"]
+    assert Cart(session).quantities() == {}
+
+
+@pytest.mark.parametrize("raw, valid", [("1", True), ("20", True), ("0", False), ("-2", False), ("21", False),
+                                        ("abc", False), ("", False), ("1e3", False)])
+def test_add_form_validates_quantity_shape(raw, valid):
+    assert CartAddProductForm({"quantity": raw}).is_valid() is valid
+
+
+# --- views ------------------------------------------------------------------------------------------------
+
+def test_add_view_redirects_to_cart_and_header_shows_count_and_total(client, make_product):
+    product = make_product(price=Decimal("4.25"))
+    response = client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 2})
+    assert response.status_code == 302 and response.url == reverse("cart:cart_detail")
+    page = client.get(reverse("shop:product_list")).content.decode()
+    assert "2 items" in page and "€8.50" in page
+
+
+def test_add_view_with_invalid_quantity_shows_error_and_changes_nothing(client, make_product):
+    product = make_product(stock=2)
+    response = client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 3}, follow=True)
+    assert "Only 2" in response.content.decode()
+    assert client.session.get(SESSION_KEY, {}) == {}
+
+
+def test_add_view_for_unknown_product_is_404(client, db):
+    assert client.post(reverse("cart:cart_add", args=[999999]), {"quantity": 1}).status_code == 404
+
+
+def test_update_and_remove_views(client, make_product):
+    product = make_product(stock=10)
+    client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1})
+    client.post(reverse("cart:cart_update", args=[product.id]), {"quantity": 6})
+    assert client.session[SESSION_KEY] == {str(product.id): 6}
+    client.post(reverse("cart:cart_remove", args=[product.id]))
+    assert client.session[SESSION_KEY] == {}
+
+
+def test_cart_page_lists_lines_and_reports_dropped_products(client, make_product):
+    kept = make_product(name="Kept lamp", price=Decimal("3.00"))
+    gone = make_product(name="Gone vase")
+    client.post(reverse("cart:cart_add", args=[kept.id]), {"quantity": 2})
+    client.post(reverse("cart:cart_add", args=[gone.id]), {"quantity": 1})
+    gone.available = False
+    gone.save()
+    page = client.get(reverse("cart:cart_detail")).content.decode()
+    assert "Kept lamp" in page and "€6.00" in page
+    assert "“Gone vase” is no longer available" in page
+
+
+@pytest.mark.parametrize("name", ["cart:cart_add", "cart:cart_update", "cart:cart_remove"])
+def test_cart_changes_need_post(client, make_product, name):
+    assert client.get(reverse(name, args=[make_product().id])).status_code == 405

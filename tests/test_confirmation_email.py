@@ -1,0 +1,72 @@
+"""The task's logic, called directly (no broker): what the email says and that it is sent once."""
+from decimal import Decimal
+from smtplib import SMTPServerDisconnected
+from unittest.mock import patch
+
+import pytest
+from celery.exceptions import Retry
+
+from orders.models import Order, OrderItem
+from orders.tasks import MAX_SEND_ATTEMPTS, order_created
+
+
+@pytest.fixture
+def order(customer, make_product):
+    order = Order.objects.create(**customer)
+    OrderItem.objects.create(order=order, product=make_product(name="Blue mug"), price=Decimal("7.00"), quantity=2)
+    OrderItem.objects.create(order=order, product=make_product(name="Teapot"), price=Decimal("20.50"), quantity=1)
+    return order
+
+
+def test_confirmation_email_lists_number_items_and_total(order, mailoutbox):
+    assert order_created(order.id) == "sent"
+    [message] = mailoutbox
+    assert message.to == ["ada@example.com"]
+    assert f"order {order.number}" in message.subject
+    assert "2 × Blue mug" in message.body and "€7.00" in message.body and "€14.00" in message.body
+    assert "Teapot" in message.body and "Total: €34.50" in message.body
+    assert str(order.token) in message.body  # the unguessable status link
+    html, mimetype = message.alternatives[0]
+    assert mimetype == "text/html" and "Blue mug" in html
+    assert message.extra_headers["Message-ID"].startswith(f"<order-{order.id}-")
+    order.refresh_from_db()
+    assert order.confirmation_status == Order.ConfirmationStatus.SENT and order.confirmation_sent_at
+
+
+def test_second_delivery_sends_nothing(order, mailoutbox):
+    order_created(order.id)
+    assert order_created(order.id) == "already-done"
+    assert len(mailoutbox) == 1
+
+
+def test_unknown_or_malformed_order_id_is_dropped(db, mailoutbox):
+    assert order_created(424242) == "missing"
+    assert order_created("1; drop table") == "malformed"
+    assert mailoutbox == []
+
+
+def test_failed_send_releases_claim_and_retries(order, mailoutbox):
+    with patch("django.core.mail.message.EmailMessage.send", side_effect=SMTPServerDisconnected("gone")):
+        with pytest.raises(Retry):
+            order_created(order.id)
+    order.refresh_from_db()
+    assert order.confirmation_status == Order.ConfirmationStatus.PENDING
+    assert "SMTPServerDisconnected" in order.confirmation_error
+    assert order_created(order.id) == "sent"
+    assert len(mailoutbox) == 1
+
+
+def test_send_failing_every_time_ends_as_failed(order, mailoutbox):
+    Order.objects.filter(id=order.id).update(confirmation_attempts=MAX_SEND_ATTEMPTS - 1)
+    with patch("django.core.mail.message.EmailMessage.send", side_effect=ConnectionRefusedError("refused")):
+        assert order_created(order.id) == "failed"
+    order.refresh_from_db()
+    assert order.confirmation_status == Order.ConfirmationStatus.FAILED
+    assert "ConnectionRefusedError" in order.confirmation_error
+
+
+def test_html_in_customer_fields_is_escaped_in_the_html_email(order, mailoutbox):
+    Order.objects.filter(id=order.id).update(first_name="<script>alert(1)</script>")
+    order_created(order.id)
+    html = mailoutbox[0].alternatives[0][0]
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html

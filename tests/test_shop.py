@@ -1,0 +1,83 @@
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from shop.models import Category, Product
+from shop.templatetags.money import format_money
+
+
+def test_product_list_shows_only_available_products(client, make_product):
+    make_product(name="Visible kettle")
+    make_product(name="Hidden kettle", available=False)
+    page = client.get(reverse("shop:product_list")).content.decode()
+    assert "Visible kettle" in page and "Hidden kettle" not in page
+
+
+def test_product_list_by_category_filters(client, make_product, make_category):
+    tea = make_category(name="Tea", slug="tea")
+    make_product(name="Green tea", category=tea)
+    make_product(name="Hammer")
+    response = client.get(reverse("shop:product_list_by_category", args=["tea"]))
+    page = response.content.decode()
+    assert response.status_code == 200 and "Green tea" in page and "Hammer" not in page
+
+
+def test_unknown_category_is_404(client, db):
+    assert client.get(reverse("shop:product_list_by_category", args=["nope"])).status_code == 404
+
+
+def test_product_list_is_paginated(client, make_product, settings):
+    settings.SHOP_PRODUCTS_PER_PAGE = 3
+    for i in range(7):
+        make_product(name=f"Item {i:02d}")
+    first = client.get(reverse("shop:product_list"))
+    assert len(first.context["products"]) == 3 and first.context["page"].paginator.num_pages == 3
+    last = client.get(reverse("shop:product_list"), {"page": 3})
+    assert [p.name for p in last.context["products"]] == ["Item 06"]
+    # Nonsense page numbers fall back to a real page instead of failing.
+    assert client.get(reverse("shop:product_list"), {"page": "x"}).status_code == 200
+
+
+def test_product_detail_has_add_to_cart_form_and_placeholder_image(client, make_product):
+    product = make_product(name="Teapot", price=Decimal("19.90"))
+    page = client.get(product.get_absolute_url()).content.decode()
+    assert "Teapot" in page and "€19.90" in page
+    assert reverse("cart:cart_add", args=[product.id]) in page
+    assert "img/no-image.svg" in page
+
+
+def test_unavailable_product_detail_is_404(client, make_product):
+    product = make_product(available=False)
+    assert client.get(product.get_absolute_url()).status_code == 404
+
+
+def test_money_formatting():
+    assert format_money(Decimal("1234.5")) == "€1,234.50"
+    assert format_money(Decimal("0.005")) == "€0.01"
+    assert format_money("junk") == ""
+
+
+def test_demo_catalog_loads_and_is_idempotent(db):
+    call_command("load_demo_catalog")
+    counts = (Category.objects.count(), Product.objects.count())
+    call_command("load_demo_catalog")
+    assert counts == (Category.objects.count(), Product.objects.count())
+    assert counts[0] >= 3 and counts[1] >= 8
+    assert Product.objects.filter(available=True, stock__gt=0).count() == counts[1]
+
+
+@pytest.mark.parametrize("url_name", ["admin:shop_product_changelist", "admin:shop_category_changelist"])
+def test_catalog_admin_pages_render(admin_client, make_product, url_name):
+    make_product()
+    assert admin_client.get(reverse(url_name)).status_code == 200
+
+
+def test_product_admin_edits_price_stock_and_availability_from_the_list(db):
+    from django.contrib.admin.sites import site
+
+    model_admin = site._registry[Product]
+    assert set(model_admin.list_editable) == {"price", "stock", "available"}
+    assert model_admin.prepopulated_fields == {"slug": ("name",)}
+    assert site._registry[Category].prepopulated_fields == {"slug": ("name",)}

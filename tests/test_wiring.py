@@ -1,0 +1,75 @@
+"""The project's wiring: the Celery app, settings from the environment, docker-compose.yml."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_python(code, **env):
+    """Run `code` in a fresh interpreter with only the given environment on top of a minimal one."""
+    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**base, **env}, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_celery_app_reads_django_settings_and_finds_the_task():
+    from myshop import celery_app
+    from myshop.celery import app
+
+    assert celery_app is app and app.main == "myshop"
+    app.loader.import_default_modules()
+    assert "orders.tasks.order_created" in app.tasks
+    assert app.conf.task_acks_late is True and app.conf.worker_prefetch_multiplier == 1
+
+
+def test_settings_come_from_the_environment():
+    code = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE']='myshop.settings'; django.setup();"
+            "from django.conf import settings as s;"
+            "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.EMAIL_BACKEND, s.ALLOWED_HOSTS, s.DEBUG)")
+    result = run_python(code, SECRET_KEY="x" * 50, DATABASE_URL="postgres://u@db:5432/shop",
+                        CELERY_BROKER_URL="amqp://a:b@mq:5672/v", ALLOWED_HOSTS="shop.example,www.shop.example",
+                        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split(" ", 3)[:3] == ["django.db.backends.postgresql", "amqp://a:b@mq:5672/v",
+                                              "django.core.mail.backends.smtp.EmailBackend"]
+    assert "'shop.example', 'www.shop.example']" in result.stdout and result.stdout.strip().endswith("False")
+
+
+def test_defaults_are_local_and_safe():
+    code = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE']='myshop.settings'; django.setup();"
+            "from django.conf import settings as s;"
+            "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.EMAIL_BACKEND)")
+    result = run_python(code, DEBUG="1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "amqp://guest:guest@localhost:5672//",
+                                     "django.core.mail.backends.console.EmailBackend"]
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    code = "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='myshop.settings'; django.setup()"
+    result = run_python(code)
+    assert result.returncode != 0 and "Set SECRET_KEY" in result.stderr
+
+
+def test_docker_compose_defines_a_healthy_rabbitmq_with_ui_and_volume():
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("docker-compose is required under CI (apt-get install docker-compose)")
+        pytest.skip("docker-compose is not installed (apt-get install -y docker-compose)")
+    def compose(*args):
+        result = subprocess.run([binary, "-f", str(ROOT / "docker-compose.yml"), "config", *args],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert "rabbitmq" in compose("--services").split()
+    assert "rabbitmq-data" in compose("--volumes").split()
+    resolved = compose()
+    assert "image: rabbitmq:" in resolved and "-management" in resolved
+    assert "target: 5672" in resolved and "target: 15672" in resolved and "healthcheck:" in resolved
