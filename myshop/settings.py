@@ -117,9 +117,20 @@ SHOP_NAME = os.environ.get("SHOP_NAME", "myshop")
 SHOP_CURRENCY = os.environ.get("SHOP_CURRENCY", "EUR")
 SHOP_PRODUCTS_PER_PAGE = int(os.environ.get("SHOP_PRODUCTS_PER_PAGE", "12"))
 CART_MAX_QUANTITY = int(os.environ.get("CART_MAX_QUANTITY", "20"))  # per product line
-# How long a claimed-but-unfinished confirmation stays reserved for the worker that claimed it; must be
-# longer than the task's hard time limit so a live worker always finishes first.
-ORDER_EMAIL_CLAIM_SECONDS = int(os.environ.get("ORDER_EMAIL_CLAIM_SECONDS", "300"))
+
+# --- The confirmation email's guarantees (see README, "Guarantees") ---------------------------------
+# Send attempts before an order is marked "confirmation failed" (then an operator can resend it from the
+# admin), and the backoff between them: base * 2**(attempt-1) seconds, capped, with jitter.
+ORDER_EMAIL_MAX_ATTEMPTS = int(os.environ.get("ORDER_EMAIL_MAX_ATTEMPTS", "6"))
+ORDER_EMAIL_RETRY_BASE_SECONDS = float(os.environ.get("ORDER_EMAIL_RETRY_BASE_SECONDS", "10"))
+ORDER_EMAIL_RETRY_MAX_SECONDS = float(os.environ.get("ORDER_EMAIL_RETRY_MAX_SECONDS", "600"))
+# How often the sweep looks for confirmations the broker never got (run by Celery beat).
+ORDER_EMAIL_SWEEP_SECONDS = float(os.environ.get("ORDER_EMAIL_SWEEP_SECONDS", "30"))
+# An order younger than this may still have its hand-over in flight: the sweep leaves it alone.
+ORDER_EMAIL_QUEUE_GRACE_SECONDS = float(os.environ.get("ORDER_EMAIL_QUEUE_GRACE_SECONDS", "10"))
+# A confirmation handed over this long ago and still not sent is handed over again (a message lost inside
+# the broker, or a retry whose publish failed). Duplicates are harmless: sending is claimed in the database.
+ORDER_EMAIL_REQUEUE_AFTER_SECONDS = float(os.environ.get("ORDER_EMAIL_REQUEUE_AFTER_SECONDS", "900"))
 
 # --- Email -------------------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -138,7 +149,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "myshop <orders@myshop
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@localhost:5672//")
 # Publishing happens inside the checkout request: bound it so a dead broker costs the shopper well under
 # a second (kombu's defaults can hang for several); the order row remembers that the email is owed.
-CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "1.0"))
+CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "0.5"))
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,
     "interval_start": 0,
@@ -155,10 +166,28 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Far below RabbitMQ's 30 min consumer_timeout and below ORDER_EMAIL_CLAIM_SECONDS.
-CELERY_TASK_SOFT_TIME_LIMIT = 60
-CELERY_TASK_TIME_LIMIT = 90
+# A task still running after its connection to the broker died finishes (and records "sent") rather than
+# being cancelled halfway through an SMTP conversation; its redelivered copy then finds the email sent.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# Far below RabbitMQ's 30 min consumer_timeout.
+CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "90"))
+CELERY_TASK_SOFT_TIME_LIMIT = max(1, CELERY_TASK_TIME_LIMIT - 15)
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "sweep-order-confirmations": {
+        "task": "orders.tasks.sweep_unsent_confirmations",
+        "schedule": ORDER_EMAIL_SWEEP_SECONDS,
+        "options": {"expires": ORDER_EMAIL_SWEEP_SECONDS},  # a backlog of sweeps is pointless
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME",
+                                               str(BASE_DIR / "var" / "celerybeat-schedule"))
+
+# How long a worker's claim on a confirmation keeps other workers off it. A live worker finishes within
+# the task's hard time limit, so only a dead worker's claim can expire; its email is then sent by another.
+ORDER_EMAIL_CLAIM_SECONDS = int(os.environ.get("ORDER_EMAIL_CLAIM_SECONDS", "300"))
+if ORDER_EMAIL_CLAIM_SECONDS <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured("ORDER_EMAIL_CLAIM_SECONDS must be longer than CELERY_TASK_TIME_LIMIT.")
 
 LOGGING = {
     "version": 1,

@@ -73,10 +73,39 @@ def queue_confirmation(order_id):
     except Exception:  # kombu raises OperationalError, but a broken broker can surface as anything
         logger.warning("order %s: confirmation not queued, broker unavailable; it will be retried", order_id)
         return False
-    Order.objects.filter(id=order_id, confirmation_queued_at__isnull=True).update(
-        confirmation_queued_at=timezone.now()
-    )
+    Order.objects.filter(id=order_id).update(confirmation_queued_at=timezone.now())
     return True
+
+
+def forget_queued(order_id):
+    """Record that order `order_id`'s confirmation is no longer in the broker, so the sweep hands it over."""
+    Order.objects.filter(id=order_id, confirmation_status=Order.ConfirmationStatus.PENDING).update(
+        confirmation_queued_at=None
+    )
+
+
+def sweep_confirmations(*, limit=500):
+    """Hand over again every confirmation that is owed but not in the broker; return the order ids.
+
+    Owed and not in the broker: never handed over (the broker was down at checkout), handed over long ago
+    and still not sent (the message was lost), or claimed by a worker that died.
+    """
+    now = timezone.now()
+    owed = (
+        Q(confirmation_status=Order.ConfirmationStatus.PENDING, confirmation_queued_at__isnull=True,
+          created__lt=now - timedelta(seconds=settings.ORDER_EMAIL_QUEUE_GRACE_SECONDS))
+        | Q(confirmation_status=Order.ConfirmationStatus.PENDING,
+            confirmation_queued_at__lt=now - timedelta(seconds=settings.ORDER_EMAIL_REQUEUE_AFTER_SECONDS))
+        | Q(confirmation_status=Order.ConfirmationStatus.SENDING,
+            confirmation_claimed_at__lt=now - timedelta(seconds=settings.ORDER_EMAIL_CLAIM_SECONDS))
+    )
+    order_ids = list(Order.objects.filter(owed).order_by("id").values_list("id", flat=True)[:limit])
+    queued = []
+    for order_id in order_ids:
+        if not queue_confirmation(order_id):
+            break  # the broker is gone again: the next sweep carries on
+        queued.append(order_id)
+    return queued
 
 
 # --- The worker's side --------------------------------------------------------------------------------
@@ -85,6 +114,15 @@ CLAIMED = "claimed"
 ALREADY_DONE = "already-done"
 BUSY = "busy"
 MISSING = "missing"
+
+
+def claim_expires_in(order_id):
+    """Seconds until the current claim on order `order_id`'s confirmation expires (0 if none)."""
+    claimed_at = Order.objects.filter(id=order_id).values_list("confirmation_claimed_at", flat=True).first()
+    if claimed_at is None:
+        return 0.0
+    expiry = claimed_at + timedelta(seconds=settings.ORDER_EMAIL_CLAIM_SECONDS)
+    return max(0.0, (expiry - timezone.now()).total_seconds())
 
 
 def claim_confirmation(order_id):

@@ -7,7 +7,7 @@ import pytest
 from celery.exceptions import Retry
 
 from orders.models import Order, OrderItem
-from orders.tasks import MAX_SEND_ATTEMPTS, order_created
+from orders.tasks import order_created, retry_delay
 
 
 @pytest.fixture
@@ -56,8 +56,8 @@ def test_failed_send_releases_claim_and_retries(order, mailoutbox):
     assert len(mailoutbox) == 1
 
 
-def test_send_failing_every_time_ends_as_failed(order, mailoutbox):
-    Order.objects.filter(id=order.id).update(confirmation_attempts=MAX_SEND_ATTEMPTS - 1)
+def test_send_failing_every_time_ends_as_failed(order, mailoutbox, settings):
+    Order.objects.filter(id=order.id).update(confirmation_attempts=settings.ORDER_EMAIL_MAX_ATTEMPTS - 1)
     with patch("django.core.mail.message.EmailMessage.send", side_effect=ConnectionRefusedError("refused")):
         assert order_created(order.id) == "failed"
     order.refresh_from_db()
@@ -70,3 +70,32 @@ def test_html_in_customer_fields_is_escaped_in_the_html_email(order, mailoutbox)
     order_created(order.id)
     html = mailoutbox[0].alternatives[0][0]
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_retry_delay_grows_exponentially_with_jitter_and_a_cap(settings):
+    settings.ORDER_EMAIL_RETRY_BASE_SECONDS = 10
+    settings.ORDER_EMAIL_RETRY_MAX_SECONDS = 600
+    for attempt, ceiling in [(1, 10), (2, 20), (3, 40), (4, 80), (10, 600)]:
+        delays = {retry_delay(attempt) for _ in range(50)}
+        assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
+        assert len(delays) > 1  # jittered: workers retrying together spread out
+
+
+def test_claim_held_by_another_worker_waits_instead_of_sending(order, mailoutbox):
+    from django.utils import timezone
+
+    Order.objects.filter(id=order.id).update(confirmation_status="sending", confirmation_claimed_at=timezone.now())
+    with pytest.raises(Retry):
+        order_created(order.id)
+    assert mailoutbox == []
+
+
+def test_claim_of_a_dead_worker_expires_and_the_email_goes_out(order, mailoutbox, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    old = timezone.now() - timedelta(seconds=settings.ORDER_EMAIL_CLAIM_SECONDS + 1)
+    Order.objects.filter(id=order.id).update(confirmation_status="sending", confirmation_claimed_at=old)
+    assert order_created(order.id) == "sent"
+    assert len(mailoutbox) == 1

@@ -1,0 +1,58 @@
+"""The sweep: confirmations that never reached the broker are handed over again, and only those."""
+from datetime import timedelta
+from unittest.mock import patch
+
+import pytest
+from django.utils import timezone
+
+from orders.models import Order
+from orders.services import sweep_confirmations
+from orders.tasks import order_created
+
+
+@pytest.fixture
+def make_order(db, customer):
+    def make(age_seconds, **fields):
+        order = Order.objects.create(**customer)
+        Order.objects.filter(id=order.id).update(created=timezone.now() - timedelta(seconds=age_seconds),
+                                                 **fields)
+        return order.id
+
+    return make
+
+
+def test_sweep_hands_over_exactly_the_confirmations_the_broker_does_not_hold(make_order, settings):
+    now = timezone.now()
+    never_queued = make_order(60)
+    lost_long_ago = make_order(3600, confirmation_queued_at=now - timedelta(hours=1))
+    dead_workers_claim = make_order(3600, confirmation_status="sending", confirmation_claimed_at=now - timedelta(
+        seconds=settings.ORDER_EMAIL_CLAIM_SECONDS + 5))
+    make_order(1)  # just placed: its on-commit hand-over may still be running
+    make_order(60, confirmation_queued_at=now - timedelta(seconds=30))  # queued recently
+    make_order(60, confirmation_status="sending", confirmation_claimed_at=now)  # a live worker sends it
+    make_order(60, confirmation_status="sent", confirmation_sent_at=now)
+    make_order(60, confirmation_status="failed")  # waits for an operator
+
+    with patch.object(order_created, "delay") as delay:
+        queued = sweep_confirmations()
+
+    assert queued == [never_queued, lost_long_ago, dead_workers_claim]
+    assert [call.args for call in delay.call_args_list] == [(never_queued,), (lost_long_ago,), (dead_workers_claim,)]
+    assert Order.objects.filter(id__in=queued, confirmation_queued_at__gt=now).count() == 3
+
+
+def test_sweep_stops_at_the_first_refused_hand_over_and_keeps_the_rest_owed(make_order):
+    first, second = make_order(60), make_order(60)
+    with patch.object(order_created, "delay", side_effect=ConnectionRefusedError()):
+        assert sweep_confirmations() == []
+    assert Order.objects.filter(id__in=[first, second], confirmation_queued_at__isnull=True).count() == 2
+
+
+def test_sweep_runs_periodically_from_beat(settings):
+    from myshop.celery import app
+
+    entry = app.conf.beat_schedule["sweep-order-confirmations"]
+    assert entry["task"] == "orders.tasks.sweep_unsent_confirmations"
+    assert entry["schedule"] == settings.ORDER_EMAIL_SWEEP_SECONDS
+    app.loader.import_default_modules()
+    assert entry["task"] in app.tasks
