@@ -103,7 +103,11 @@ class Cart:
         self.__dict__.pop("lines", None)
 
     def sync(self):
-        """Drop or shrink lines the catalog can no longer fill; return a notice for each change."""
+        """Drop lines whose product was deleted or withdrawn; return a notice for each problem found.
+
+        A line asking for more than the stock left stays as the shopper chose it, with a notice: checkout
+        refuses it with the same message, and the shopper decides what to change.
+        """
         notices = []
         products = Product.objects.in_bulk(list(self._quantities)) if self._quantities else {}
         for product_id, quantity in list(self._quantities.items()):
@@ -111,13 +115,13 @@ class Cart:
             if product is None:
                 del self._quantities[product_id]
                 notices.append("An item in your cart is no longer sold and was removed.")
-            elif not product.available or product.stock < 1:
+            elif not product.available:
                 del self._quantities[product_id]
                 notices.append(f"“{product.name}” is no longer available and was removed from your cart.")
             elif quantity > product.stock:
-                self._quantities[product_id] = product.stock
-                notices.append(f"Only {product.stock} of “{product.name}” left: your quantity was reduced.")
-        if notices or self.session.get(SESSION_KEY) != self._serialised():
+                left = f"only {product.stock} left" if product.stock else "sold out"
+                notices.append(f"“{product.name}”: {left}. Please change the quantity or remove it.")
+        if self.session.get(SESSION_KEY) != self._serialised():
             self._save()
         return notices
 

@@ -82,23 +82,27 @@ def test_remove_and_clear(session, make_product):
     assert not cart and SESSION_KEY not in session
 
 
-def test_sync_drops_deleted_and_unavailable_products_and_shrinks_to_stock(session, make_product):
-    kept, deleted, hidden, scarce = (make_product(stock=5) for _ in range(4))
+def test_sync_drops_deleted_and_unavailable_products_and_flags_short_stock(session, make_product):
+    kept, deleted, hidden, scarce, sold_out = (make_product(stock=5) for _ in range(5))
     cart = Cart(session)
-    for product in (kept, deleted, hidden, scarce):
+    for product in (kept, deleted, hidden, scarce, sold_out):
         cart.add(product, 3)
     deleted.delete()
     hidden.available = False
     hidden.save()
     scarce.stock = 1
     scarce.save()
+    sold_out.stock = 0
+    sold_out.save()
 
     notices = Cart(session).sync()
 
-    assert Cart(session).quantities() == {kept.id: 3, scarce.id: 1}
-    assert len(notices) == 3
-    assert any(hidden.name in notice for notice in notices)
-    assert any("Only 1" in notice for notice in notices)
+    # Short stock is reported but the shopper's choice is kept: checkout refuses it with the same words.
+    assert Cart(session).quantities() == {kept.id: 3, scarce.id: 3, sold_out.id: 3}
+    assert len(notices) == 4
+    assert any(hidden.name in notice and "removed" in notice for notice in notices)
+    assert any(scarce.name in notice and "only 1 left" in notice for notice in notices)
+    assert any(sold_out.name in notice and "sold out" in notice for notice in notices)
 
 
 def test_tampered_session_data_is_ignored_not_a_crash(session, make_product):
