@@ -33,9 +33,10 @@ class Product(models.Model):
     class Meta:
         ordering = ["name", "id"]
         indexes = [
-            # The catalog pages filter on availability (and category) and sort by name.
-            models.Index(fields=["available", "name"], name="product_available_name_idx"),
-            models.Index(fields=["category", "available", "name"], name="product_cat_avail_name_idx"),
+            # The catalog pages filter on availability (and category) and sort by name, id: these indexes
+            # hand a page over in order without sorting the catalog.
+            models.Index(fields=["available", "name", "id"], name="product_available_name_idx"),
+            models.Index(fields=["category", "available", "name", "id"], name="product_cat_avail_name_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(price__gte=0), name="product_price_not_negative"),

@@ -11,7 +11,7 @@ from .models import Category, Product
 @require_safe
 def product_list(request, category_slug=None):
     category = None
-    products = Product.objects.filter(available=True).select_related("category")
+    products = Product.objects.filter(available=True)  # cards show no category: no join needed
     if category_slug:
         category = get_object_or_404(Category, slug=category_slug)
         products = products.filter(category=category)
