@@ -1,0 +1,56 @@
+"""A catalog of 10,000 products stays paginated and is served from its indexes."""
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from shop.models import Category, Product
+
+SIZE = 10_000
+
+
+@pytest.fixture
+def big_catalog(db):
+    categories = Category.objects.bulk_create(Category(name=f"Category {i}", slug=f"category-{i}") for i in range(20))
+    Product.objects.bulk_create(
+        (Product(category=categories[i % 20], name=f"Product {i:05d}", slug=f"product-{i:05d}", price=i % 90 + 1,
+                 stock=5, available=i % 10 != 0) for i in range(SIZE)),
+        batch_size=500,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return categories
+
+
+def test_big_catalog_pages_hold_one_page_of_products(client, big_catalog, settings):
+    settings.SHOP_PRODUCTS_PER_PAGE = 12
+    first = client.get(reverse("shop:product_list"))
+    assert first.status_code == 200 and len(first.context["products"]) == 12
+    pages = first.context["page"].paginator.num_pages
+    assert pages == -(-SIZE * 9 // 10 // 12)
+    with CaptureQueriesContext(connection) as page_one:
+        client.get(reverse("shop:product_list"))
+    with CaptureQueriesContext(connection) as last_page:
+        last = client.get(reverse("shop:product_list"), {"page": pages})
+    assert len(last.context["products"]) >= 1 and len(last_page) == len(page_one)
+    category = client.get(big_catalog[3].get_absolute_url())
+    assert category.status_code == 200 and len(category.context["products"]) == 12
+
+
+def plan(queryset):
+    return queryset.explain()
+
+
+def test_list_queries_use_the_catalog_indexes_on_postgresql(big_catalog):
+    if connection.vendor != "postgresql":
+        pytest.skip("query plans are checked on PostgreSQL, the production database")
+    page = Product.objects.filter(available=True).order_by("name", "id")[:12]
+    by_category = Product.objects.filter(available=True, category=big_catalog[3]).order_by("name", "id")[:12]
+    assert "product_available_name_idx" in plan(page)
+    category_plan = plan(by_category)
+    assert "product_cat_avail_name_idx" in category_plan
+    assert "Sort" not in category_plan  # the index delivers the page in order
+
+
+def test_slugs_are_indexed():
+    assert Product._meta.get_field("slug").unique and Category._meta.get_field("slug").unique

@@ -1,0 +1,87 @@
+"""Query budgets: each page runs the same number of SQL queries whatever the size of the catalog or cart.
+
+These count queries, not time, so they are stable on a noisy machine.
+"""
+from decimal import Decimal
+from unittest.mock import patch
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from orders.tasks import order_created
+
+
+def queries(client, method, url, data=None):
+    with CaptureQueriesContext(connection) as captured:
+        response = getattr(client, method)(url, data or {})
+    assert response.status_code in (200, 302), response.status_code
+    return captured
+
+
+@pytest.fixture
+def shop_of(make_category, make_product):
+    """A catalog of `size` categories with `size` products each, and a client with `size` cart lines."""
+
+    def build(client, size):
+        categories = [make_category() for _ in range(size)]
+        products = [make_product(category=categories[i % size], price=Decimal("2.00"), stock=100)
+                    for i in range(size)]
+        for product in products:
+            assert client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1}).status_code == 302
+        return categories[0], products[0]
+
+    return build
+
+
+def page_counts(client, django_user_model, size, shop_of, customer):
+    category, product = shop_of(client, size)
+    counts = {
+        "product list": len(queries(client, "get", reverse("shop:product_list"))),
+        "category list": len(queries(client, "get", category.get_absolute_url())),
+        "product detail": len(queries(client, "get", product.get_absolute_url())),
+        "cart page": len(queries(client, "get", reverse("cart:cart_detail"))),
+        "checkout page": len(queries(client, "get", reverse("orders:order_create"))),
+    }
+    with patch.object(order_created, "delay"):
+        captured = queries(client, "post", reverse("orders:order_create"), customer)
+    counts["checkout"] = len(captured)
+    return counts, captured
+
+
+def test_query_counts_do_not_grow_with_catalog_or_cart(client, django_user_model, shop_of, customer,
+                                                       settings, transactional_db):
+    settings.SHOP_PRODUCTS_PER_PAGE = 12
+    small, _ = page_counts(client, django_user_model, 1, shop_of, customer)
+    client.cookies.clear()
+    large, captured = page_counts(client, django_user_model, 50, shop_of, customer)
+    assert large == small, f"1 item: {small}; 50 items: {large}"
+    # And they are small in absolute terms (session, cart, page data).
+    assert max(small.values()) <= 12, small
+
+    inserts = [q["sql"] for q in captured.captured_queries if 'INSERT INTO "orders_orderitem"' in q["sql"]]
+    assert len(inserts) == 1, "order items must be inserted in one bulk statement"
+    stock_updates = [q["sql"] for q in captured.captured_queries if 'UPDATE "shop_product"' in q["sql"]]
+    assert len(stock_updates) == 1, "stock must be reserved in one statement"
+
+
+@pytest.mark.broker
+@pytest.mark.django_db(transaction=True)
+def test_publishing_reuses_the_broker_connection(customer):
+    """Twenty hand-overs to the real broker open at most one new AMQP connection."""
+    import amqp
+
+    from orders.models import Order
+    from orders.services import queue_confirmation
+
+    orders = [Order.objects.create(**customer) for _ in range(21)]
+    assert queue_confirmation(orders[0].id)  # the pool may open its connection here
+    with patch.object(amqp.Connection, "connect", autospec=True, side_effect=amqp.Connection.connect) as connect:
+        assert all(queue_confirmation(order.id) for order in orders[1:])
+    assert connect.call_count == 0
+
+    from myshop.celery import app
+
+    with app.connection_for_write() as conn:  # leave nothing for the suite's other workers
+        conn.default_channel.queue_purge(app.conf.task_default_queue)
