@@ -137,7 +137,7 @@ CART_MAX_QUANTITY = int(os.environ.get("CART_MAX_QUANTITY", "20"))  # per produc
 ORDER_EMAIL_MAX_ATTEMPTS = int(os.environ.get("ORDER_EMAIL_MAX_ATTEMPTS", "6"))
 ORDER_EMAIL_RETRY_BASE_SECONDS = float(os.environ.get("ORDER_EMAIL_RETRY_BASE_SECONDS", "10"))
 ORDER_EMAIL_RETRY_MAX_SECONDS = float(os.environ.get("ORDER_EMAIL_RETRY_MAX_SECONDS", "600"))
-# How often the sweep looks for confirmations the broker never got (run by Celery beat).
+# How often the sweep looks for order emails the broker never got (run by Celery beat).
 ORDER_EMAIL_SWEEP_SECONDS = float(os.environ.get("ORDER_EMAIL_SWEEP_SECONDS", "30"))
 # An order younger than this may still have its hand-over in flight: the sweep leaves it alone.
 ORDER_EMAIL_QUEUE_GRACE_SECONDS = float(os.environ.get("ORDER_EMAIL_QUEUE_GRACE_SECONDS", "10"))
@@ -187,8 +187,8 @@ CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "90"))
 CELERY_TASK_SOFT_TIME_LIMIT = max(1, CELERY_TASK_TIME_LIMIT - 15)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
-    "sweep-order-confirmations": {
-        "task": "orders.tasks.sweep_unsent_confirmations",
+    "sweep-order-emails": {
+        "task": "orders.tasks.sweep_unsent_emails",
         "schedule": ORDER_EMAIL_SWEEP_SECONDS,
         "options": {"expires": ORDER_EMAIL_SWEEP_SECONDS},  # a backlog of sweeps is pointless
     },

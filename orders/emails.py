@@ -8,6 +8,15 @@ from shop.templatetags.money import format_money
 
 def confirmation_message(order, *, site_url=None):
     """The confirmation email for `order`: plain text with an HTML alternative."""
+    return _order_message(order, "confirmation", f"{settings.SHOP_NAME}: order {order.number} confirmed", site_url)
+
+
+def shipping_message(order, *, site_url=None):
+    """The shipping notice for `order`: plain text with an HTML alternative."""
+    return _order_message(order, "shipped", f"{settings.SHOP_NAME}: order {order.number} has shipped", site_url)
+
+
+def _order_message(order, template, subject, site_url):
     items = list(order.items.select_related("product"))
     context = {
         "order": order,
@@ -20,12 +29,12 @@ def confirmation_message(order, *, site_url=None):
         item.price_text = format_money(item.price)
         item.cost_text = format_money(item.get_cost())
     message = EmailMultiAlternatives(
-        subject=f"{settings.SHOP_NAME}: order {order.number} confirmed",
-        body=render_to_string("orders/emails/confirmation.txt", context),
+        subject=subject,
+        body=render_to_string(f"orders/emails/{template}.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[order.email],
         # The same Message-ID on every attempt makes a rare duplicate recognisable to mail clients.
-        headers={"Message-ID": f"<order-{order.id}-confirmation.{order.token}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"},
+        headers={"Message-ID": f"<order-{order.id}-{template}.{order.token}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"},
     )
-    message.attach_alternative(render_to_string("orders/emails/confirmation.html", context), "text/html")
+    message.attach_alternative(render_to_string(f"orders/emails/{template}.html", context), "text/html")
     return message

@@ -13,11 +13,14 @@ class Order(models.Model):
         SHIPPED = "shipped", "Shipped"
         CANCELLED = "cancelled", "Cancelled"
 
-    class ConfirmationStatus(models.TextChoices):
+    class EmailStatus(models.TextChoices):
+        NOT_DUE = "not_due", "Not due"
         PENDING = "pending", "Not sent yet"
         SENDING = "sending", "Being sent"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+
+    ConfirmationStatus = EmailStatus
 
     first_name = models.CharField(max_length=50)
     last_name = models.CharField(max_length=50)
@@ -42,11 +45,20 @@ class Order(models.Model):
     confirmation_attempts = models.PositiveIntegerField(default=0)
     confirmation_error = models.TextField(blank=True)
 
+    # The shipping notice, sent the same way once the order is marked shipped.
+    shipping_status = models.CharField(max_length=20, choices=EmailStatus.choices, default=EmailStatus.NOT_DUE)
+    shipping_queued_at = models.DateTimeField(null=True, blank=True)
+    shipping_claimed_at = models.DateTimeField(null=True, blank=True)
+    shipping_sent_at = models.DateTimeField(null=True, blank=True)
+    shipping_attempts = models.PositiveIntegerField(default=0)
+    shipping_error = models.TextField(blank=True)
+
     class Meta:
         ordering = ["-created", "-id"]
         indexes = [
             models.Index(fields=["-created"], name="order_created_idx"),
             models.Index(fields=["confirmation_status", "created"], name="order_confirmation_idx"),
+            models.Index(fields=["shipping_status", "updated"], name="order_shipping_email_idx"),
         ]
 
     def __str__(self):

@@ -1,4 +1,4 @@
-"""Placing an order and handing its confirmation email to the worker: the one place either happens."""
+"""Placing orders, changing their status, and handing their emails to the worker: the one place for each."""
 import logging
 from datetime import timedelta
 
@@ -58,56 +58,111 @@ def place_order(*, customer, quantities, notify=True):
         for product_id, quantity in quantities.items()
     )
     if notify:
-        transaction.on_commit(lambda: queue_confirmation(order.id))
+        transaction.on_commit(lambda: queue_email(order.id, CONFIRMATION))
     return order
 
 
-def queue_confirmation(order_id):
-    """Hand order `order_id`'s confirmation to the broker; True if the broker took it.
+@transaction.atomic
+def mark_paid(*, order_ids):
+    """Mark pending orders paid; return the ids changed."""
+    changed = list(Order.objects.filter(id__in=order_ids, status=Order.Status.PENDING).values_list("id", flat=True))
+    Order.objects.filter(id__in=changed).update(status=Order.Status.PAID, updated=timezone.now())
+    return changed
 
-    Never raises: the order is already committed and the shopper must get the answer. If the broker is
-    unreachable the order stays "not queued" and a later sweep hands it over.
+
+@transaction.atomic
+def mark_shipped(*, order_ids):
+    """Mark orders shipped and email each customer a shipping notice (once); return the ids changed."""
+    changed = list(
+        Order.objects.select_for_update()
+        .filter(id__in=order_ids, status__in=[Order.Status.PENDING, Order.Status.PAID])
+        .values_list("id", flat=True)
+    )
+    Order.objects.filter(id__in=changed).update(
+        status=Order.Status.SHIPPED, shipping_status=Order.EmailStatus.PENDING, updated=timezone.now()
+    )
+    for order_id in changed:
+        transaction.on_commit(lambda order_id=order_id: queue_email(order_id, SHIPPING))
+    return changed
+
+
+@transaction.atomic
+def resend_email(*, order_ids, kind):
+    """Make the `kind` email of these orders owed again and hand it over (for operators); return the ids."""
+    status = _field(kind, "status")
+    resent = list(Order.objects.filter(id__in=order_ids).exclude(**{status: Order.EmailStatus.NOT_DUE})
+                  .values_list("id", flat=True))
+    Order.objects.filter(id__in=resent).update(**{
+        status: Order.EmailStatus.PENDING, _field(kind, "claimed_at"): None, _field(kind, "queued_at"): None,
+        _field(kind, "attempts"): 0, "updated": timezone.now(),
+    })
+    for order_id in resent:
+        transaction.on_commit(lambda order_id=order_id: queue_email(order_id, kind))
+    return resent
+
+
+# --- Order emails -------------------------------------------------------------------------------------
+# Each kind of email has the same six fields on Order, named <kind>_status, _queued_at, _claimed_at,
+# _sent_at, _attempts and _error. The row, not the broker, remembers that an email is owed.
+
+CONFIRMATION = "confirmation"
+SHIPPING = "shipping"
+EMAIL_KINDS = (CONFIRMATION, SHIPPING)
+
+
+def _field(kind, name):
+    if kind not in EMAIL_KINDS:
+        raise ValueError(f"unknown email kind {kind!r}")
+    return f"{kind}_{name}"
+
+
+def queue_email(order_id, kind):
+    """Hand order `order_id`'s `kind` email to the broker; True if the broker took it.
+
+    Never raises: the order is already committed and the shopper or operator must get an answer. If the
+    broker is unreachable the email stays "not handed over" and the sweep hands it over later.
     """
-    from .tasks import order_created  # tasks import this module
+    from .tasks import EMAIL_TASKS  # tasks import this module
 
     try:
-        order_created.delay(order_id)
+        EMAIL_TASKS[kind].delay(order_id)
     except Exception:  # kombu raises OperationalError, but a broken broker can surface as anything
-        logger.warning("order %s: confirmation not queued, broker unavailable; it will be retried", order_id)
+        logger.warning("order %s: %s email not queued, broker unavailable; the sweep will retry", order_id, kind)
         return False
-    Order.objects.filter(id=order_id).update(confirmation_queued_at=timezone.now())
+    Order.objects.filter(id=order_id).update(**{_field(kind, "queued_at"): timezone.now()})
     return True
 
 
-def forget_queued(order_id):
-    """Record that order `order_id`'s confirmation is no longer in the broker, so the sweep hands it over."""
-    Order.objects.filter(id=order_id, confirmation_status=Order.ConfirmationStatus.PENDING).update(
-        confirmation_queued_at=None
+def forget_queued(order_id, kind):
+    """Record that order `order_id`'s `kind` email is no longer in the broker, so the sweep hands it over."""
+    Order.objects.filter(id=order_id, **{_field(kind, "status"): Order.EmailStatus.PENDING}).update(
+        **{_field(kind, "queued_at"): None}
     )
 
 
-def sweep_confirmations(*, limit=500):
-    """Hand over again every confirmation that is owed but not in the broker; return the order ids.
+def sweep_unsent_emails(*, limit=500):
+    """Hand over again every email that is owed but not in the broker; return {kind: [order ids]}.
 
-    Owed and not in the broker: never handed over (the broker was down at checkout), handed over long ago
-    and still not sent (the message was lost), or claimed by a worker that died.
+    Owed and not in the broker: never handed over (the broker was down), handed over long ago and still
+    not sent (the message was lost), or claimed by a worker that died.
     """
     now = timezone.now()
-    owed = (
-        Q(confirmation_status=Order.ConfirmationStatus.PENDING, confirmation_queued_at__isnull=True,
-          created__lt=now - timedelta(seconds=settings.ORDER_EMAIL_QUEUE_GRACE_SECONDS))
-        | Q(confirmation_status=Order.ConfirmationStatus.PENDING,
-            confirmation_queued_at__lt=now - timedelta(seconds=settings.ORDER_EMAIL_REQUEUE_AFTER_SECONDS))
-        | Q(confirmation_status=Order.ConfirmationStatus.SENDING,
-            confirmation_claimed_at__lt=now - timedelta(seconds=settings.ORDER_EMAIL_CLAIM_SECONDS))
-    )
-    order_ids = list(Order.objects.filter(owed).order_by("id").values_list("id", flat=True)[:limit])
-    queued = []
-    for order_id in order_ids:
-        if not queue_confirmation(order_id):
-            break  # the broker is gone again: the next sweep carries on
-        queued.append(order_id)
-    return queued
+    swept = {kind: [] for kind in EMAIL_KINDS}
+    for kind in EMAIL_KINDS:
+        status, queued_at, claimed_at = (_field(kind, name) for name in ("status", "queued_at", "claimed_at"))
+        owed = (
+            Q(**{status: Order.EmailStatus.PENDING, f"{queued_at}__isnull": True,
+                 "updated__lt": now - timedelta(seconds=settings.ORDER_EMAIL_QUEUE_GRACE_SECONDS)})
+            | Q(**{status: Order.EmailStatus.PENDING,
+                   f"{queued_at}__lt": now - timedelta(seconds=settings.ORDER_EMAIL_REQUEUE_AFTER_SECONDS)})
+            | Q(**{status: Order.EmailStatus.SENDING,
+                   f"{claimed_at}__lt": now - timedelta(seconds=settings.ORDER_EMAIL_CLAIM_SECONDS)})
+        )
+        for order_id in Order.objects.filter(owed).order_by("id").values_list("id", flat=True)[:limit]:
+            if not queue_email(order_id, kind):
+                return swept  # the broker is gone again: the next sweep carries on
+            swept[kind].append(order_id)
+    return swept
 
 
 # --- The worker's side --------------------------------------------------------------------------------
@@ -118,57 +173,51 @@ BUSY = "busy"
 MISSING = "missing"
 
 
-def claim_expires_in(order_id):
-    """Seconds until the current claim on order `order_id`'s confirmation expires (0 if none)."""
-    claimed_at = Order.objects.filter(id=order_id).values_list("confirmation_claimed_at", flat=True).first()
+def claim_email(order_id, kind):
+    """Atomically take the right to send order `order_id`'s `kind` email.
+
+    Returns CLAIMED (send it now), ALREADY_DONE (sent, failed for good, or not due: send nothing), BUSY
+    (another worker holds a fresh claim: try later) or MISSING (no such order). A claim older than
+    ORDER_EMAIL_CLAIM_SECONDS belongs to a worker that died, and may be taken over.
+    """
+    status, claimed_at, attempts = (_field(kind, name) for name in ("status", "claimed_at", "attempts"))
+    now = timezone.now()
+    stale_before = now - timedelta(seconds=settings.ORDER_EMAIL_CLAIM_SECONDS)
+    claimable = Q(**{status: Order.EmailStatus.PENDING}) | Q(
+        **{status: Order.EmailStatus.SENDING, f"{claimed_at}__lt": stale_before}
+    )
+    taken = Order.objects.filter(claimable, id=order_id).update(
+        **{status: Order.EmailStatus.SENDING, claimed_at: now, attempts: F(attempts) + 1}
+    )
+    if taken:
+        return CLAIMED
+    current = Order.objects.filter(id=order_id).values_list(status, flat=True).first()
+    if current is None:
+        return MISSING
+    if current == Order.EmailStatus.SENDING:
+        return BUSY
+    return ALREADY_DONE
+
+
+def claim_expires_in(order_id, kind):
+    """Seconds until the current claim on order `order_id`'s `kind` email expires (0 if none)."""
+    claimed_at = Order.objects.filter(id=order_id).values_list(_field(kind, "claimed_at"), flat=True).first()
     if claimed_at is None:
         return 0.0
     expiry = claimed_at + timedelta(seconds=settings.ORDER_EMAIL_CLAIM_SECONDS)
     return max(0.0, (expiry - timezone.now()).total_seconds())
 
 
-def claim_confirmation(order_id):
-    """Atomically take the right to send order `order_id`'s confirmation.
-
-    Returns CLAIMED (send it now), ALREADY_DONE (sent, or failed for good: send nothing), BUSY (another
-    worker holds a fresh claim: try later) or MISSING (no such order). A claim older than
-    ORDER_EMAIL_CLAIM_SECONDS belongs to a worker that died, and may be taken over.
-    """
-    now = timezone.now()
-    stale_before = now - timedelta(seconds=settings.ORDER_EMAIL_CLAIM_SECONDS)
-    claimable = Q(confirmation_status=Order.ConfirmationStatus.PENDING) | Q(
-        confirmation_status=Order.ConfirmationStatus.SENDING, confirmation_claimed_at__lt=stale_before
-    )
-    taken = (
-        Order.objects.filter(claimable, id=order_id)
-        .update(
-            confirmation_status=Order.ConfirmationStatus.SENDING,
-            confirmation_claimed_at=now,
-            confirmation_attempts=F("confirmation_attempts") + 1,
-        )
-    )
-    if taken:
-        return CLAIMED
-    status = Order.objects.filter(id=order_id).values_list("confirmation_status", flat=True).first()
-    if status is None:
-        return MISSING
-    if status == Order.ConfirmationStatus.SENDING:
-        return BUSY
-    return ALREADY_DONE
+def mark_email_sent(order_id, kind):
+    Order.objects.filter(id=order_id).update(**{
+        _field(kind, "status"): Order.EmailStatus.SENT, _field(kind, "sent_at"): timezone.now(),
+        _field(kind, "claimed_at"): None, _field(kind, "error"): "",
+    })
 
 
-def mark_confirmation_sent(order_id):
-    Order.objects.filter(id=order_id).update(
-        confirmation_status=Order.ConfirmationStatus.SENT,
-        confirmation_sent_at=timezone.now(),
-        confirmation_claimed_at=None,
-        confirmation_error="",
-    )
-
-
-def release_confirmation(order_id, *, error, failed):
+def release_email(order_id, kind, *, error, failed):
     """Give the claim back after a failed attempt: pending again (to retry), or failed for good."""
-    status = Order.ConfirmationStatus.FAILED if failed else Order.ConfirmationStatus.PENDING
-    Order.objects.filter(id=order_id, confirmation_status=Order.ConfirmationStatus.SENDING).update(
-        confirmation_status=status, confirmation_claimed_at=None, confirmation_error=error[:1000]
-    )
+    Order.objects.filter(id=order_id, **{_field(kind, "status"): Order.EmailStatus.SENDING}).update(**{
+        _field(kind, "status"): Order.EmailStatus.FAILED if failed else Order.EmailStatus.PENDING,
+        _field(kind, "claimed_at"): None, _field(kind, "error"): error[:1000],
+    })

@@ -1,3 +1,4 @@
+"""Queue messages in, emails out. Each task takes only an order id; the database says what is owed."""
 import logging
 import random
 
@@ -5,18 +6,20 @@ from celery import shared_task
 from celery.exceptions import Reject, SoftTimeLimitExceeded
 from django.conf import settings
 
-from .emails import confirmation_message
+from .emails import confirmation_message, shipping_message
 from .models import Order
 from .services import (
     ALREADY_DONE,
     BUSY,
+    CONFIRMATION,
     MISSING,
-    claim_confirmation,
+    SHIPPING,
+    claim_email,
     claim_expires_in,
     forget_queued,
-    mark_confirmation_sent,
-    release_confirmation,
-    sweep_confirmations,
+    mark_email_sent,
+    release_email,
+    sweep_unsent_emails,
 )
 
 logger = logging.getLogger(__name__)
@@ -29,13 +32,54 @@ def retry_delay(attempt):
     return random.uniform(ceiling / 2, ceiling)
 
 
-def _retry_later(task, order_id, countdown):
-    """Schedule another run; if the broker refuses the retry, let the sweep hand the order over again."""
+def _retry_later(task, order_id, kind, countdown):
+    """Schedule another run; if the broker refuses the retry, let the sweep hand the email over again."""
     try:
         raise task.retry(countdown=countdown)
     except Reject:  # Celery could not publish the retry and drops this message
-        forget_queued(order_id)
+        forget_queued(order_id, kind)
         raise
+
+
+def send_order_email(task, order_id, kind, build_message):
+    """Send order `order_id`'s `kind` email at most once across deliveries, retrying failures with backoff.
+
+    Logs one line per outcome with the order id; never the customer's details.
+    """
+    if isinstance(order_id, bool) or not isinstance(order_id, int):
+        logger.error("%s email: dropped a message with a malformed order id", kind)
+        return "malformed"
+    claim = claim_email(order_id, kind)
+    if claim == MISSING:
+        logger.error("order %s: no such order, %s message dropped", order_id, kind)
+        return claim
+    if claim == ALREADY_DONE:
+        logger.info("order %s: %s email already handled, nothing sent", order_id, kind)
+        return claim
+    if claim == BUSY:
+        wait = claim_expires_in(order_id, kind) + random.uniform(0.5, 2)
+        logger.info("order %s: %s email claimed by another worker, checking again in %.0f s", order_id, kind, wait)
+        _retry_later(task, order_id, kind, wait)
+
+    order = Order.objects.get(id=order_id)
+    try:
+        build_message(order).send()
+    except (Exception, SoftTimeLimitExceeded) as error:
+        attempt = getattr(order, f"{kind}_attempts")
+        give_up = attempt >= settings.ORDER_EMAIL_MAX_ATTEMPTS
+        # Only the type reaches the log: SMTP errors can quote the customer's address.
+        release_email(order_id, kind, error=f"{type(error).__name__}: {error}", failed=give_up)
+        if give_up:
+            logger.error("order %s: %s email FAILED after %s attempts (%s)", order_id, kind, attempt,
+                         type(error).__name__)
+            return "failed"
+        delay = retry_delay(attempt)
+        logger.warning("order %s: %s email attempt %s failed (%s), retrying in %.1f s", order_id, kind, attempt,
+                       type(error).__name__, delay)
+        _retry_later(task, order_id, kind, delay)
+    mark_email_sent(order_id, kind)
+    logger.info("order %s: %s email sent", order_id, kind)
+    return "sent"
 
 
 # Retries are bounded by the attempt count kept on the order, not by Celery's counter: waiting for another
@@ -43,47 +87,24 @@ def _retry_later(task, order_id, countdown):
 @shared_task(bind=True, max_retries=None)
 def order_created(self, order_id):
     """Email the customer that order `order_id` was received; a repeated delivery sends nothing."""
-    if isinstance(order_id, bool) or not isinstance(order_id, int):
-        logger.error("order_created: dropped a message with a malformed order id")
-        return "malformed"
-    claim = claim_confirmation(order_id)
-    if claim == MISSING:
-        logger.error("order %s: no such order, message dropped", order_id)
-        return claim
-    if claim == ALREADY_DONE:
-        logger.info("order %s: confirmation already handled, nothing sent", order_id)
-        return claim
-    if claim == BUSY:
-        wait = claim_expires_in(order_id) + random.uniform(0.5, 2)
-        logger.info("order %s: confirmation claimed by another worker, checking again in %.0f s", order_id, wait)
-        _retry_later(self, order_id, wait)
-
-    order = Order.objects.get(id=order_id)
-    try:
-        confirmation_message(order).send()
-    except (Exception, SoftTimeLimitExceeded) as error:
-        attempt = order.confirmation_attempts
-        give_up = attempt >= settings.ORDER_EMAIL_MAX_ATTEMPTS
-        # Only the type reaches the log: SMTP errors can quote the customer's address.
-        release_confirmation(order_id, error=f"{type(error).__name__}: {error}", failed=give_up)
-        if give_up:
-            logger.error("order %s: confirmation FAILED after %s attempts (%s)", order_id, attempt,
-                         type(error).__name__)
-            return "failed"
-        delay = retry_delay(attempt)
-        logger.warning("order %s: confirmation attempt %s failed (%s), retrying in %.1f s", order_id, attempt,
-                       type(error).__name__, delay)
-        _retry_later(self, order_id, delay)
-    mark_confirmation_sent(order_id)
-    logger.info("order %s: confirmation sent", order_id)
-    return "sent"
+    return send_order_email(self, order_id, CONFIRMATION, confirmation_message)
 
 
-@shared_task(ignore_result=True)
-def sweep_unsent_confirmations():
-    """Hand over confirmations the broker never got (run periodically by Celery beat)."""
-    queued = sweep_confirmations()
-    if queued:
-        logger.info("sweep: handed %s confirmation(s) to the broker again: orders %s", len(queued),
-                    ", ".join(map(str, queued)))
-    return len(queued)
+@shared_task(bind=True, max_retries=None)
+def order_shipped(self, order_id):
+    """Email the customer that order `order_id` has shipped; a repeated delivery sends nothing."""
+    return send_order_email(self, order_id, SHIPPING, shipping_message)
+
+
+EMAIL_TASKS = {CONFIRMATION: order_created, SHIPPING: order_shipped}
+
+
+@shared_task(name="orders.tasks.sweep_unsent_emails", ignore_result=True)
+def sweep_unsent_emails_task():
+    """Hand over order emails the broker never got (run periodically by Celery beat)."""
+    swept = sweep_unsent_emails()
+    for kind, order_ids in swept.items():
+        if order_ids:
+            logger.info("sweep: handed %s %s email(s) to the broker again: orders %s", len(order_ids), kind,
+                        ", ".join(map(str, order_ids)))
+    return sum(map(len, swept.values()))

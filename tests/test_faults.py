@@ -210,7 +210,7 @@ def test_poison_messages_are_dropped_and_never_block_other_orders(shop, products
     wait_until(lambda: shop.node.queue_depth("celery") == 0, timeout=30, what="the queue to drain")
     assert shop.sink.order_numbers() == [order.id]
     log = worker.log()
-    assert "dropped a message with a malformed order id" in log and "no such order, message dropped" in log
+    assert "dropped a message with a malformed order id" in log and "no such order, confirmation message dropped" in log
     assert worker.popen.poll() is None
 
 

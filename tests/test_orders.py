@@ -8,7 +8,7 @@ from django.urls import reverse
 from cart.cart import SESSION_KEY
 from orders.forms import OrderCreateForm
 from orders.models import Order, OrderItem
-from orders.services import OrderPlacementError, place_order, queue_confirmation
+from orders.services import CONFIRMATION, OrderPlacementError, place_order, queue_email
 from orders.tasks import order_created
 
 
@@ -81,14 +81,14 @@ def test_rolled_back_transaction_queues_nothing(make_product, customer, django_c
     assert not Order.objects.exists()
 
 
-def test_queue_confirmation_records_hand_over_and_survives_a_dead_broker(make_product, customer):
+def test_queue_email_records_hand_over_and_survives_a_dead_broker(make_product, customer):
     order = Order.objects.create(**customer)
     with patch.object(order_created, "delay", side_effect=OSError("connection refused")):
-        assert queue_confirmation(order.id) is False
+        assert queue_email(order.id, CONFIRMATION) is False
     order.refresh_from_db()
     assert order.confirmation_queued_at is None
     with patch.object(order_created, "delay"):
-        assert queue_confirmation(order.id) is True
+        assert queue_email(order.id, CONFIRMATION) is True
     order.refresh_from_db()
     assert order.confirmation_queued_at is not None
 

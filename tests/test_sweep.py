@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Order
-from orders.services import sweep_confirmations
+from orders.services import sweep_unsent_emails
 from orders.tasks import order_created
 
 
@@ -14,8 +14,8 @@ from orders.tasks import order_created
 def make_order(db, customer):
     def make(age_seconds, **fields):
         order = Order.objects.create(**customer)
-        Order.objects.filter(id=order.id).update(created=timezone.now() - timedelta(seconds=age_seconds),
-                                                 **fields)
+        then = timezone.now() - timedelta(seconds=age_seconds)
+        Order.objects.filter(id=order.id).update(created=then, updated=then, **fields)
         return order.id
 
     return make
@@ -34,9 +34,10 @@ def test_sweep_hands_over_exactly_the_confirmations_the_broker_does_not_hold(mak
     make_order(60, confirmation_status="failed")  # waits for an operator
 
     with patch.object(order_created, "delay") as delay:
-        queued = sweep_confirmations()
+        swept = sweep_unsent_emails()
 
-    assert queued == [never_queued, lost_long_ago, dead_workers_claim]
+    queued = swept["confirmation"]
+    assert queued == [never_queued, lost_long_ago, dead_workers_claim] and swept["shipping"] == []
     assert [call.args for call in delay.call_args_list] == [(never_queued,), (lost_long_ago,), (dead_workers_claim,)]
     assert Order.objects.filter(id__in=queued, confirmation_queued_at__gt=now).count() == 3
 
@@ -44,15 +45,27 @@ def test_sweep_hands_over_exactly_the_confirmations_the_broker_does_not_hold(mak
 def test_sweep_stops_at_the_first_refused_hand_over_and_keeps_the_rest_owed(make_order):
     first, second = make_order(60), make_order(60)
     with patch.object(order_created, "delay", side_effect=ConnectionRefusedError()):
-        assert sweep_confirmations() == []
+        assert sweep_unsent_emails() == {"confirmation": [], "shipping": []}
     assert Order.objects.filter(id__in=[first, second], confirmation_queued_at__isnull=True).count() == 2
 
 
 def test_sweep_runs_periodically_from_beat(settings):
     from myshop.celery import app
 
-    entry = app.conf.beat_schedule["sweep-order-confirmations"]
-    assert entry["task"] == "orders.tasks.sweep_unsent_confirmations"
+    entry = app.conf.beat_schedule["sweep-order-emails"]
+    assert entry["task"] == "orders.tasks.sweep_unsent_emails"
     assert entry["schedule"] == settings.ORDER_EMAIL_SWEEP_SECONDS
     app.loader.import_default_modules()
     assert entry["task"] in app.tasks
+
+
+def test_sweep_also_hands_over_shipping_notices_the_broker_never_got(make_order):
+    from orders.tasks import order_shipped
+
+    shipped = make_order(60, status="shipped", shipping_status="pending")
+    make_order(60, status="shipped", shipping_status="sent", confirmation_status="sent")
+    Order.objects.exclude(id=shipped).update(confirmation_status="sent")
+    Order.objects.filter(id=shipped).update(confirmation_status="sent")
+    with patch.object(order_shipped, "delay") as delay:
+        assert sweep_unsent_emails() == {"confirmation": [], "shipping": [shipped]}
+    delay.assert_called_once_with(shipped)
