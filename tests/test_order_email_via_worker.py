@@ -75,3 +75,20 @@ def test_rolled_back_order_publishes_nothing(make_product, customer, worker):
     wait_for(lambda: Order.objects.filter(id=later.id, confirmation_status="sent").exists(),
              message="the later order marked sent")
     assert [m.to for m in worker] == [["later@example.com"]]
+
+
+def test_marking_an_order_shipped_in_the_admin_emails_the_customer_via_the_worker(
+    admin_client, make_product, customer, worker
+):
+    order = place_order(customer=customer, quantities={make_product(name="Teapot").id: 1})
+    wait_for(lambda: Order.objects.filter(id=order.id, confirmation_status="sent").exists(),
+               message="the confirmation")
+
+    response = admin_client.post(reverse("admin:orders_order_changelist"),
+                                 {"action": "mark_shipped", "_selected_action": [order.id]})
+
+    assert response.status_code == 302
+    wait_for(lambda: Order.objects.filter(id=order.id, shipping_status="sent").exists(),
+               message="the worker to send the shipping notice")
+    subjects = [m.subject for m in worker]
+    assert subjects == [f"myshop: order {order.number} confirmed", f"myshop: order {order.number} has shipped"]

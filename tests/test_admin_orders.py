@@ -1,0 +1,126 @@
+"""Operators in the admin: finding orders, exporting them, changing their status, resending emails."""
+import csv
+import io
+from decimal import Decimal
+from unittest.mock import patch
+
+import pytest
+from django.urls import reverse
+
+from orders.models import Order, OrderItem
+from orders.tasks import order_created, order_shipped
+
+CHANGELIST = reverse("admin:orders_order_changelist")
+
+
+@pytest.fixture
+def make_order(customer, make_product):
+    def make(**fields):
+        order = Order.objects.create(**{**customer, **fields})
+        OrderItem.objects.create(order=order, product=make_product(name="Blue mug"), price=Decimal("7.00"),
+                                 quantity=2)
+        return order
+
+    return make
+
+
+def listed(response):
+    return {order.id for order in response.context["cl"].result_list}
+
+
+def test_changelist_filters_by_status_and_email_status(admin_client, make_order):
+    paid = make_order(status="paid")
+    failed = make_order(confirmation_status="failed")
+    shipped = make_order(status="shipped", shipping_status="sent")
+    assert listed(admin_client.get(CHANGELIST, {"status__exact": "paid"})) == {paid.id}
+    assert listed(admin_client.get(CHANGELIST, {"confirmation_status__exact": "failed"})) == {failed.id}
+    assert listed(admin_client.get(CHANGELIST, {"shipping_status__exact": "sent"})) == {shipped.id}
+
+
+def test_changelist_searches_number_email_and_name_and_has_a_date_hierarchy(admin_client, make_order):
+    ada = make_order()
+    grace = make_order(first_name="Grace", last_name="Hopper", email="grace@navy.example")
+    assert listed(admin_client.get(CHANGELIST, {"q": str(grace.id)})) == {grace.id}
+    assert listed(admin_client.get(CHANGELIST, {"q": "navy.example"})) == {grace.id}
+    assert listed(admin_client.get(CHANGELIST, {"q": "Lovelace"})) == {ada.id}
+    response = admin_client.get(CHANGELIST)
+    assert response.context["cl"].date_hierarchy == "created"
+
+
+def test_order_page_shows_items_inline_with_read_only_prices(admin_client, make_order):
+    order = make_order()
+    page = admin_client.get(reverse("admin:orders_order_change", args=[order.id])).content.decode()
+    assert "Blue mug" in page and "€14.00" in page
+    assert 'name="items-0-price"' not in page  # shown, not editable
+
+
+def test_csv_export_streams_every_selected_order_with_correct_quoting(admin_client, make_order):
+    tricky = make_order(first_name='Anne, "Nancy"', address="Line 1\nLine 2", last_name="=HYPERLINK(1)")
+    plain = make_order()
+    response = admin_client.post(CHANGELIST, {"action": "export_csv", "_selected_action": [tricky.id, plain.id]})
+    assert response.status_code == 200 and response.streaming
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    header, first, second = rows
+    assert header[0] == "number" and len(rows) == 3
+    record = dict(zip(header, first))
+    assert record["number"] == str(tricky.id)
+    assert record["first name"] == 'Anne, "Nancy"' and record["address"] == "Line 1\nLine 2"
+    assert record["last name"] == "'=HYPERLINK(1)"  # a spreadsheet will not run it
+    assert record["items"] == "2" and record["total"] == "14.00"
+    assert dict(zip(header, second))["number"] == str(plain.id)
+
+
+def test_mark_paid_and_mark_shipped_actions(admin_client, make_order, django_capture_on_commit_callbacks):
+    order = make_order()
+    admin_client.post(CHANGELIST, {"action": "mark_paid", "_selected_action": [order.id]})
+    order.refresh_from_db()
+    assert order.status == "paid"
+    with patch.object(order_shipped, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(CHANGELIST, {"action": "mark_shipped", "_selected_action": [order.id]})
+    order.refresh_from_db()
+    assert order.status == "shipped" and order.shipping_status == "pending"
+    delay.assert_called_once_with(order.id)
+    with patch.object(order_shipped, "delay") as again, django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(CHANGELIST, {"action": "mark_shipped", "_selected_action": [order.id]})
+    again.assert_not_called()  # shipped once, notified once
+
+
+def test_changing_status_to_shipped_in_the_form_queues_the_shipping_email(
+    admin_client, make_order, django_capture_on_commit_callbacks
+):
+    order = make_order()
+    form = {"status": "shipped", "first_name": order.first_name, "last_name": order.last_name,
+            "email": order.email, "address": order.address, "postal_code": order.postal_code, "city": order.city,
+            "items-TOTAL_FORMS": "1", "items-INITIAL_FORMS": "1", "items-MIN_NUM_FORMS": "0",
+            "items-MAX_NUM_FORMS": "1000", "items-0-id": str(order.items.get().id), "items-0-order": str(order.id)}
+    with patch.object(order_shipped, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(reverse("admin:orders_order_change", args=[order.id]), form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    order.refresh_from_db()
+    assert order.status == "shipped" and order.shipping_status == "pending"
+    delay.assert_called_once_with(order.id)
+
+
+def test_resend_action_makes_the_confirmation_owed_again(admin_client, make_order, django_capture_on_commit_callbacks):
+    order = make_order(confirmation_status="failed", confirmation_attempts=6, confirmation_error="451 later")
+    with patch.object(order_created, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(CHANGELIST, {"action": "resend_confirmation", "_selected_action": [order.id]})
+    order.refresh_from_db()
+    assert order.confirmation_status == "pending" and order.confirmation_attempts == 0
+    delay.assert_called_once_with(order.id)
+
+
+def test_shipping_email_is_sent_once_and_names_the_order(make_order, mailoutbox):
+    order = make_order(status="shipped", shipping_status="pending")
+    assert order_shipped(order.id) == "sent"
+    assert order_shipped(order.id) == "already-done"
+    [message] = mailoutbox
+    assert f"order {order.number} has shipped" in message.subject and "2 × Blue mug" in message.body
+
+
+def test_shipping_email_is_not_sent_for_an_order_not_shipped(make_order, mailoutbox):
+    order = make_order()
+    assert order_shipped(order.id) == "already-done"
+    assert mailoutbox == []
