@@ -56,20 +56,42 @@ def test_production_refuses_to_start_without_a_secret_key():
     assert result.returncode != 0 and "Set SECRET_KEY" in result.stderr
 
 
-def test_docker_compose_defines_a_healthy_rabbitmq_with_ui_and_volume():
+def _compose(*args):
     binary = shutil.which("docker-compose")
     if binary is None:
         if os.environ.get("CI") == "true":
             pytest.fail("docker-compose is required under CI (apt-get install docker-compose)")
         pytest.skip("docker-compose is not installed (apt-get install -y docker-compose)")
-    def compose(*args):
-        result = subprocess.run([binary, "-f", str(ROOT / "docker-compose.yml"), "config", *args],
-                                capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
-        return result.stdout
+    env = {**os.environ, "SECRET_KEY": "compose-config-check"}
+    result = subprocess.run([binary, "-f", str(ROOT / "docker-compose.yml"), "config", *args], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
-    assert "rabbitmq" in compose("--services").split()
-    assert "rabbitmq-data" in compose("--volumes").split()
-    resolved = compose()
+
+def test_docker_compose_defines_a_healthy_rabbitmq_with_ui_and_volume():
+    assert "rabbitmq" in _compose("--services").split()
+    assert "rabbitmq-data" in _compose("--volumes").split()
+    resolved = _compose()
     assert "image: rabbitmq:" in resolved and "-management" in resolved
     assert "target: 5672" in resolved and "target: 15672" in resolved and "healthcheck:" in resolved
+
+
+def test_docker_compose_runs_the_whole_stack_from_the_repository_image():
+    services = set(_compose("--services").split())
+    assert {"postgres", "rabbitmq", "migrate", "web", "worker", "beat"} <= services
+    resolved = _compose()
+    assert resolved.count("condition: service_healthy") >= 6
+    assert "condition: service_completed_successfully" in resolved
+    assert "gunicorn" in resolved and "beat" in resolved and (ROOT / "Dockerfile").exists()
+    assert "profiles:" in resolved and "flower" in services  # Flower only with --profile monitoring
+
+
+def test_docker_compose_requires_a_secret_key():
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("docker-compose is not installed")
+    env = {key: value for key, value in os.environ.items() if key != "SECRET_KEY"}
+    result = subprocess.run([binary, "-f", str(ROOT / "docker-compose.yml"), "config"], env=env,
+                            capture_output=True, text=True, timeout=60, cwd="/")
+    assert result.returncode != 0 and "SECRET_KEY" in result.stderr

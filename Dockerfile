@@ -1,0 +1,17 @@
+# One image for web, worker and beat; only the command differs (see docker-compose.yml).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+
+COPY . .
+# Hashed, compressed static files, served by WhiteNoise. collectstatic needs settings, not secrets.
+RUN SECRET_KEY=collectstatic-only STATIC_MANIFEST=1 python manage.py collectstatic --noinput \
+    && useradd --create-home --uid 1000 shop && mkdir -p /app/var /app/media && chown -R shop /app/var /app/media
+USER shop
+
+EXPOSE 8000
+CMD ["gunicorn", "myshop.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
