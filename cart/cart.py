@@ -1,11 +1,12 @@
-"""The session cart: product ids and quantities only; prices always come from the catalog."""
+"""The session cart: product ids, quantities and the price the shopper saw; the catalog's price is charged."""
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import cached_property
 
 from django.conf import settings
 
 from shop.models import Product
+from shop.templatetags.money import format_money
 
 SESSION_KEY = "cart"
 
@@ -28,29 +29,41 @@ class CartLine:
         return self.product.price * self.quantity
 
 
-def _parse_quantities(raw):
-    """{product_id: quantity} from what the session holds, ignoring anything malformed.
+def _parse_price(raw):
+    try:
+        price = Decimal(raw)
+    except (TypeError, ValueError, InvalidOperation):
+        return None
+    return price if price.is_finite() and price >= 0 else None
 
-    JSON sessions turn the integer keys into strings; they are turned back here, and only here.
+
+def _parse_session(raw):
+    """({product_id: quantity}, {product_id: price seen}) from what the session holds, ignoring junk.
+
+    Stored as {"<id>": {"quantity": 2, "price": "9.50"}}: JSON sessions turn integer keys into strings
+    and have no Decimal, so both are converted back here, and only here.
     """
-    quantities = {}
+    quantities, prices = {}, {}
     if not isinstance(raw, dict):
-        return quantities
-    for key, value in raw.items():
+        return quantities, prices
+    for key, entry in raw.items():
         try:
             product_id = int(key)
         except (TypeError, ValueError):
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or product_id < 1 or value < 1:
+        quantity = entry.get("quantity") if isinstance(entry, dict) else None
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or product_id < 1 or quantity < 1:
             continue
-        quantities[product_id] = value
-    return quantities
+        quantities[product_id] = quantity
+        prices[product_id] = _parse_price(entry.get("price"))
+    return quantities, prices
 
 
 class Cart:
     def __init__(self, session):
         self.session = session
-        self._quantities = _parse_quantities(session.get(SESSION_KEY))
+        self._quantities, self._prices_seen = _parse_session(session.get(SESSION_KEY))
+        self.repriced = []  # products whose price changed since the shopper saw it (set by sync)
 
     # --- reading -------------------------------------------------------------------------------------
     def quantities(self):
@@ -91,34 +104,46 @@ class Cart:
         new_quantity = quantity if override else self.quantity_of(product.id) + quantity
         check_quantity(product, new_quantity)
         self._quantities[product.id] = new_quantity
+        self._prices_seen[product.id] = product.price
         self._save()
 
     def remove(self, product_id):
         if self._quantities.pop(product_id, None) is not None:
+            self._prices_seen.pop(product_id, None)
             self._save()
 
     def clear(self):
-        self._quantities = {}
+        self._quantities, self._prices_seen = {}, {}
         self.session.pop(SESSION_KEY, None)
         self.__dict__.pop("lines", None)
 
     def sync(self):
-        """Drop lines whose product was deleted or withdrawn; return a notice for each problem found.
+        """Bring the cart in line with the catalog; return a notice for each change the shopper should know.
 
-        A line asking for more than the stock left stays as the shopper chose it, with a notice: checkout
-        refuses it with the same message, and the shopper decides what to change.
+        Deleted or withdrawn products are dropped. A changed price is reported once (and remembered as
+        seen), its product listed in `repriced`. A line asking for more than the stock left stays as the
+        shopper chose it, with a notice: checkout refuses it with the same message.
         """
         notices = []
+        self.repriced = []
         products = Product.objects.in_bulk(list(self._quantities)) if self._quantities else {}
         for product_id, quantity in list(self._quantities.items()):
             product = products.get(product_id)
             if product is None:
-                del self._quantities[product_id]
+                self.remove(product_id)
                 notices.append("An item in your cart is no longer sold and was removed.")
-            elif not product.available:
-                del self._quantities[product_id]
+                continue
+            if not product.available:
+                self.remove(product_id)
                 notices.append(f"“{product.name}” is no longer available and was removed from your cart.")
-            elif quantity > product.stock:
+                continue
+            seen = self._prices_seen.get(product_id)
+            if seen is not None and seen != product.price:
+                notices.append(f"The price of “{product.name}” changed from {format_money(seen)} to "
+                               f"{format_money(product.price)}.")
+                self.repriced.append(product)
+            self._prices_seen[product_id] = product.price
+            if quantity > product.stock:
                 left = f"only {product.stock} left" if product.stock else "sold out"
                 notices.append(f"“{product.name}”: {left}. Please change the quantity or remove it.")
         if self.session.get(SESSION_KEY) != self._serialised():
@@ -126,7 +151,10 @@ class Cart:
         return notices
 
     def _serialised(self):
-        return {str(product_id): quantity for product_id, quantity in self._quantities.items()}
+        return {
+            str(product_id): {"quantity": quantity, "price": str(self._prices_seen.get(product_id) or "")}
+            for product_id, quantity in self._quantities.items()
+        }
 
     def _save(self):
         self.session[SESSION_KEY] = self._serialised()

@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
+from myshop.ratelimit import limit_posts
 from shop.models import Product
 
 from .cart import Cart, CartError
@@ -26,6 +27,7 @@ def _apply_quantity(request, product, *, override):
 
 
 @require_POST
+@limit_posts("cart", "RATE_LIMIT_CART")
 def cart_add(request, product_id):
     product = get_object_or_404(Product, id=product_id, available=True)
     if _apply_quantity(request, product, override=False):
@@ -34,6 +36,7 @@ def cart_add(request, product_id):
 
 
 @require_POST
+@limit_posts("cart", "RATE_LIMIT_CART")
 def cart_update(request, product_id):
     product = Product.objects.filter(id=product_id, available=True).first()
     if product is None:
@@ -45,6 +48,7 @@ def cart_update(request, product_id):
 
 
 @require_POST
+@limit_posts("cart", "RATE_LIMIT_CART")
 def cart_remove(request, product_id):
     Cart(request.session).remove(product_id)
     messages.info(request, "Item removed from your cart.")

@@ -33,6 +33,24 @@ if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
     raise ImproperlyConfigured("The development SECRET_KEY must not be used with DEBUG off.")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+ADMIN_URL = os.environ.get("ADMIN_URL", "admin/").strip("/") + "/"  # a less guessable admin path
+
+# --- HTTPS and browser security: on in production (DEBUG off) unless switched off explicitly -----------
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (set SECURE_PROXY_SSL_HEADER=0 if yours
+# doesn't, or the header could be forged by clients).
+if env_bool("SECURE_PROXY_SSL_HEADER", True):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+# HSTS makes browsers refuse plain HTTP for this host for that long: opt in once HTTPS works everywhere.
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_HSTS_SECONDS > 0)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -122,6 +140,22 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
+
+# An in-process cache by default (no server needed); CACHE_URL=redis://host:6379/0 in production, so that
+# the abuse limits below are shared by every web process.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+                "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}
+    if CACHE_URL.startswith(("redis://", "rediss://"))
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "myshop"}
+}
+
+# Abuse limits per client address, "requests/seconds" ("" switches one off). Answered with 429.
+RATE_LIMIT_CHECKOUT = os.environ.get("RATE_LIMIT_CHECKOUT", "10/600")  # order attempts (POST)
+RATE_LIMIT_CART = os.environ.get("RATE_LIMIT_CART", "120/60")  # cart changes (POST)
+# Number of proxies in front of the app that append to X-Forwarded-For (0: use the connection's address).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
 # --- Shop --------------------------------------------------------------------------------------------
 SHOP_NAME = os.environ.get("SHOP_NAME", "myshop")

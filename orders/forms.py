@@ -4,6 +4,9 @@ from .models import Order
 
 
 class OrderCreateForm(forms.ModelForm):
+    # Issued with the form and stored with the order, so a double submission finds the first order.
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput, required=False)
+
     class Meta:
         model = Order
         fields = ["first_name", "last_name", "email", "address", "postal_code", "city"]

@@ -33,6 +33,8 @@ class Order(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     # The customer's link to this order: unguessable, unlike the sequential id.
     token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # The checkout form's one-time key: submitting the same form twice places one order, not two.
+    idempotency_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     # The confirmation email. The row, not the broker, remembers that it is owed: `queued_at` is set once
     # the task was handed to the broker, `claimed_at` while a worker sends it, `sent_at` once it went out.

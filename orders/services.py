@@ -3,7 +3,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -20,14 +20,30 @@ class OrderPlacementError(Exception):
     """The order cannot be placed as asked; the message is shown to the shopper."""
 
 
-@transaction.atomic
-def place_order(*, customer, quantities, notify=True):
+def place_order(*, customer, quantities, notify=True, idempotency_key=None):
     """Create an Order from {product_id: quantity} at current catalog prices, reserving stock.
 
     Nothing is written unless every line can be filled. The confirmation email is queued only once the
-    transaction has committed, so the worker always finds the order. notify=False skips the hand-over
-    (the benchmark's "database work only" floor).
+    transaction has committed, so the worker always finds the order. With an idempotency key, placing
+    the same order again (a double-clicked button, a resubmitted form) returns the first order.
+    notify=False skips the hand-over (the benchmark's "database work only" floor).
     """
+    if idempotency_key is not None:
+        existing = Order.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    try:
+        return _create_order(customer, quantities, notify, idempotency_key)
+    except IntegrityError:
+        # A concurrent submission with the same key committed first: that one is the order.
+        existing = Order.objects.filter(idempotency_key=idempotency_key).first() if idempotency_key else None
+        if existing is None:
+            raise
+        return existing
+
+
+@transaction.atomic
+def _create_order(customer, quantities, notify, idempotency_key):
     if not quantities:
         raise OrderPlacementError("Your cart is empty.")
     maximum = settings.CART_MAX_QUANTITY
@@ -52,7 +68,8 @@ def place_order(*, customer, quantities, notify=True):
         products[product_id].stock -= quantity
     Product.objects.bulk_update(list(products.values()), ["stock"])
 
-    order = Order.objects.create(**{field: customer[field] for field in CUSTOMER_FIELDS})
+    order = Order.objects.create(idempotency_key=idempotency_key,
+                                 **{field: customer[field] for field in CUSTOMER_FIELDS})
     OrderItem.objects.bulk_create(
         OrderItem(order=order, product=products[product_id], price=products[product_id].price, quantity=quantity)
         for product_id, quantity in quantities.items()

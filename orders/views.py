@@ -1,8 +1,11 @@
+import uuid
+
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_safe
 
 from cart.cart import Cart
+from myshop.ratelimit import limit_posts
 
 from .forms import OrderCreateForm
 from .models import Order
@@ -12,6 +15,7 @@ LAST_ORDER_KEY = "last_order_token"
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@limit_posts("checkout", "RATE_LIMIT_CHECKOUT")
 def order_create(request):
     return _checkout(request, notify=True)
 
@@ -24,24 +28,64 @@ def order_create_floor(request):
 
 def _checkout(request, *, notify):
     cart = Cart(request.session)
+    if request.method == "POST":
+        earlier = _order_for_resubmitted_form(request)
+        if earlier is not None:  # the same form sent twice: show the order it already placed
+            cart.clear()
+            request.session[LAST_ORDER_KEY] = str(earlier.token)
+            return redirect("orders:order_created")
     for notice in cart.sync():
         messages.warning(request, notice)
     if not cart:
         messages.info(request, "Your cart is empty: add something before checking out.")
         return redirect("cart:cart_detail")
 
-    form = OrderCreateForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            order = place_order(customer=form.cleaned_data, quantities=cart.quantities(), notify=notify)
-        except OrderPlacementError as error:
-            form.add_error(None, str(error))
-        else:
-            cart.clear()
-            request.session[LAST_ORDER_KEY] = str(order.token)
-            return redirect("orders:order_created")  # a refresh cannot submit the order again
-    status = 400 if request.method == "POST" else 200
+    if request.method == "POST":
+        form = OrderCreateForm(request.POST)
+        if form.is_valid():
+            if cart.repriced:
+                # Never charge a price the shopper has not seen: show it, and let them submit again.
+                form.add_error(None, "Prices changed since you added these items (see above). Please check "
+                                     "your order and place it again.")
+            else:
+                try:
+                    order = place_order(customer=form.cleaned_data, quantities=cart.quantities(), notify=notify,
+                                        idempotency_key=_issued_key(request, form.cleaned_data["idempotency_key"]))
+                except OrderPlacementError as error:
+                    form.add_error(None, str(error))
+                else:
+                    cart.clear()
+                    request.session[LAST_ORDER_KEY] = str(order.token)
+                    return redirect("orders:order_created")  # a refresh cannot submit the order again
+        status = 400
+    else:
+        form = OrderCreateForm(initial={"idempotency_key": _issue_key(request)})
+        status = 200
     return render(request, "orders/order/create.html", {"cart": cart, "form": form}, status=status)
+
+
+ISSUED_KEYS = "checkout_keys"
+
+
+def _issue_key(request):
+    """A new one-time key for a checkout form, remembered in the session (the last few only)."""
+    key = str(uuid.uuid4())
+    request.session[ISSUED_KEYS] = (request.session.get(ISSUED_KEYS, []) + [key])[-5:]
+    return key
+
+
+def _issued_key(request, key):
+    """`key` if this session was given it (a key from elsewhere must not reach someone else's order)."""
+    return key if key is not None and str(key) in request.session.get(ISSUED_KEYS, []) else None
+
+
+def _order_for_resubmitted_form(request):
+    try:
+        key = uuid.UUID(request.POST.get("idempotency_key", ""))
+    except ValueError:
+        return None
+    key = _issued_key(request, key)
+    return Order.objects.filter(idempotency_key=key).first() if key else None
 
 
 @require_safe

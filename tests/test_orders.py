@@ -5,7 +5,7 @@ import pytest
 from django.db import transaction
 from django.urls import reverse
 
-from cart.cart import SESSION_KEY
+from cart.cart import SESSION_KEY, Cart
 from orders.forms import OrderCreateForm
 from orders.models import Order, OrderItem
 from orders.services import CONFIRMATION, OrderPlacementError, place_order, queue_email
@@ -134,7 +134,7 @@ def test_invalid_checkout_rerenders_with_errors_and_keeps_cart(client, make_prod
     response = client.post(reverse("orders:order_create"), {**customer, "email": "nope"})
     assert response.status_code == 400
     assert "Enter a valid email address." in response.content.decode()
-    assert client.session[SESSION_KEY] == {str(mug.id): 1}
+    assert Cart(client.session).quantities() == {mug.id: 1}
     assert not Order.objects.exists()
 
 
@@ -166,7 +166,7 @@ def test_checkout_when_stock_ran_out_meanwhile_shows_message_and_keeps_cart(clie
 
     assert response.status_code == 400 and "“Desk lamp”: only 1 left." in response.content.decode()
     assert not Order.objects.exists()
-    assert client.session[SESSION_KEY] == {str(lamp.id): 2}
+    assert Cart(client.session).quantities() == {lamp.id: 2}
     lamp.refresh_from_db()
     assert lamp.stock == 1
 
