@@ -54,7 +54,7 @@ def _parse_session(raw):
         quantity = entry.get("quantity") if isinstance(entry, dict) else None
         if isinstance(quantity, bool) or not isinstance(quantity, int) or product_id < 1 or quantity < 1:
             continue
-        quantities[product_id] = quantity
+        quantities[product_id] = min(quantity, settings.CART_MAX_QUANTITY)  # larger only if tampered with
         prices[product_id] = _parse_price(entry.get("price"))
     return quantities, prices
 

@@ -1,0 +1,205 @@
+"""Bad and hostile input: a clear error or a 4xx, never a 500, never a half-written order."""
+import uuid
+from decimal import Decimal
+from unittest.mock import patch
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+
+from cart.cart import SESSION_KEY, Cart
+from orders.models import Order, OrderItem
+from orders.tasks import order_created
+
+CHECKOUT = reverse("orders:order_create")
+
+
+def add(client, product, quantity):
+    return client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": quantity}, follow=True)
+
+
+def assert_nothing_ordered():
+    assert not Order.objects.exists() and not OrderItem.objects.exists()
+
+
+@pytest.mark.parametrize("quantity", ["0", "-1", "999999999999999999999", "1e3", "abc", "", " ", "2.5", "½"])
+def test_bad_quantities_are_refused_with_a_message(client, make_product, quantity):
+    product = make_product(stock=10)
+    response = add(client, product, quantity)
+    assert response.status_code == 200 and response.redirect_chain[-1][0] == product.get_absolute_url()
+    assert 'class="messages"' in response.content.decode()
+    assert Cart(client.session).quantities() == {}
+
+
+def test_missing_quantity_is_refused(client, make_product):
+    product = make_product()
+    response = client.post(reverse("cart:cart_add", args=[product.id]), {}, follow=True)
+    assert "This field is required." in response.content.decode()
+    assert Cart(client.session).quantities() == {}
+
+
+def test_bad_quantity_on_update_keeps_the_line(client, make_product):
+    product = make_product(stock=10)
+    add(client, product, 2)
+    response = client.post(reverse("cart:cart_update", args=[product.id]), {"quantity": "-5"}, follow=True)
+    assert response.status_code == 200 and Cart(client.session).quantities() == {product.id: 2}
+
+
+def test_unknown_and_unavailable_products(client, make_product):
+    hidden = make_product(available=False)
+    assert client.post(reverse("cart:cart_add", args=[hidden.id]), {"quantity": 1}).status_code == 404
+    assert client.post(reverse("cart:cart_add", args=[10**12]), {"quantity": 1}).status_code == 404
+    assert client.post(reverse("cart:cart_update", args=[10**12]), {"quantity": 1}).status_code == 302
+    assert client.post(reverse("cart:cart_remove", args=[10**12])).status_code == 302
+    assert client.get("/product/abc/def/").status_code == 404
+
+
+@pytest.mark.parametrize("tampered", [
+    {"99999": {"quantity": 1}},
+    {"1": {"quantity": "1; DROP TABLE"}},
+    {"x": [1, 2]},
+    "not a dict",
+    {"1": {"quantity": 10**30}},
+])
+def test_cart_edited_behind_our_back_never_crashes_checkout(client, make_product, customer, tampered):
+    make_product()
+    session = client.session
+    session[SESSION_KEY] = tampered
+    session.save()
+    for url in (reverse("cart:cart_detail"), CHECKOUT, reverse("shop:product_list")):
+        assert client.get(url).status_code in (200, 302)
+    response = client.post(CHECKOUT, customer)
+    assert response.status_code in (302, 400)
+    assert_nothing_ordered()
+
+
+def test_repriced_product_is_announced_and_charged_at_the_current_price(
+    client, make_product, customer, django_capture_on_commit_callbacks
+):
+    lamp = make_product(name="Lamp", price=Decimal("10.00"))
+    add(client, lamp, 2)
+    lamp.price = Decimal("12.00")
+    lamp.save()
+
+    first = client.post(CHECKOUT, customer)  # the shopper had not seen the new price: no order yet
+    page = first.content.decode()
+    assert first.status_code == 400 and "changed from €10.00 to €12.00" in page and "€24.00" in page
+    assert_nothing_ordered()
+
+    with patch.object(order_created, "delay"), django_capture_on_commit_callbacks(execute=True):
+        second = client.post(CHECKOUT, customer)
+    assert second.status_code == 302
+    assert Order.objects.get().get_total_cost() == Decimal("24.00")
+
+
+def test_deleted_product_is_dropped_and_the_rest_can_be_ordered(
+    client, make_product, customer, django_capture_on_commit_callbacks
+):
+    kept, gone = make_product(name="Kept"), make_product(name="Gone")
+    add(client, kept, 1)
+    add(client, gone, 1)
+    gone.delete()
+    page = client.get(CHECKOUT).content.decode()
+    assert "no longer sold and was removed" in page
+    with patch.object(order_created, "delay"), django_capture_on_commit_callbacks(execute=True):
+        assert client.post(CHECKOUT, customer).status_code == 302
+    assert [item.product_id for item in OrderItem.objects.all()] == [kept.id]
+
+
+@pytest.mark.parametrize("field, value", [
+    ("first_name", "x" * 51), ("city", "y" * 101), ("address", "z" * 251), ("postal_code", "1" * 21),
+    ("email", "not-an-email"), ("email", "a@b"), ("email", "ada@example.com\r\nBcc: victim@example.com"),
+    ("last_name", "Love\r\nlace"), ("city", "Ber\x00lin"), ("first_name", ""), ("first_name", "   "),
+])
+def test_invalid_checkout_fields_rerender_the_form_and_save_nothing(client, make_product, customer, field, value):
+    add(client, make_product(), 1)
+    response = client.post(CHECKOUT, {**customer, field: value})
+    assert response.status_code == 400 and field in response.context["form"].errors
+    assert_nothing_ordered()
+    assert Cart(client.session)  # the cart is kept
+
+
+def test_unicode_and_markup_are_stored_as_typed_and_escaped_everywhere(
+    client, admin_client, make_product, customer, django_capture_on_commit_callbacks, mailoutbox
+):
+    hostile = {**customer, "first_name": "<script>alert(1)</script>", "last_name": "Ørsted 山田 🚀",
+               "address": '"><img src=x onerror=alert(1)>', "city": "Zürich"}
+    add(client, make_product(), 1)
+    with patch.object(order_created, "delay"), django_capture_on_commit_callbacks(execute=True):
+        assert client.post(CHECKOUT, hostile).status_code == 302
+    order = Order.objects.get()
+    assert (order.first_name, order.last_name) == ("<script>alert(1)</script>", "Ørsted 山田 🚀")
+
+    pages = [client.get(reverse("orders:order_created")), client.get(order.get_absolute_url()),
+             admin_client.get(reverse("admin:orders_order_change", args=[order.id])),
+             admin_client.get(reverse("admin:orders_order_changelist"))]
+    order_created(order.id)
+    html_email = mailoutbox[0].alternatives[0][0]
+    contents = [page.content.decode() for page in pages] + [html_email]
+    for content in contents:
+        assert "<script>alert(1)</script>" not in content and "<img src=x" not in content
+    status_page, admin_page, email = contents[1], contents[2], contents[4]
+    for content in (status_page, admin_page, email):
+        assert "&lt;script&gt;" in content
+    assert "Ørsted 山田 🚀" in mailoutbox[0].body
+    assert "\n" not in mailoutbox[0].subject and mailoutbox[0].to == [customer["email"]]
+
+
+def test_post_without_csrf_token_is_refused(make_product, customer):
+    client = Client(enforce_csrf_checks=True)
+    product = make_product()
+    assert client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1}).status_code == 403
+    assert client.post(CHECKOUT, customer).status_code == 403
+    assert_nothing_ordered()
+
+
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_wrong_methods_are_refused_on_every_endpoint(client, make_product, customer, method):
+    product = make_product()
+    order = Order.objects.create(**customer)
+    gets_only = [reverse("shop:product_list"), product.category.get_absolute_url(), product.get_absolute_url(),
+                 reverse("cart:cart_detail"), reverse("orders:order_created"), order.get_absolute_url()]
+    posts_only = [reverse(name, args=[product.id]) for name in ("cart:cart_add", "cart:cart_update",
+                                                               "cart:cart_remove")]
+    for url in gets_only + posts_only + [CHECKOUT]:
+        assert getattr(client, method)(url).status_code == 405, url
+    for url in gets_only:
+        assert client.post(url).status_code == 405, url
+    for url in posts_only:
+        assert client.get(url).status_code == 405, url
+
+
+def test_double_submitted_checkout_places_one_order(client, make_product, customer, django_capture_on_commit_callbacks):
+    add(client, make_product(stock=10), 1)
+    key = client.get(CHECKOUT).context["form"]["idempotency_key"].value()
+    with patch.object(order_created, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
+        first = client.post(CHECKOUT, {**customer, "idempotency_key": key})
+        second = client.post(CHECKOUT, {**customer, "idempotency_key": key})
+    assert first.status_code == second.status_code == 302
+    assert second.url == reverse("orders:order_created")
+    assert Order.objects.count() == 1 and delay.call_count == 1
+
+
+def test_a_key_not_issued_to_this_session_is_not_honoured(client, make_product, customer,
+                                                          django_capture_on_commit_callbacks):
+    add(client, make_product(stock=10), 1)
+    foreign = uuid.uuid4()
+    Order.objects.create(**customer, idempotency_key=foreign)  # someone else's order
+    with patch.object(order_created, "delay"), django_capture_on_commit_callbacks(execute=True):
+        response = client.post(CHECKOUT, {**customer, "idempotency_key": str(foreign)})
+    assert response.status_code == 302 and Order.objects.count() == 2
+    own = Order.objects.exclude(idempotency_key=foreign).get()
+    assert client.get(reverse("orders:order_created")).context["order"] == own
+
+
+def test_email_header_injection_cannot_reach_the_message(db, customer, make_product):
+    order = Order.objects.create(**customer)
+    Order.objects.filter(id=order.id).update(email="ada@example.com\nBcc: victim@example.com")
+    OrderItem.objects.create(order=order, product=make_product(), price=Decimal("1.00"), quantity=1)
+    mail.outbox = []
+    # Django refuses header values with line breaks: the attempt fails and is recorded, nothing is sent.
+    with pytest.raises(Exception):
+        order_created(order.id)
+    assert mail.outbox == []
+    assert "BadHeaderError" in Order.objects.get(id=order.id).confirmation_error

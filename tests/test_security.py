@@ -1,0 +1,134 @@
+"""Production configuration: safe by default, clean under Django's deploy checks; abuse limits."""
+import os
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from django.core.cache import caches
+from django.test import override_settings
+from django.urls import reverse
+
+from orders.models import Order
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# What README's "Production" section tells an operator to set.
+PRODUCTION_ENV = {
+    "DEBUG": "0",
+    "SECRET_KEY": "k7#Qz9!vR2@mX4$wL8^pN1&sT6*yB3(dF5)hJ0_gC-uE+aZ-Ww91xq0LmTe58RbN",
+    "ALLOWED_HOSTS": "shop.example.com",
+    "DATABASE_URL": "postgres://myshop:secret@db.internal:5432/myshop",
+    "CELERY_BROKER_URL": "amqp://myshop:secret@mq.internal:5672/myshop",
+    "SECURE_HSTS_SECONDS": "31536000",
+}
+
+
+def manage(*args, **env):
+    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
+            "DJANGO_SETTINGS_MODULE": "myshop.settings"}
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env},
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_check_deploy_is_clean_with_the_documented_production_environment():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_https_protection_is_switched_off():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV, SECURE_SSL_REDIRECT="0",
+                    SESSION_COOKIE_SECURE="0")
+    assert result.returncode != 0 and "security.W008" in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"DEBUG": "0"}, "Set SECRET_KEY"),
+    ({"DEBUG": "0", "SECRET_KEY": "django-insecure-development-key-do-not-use-in-production"},
+     "development SECRET_KEY"),
+])
+def test_production_refuses_to_start_without_a_real_secret_key(env, message):
+    result = manage("check", **env)
+    assert result.returncode != 0 and message in result.stderr
+
+
+def test_admin_path_is_configurable():
+    result = manage("shell", "-c", "from django.urls import reverse; print(reverse('admin:index'))",
+                    **PRODUCTION_ENV, ADMIN_URL="backoffice-7f3a/")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("/backoffice-7f3a/")
+
+
+def test_no_credentials_are_committed():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    assert ".env" not in tracked and ".env.example" in tracked
+    settings_text = (ROOT / "myshop" / "settings.py").read_text()
+    # Credentials are read from the environment only: no literal password or URL with one in settings.
+    assert not re.search(r'PASSWORD\w*\s*=\s*["\']\S', settings_text)
+    assert not re.search(r"://\w+:(?!guest@)[^@/\s]+@", settings_text)
+
+
+# --- abuse limits ------------------------------------------------------------------------------------------
+
+def redis_cache_or_skip():
+    import redis
+
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+    except Exception:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Redis is expected at 127.0.0.1:6379 under CI")
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                        "LOCATION": "redis://127.0.0.1:6379/0", "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
+
+
+@pytest.fixture(params=["locmem", "redis"])
+def cache_backend(request):
+    if request.param == "redis":
+        with override_settings(CACHES=redis_cache_or_skip()):
+            yield request.param
+            caches["default"].clear()
+    else:
+        with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                                   "LOCATION": uuid.uuid4().hex}}):
+            yield request.param
+
+
+def test_checkout_attempts_beyond_the_limit_get_429_and_no_order(client, make_product, customer, settings,
+                                                                  cache_backend):
+    settings.RATE_LIMIT_CHECKOUT = "3/600"
+    client.post(reverse("cart:cart_add", args=[make_product().id]), {"quantity": 1})
+    bad = {**customer, "email": "nope"}
+    assert [client.post(reverse("orders:order_create"), bad).status_code for _ in range(3)] == [400] * 3
+    limited = client.post(reverse("orders:order_create"), customer)
+    assert limited.status_code == 429 and "Too many requests" in limited.content.decode()
+    assert limited["Retry-After"] == "600"
+    assert not Order.objects.exists()
+    assert client.get(reverse("orders:order_create")).status_code == 200  # looking is never limited
+    other = client.__class__(REMOTE_ADDR="10.9.8.7")  # another client is not affected
+    assert other.post(reverse("orders:order_create"), customer).status_code == 302  # empty cart -> cart page
+
+
+def test_cart_changes_beyond_the_limit_get_429(client, make_product, settings, cache_backend):
+    settings.RATE_LIMIT_CART = "5/60"
+    product = make_product(stock=100)
+    codes = [client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1}).status_code
+             for _ in range(7)]
+    assert codes == [302] * 5 + [429] * 2
+
+
+def test_forwarded_address_is_used_only_behind_a_trusted_proxy(client, make_product, settings):
+    settings.RATE_LIMIT_CART = "1/60"
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": uuid.uuid4().hex}}
+    url = reverse("cart:cart_add", args=[make_product(stock=100).id])
+    # Without a trusted proxy a client cannot dodge the limit by inventing X-Forwarded-For values.
+    assert client.post(url, {"quantity": 1}, HTTP_X_FORWARDED_FOR="1.1.1.1").status_code == 302
+    assert client.post(url, {"quantity": 1}, HTTP_X_FORWARDED_FOR="2.2.2.2").status_code == 429
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert client.post(url, {"quantity": 1}, HTTP_X_FORWARDED_FOR="3.3.3.3").status_code == 302
+    assert client.post(url, {"quantity": 1}, HTTP_X_FORWARDED_FOR="3.3.3.3").status_code == 429
