@@ -241,6 +241,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Warnings and errors from everything (a 500's traceback from django.request included) reach stderr,
+    # where the process manager collects them; the orders logger also reports each email's outcome.
+    "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "orders": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": False},
     },
