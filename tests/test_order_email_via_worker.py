@@ -6,33 +6,14 @@ These tests need the broker at CELERY_BROKER_URL; they use a queue of their own 
 from decimal import Decimal
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.db import transaction
 from django.urls import reverse
 
 from conftest import wait_for
-from myshop.celery import app
 from orders.models import Order
 from orders.services import place_order
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def running_worker(django_db_setup):
-    """A real Celery worker consuming from RabbitMQ, in a thread of this process (solo pool).
-
-    Started once per module: stopping one takes seconds.
-    """
-    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING",
-                      shutdown_timeout=15) as worker:
-        yield worker
-
-
-@pytest.fixture
-def worker(running_worker, mailoutbox):
-    """The running worker; the emails it sends land in the returned list (Django's locmem outbox)."""
-    return mailoutbox
 
 
 def _add(client, product, quantity):
@@ -40,7 +21,7 @@ def _add(client, product, quantity):
     assert response.status_code == 302
 
 
-def test_placing_an_order_emails_the_customer_once_via_the_worker(client, make_product, customer, worker):
+def test_placing_an_order_emails_the_customer_once_via_the_worker(client, make_product, customer, worker_outbox):
     mug = make_product(name="Blue mug", price=Decimal("7.00"))
     pot = make_product(name="Teapot", price=Decimal("20.50"))
     _add(client, mug, 2)
@@ -52,15 +33,15 @@ def test_placing_an_order_emails_the_customer_once_via_the_worker(client, make_p
     assert response.status_code == 200 and order.number in response.content.decode()
     wait_for(lambda: Order.objects.filter(id=order.id, confirmation_status="sent").exists(),
              message="the worker to send the confirmation")
-    [email] = [m for m in worker if f"order {order.number}" in m.subject]
+    [email] = [m for m in worker_outbox if f"order {order.number}" in m.subject]
     assert email.to == [customer["email"]]
     assert "2 × Blue mug" in email.body and "1 × Teapot" in email.body and "Total: €34.50" in email.body
-    assert len(worker) == 1
+    assert len(worker_outbox) == 1
     order.refresh_from_db()
     assert order.confirmation_queued_at is not None and order.confirmation_sent_at is not None
 
 
-def test_rolled_back_order_publishes_nothing(make_product, customer, worker):
+def test_rolled_back_order_publishes_nothing(make_product, customer, worker_outbox):
     pen = make_product()
     with pytest.raises(RuntimeError):
         with transaction.atomic():
@@ -71,14 +52,14 @@ def test_rolled_back_order_publishes_nothing(make_product, customer, worker):
     # A later order goes through the same queue and the single worker: once its email has arrived, anything
     # the rolled-back order had published would have been consumed before it.
     later = place_order(customer={**customer, "email": "later@example.com"}, quantities={pen.id: 1})
-    wait_for(lambda: len(worker) >= 1, message="the later order's email")
+    wait_for(lambda: len(worker_outbox) >= 1, message="the later order's email")
     wait_for(lambda: Order.objects.filter(id=later.id, confirmation_status="sent").exists(),
              message="the later order marked sent")
-    assert [m.to for m in worker] == [["later@example.com"]]
+    assert [m.to for m in worker_outbox] == [["later@example.com"]]
 
 
 def test_marking_an_order_shipped_in_the_admin_emails_the_customer_via_the_worker(
-    admin_client, make_product, customer, worker
+    admin_client, make_product, customer, worker_outbox
 ):
     order = place_order(customer=customer, quantities={make_product(name="Teapot").id: 1})
     wait_for(lambda: Order.objects.filter(id=order.id, confirmation_status="sent").exists(),
@@ -90,5 +71,5 @@ def test_marking_an_order_shipped_in_the_admin_emails_the_customer_via_the_worke
     assert response.status_code == 302
     wait_for(lambda: Order.objects.filter(id=order.id, shipping_status="sent").exists(),
                message="the worker to send the shipping notice")
-    subjects = [m.subject for m in worker]
+    subjects = [m.subject for m in worker_outbox]
     assert subjects == [f"myshop: order {order.number} confirmed", f"myshop: order {order.number} has shipped"]

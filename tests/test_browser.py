@@ -1,0 +1,386 @@
+"""Real-browser end-to-end tests: Debian's Chromium, driven by Playwright, against the live shop.
+
+The shop runs in pytest-django's `live_server` (a thread of this process, serving static files too, on the
+same test database); checkout hands the confirmation to the real RabbitMQ and a real Celery worker (a thread
+of this process, on the run's own queue, see test_settings), whose emails land in `mailoutbox`.
+
+Artifacts go to test-artifacts/browser/ at the repository root: one full-page screenshot per main screen of
+every passing run (for review), and a screenshot plus the page's HTML of the screen a failing test was on.
+
+Never `playwright install`: the browser is /usr/bin/chromium (skipped when missing, except under CI=true).
+"""
+import contextlib
+import os
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.db import connections
+from playwright.sync_api import expect, sync_playwright
+
+from conftest import wait_for
+from orders.models import Order
+from shop.models import Category, Product
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the live server and the worker see committed rows only
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
+TIMEOUT_MS = 10_000  # for any one browser action or expectation; a healthy step takes milliseconds
+# Sub-resources a page must load: a 4xx/5xx for one of them is a broken page (a missing stylesheet or image).
+CHECKED_RESOURCES = {"stylesheet", "image", "script", "font"}
+HEADER_BACKGROUND = "rgb(31, 41, 51)"  # --header-bg in static/css/base.css
+
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+# --- Fixtures ------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def browser(transactional_db, live_server, monkeypatch):
+    """Headless Chromium, for one test.
+
+    While Playwright's sync API is active it marks an asyncio loop as running on this thread (between two
+    calls too), so Django would refuse the test's own ORM calls with SynchronousOnlyOperation. The
+    permission is granted here, for the lifetime of the browser only: set at module level it would switch
+    Django's check off for the whole pytest session. Per test, not per module: the browser must be gone
+    (and the permission withdrawn) before `transactional_db` flushes the database after the test.
+    """
+    if not os.access(CHROMIUM, os.X_OK):
+        message = f"{CHROMIUM} not found: install Debian's chromium package (never `playwright install`)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        try:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            try:
+                yield chromium
+            finally:
+                chromium.close()
+        finally:
+            # With a loop "running", Django keeps this thread's connections apart (asgiref's Local switches
+            # to context storage): the ORM calls made beside the browser used connections of their own,
+            # which the test's teardown never sees. Close them while they are still reachable, or they
+            # stay open and PostgreSQL refuses to drop the test database ("being accessed by other users").
+            connections.close_all()
+
+
+@pytest.fixture
+def catalog(transactional_db):
+    """Two categories and four products, three in stock; committed, so the live server sees them."""
+    kitchen = Category.objects.create(name="Kitchen", slug="kitchen")
+    garden = Category.objects.create(name="Garden", slug="garden")
+    products = {
+        "mug": Product.objects.create(category=kitchen, name="Blue mug", slug="blue-mug",
+                                      price=Decimal("7.00"), stock=10, description="Holds a large tea."),
+        "teapot": Product.objects.create(category=kitchen, name="Teapot", slug="teapot",
+                                         price=Decimal("20.50"), stock=5),
+        "can": Product.objects.create(category=garden, name="Watering can", slug="watering-can",
+                                      price=Decimal("15.00"), stock=8),
+        "gnome": Product.objects.create(category=garden, name="Garden gnome", slug="garden-gnome",
+                                        price=Decimal("12.00"), stock=0),
+    }
+    return products
+
+
+# --- Helpers -------------------------------------------------------------------------------------------
+
+class Screens:
+    """Saves the screenshots of a run under test-artifacts/browser/, named after the test."""
+
+    def __init__(self, page, test_name):
+        self.page = page
+        self.test_name = test_name
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for stale in ARTIFACTS.glob(f"{test_name}--FAILED.*"):  # from an earlier failing run
+            stale.unlink()
+
+    def shot(self, screen):
+        self.page.screenshot(path=ARTIFACTS / f"{self.test_name}--{screen}.png", full_page=True)
+
+    def save_failure(self):
+        """Save the screen the test failed on (screenshot and HTML); never raises: the test's error counts."""
+        for suffix, save in ((".png", lambda path: self.page.screenshot(path=path, full_page=True)),
+                             (".html", lambda path: path.write_text(self.page.content(), encoding="utf-8"))):
+            path = ARTIFACTS / f"{self.test_name}--FAILED{suffix}"
+            try:
+                save(path)
+            except Exception as error:  # the page or the browser may be what broke
+                print(f"could not save {path}: {error!r}")
+            else:
+                print(f"saved {path}")
+
+
+@contextlib.contextmanager
+def browsing(browser, live_server, test_name, **context_options):
+    """A fresh browser context (its own cookies, hence its own cart) on the live server.
+
+    Yields (page, screens). On any failure inside the block the current screen is saved before the error
+    propagates; on success, the block must not have met a broken sub-resource or a JavaScript error.
+    """
+    context = browser.new_context(base_url=live_server.url, **context_options)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    problems = []
+    page.on("pageerror", lambda error: problems.append(f"JavaScript error: {error}"))
+    page.on("response", lambda response: problems.append(f"HTTP {response.status} for {response.url}")
+            if response.status >= 400 and response.request.resource_type in CHECKED_RESOURCES else None)
+    screens = Screens(page, test_name)
+    try:
+        yield page, screens
+        assert not problems, f"the pages had problems: {problems}"
+    except BaseException:
+        screens.save_failure()
+        raise
+    finally:
+        context.close()
+
+
+def assert_no_horizontal_scroll(page, screen):
+    """The page fits the phone's width: nothing to scroll sideways.
+
+    `scrollWidth <= innerWidth` alone proves nothing with is_mobile=True: like a phone, Chromium then widens
+    the layout viewport (and so window.innerWidth) to the content's width. Both are compared with the
+    viewport the test asked for as well.
+    """
+    page.wait_for_load_state("load")
+    viewport_width = page.viewport_size["width"]
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    inner_width = page.evaluate("window.innerWidth")
+    if scroll_width > inner_width or max(scroll_width, inner_width) > viewport_width:
+        culprits = page.evaluate(
+            """width => [...document.querySelectorAll('body *')]
+                 .filter(e => e.getBoundingClientRect().right > width + 0.5)
+                 .slice(0, 8)
+                 .map(e => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')} `
+                           + `(right edge at ${Math.round(e.getBoundingClientRect().right)}px)`)""",
+            viewport_width,
+        )
+        pytest.fail(f"{screen}: the page is {scroll_width}px wide (window.innerWidth {inner_width}px) on a "
+                    f"{viewport_width}px wide phone; sticking out: {culprits}")
+
+
+def cart_summary(page):
+    return page.locator("#cart-summary")
+
+
+def product_link(page, name):
+    """The product's name link on a catalog card (the card's image link has the same accessible name)."""
+    return page.locator(".product-card a.product-name", has_text=name)
+
+
+def cart_line(page, name):
+    return page.locator("tr.cart-line", has_text=name)
+
+
+# --- Tests ---------------------------------------------------------------------------------------------
+
+def test_phone_screens_do_not_scroll_sideways(browser, live_server, catalog, request):
+    phone = {"viewport": {"width": 375, "height": 740}, "is_mobile": True, "has_touch": True}
+    with browsing(browser, live_server, request.node.name, **phone) as (page, screens):
+        h1 = page.get_by_role("heading", level=1)
+
+        page.goto("/")
+        expect(h1).to_have_text("All products")
+        assert page.evaluate("window.innerWidth") == 375  # the meta viewport honoured: the phone's width
+        # The stylesheet applied (else a phone layout would be checked without its CSS, proving nothing).
+        expect(page.locator(".site-header")).to_have_css("background-color", HEADER_BACKGROUND)
+        expect(page.locator("body")).to_have_css("margin", "0px")
+        expect(page.locator(".product-grid")).to_have_css("display", "grid")
+        assert_no_horizontal_scroll(page, "catalog")
+        screens.shot("phone-01-catalog")
+
+        for name in ("Blue mug", "Watering can"):
+            page.goto("/")
+            product_link(page, name).click()
+            expect(h1).to_have_text(name)
+            assert_no_horizontal_scroll(page, f"product {name}")
+            page.get_by_role("button", name="Add to cart").click()
+            expect(h1).to_have_text("Your cart")
+        expect(page.locator("tr.cart-line")).to_have_count(2)
+        expect(page.locator("table.cart-table thead")).to_be_hidden()  # the phone layout: rows as cards
+        expect(page.locator(".cart-total-row .total")).to_have_text("€22.00")
+        expect(cart_summary(page)).to_contain_text("2 items")
+        assert_no_horizontal_scroll(page, "cart")
+        screens.shot("phone-02-cart")
+
+        page.get_by_role("link", name="Checkout").click()
+        expect(h1).to_have_text("Checkout")
+        expect(page.locator(".summary-lines li")).to_have_count(2)
+        assert_no_horizontal_scroll(page, "checkout")
+        screens.shot("phone-03-checkout")
+
+
+@pytest.mark.broker
+def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, live_server, catalog,
+                                                                       worker_outbox, request):
+    desktop = {"viewport": {"width": 1280, "height": 900}}
+    with browsing(browser, live_server, request.node.name, **desktop) as (page, screens):
+        h1 = page.get_by_role("heading", level=1)
+        categories = page.get_by_role("navigation", name="Categories")
+
+        # The catalog: every available product, sold-out ones marked; an empty cart.
+        page.goto("/")
+        expect(page).to_have_title(re.compile(r"^All products · "))
+        expect(h1).to_have_text("All products")
+        expect(page.locator(".product-card a.product-name")).to_have_text(
+            ["Blue mug", "Garden gnome", "Teapot", "Watering can"])
+        gnome_card = page.locator(".product-card", has_text="Garden gnome")
+        expect(gnome_card.locator(".badge.sold-out")).to_have_text("Sold out")
+        expect(cart_summary(page)).to_contain_text("0 items")
+        expect(cart_summary(page)).to_contain_text("€0.00")
+        screens.shot("01-catalog")
+
+        # A category from the sidebar: only its products, the category marked as current.
+        categories.get_by_role("link", name="Kitchen").click()
+        expect(page).to_have_url(re.compile(r"/category/kitchen/$"))
+        expect(h1).to_have_text("Kitchen")
+        expect(page.locator(".product-card a.product-name")).to_have_text(["Blue mug", "Teapot"])
+        expect(categories.get_by_role("link", name="Kitchen")).to_have_attribute("aria-current", "page")
+
+        # A product, added to the cart.
+        product_link(page, "Blue mug").click()
+        expect(h1).to_have_text("Blue mug")
+        expect(page.locator(".product-detail .price")).to_have_text("€7.00")
+        expect(page.locator(".stock")).to_have_text("In stock")
+        expect(page.locator(".product-category")).to_have_text("Kitchen")
+        expect(page.locator(".description")).to_contain_text("Holds a large tea.")
+        expect(page.get_by_label("Quantity")).to_have_value("1")
+        screens.shot("02-product")
+        page.get_by_role("button", name="Add to cart").click()
+        expect(h1).to_have_text("Your cart")
+        expect(page.locator(".messages")).to_contain_text("“Blue mug”: 1 in your cart.")
+        expect(cart_summary(page)).to_contain_text("1 item")
+        expect(cart_summary(page)).to_contain_text("€7.00")
+
+        # Back to the catalog for a second product (two of them), from the other category.
+        page.get_by_role("link", name="Continue shopping").click()
+        expect(h1).to_have_text("All products")
+        categories.get_by_role("link", name="Garden").click()
+        expect(h1).to_have_text("Garden")
+        expect(page.locator(".product-card a.product-name")).to_have_text(["Garden gnome", "Watering can"])
+        product_link(page, "Watering can").click()
+        expect(h1).to_have_text("Watering can")
+        expect(page.locator(".stock")).to_have_text("In stock: only 8 left")
+        page.get_by_label("Quantity").fill("2")
+        page.get_by_role("button", name="Add to cart").click()
+        expect(h1).to_have_text("Your cart")
+        expect(page.locator(".messages")).to_contain_text("“Watering can”: 2 in your cart.")
+        expect(page.locator("tr.cart-line")).to_have_count(2)
+        expect(cart_line(page, "Blue mug").locator("td[data-label=Total]")).to_have_text("€7.00")
+        expect(cart_line(page, "Watering can").locator("td[data-label=Total]")).to_have_text("€30.00")
+        expect(page.locator(".cart-total-row .total")).to_have_text("€37.00")
+        expect(cart_summary(page)).to_contain_text("3 items")
+        expect(cart_summary(page)).to_contain_text("€37.00")
+
+        # Three mugs instead of one: the line total, the cart total and the header follow.
+        page.get_by_label("Quantity of Blue mug").fill("3")
+        cart_line(page, "Blue mug").get_by_role("button", name="Update").click()
+        expect(page.locator(".messages")).to_contain_text("“Blue mug”: 3 in your cart.")
+        expect(page.get_by_label("Quantity of Blue mug")).to_have_value("3")
+        expect(cart_line(page, "Blue mug").locator("td[data-label=Total]")).to_have_text("€21.00")
+        expect(page.locator(".cart-total-row .total")).to_have_text("€51.00")
+        expect(cart_summary(page)).to_contain_text("5 items")
+        expect(cart_summary(page)).to_contain_text("€51.00")
+
+        # The watering cans go again.
+        cart_line(page, "Watering can").get_by_role("button", name="Remove").click()
+        expect(page.locator(".messages")).to_contain_text("Item removed from your cart.")
+        expect(page.locator("tr.cart-line")).to_have_count(1)
+        expect(cart_line(page, "Blue mug").locator("td[data-label=Total]")).to_have_text("€21.00")
+        expect(page.locator(".cart-total-row .total")).to_have_text("€21.00")
+        expect(cart_summary(page)).to_contain_text("3 items")
+        expect(cart_summary(page)).to_contain_text("€21.00")
+        screens.shot("03-cart")
+
+        # Checkout, first with an address Django rejects. The browser's own check of type=email would stop
+        # "not-an-email" before it is sent: switch it off, so that the server's answer is what is tested.
+        page.get_by_role("link", name="Checkout").click()
+        expect(h1).to_have_text("Checkout")
+        expect(page.locator(".summary-lines li")).to_have_count(1)
+        expect(page.locator(".summary-lines li")).to_contain_text("3 × Blue mug")
+        expect(page.locator(".summary-total")).to_contain_text("€21.00")
+        form = page.locator(".checkout-form form")
+        form.evaluate("form => { form.noValidate = true; }")
+        page.get_by_label("First name").fill("Ada")
+        page.get_by_label("Last name").fill("Lovelace")
+        page.get_by_label("Email").fill("not-an-email")
+        page.get_by_label("Address").fill("12 Analytical Street")
+        page.get_by_label("Postal code").fill("10115")
+        page.get_by_label("City").fill("Berlin")
+        page.get_by_role("button", name="Place order").click()
+        email_field = page.locator(".field.has-error")
+        expect(email_field).to_have_count(1)
+        expect(email_field.locator(".errorlist")).to_have_text("Enter a valid email address.")
+        expect(email_field.get_by_label("Email")).to_have_value("not-an-email")
+        expect(page).to_have_url(re.compile(r"/orders/create/$"))
+        expect(page.get_by_label("First name")).to_have_value("Ada")  # what was typed is kept
+        expect(page.get_by_label("City")).to_have_value("Berlin")
+        expect(page.locator(".summary-lines li")).to_contain_text("3 × Blue mug")  # the cart too
+        expect(cart_summary(page)).to_contain_text("3 items")
+        expect(cart_summary(page)).to_contain_text("€21.00")
+        assert not Order.objects.exists()
+        screens.shot("04-checkout-with-error")
+
+        # A valid address: the order is placed and its number shown.
+        page.get_by_label("Email").fill("ada@example.com")
+        page.get_by_role("button", name="Place order").click()
+        expect(h1).to_have_text("Thank you for your order")
+        expect(page).to_have_url(re.compile(r"/orders/created/$"))
+        expect(page.locator("#order-number")).to_have_text(re.compile(r"^\d+$"))
+        number = page.locator("#order-number").inner_text()
+        expect(page.locator(".confirmation")).to_contain_text("ada@example.com")
+        items = page.locator(".order-items tbody tr")
+        expect(items).to_have_count(1)
+        expect(items.locator("td")).to_have_text(["Blue mug", "€7.00", "3", "€21.00"])
+        expect(page.locator(".order-total-row .total")).to_have_text("€21.00")
+        expect(cart_summary(page)).to_contain_text("0 items")  # the cart was emptied
+        expect(cart_summary(page)).to_contain_text("€0.00")
+        screens.shot("05-confirmation")
+
+        order = Order.objects.get(id=int(number))
+        assert order.email == "ada@example.com" and order.city == "Berlin"
+        assert [(item.product.name, item.quantity) for item in order.items.all()] == [("Blue mug", 3)]
+        assert Product.objects.get(id=catalog["mug"].id).stock == 7
+        assert Product.objects.get(id=catalog["can"].id).stock == 8  # removed from the cart: not reserved
+
+        # The worker sends the confirmation email for that order.
+        [email] = wait_for(lambda: [m for m in worker_outbox if f"order {number}" in m.subject],
+                           timeout=20, message=f"the worker's confirmation email for order {number}")
+        assert re.search(rf"\border {number}\b", email.subject), email.subject
+        assert email.to == ["ada@example.com"]
+        assert "3 × Blue mug @ €7.00 = €21.00" in email.body, email.body
+        assert "Total: €21.00" in email.body, email.body
+        assert "Watering can" not in email.body
+        wait_for(lambda: Order.objects.filter(id=order.id, confirmation_status="sent").exists(),
+                 message="the order marked as confirmed")
+
+        # The status link of the confirmation page (the email's link has the same path, on SHOP_SITE_URL).
+        status_link = page.get_by_role("link", name="Bookmark this page to check your order's status")
+        expect(status_link).to_have_attribute("href", order.get_absolute_url())
+        assert order.get_absolute_url() in email.body
+        status_link.click()
+        expect(page).to_have_url(re.compile(re.escape(order.get_absolute_url()) + "$"))
+        expect(h1).to_have_text(f"Order {number}")
+        expect(page.locator("#order-number")).to_have_text(number)
+        expect(page.locator(".order-status")).to_have_text("Pending payment")
+        expect(page.locator(".confirmation-status")).to_contain_text("Sent")
+        expect(page.locator(".order-items tbody tr td")).to_have_text(["Blue mug", "€7.00", "3", "€21.00"])
+        expect(page.locator(".order-total-row .total")).to_have_text("€21.00")
+        expect(page.locator(".shipping-address")).to_contain_text("Ada Lovelace")
+        expect(page.locator(".shipping-address")).to_contain_text("10115 Berlin")
+        screens.shot("06-order-status")
+
+    assert len(worker_outbox) == 1
