@@ -95,6 +95,10 @@ class Cart:
     def total(self):
         return sum((line.total for line in self.lines), Decimal("0.00"))
 
+    def prices_seen(self):
+        """{product_id: price} as last shown to the shopper (None where unknown)."""
+        return {product_id: price for product_id, price in self._prices_seen.items() if price is not None}
+
     def quantity_of(self, product_id):
         return self._quantities.get(product_id, 0)
 
@@ -152,7 +156,7 @@ class Cart:
 
     def _serialised(self):
         return {
-            str(product_id): {"quantity": quantity, "price": str(self._prices_seen.get(product_id) or "")}
+            str(product_id): {"quantity": quantity, "price": _price_text(self._prices_seen.get(product_id))}
             for product_id, quantity in self._quantities.items()
         }
 
@@ -160,6 +164,10 @@ class Cart:
         self.session[SESSION_KEY] = self._serialised()
         self.session.modified = True
         self.__dict__.pop("lines", None)
+
+
+def _price_text(price):
+    return "" if price is None else str(price)
 
 
 def check_quantity(product, quantity):

@@ -1,5 +1,6 @@
 """Per-client abuse limits on state-changing requests, kept in Django's cache (Redis in production)."""
 import functools
+import ipaddress
 import time
 
 from django.conf import settings
@@ -16,12 +17,20 @@ def parse_rate(rate):
 
 
 def client_address(request):
-    """The client's address: the connection's, or the one the trusted proxies in front of us saw."""
+    """The client as a limit key: its address (the one the trusted proxies in front of us saw, if any);
+    for IPv6 its /64 network, since one client can use every address in it."""
     hops = settings.TRUSTED_PROXY_COUNT
     forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-    if hops and len(forwarded) >= hops:
-        return forwarded[-hops]
-    return request.META.get("REMOTE_ADDR", "unknown")
+    address = forwarded[-hops] if hops and len(forwarded) >= hops else request.META.get("REMOTE_ADDR", "")
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return "unknown"
+    if parsed.version == 6:
+        if parsed.ipv4_mapped:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 def is_over_limit(scope, request, rate_setting):

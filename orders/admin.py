@@ -79,6 +79,9 @@ class OrderAdmin(admin.ModelAdmin):
                        "shipping_error"]
     actions = ["mark_paid", "mark_shipped", "resend_confirmation", "export_csv"]
 
+    def has_add_permission(self, request):
+        return False  # orders come from checkout only: items, prices and stock are reserved there
+
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("items")
 
@@ -87,16 +90,19 @@ class OrderAdmin(admin.ModelAdmin):
         return format_money(order.get_total_cost())
 
     def save_model(self, request, obj, form, change):
-        """Status changes made in the form go through the services, so "shipped" emails the customer."""
-        new_status = obj.status
-        if change and "status" in form.changed_data and new_status in (Order.Status.PAID, Order.Status.SHIPPED):
-            obj.status = form.initial["status"]
-            super().save_model(request, obj, form, change)
-            service = services.mark_shipped if new_status == Order.Status.SHIPPED else services.mark_paid
-            service(order_ids=[obj.id])
+        """Save only what the form changed (never write back email state a worker updated meanwhile);
+        status changes go through the services, so "shipped" emails the customer."""
+        changed = [name for name in form.changed_data if name != "status"]
+        if changed:
+            obj.save(update_fields=[*changed, "updated"])
+        if "status" in form.changed_data:
+            if obj.status == Order.Status.SHIPPED:
+                services.mark_shipped(order_ids=[obj.id])
+            elif obj.status == Order.Status.PAID:
+                services.mark_paid(order_ids=[obj.id])
+            else:
+                Order.objects.filter(id=obj.id).update(status=obj.status, updated=timezone.now())
             obj.refresh_from_db()
-        else:
-            super().save_model(request, obj, form, change)
 
     @admin.action(description="Mark selected orders as paid")
     def mark_paid(self, request, queryset):

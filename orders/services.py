@@ -8,6 +8,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from shop.models import Product
+from shop.templatetags.money import format_money
 
 from .models import Order, OrderItem
 
@@ -20,20 +21,21 @@ class OrderPlacementError(Exception):
     """The order cannot be placed as asked; the message is shown to the shopper."""
 
 
-def place_order(*, customer, quantities, notify=True, idempotency_key=None):
+def place_order(*, customer, quantities, notify=True, idempotency_key=None, prices_seen=None):
     """Create an Order from {product_id: quantity} at current catalog prices, reserving stock.
 
     Nothing is written unless every line can be filled. The confirmation email is queued only once the
     transaction has committed, so the worker always finds the order. With an idempotency key, placing
-    the same order again (a double-clicked button, a resubmitted form) returns the first order.
-    notify=False skips the hand-over (the benchmark's "database work only" floor).
+    the same order again (a double-clicked button, a resubmitted form) returns the first order. With
+    prices_seen ({product_id: price}), a price that changed since the shopper saw it refuses the order.
+    notify=False skips the hand-over and owes no email (the benchmark's "database work only" floor).
     """
     if idempotency_key is not None:
         existing = Order.objects.filter(idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing
     try:
-        return _create_order(customer, quantities, notify, idempotency_key)
+        return _create_order(customer, quantities, notify, idempotency_key, prices_seen or {})
     except IntegrityError:
         # A concurrent submission with the same key committed first: that one is the order.
         existing = Order.objects.filter(idempotency_key=idempotency_key).first() if idempotency_key else None
@@ -43,7 +45,7 @@ def place_order(*, customer, quantities, notify=True, idempotency_key=None):
 
 
 @transaction.atomic
-def _create_order(customer, quantities, notify, idempotency_key):
+def _create_order(customer, quantities, notify, idempotency_key, prices_seen):
     if not quantities:
         raise OrderPlacementError("Your cart is empty.")
     maximum = settings.CART_MAX_QUANTITY
@@ -53,6 +55,11 @@ def _create_order(customer, quantities, notify, idempotency_key):
     # Lock the rows (PostgreSQL; SQLite's IMMEDIATE transactions already serialise writers), so two
     # checkouts racing for the last unit cannot both take it.
     products = Product.objects.select_for_update().filter(available=True).in_bulk(list(quantities))
+    if idempotency_key is not None:
+        # A twin submission may have waited for the same locks: if it placed the order, that is the order.
+        existing = Order.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
     problems = []
     for product_id, quantity in quantities.items():
         product = products.get(product_id)
@@ -61,6 +68,9 @@ def _create_order(customer, quantities, notify, idempotency_key):
         elif product.stock < quantity:
             left = f"only {product.stock} left" if product.stock else "sold out"
             problems.append(f"“{product.name}”: {left}.")
+        elif prices_seen.get(product_id, product.price) != product.price:
+            problems.append(f"The price of “{product.name}” has just changed to {format_money(product.price)}: "
+                            "please check your order and place it again.")
     if problems:
         raise OrderPlacementError(" ".join(problems))
 
@@ -68,8 +78,11 @@ def _create_order(customer, quantities, notify, idempotency_key):
         products[product_id].stock -= quantity
     Product.objects.bulk_update(list(products.values()), ["stock"])
 
-    order = Order.objects.create(idempotency_key=idempotency_key,
-                                 **{field: customer[field] for field in CUSTOMER_FIELDS})
+    order = Order.objects.create(
+        idempotency_key=idempotency_key,
+        confirmation_status=Order.EmailStatus.PENDING if notify else Order.EmailStatus.NOT_DUE,
+        **{field: customer[field] for field in CUSTOMER_FIELDS},
+    )
     OrderItem.objects.bulk_create(
         OrderItem(order=order, product=products[product_id], price=products[product_id].price, quantity=quantity)
         for product_id, quantity in quantities.items()
@@ -82,8 +95,10 @@ def _create_order(customer, quantities, notify, idempotency_key):
 @transaction.atomic
 def mark_paid(*, order_ids):
     """Mark pending orders paid; return the ids changed."""
-    changed = list(Order.objects.filter(id__in=order_ids, status=Order.Status.PENDING).values_list("id", flat=True))
-    Order.objects.filter(id__in=changed).update(status=Order.Status.PAID, updated=timezone.now())
+    changed = list(Order.objects.select_for_update()
+                   .filter(id__in=order_ids, status=Order.Status.PENDING).values_list("id", flat=True))
+    Order.objects.filter(id__in=changed, status=Order.Status.PENDING).update(status=Order.Status.PAID,
+                                                                             updated=timezone.now())
     return changed
 
 
@@ -106,8 +121,12 @@ def mark_shipped(*, order_ids):
 @transaction.atomic
 def resend_email(*, order_ids, kind):
     """Make the `kind` email of these orders owed again and hand it over (for operators); return the ids."""
-    status = _field(kind, "status")
-    resent = list(Order.objects.filter(id__in=order_ids).exclude(**{status: Order.EmailStatus.NOT_DUE})
+    status, claimed_at = _field(kind, "status"), _field(kind, "claimed_at")
+    being_sent = Q(**{status: Order.EmailStatus.SENDING,
+                      f"{claimed_at}__gte": timezone.now() - timedelta(seconds=settings.ORDER_EMAIL_CLAIM_SECONDS)})
+    # An email a worker is sending right now is left alone: resetting it would let a second worker send it.
+    resent = list(Order.objects.select_for_update().filter(id__in=order_ids)
+                  .exclude(**{status: Order.EmailStatus.NOT_DUE}).exclude(being_sent)
                   .values_list("id", flat=True))
     Order.objects.filter(id__in=resent).update(**{
         status: Order.EmailStatus.PENDING, _field(kind, "claimed_at"): None, _field(kind, "queued_at"): None,
@@ -193,7 +212,8 @@ MISSING = "missing"
 def claim_email(order_id, kind):
     """Atomically take the right to send order `order_id`'s `kind` email.
 
-    Returns CLAIMED (send it now), ALREADY_DONE (sent, failed for good, or not due: send nothing), BUSY
+    Returns (outcome, claim): outcome is CLAIMED (send it now; `claim` identifies this claim for
+    mark_email_sent/release_email), ALREADY_DONE (sent, failed for good, or not due: send nothing), BUSY
     (another worker holds a fresh claim: try later) or MISSING (no such order). A claim older than
     ORDER_EMAIL_CLAIM_SECONDS belongs to a worker that died, and may be taken over.
     """
@@ -207,13 +227,13 @@ def claim_email(order_id, kind):
         **{status: Order.EmailStatus.SENDING, claimed_at: now, attempts: F(attempts) + 1}
     )
     if taken:
-        return CLAIMED
+        return CLAIMED, now
     current = Order.objects.filter(id=order_id).values_list(status, flat=True).first()
     if current is None:
-        return MISSING
+        return MISSING, None
     if current == Order.EmailStatus.SENDING:
-        return BUSY
-    return ALREADY_DONE
+        return BUSY, None
+    return ALREADY_DONE, None
 
 
 def claim_expires_in(order_id, kind):
@@ -225,16 +245,18 @@ def claim_expires_in(order_id, kind):
     return max(0.0, (expiry - timezone.now()).total_seconds())
 
 
-def mark_email_sent(order_id, kind):
-    Order.objects.filter(id=order_id).update(**{
+def mark_email_sent(order_id, kind, *, claim):
+    """Record the email as sent, by the holder of `claim`."""
+    Order.objects.filter(id=order_id, **{_field(kind, "claimed_at"): claim}).update(**{
         _field(kind, "status"): Order.EmailStatus.SENT, _field(kind, "sent_at"): timezone.now(),
         _field(kind, "claimed_at"): None, _field(kind, "error"): "",
     })
 
 
-def release_email(order_id, kind, *, error, failed):
-    """Give the claim back after a failed attempt: pending again (to retry), or failed for good."""
-    Order.objects.filter(id=order_id, **{_field(kind, "status"): Order.EmailStatus.SENDING}).update(**{
+def release_email(order_id, kind, *, claim, error, failed):
+    """Give `claim` back after a failed attempt: pending again (to retry), or failed for good."""
+    Order.objects.filter(id=order_id, **{_field(kind, "status"): Order.EmailStatus.SENDING,
+                                         _field(kind, "claimed_at"): claim}).update(**{
         _field(kind, "status"): Order.EmailStatus.FAILED if failed else Order.EmailStatus.PENDING,
         _field(kind, "claimed_at"): None, _field(kind, "error"): error[:1000],
     })

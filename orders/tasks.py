@@ -49,14 +49,14 @@ def send_order_email(task, order_id, kind, build_message):
     if isinstance(order_id, bool) or not isinstance(order_id, int):
         logger.error("%s email: dropped a message with a malformed order id", kind)
         return "malformed"
-    claim = claim_email(order_id, kind)
-    if claim == MISSING:
+    outcome, claim = claim_email(order_id, kind)
+    if outcome == MISSING:
         logger.error("order %s: no such order, %s message dropped", order_id, kind)
-        return claim
-    if claim == ALREADY_DONE:
+        return outcome
+    if outcome == ALREADY_DONE:
         logger.info("order %s: %s email already handled, nothing sent", order_id, kind)
-        return claim
-    if claim == BUSY:
+        return outcome
+    if outcome == BUSY:
         wait = claim_expires_in(order_id, kind) + random.uniform(0.5, 2)
         logger.info("order %s: %s email claimed by another worker, checking again in %.0f s", order_id, kind, wait)
         _retry_later(task, order_id, kind, wait)
@@ -68,7 +68,7 @@ def send_order_email(task, order_id, kind, build_message):
         attempt = getattr(order, f"{kind}_attempts")
         give_up = attempt >= settings.ORDER_EMAIL_MAX_ATTEMPTS
         # Only the type reaches the log: SMTP errors can quote the customer's address.
-        release_email(order_id, kind, error=f"{type(error).__name__}: {error}", failed=give_up)
+        release_email(order_id, kind, claim=claim, error=f"{type(error).__name__}: {error}", failed=give_up)
         if give_up:
             logger.error("order %s: %s email FAILED after %s attempts (%s)", order_id, kind, attempt,
                          type(error).__name__)
@@ -77,7 +77,7 @@ def send_order_email(task, order_id, kind, build_message):
         logger.warning("order %s: %s email attempt %s failed (%s), retrying in %.1f s", order_id, kind, attempt,
                        type(error).__name__, delay)
         _retry_later(task, order_id, kind, delay)
-    mark_email_sent(order_id, kind)
+    mark_email_sent(order_id, kind, claim=claim)
     logger.info("order %s: %s email sent", order_id, kind)
     return "sent"
 

@@ -2,6 +2,8 @@ import uuid
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from cart.cart import Cart
@@ -14,6 +16,7 @@ from .services import OrderPlacementError, place_order
 LAST_ORDER_KEY = "last_order_token"
 
 
+@never_cache  # a form restored from the browser's history would carry a spent idempotency key
 @require_http_methods(["GET", "HEAD", "POST"])
 @limit_posts("checkout", "RATE_LIMIT_CHECKOUT")
 def order_create(request):
@@ -31,8 +34,7 @@ def _checkout(request, *, notify):
     if request.method == "POST":
         earlier = _order_for_resubmitted_form(request)
         if earlier is not None:  # the same form sent twice: show the order it already placed
-            cart.clear()
-            request.session[LAST_ORDER_KEY] = str(earlier.token)
+            _remember_order(request, earlier)
             return redirect("orders:order_created")
     for notice in cart.sync():
         messages.warning(request, notice)
@@ -50,12 +52,13 @@ def _checkout(request, *, notify):
             else:
                 try:
                     order = place_order(customer=form.cleaned_data, quantities=cart.quantities(), notify=notify,
-                                        idempotency_key=_issued_key(request, form.cleaned_data["idempotency_key"]))
+                                        idempotency_key=_issued_key(request, form.cleaned_data["idempotency_key"]),
+                                        prices_seen=cart.prices_seen())
                 except OrderPlacementError as error:
                     form.add_error(None, str(error))
                 else:
                     cart.clear()
-                    request.session[LAST_ORDER_KEY] = str(order.token)
+                    _remember_order(request, order)
                     return redirect("orders:order_created")  # a refresh cannot submit the order again
         status = 400
     else:
@@ -88,15 +91,25 @@ def _order_for_resubmitted_form(request):
     return Order.objects.filter(idempotency_key=key).first() if key else None
 
 
+LAST_ORDER_MINUTES = 30  # the thank-you page is for the shopper who just ordered, not the next user of a shared PC
+
+
+def _remember_order(request, order):
+    request.session[LAST_ORDER_KEY] = {"token": str(order.token), "at": timezone.now().timestamp()}
+
+
+@never_cache
 @require_safe
 def order_created(request):
-    token = request.session.get(LAST_ORDER_KEY)
-    order = Order.objects.filter(token=token).first() if token else None
+    last = request.session.get(LAST_ORDER_KEY)
+    fresh = isinstance(last, dict) and timezone.now().timestamp() - float(last.get("at", 0)) < LAST_ORDER_MINUTES * 60
+    order = Order.objects.filter(token=last.get("token")).first() if fresh else None
     if order is None:
         return redirect("shop:product_list")
     return render(request, "orders/order/created.html", _order_context(order))
 
 
+@never_cache  # private: it shows the customer's address
 @require_safe
 def order_detail(request, token):
     order = get_object_or_404(Order, token=token)

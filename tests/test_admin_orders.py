@@ -124,3 +124,33 @@ def test_shipping_email_is_not_sent_for_an_order_not_shipped(make_order, mailout
     order = make_order()
     assert order_shipped(order.id) == "already-done"
     assert mailoutbox == []
+
+
+def test_resend_leaves_an_email_that_a_worker_is_sending_right_now_alone(
+    admin_client, make_order, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    busy = make_order(confirmation_status="sending", confirmation_claimed_at=timezone.now())
+    with patch.object(order_created, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(CHANGELIST, {"action": "resend_confirmation", "_selected_action": [busy.id]})
+    busy.refresh_from_db()
+    assert busy.confirmation_status == "sending" and not delay.called
+
+
+def test_orders_cannot_be_added_by_hand_in_the_admin(admin_client):
+    assert admin_client.get(reverse("admin:orders_order_add")).status_code == 403
+
+
+def test_saving_the_order_form_does_not_overwrite_what_the_worker_recorded(admin_client, make_order):
+    order = make_order()
+    page = admin_client.get(reverse("admin:orders_order_change", args=[order.id]))
+    assert page.status_code == 200
+    Order.objects.filter(id=order.id).update(confirmation_status="sent")  # the worker, meanwhile
+    form = {"status": "pending", "first_name": "Ada", "last_name": "Byron", "email": order.email,
+            "address": order.address, "postal_code": order.postal_code, "city": order.city,
+            "items-TOTAL_FORMS": "1", "items-INITIAL_FORMS": "1", "items-MIN_NUM_FORMS": "0",
+            "items-MAX_NUM_FORMS": "1000", "items-0-id": str(order.items.get().id), "items-0-order": str(order.id)}
+    assert admin_client.post(reverse("admin:orders_order_change", args=[order.id]), form).status_code == 302
+    order.refresh_from_db()
+    assert order.last_name == "Byron" and order.confirmation_status == "sent"

@@ -178,3 +178,11 @@ def test_price_change_is_reported_once(session, make_product):
     assert cart.sync() == ["The price of “Lamp” changed from €10.00 to €12.50."]
     assert cart.repriced == [lamp] and cart.total() == Decimal("12.50")
     assert Cart(session).sync() == []  # seen now
+
+
+def test_price_change_of_a_free_item_is_reported(session, make_product):
+    gift = make_product(name="Gift", price=Decimal("0.00"))
+    Cart(session).add(gift, 1)
+    gift.price = Decimal("25.00")
+    gift.save()
+    assert Cart(session).sync() == ["The price of “Gift” changed from €0.00 to €25.00."]

@@ -203,3 +203,41 @@ def test_email_header_injection_cannot_reach_the_message(db, customer, make_prod
         order_created(order.id)
     assert mail.outbox == []
     assert "BadHeaderError" in Order.objects.get(id=order.id).confirmation_error
+
+
+def test_replaying_an_old_checkout_form_keeps_the_new_cart(client, make_product, customer,
+                                                           django_capture_on_commit_callbacks):
+    first, second = make_product(stock=10), make_product(stock=10)
+    add(client, first, 1)
+    key = client.get(CHECKOUT).context["form"]["idempotency_key"].value()
+    with patch.object(order_created, "delay"), django_capture_on_commit_callbacks(execute=True):
+        assert client.post(CHECKOUT, {**customer, "idempotency_key": key}).status_code == 302
+    add(client, second, 2)  # shopping on
+    response = client.post(CHECKOUT, {**customer, "idempotency_key": key})  # the old form, from history
+    assert response.status_code == 302 and Order.objects.count() == 1
+    assert Cart(client.session).quantities() == {second.id: 2}
+
+
+def test_checkout_page_is_never_cached(client, make_product):
+    add(client, make_product(), 1)
+    assert "no-store" in client.get(CHECKOUT)["Cache-Control"]
+
+
+def test_thank_you_page_is_only_for_the_shopper_who_just_ordered(client, make_product, customer,
+                                                                  django_capture_on_commit_callbacks):
+    add(client, make_product(), 1)
+    with patch.object(order_created, "delay"), django_capture_on_commit_callbacks(execute=True):
+        client.post(CHECKOUT, customer)
+    assert client.get(reverse("orders:order_created")).status_code == 200
+    session = client.session
+    session["last_order_token"]["at"] -= 31 * 60
+    session.save()
+    assert client.get(reverse("orders:order_created")).status_code == 302
+
+
+def test_message_id_does_not_reveal_the_status_page_token(db, customer, make_product):
+    from orders.emails import confirmation_message
+
+    order = Order.objects.create(**customer)
+    assert str(order.token) not in confirmation_message(order).extra_headers["Message-ID"]
+    assert str(order.token.hex) not in confirmation_message(order).extra_headers["Message-ID"]

@@ -5,6 +5,8 @@ These tests need the broker at CELERY_BROKER_URL; they use a queue of their own 
 """
 from decimal import Decimal
 
+from unittest.mock import patch
+
 import pytest
 from django.db import transaction
 from django.urls import reverse
@@ -12,6 +14,7 @@ from django.urls import reverse
 from conftest import wait_for
 from orders.models import Order
 from orders.services import place_order
+from orders.tasks import order_created
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 
@@ -43,11 +46,12 @@ def test_placing_an_order_emails_the_customer_once_via_the_worker(client, make_p
 
 def test_rolled_back_order_publishes_nothing(make_product, customer, worker_outbox):
     pen = make_product()
-    with pytest.raises(RuntimeError):
-        with transaction.atomic():
-            place_order(customer=customer, quantities={pen.id: 1})
-            raise RuntimeError("the request failed after placing the order")
-    assert not Order.objects.exists()
+    with patch.object(order_created, "delay", wraps=order_created.delay) as publish:
+        with pytest.raises(RuntimeError):
+            with transaction.atomic():
+                place_order(customer=customer, quantities={pen.id: 1})
+                raise RuntimeError("the request failed after placing the order")
+    assert not Order.objects.exists() and not publish.called
 
     # A later order goes through the same queue and the single worker: once its email has arrived, anything
     # the rolled-back order had published would have been consumed before it.

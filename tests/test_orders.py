@@ -188,3 +188,15 @@ def test_order_admin_lists_and_filters_orders(admin_client, customer, make_produ
     response = admin_client.get(reverse("admin:orders_order_changelist"), {"confirmation_status__exact": "pending"})
     assert response.status_code == 200 and "Lovelace" in response.content.decode()
     assert admin_client.get(reverse("admin:orders_order_change", args=[order.id])).status_code == 200
+
+
+def test_price_changed_after_the_shopper_saw_it_refuses_the_order(make_product, customer):
+    lamp = make_product(name="Lamp", price=Decimal("12.00"))
+    with pytest.raises(OrderPlacementError, match="price of “Lamp” has just changed"):
+        place_order(customer=customer, quantities={lamp.id: 1}, prices_seen={lamp.id: Decimal("10.00")})
+    assert not Order.objects.exists()
+
+
+def test_benchmark_floor_orders_owe_no_email(make_product, customer):
+    order = place_order(customer=customer, quantities={make_product().id: 1}, notify=False)
+    assert order.confirmation_status == "not_due"

@@ -23,6 +23,7 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://myshop:secret@db.internal:5432/myshop",
     "CELERY_BROKER_URL": "amqp://myshop:secret@mq.internal:5672/myshop",
     "SECURE_HSTS_SECONDS": "31536000",
+    "SHOP_SITE_URL": "https://shop.example.com",
 }
 
 
@@ -37,6 +38,12 @@ def test_check_deploy_is_clean_with_the_documented_production_environment():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_emails_would_link_to_localhost():
+    env = {key: value for key, value in PRODUCTION_ENV.items() if key != "SHOP_SITE_URL"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    assert result.returncode != 0 and "orders.W001" in result.stderr + result.stdout
 
 
 def test_check_deploy_warns_when_https_protection_is_switched_off():
@@ -132,3 +139,13 @@ def test_forwarded_address_is_used_only_behind_a_trusted_proxy(client, make_prod
     settings.TRUSTED_PROXY_COUNT = 1
     assert client.post(url, {"quantity": 1}, HTTP_X_FORWARDED_FOR="3.3.3.3").status_code == 302
     assert client.post(url, {"quantity": 1}, HTTP_X_FORWARDED_FOR="3.3.3.3").status_code == 429
+
+
+def test_an_ipv6_client_cannot_dodge_the_limit_by_rotating_addresses(client, make_product, settings):
+    settings.RATE_LIMIT_CART = "2/60"
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": uuid.uuid4().hex}}
+    url = reverse("cart:cart_add", args=[make_product(stock=100).id])
+    codes = [client.post(url, {"quantity": 1}, REMOTE_ADDR=f"2001:db8:1:2::{n}").status_code for n in range(1, 4)]
+    assert codes == [302, 302, 429]
+    assert client.post(url, {"quantity": 1}, REMOTE_ADDR="2001:db8:9:9::1").status_code == 302

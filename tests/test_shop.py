@@ -81,3 +81,12 @@ def test_product_admin_edits_price_stock_and_availability_from_the_list(db):
     assert set(model_admin.list_editable) == {"price", "stock", "available"}
     assert model_admin.prepopulated_fields == {"slug": ("name",)}
     assert site._registry[Category].prepopulated_fields == {"slug": ("name",)}
+
+
+def test_demo_catalog_never_restocks_or_reprices_existing_products(db):
+    call_command("load_demo_catalog")
+    product = Product.objects.order_by("id").first()
+    Product.objects.filter(id=product.id).update(stock=0, price=Decimal("1.23"), available=False)
+    call_command("load_demo_catalog")
+    product.refresh_from_db()
+    assert (product.stock, product.price, product.available) == (0, Decimal("1.23"), False)

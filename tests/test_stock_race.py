@@ -55,3 +55,20 @@ def test_concurrent_checkouts_never_oversell(make_product, customer, stock, shop
         assert response.status_code == 400 and "“Last lamp”: sold out." in response.content.decode()
     losers = [c for c, r in zip(clients, responses) if r.status_code != 302]
     assert all(Cart(c.session).quantities() == {lamp.id: 1} for c in losers)  # they keep their cart
+
+
+def test_double_clicked_checkout_for_the_last_unit_shows_the_order_both_times(make_product, customer):
+    lamp = make_product(name="Last lamp", stock=1)
+    client = Client()
+    client.post(reverse("cart:cart_add", args=[lamp.id]), {"quantity": 1})
+    key = client.get(reverse("orders:order_create")).context["form"]["idempotency_key"].value()
+    twins = [client, Client()]
+    twins[1].cookies = client.cookies  # the same browser session, two requests in flight
+
+    with patch.object(order_created, "delay"):
+        responses = race(twins, lambda c: c.post(reverse("orders:order_create"), {**customer, "idempotency_key": key}))
+
+    assert [r.status_code for r in responses] == [302, 302]
+    assert Order.objects.count() == 1
+    lamp.refresh_from_db()
+    assert lamp.stock == 0

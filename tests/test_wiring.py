@@ -74,14 +74,15 @@ def test_docker_compose_defines_a_healthy_rabbitmq_with_ui_and_volume():
     assert "rabbitmq-data" in _compose("--volumes").split()
     resolved = _compose()
     assert "image: rabbitmq:" in resolved and "-management" in resolved
-    assert "target: 5672" in resolved and "target: 15672" in resolved and "healthcheck:" in resolved
+    assert "5672:5672" in resolved and "15672:15672" in resolved and "healthcheck:" in resolved
 
 
 def test_docker_compose_runs_the_whole_stack_from_the_repository_image():
     services = set(_compose("--services").split())
-    assert {"postgres", "rabbitmq", "migrate", "web", "worker", "beat"} <= services
+    assert {"postgres", "rabbitmq", "redis", "migrate", "web", "worker", "beat"} <= services
     resolved = _compose()
-    assert resolved.count("condition: service_healthy") >= 6
+    assert resolved.count("condition: service_healthy") >= 7
+    assert "127.0.0.1:5672:5672" in resolved  # the broker (guest/guest by default) faces no network
     assert "condition: service_completed_successfully" in resolved
     assert "gunicorn" in resolved and "beat" in resolved and (ROOT / "Dockerfile").exists()
     assert "profiles:" in resolved and "flower" in services  # Flower only with --profile monitoring

@@ -54,27 +54,25 @@ PRODUCTS = [
 ]
 
 
-def _upsert(model, slug, values):
-    """update_or_create by slug, skipped when the row already matches, so a re-run touches nothing."""
-    current = model.objects.filter(slug=slug).first()
-    if current is not None and all(getattr(current, field) == value for field, value in values.items()):
-        return current, "unchanged"
-    obj, created = model.objects.update_or_create(slug=slug, defaults=values)
-    return obj, "created" if created else "updated"
+def _create_missing(model, slug, values):
+    """Create the row unless its slug exists; an existing row is left as the shop's staff made it (stock
+    sold, prices changed, products withdrawn), so re-running the command never restocks or reprices."""
+    _, created = model.objects.get_or_create(slug=slug, defaults=values)
+    return _, "created" if created else "kept"
 
 
 class Command(BaseCommand):
-    help = "Create or update a small demo catalog (idempotent: matched by slug)."
+    help = "Create a small demo catalog; products and categories that exist already are left untouched."
 
     @transaction.atomic
     def handle(self, *args, **options):
-        outcomes = {"created": 0, "updated": 0, "unchanged": 0}
+        outcomes = {"created": 0, "kept": 0}
         categories = {}
         for slug, name in CATEGORIES:
-            categories[slug], outcome = _upsert(Category, slug, {"name": name})
+            categories[slug], outcome = _create_missing(Category, slug, {"name": name})
             outcomes[outcome] += 1
         for category_slug, slug, name, description, price, stock in PRODUCTS:
-            _, outcome = _upsert(
+            _, outcome = _create_missing(
                 Product,
                 slug,
                 {
