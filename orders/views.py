@@ -23,7 +23,9 @@ def order_create(request):
     return _checkout(request, notify=True)
 
 
+@never_cache
 @require_http_methods(["POST"])
+@limit_posts("checkout", "RATE_LIMIT_CHECKOUT")
 def order_create_floor(request):
     """Checkout without handing the email to the broker: the benchmark's floor (off unless configured)."""
     return _checkout(request, notify=False)
