@@ -99,3 +99,20 @@ def test_claim_of_a_dead_worker_expires_and_the_email_goes_out(order, mailoutbox
     Order.objects.filter(id=order.id).update(confirmation_status="sending", confirmation_claimed_at=old)
     assert order_created(order.id) == "sent"
     assert len(mailoutbox) == 1
+
+
+def test_worker_logs_one_line_per_email_with_the_order_id_and_no_personal_data(order, mailoutbox, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="orders")
+    order_created(order.id)
+    with patch("django.core.mail.message.EmailMessage.send",
+               side_effect=SMTPServerDisconnected("550 no such user ada@example.com")):
+        Order.objects.filter(id=order.id).update(confirmation_status="pending")
+        with pytest.raises(Retry):
+            order_created(order.id)
+    lines = [record.getMessage() for record in caplog.records if record.name.startswith("orders")]
+    assert lines[0] == f"order {order.id}: confirmation email sent"
+    assert f"order {order.id}: confirmation email attempt" in lines[1]
+    for personal in ("ada@example.com", "Ada", "Lovelace", "Analytical", "Berlin", "10115"):
+        assert all(personal not in line for line in lines)
