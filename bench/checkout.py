@@ -66,6 +66,7 @@ from tests.harness import (  # noqa: E402
     Process,
     Shopper,
     free_port,
+    manage,
     port_answers,
     shop_environment,
     start_worker,
@@ -364,15 +365,6 @@ def stop_worker(process, timeout=30):
         except (ProcessLookupError, subprocess.TimeoutExpired):
             pass
     process.kill()  # whatever is left of the group (nothing, normally); closes the log
-
-
-def manage(env, *args, timeout=300):
-    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=timeout)
-    if result.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args[:2])} failed ({result.returncode}):\n"
-                           f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return result.stdout
 
 
 def start_gunicorn(env, log_dir, workers):

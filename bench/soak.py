@@ -41,7 +41,6 @@ import re
 import shutil
 import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -56,7 +55,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.harness import RabbitNode, Shopper, SmtpSink, shop_environment, start_web, start_worker  # noqa: E402
+from tests.harness import (  # noqa: E402
+    RabbitNode, Shopper, SmtpSink, manage, shop_environment, start_web, start_worker,
+)
 
 ORDER_NUMBER = re.compile(r'<strong id="order-number">(\d+)</strong>')
 TASK_LINE = re.compile(r"Task orders\.tasks\.order_created\[([0-9a-f-]+)\] (received|succeeded|retry|failed|raised)")
@@ -229,15 +230,6 @@ class Database:
     def orders_with_attempts(self, minimum=2):
         return [row[0] for row in self.query(
             f"SELECT id FROM orders_order WHERE confirmation_attempts >= {int(minimum)} ORDER BY id")]
-
-
-def manage(env, *args, timeout=300):
-    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=timeout)
-    if result.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args[:2])} failed ({result.returncode}):\n"
-                           f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return result.stdout
 
 
 PREPARE_CATALOG = """

@@ -266,6 +266,16 @@ class Process:
             self._log.close()
 
 
+def manage(env, *args, timeout=300):
+    """Run `manage.py *args` with `env`; its output, or RuntimeError with the tail of it."""
+    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args[:2])} failed ({result.returncode}):\n"
+                           f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
 def start_worker(env, log_dir, *, name, beat=False, concurrency=1):
     args = [sys.executable, "-m", "celery", "-A", "myshop", "worker", "-l", "info", "-c", str(concurrency),
             "-n", f"{name}@%h", "--without-gossip", "--without-mingle"]

@@ -8,7 +8,7 @@ from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
-from cart.cart import SESSION_KEY, Cart
+from cart.cart import Cart
 from orders.models import Order, OrderItem
 from orders.tasks import order_created
 
