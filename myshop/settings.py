@@ -154,6 +154,7 @@ CACHES = {
 # Abuse limits per client address, "requests/seconds" ("" switches one off). Answered with 429.
 RATE_LIMIT_CHECKOUT = os.environ.get("RATE_LIMIT_CHECKOUT", "10/600")  # order attempts (POST)
 RATE_LIMIT_CART = os.environ.get("RATE_LIMIT_CART", "120/60")  # cart changes (POST)
+RATE_LIMIT_LOGIN = os.environ.get("RATE_LIMIT_LOGIN", "10/300")  # admin login attempts (POST)
 # Number of proxies in front of the app that append to X-Forwarded-For (0: use the connection's address).
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 

@@ -28,5 +28,6 @@ CELERY_RESULT_BACKEND = "cache+memory://"
 # The suite's many requests come from one address: abuse limits are switched on by the tests about them.
 RATE_LIMIT_CHECKOUT = ""
 RATE_LIMIT_CART = ""
+RATE_LIMIT_LOGIN = ""
 # The test client and live server speak plain HTTP; the production values are checked by test_security.
 SECURE_SSL_REDIRECT = False

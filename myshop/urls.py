@@ -3,6 +3,11 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
+from .ratelimit import limit_posts
+
+# Password guessing on the admin login meets the same per-client limit as the shop's forms.
+admin.site.login = limit_posts("admin-login", "RATE_LIMIT_LOGIN")(admin.site.login)
+
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("cart/", include("cart.urls", namespace="cart")),

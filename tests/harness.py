@@ -224,6 +224,7 @@ def shop_environment(*, database, broker, smtp_port, **extra):
         "CSRF_COOKIE_SECURE": "0",
         "RATE_LIMIT_CHECKOUT": "",
         "RATE_LIMIT_CART": "",
+        "RATE_LIMIT_LOGIN": "",
     }
     env.update({key: str(value) for key, value in extra.items()})
     return env

@@ -149,3 +149,15 @@ def test_an_ipv6_client_cannot_dodge_the_limit_by_rotating_addresses(client, mak
     codes = [client.post(url, {"quantity": 1}, REMOTE_ADDR=f"2001:db8:1:2::{n}").status_code for n in range(1, 4)]
     assert codes == [302, 302, 429]
     assert client.post(url, {"quantity": 1}, REMOTE_ADDR="2001:db8:9:9::1").status_code == 302
+
+
+def test_admin_login_attempts_beyond_the_limit_get_429(client, settings, django_user_model):
+    settings.RATE_LIMIT_LOGIN = "3/300"
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": uuid.uuid4().hex}}
+    django_user_model.objects.create_superuser("boss", "boss@example.com", "right-password-123")
+    login = reverse("admin:login")
+    codes = [client.post(login, {"username": "boss", "password": f"guess-{n}"}).status_code for n in range(3)]
+    assert codes == [200, 200, 200]  # wrong password: the form again
+    assert client.post(login, {"username": "boss", "password": "right-password-123"}).status_code == 429
+    assert client.get(login).status_code == 200

@@ -90,3 +90,19 @@ def test_demo_catalog_never_restocks_or_reprices_existing_products(db):
     call_command("load_demo_catalog")
     product.refresh_from_db()
     assert (product.stock, product.price, product.available) == (0, Decimal("1.23"), False)
+
+
+def test_uploaded_product_image_is_shown_instead_of_the_placeholder(client, make_product, settings, tmp_path):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    settings.MEDIA_ROOT = tmp_path
+    picture = io.BytesIO()
+    Image.new("RGB", (4, 4), "teal").save(picture, "PNG")
+    product = make_product(name="Teal mug", image=SimpleUploadedFile("mug.png", picture.getvalue(), "image/png"))
+    for page in (client.get(reverse("shop:product_list")), client.get(product.get_absolute_url())):
+        html = page.content.decode()
+        assert product.image.url in html and product.image.url.startswith(settings.MEDIA_URL)
+    assert (tmp_path / product.image.name).exists()
