@@ -6,7 +6,7 @@ from functools import cached_property
 from django.conf import settings
 
 from shop.models import Product
-from shop.templatetags.money import format_money
+from shop.money import format_money, shipping_cost
 
 SESSION_KEY = "cart"
 
@@ -93,7 +93,15 @@ class Cart:
         return bool(self._quantities)
 
     def total(self):
+        """What the goods cost (the subtotal, before shipping)."""
         return sum((line.total for line in self.lines), Decimal("0.00"))
+
+    def shipping_cost(self):
+        return shipping_cost(self.total())
+
+    def grand_total(self):
+        """Goods plus shipping: what the shopper pays."""
+        return self.total() + self.shipping_cost()
 
     def prices_seen(self):
         """{product_id: price} as last shown to the shopper (None where unknown)."""

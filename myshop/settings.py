@@ -4,6 +4,7 @@ Every value that differs between a laptop and production comes from an environme
 the setting itself; every default is the harmless local one. See the settings table in README.md.
 """
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -165,6 +166,12 @@ SHOP_PRODUCTS_PER_PAGE = int(os.environ.get("SHOP_PRODUCTS_PER_PAGE", "12"))
 # bench/ only: exposes /orders/create-floor/, a checkout that does the database work but queues no email.
 ORDERS_BENCHMARK_FLOOR = env_bool("ORDERS_BENCHMARK_FLOOR")
 CART_MAX_QUANTITY = int(os.environ.get("CART_MAX_QUANTITY", "20"))  # per product line
+# Shipping: a flat rate per order, free from a threshold on (SHOP_FREE_SHIPPING_FROM empty: never free).
+SHOP_SHIPPING_COST = Decimal(os.environ.get("SHOP_SHIPPING_COST", "4.90"))
+_free_shipping_from = os.environ.get("SHOP_FREE_SHIPPING_FROM", "50.00").strip()
+SHOP_FREE_SHIPPING_FROM = Decimal(_free_shipping_from) if _free_shipping_from else None
+# Catalog prices include VAT (shown next to every price); the shop is not set up to add tax at checkout.
+SHOP_PRICES_INCLUDE_VAT = env_bool("SHOP_PRICES_INCLUDE_VAT", True)
 
 # --- The confirmation email's guarantees (see README, "Guarantees") ---------------------------------
 # Send attempts before an order is marked "confirmation failed" (then an operator can resend it from the

@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from shop.templatetags.money import format_money
+from shop.money import format_money
 
 from . import services
 from .models import Order, OrderItem

@@ -4,7 +4,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils.crypto import salted_hmac
 
-from shop.templatetags.money import format_money
+from shop.money import format_money
 
 
 def confirmation_message(order, *, site_url=None):

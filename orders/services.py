@@ -8,7 +8,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from shop.models import Product
-from shop.templatetags.money import format_money
+from shop.money import format_money
 
 from .models import Order, OrderItem
 

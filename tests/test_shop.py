@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from shop.models import Category, Product
-from shop.templatetags.money import format_money
+from shop.money import format_money
 
 
 def test_product_list_shows_only_available_products(client, make_product):

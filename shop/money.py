@@ -1,0 +1,35 @@
+"""Amounts of money: rounding, formatting, and what shipping costs. The one place for each."""
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django.conf import settings
+from django.contrib.humanize.templatetags.humanize import intcomma
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF "}
+
+
+def to_amount(value):
+    """`value` as a Decimal rounded to cents (half up), the way every stored amount is kept."""
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def format_money(amount, currency=None):
+    """'€1,234.50' for Decimal('1234.5'): two decimals, thousands separators, the shop's currency."""
+    currency = currency or settings.SHOP_CURRENCY
+    try:
+        value = to_amount(amount)
+    except (InvalidOperation, TypeError, ValueError):
+        return ""
+    sign = "-" if value < 0 else ""
+    number = intcomma(f"{abs(value):.2f}", use_l10n=False)
+    symbol = SYMBOLS.get(currency)
+    return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {currency}"
+
+
+def shipping_cost(subtotal):
+    """Shipping for an order of goods worth `subtotal`: the flat rate, free from the threshold on."""
+    threshold = settings.SHOP_FREE_SHIPPING_FROM
+    if not subtotal or (threshold is not None and subtotal >= threshold):
+        return ZERO
+    return settings.SHOP_SHIPPING_COST
