@@ -163,8 +163,6 @@ TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 SHOP_NAME = os.environ.get("SHOP_NAME", "myshop")
 SHOP_CURRENCY = os.environ.get("SHOP_CURRENCY", "EUR")
 SHOP_PRODUCTS_PER_PAGE = int(os.environ.get("SHOP_PRODUCTS_PER_PAGE", "12"))
-# bench/ only: exposes /orders/create-floor/, a checkout that does the database work but queues no email.
-ORDERS_BENCHMARK_FLOOR = env_bool("ORDERS_BENCHMARK_FLOOR")
 CART_MAX_QUANTITY = int(os.environ.get("CART_MAX_QUANTITY", "20"))  # per product line
 # Shipping: a flat rate per order, free from a threshold on (SHOP_FREE_SHIPPING_FROM empty: never free).
 SHOP_SHIPPING_COST = Decimal(os.environ.get("SHOP_SHIPPING_COST", "4.90"))
@@ -179,12 +177,11 @@ SHOP_PRICES_INCLUDE_VAT = env_bool("SHOP_PRICES_INCLUDE_VAT", True)
 ORDER_EMAIL_MAX_ATTEMPTS = int(os.environ.get("ORDER_EMAIL_MAX_ATTEMPTS", "6"))
 ORDER_EMAIL_RETRY_BASE_SECONDS = float(os.environ.get("ORDER_EMAIL_RETRY_BASE_SECONDS", "10"))
 ORDER_EMAIL_RETRY_MAX_SECONDS = float(os.environ.get("ORDER_EMAIL_RETRY_MAX_SECONDS", "600"))
-# How often the sweep looks for order emails the broker never got (run by Celery beat).
+# How often the sweep looks for order emails the broker may have lost (run by Celery beat).
 ORDER_EMAIL_SWEEP_SECONDS = float(os.environ.get("ORDER_EMAIL_SWEEP_SECONDS", "30"))
-# An order younger than this may still have its hand-over in flight: the sweep leaves it alone.
-ORDER_EMAIL_QUEUE_GRACE_SECONDS = float(os.environ.get("ORDER_EMAIL_QUEUE_GRACE_SECONDS", "10"))
-# A confirmation handed over this long ago and still not sent is handed over again (a message lost inside
-# the broker, or a retry whose publish failed). Duplicates are harmless: sending is claimed in the database.
+# An email handed over this long ago and still not sent is handed over again, at most once per period (a
+# message lost inside the broker, a dead worker's lapsed claim). A failed hand-over is due at once.
+# Extra messages are harmless: sending is claimed in the database.
 ORDER_EMAIL_REQUEUE_AFTER_SECONDS = float(os.environ.get("ORDER_EMAIL_REQUEUE_AFTER_SECONDS", "900"))
 
 # --- Email -------------------------------------------------------------------------------------------
@@ -231,7 +228,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Far below RabbitMQ's 30 min consumer_timeout.
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "90"))
-CELERY_TASK_SOFT_TIME_LIMIT = max(1, CELERY_TASK_TIME_LIMIT - 15)
+# The soft limit interrupts an attempt (counted, retried); the hard one kills the process if even that hangs.
+CELERY_TASK_SOFT_TIME_LIMIT = max(1, int(CELERY_TASK_TIME_LIMIT * 0.8))
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "sweep-order-emails": {
@@ -243,11 +241,11 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME",
                                                str(BASE_DIR / "var" / "celerybeat-schedule"))
 
-# How long a worker's claim on a confirmation keeps other workers off it. A live worker finishes within
-# the task's hard time limit, so only a dead worker's claim can expire; its email is then sent by another.
-ORDER_EMAIL_CLAIM_SECONDS = int(os.environ.get("ORDER_EMAIL_CLAIM_SECONDS", "300"))
-if ORDER_EMAIL_CLAIM_SECONDS <= CELERY_TASK_TIME_LIMIT:
-    raise ImproperlyConfigured("ORDER_EMAIL_CLAIM_SECONDS must be longer than CELERY_TASK_TIME_LIMIT.")
+# A worker's claim on an email is a lease it renews every third of this while it sends: a dead worker's
+# lease lapses within this many seconds, and the email is then sent by the next worker.
+ORDER_EMAIL_CLAIM_SECONDS = float(os.environ.get("ORDER_EMAIL_CLAIM_SECONDS", "30"))
+if ORDER_EMAIL_CLAIM_SECONDS < 3:
+    raise ImproperlyConfigured("ORDER_EMAIL_CLAIM_SECONDS must be at least 3 (the lease is renewed every third).")
 
 LOGGING = {
     "version": 1,

@@ -6,8 +6,8 @@ from django.utils import timezone
 
 from shop.money import format_money
 
-from . import services
-from .models import Order, OrderItem
+from . import outbox, services
+from .models import Order, OrderEmail, OrderItem
 
 
 class OrderItemInline(admin.TabularInline):
@@ -23,6 +23,49 @@ class OrderItemInline(admin.TabularInline):
     @admin.display(description="Cost")
     def cost(self, item):
         return format_money(item.get_cost())
+
+
+class OrderEmailInline(admin.TabularInline):
+    model = OrderEmail
+    fields = ["kind", "state", "attempts", "queued_at", "sent_at", "claimed_by", "claim_expires_at", "last_error"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "emails to the customer"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class EmailStateFilter(admin.SimpleListFilter):
+    """Orders by the state of one kind of their emails (e.g. every order whose confirmation failed)."""
+
+    kind = None
+
+    def lookups(self, request, model_admin):
+        return OrderEmail.State.choices
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(emails__kind=self.kind, emails__state=self.value())
+        return queryset
+
+
+class ConfirmationFilter(EmailStateFilter):
+    title = "confirmation email"
+    parameter_name = "confirmation"
+    kind = OrderEmail.Kind.CONFIRMATION
+
+
+class ShippingNoticeFilter(EmailStateFilter):
+    title = "shipping notice"
+    parameter_name = "shipping"
+    kind = OrderEmail.Kind.SHIPPING
+
+
+def _email_state(order, kind):
+    email = next((email for email in order.emails.all() if email.kind == kind), None)
+    return email.get_state_display() if email else "—"
 
 
 class _Echo:
@@ -44,46 +87,58 @@ CSV_COLUMNS = ["number", "created", "status", "confirmation email", "shipping em
 
 def _csv_rows(queryset):
     yield CSV_COLUMNS
-    for order in queryset.prefetch_related("items").iterator(chunk_size=500):
+    for order in queryset.prefetch_related("items", "emails").iterator(chunk_size=500):
         items = list(order.items.all())
         yield [_csv_safe(value) for value in (
             order.number, order.created.isoformat(), order.get_status_display(),
-            order.get_confirmation_status_display(), order.get_shipping_status_display(), order.first_name,
+            _email_state(order, OrderEmail.Kind.CONFIRMATION), _email_state(order, OrderEmail.Kind.SHIPPING),
+            order.first_name,
             order.last_name, order.email, order.address, order.postal_code, order.city,
             sum(item.quantity for item in items), f"{sum((item.get_cost() for item in items), 0):.2f}",
         )]
 
 
+def _resend(model_admin, request, order_ids, kind):
+    resent = outbox.resend(order_ids=order_ids, kind=kind)
+    label = OrderEmail.Kind(kind).label.lower()
+    model_admin.message_user(request, f"Sending the {label} of {len(resent)} order(s) again. If the broker is "
+                                      "unreachable, the sweep hands them over when it is back.", messages.SUCCESS)
+    skipped = len(order_ids) - len(resent)
+    if skipped:
+        model_admin.message_user(request, f"{skipped} order(s) left alone: being sent right now, or never owed a "
+                                          f"{label}.", messages.WARNING)
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["id", "first_name", "last_name", "email", "city", "status", "confirmation_status",
-                    "shipping_status", "total", "created"]
-    list_filter = ["status", "confirmation_status", "shipping_status", "created"]
+    list_display = ["id", "first_name", "last_name", "email", "city", "status", "confirmation", "shipping_notice",
+                    "total", "created"]
+    list_filter = ["status", ConfirmationFilter, ShippingNoticeFilter, "created"]
     search_fields = ["=id", "email", "first_name", "last_name"]
     search_help_text = "Order number, email or name"
     date_hierarchy = "created"
     list_per_page = 50
-    inlines = [OrderItemInline]
+    inlines = [OrderItemInline, OrderEmailInline]
     fieldsets = [
         (None, {"fields": ["status", "total", "token", "created", "updated"]}),
         ("Customer", {"fields": ["first_name", "last_name", "email", "address", "postal_code", "city"]}),
-        ("Confirmation email", {"fields": ["confirmation_status", "confirmation_queued_at",
-                                           "confirmation_sent_at", "confirmation_attempts", "confirmation_error"]}),
-        ("Shipping email", {"fields": ["shipping_status", "shipping_queued_at", "shipping_sent_at",
-                                       "shipping_attempts", "shipping_error"]}),
     ]
-    readonly_fields = ["token", "created", "updated", "total",
-                       "confirmation_status", "confirmation_queued_at", "confirmation_sent_at",
-                       "confirmation_attempts", "confirmation_error",
-                       "shipping_status", "shipping_queued_at", "shipping_sent_at", "shipping_attempts",
-                       "shipping_error"]
-    actions = ["mark_paid", "mark_shipped", "resend_confirmation", "export_csv"]
+    readonly_fields = ["token", "created", "updated", "total"]
+    actions = ["mark_paid", "mark_shipped", "resend_confirmation", "resend_shipping", "export_csv"]
 
     def has_add_permission(self, request):
         return False  # orders come from checkout only: items, prices and stock are reserved there
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("items")
+        return super().get_queryset(request).prefetch_related("items", "emails")
+
+    @admin.display(description="Confirmation")
+    def confirmation(self, order):
+        return _email_state(order, OrderEmail.Kind.CONFIRMATION)
+
+    @admin.display(description="Shipping notice")
+    def shipping_notice(self, order):
+        return _email_state(order, OrderEmail.Kind.SHIPPING)
 
     @admin.display(description="Total")
     def total(self, order):
@@ -118,10 +173,11 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send the confirmation email again")
     def resend_confirmation(self, request, queryset):
-        resent = services.resend_email(order_ids=list(queryset.values_list("id", flat=True)),
-                                       kind=services.CONFIRMATION)
-        self.message_user(request, f"Sending the confirmation of {len(resent)} order(s) again. If the broker is "
-                                   "unreachable, the sweep hands them over when it is back.", messages.SUCCESS)
+        _resend(self, request, list(queryset.values_list("id", flat=True)), OrderEmail.Kind.CONFIRMATION)
+
+    @admin.action(description="Send the shipping notice again")
+    def resend_shipping(self, request, queryset):
+        _resend(self, request, list(queryset.values_list("id", flat=True)), OrderEmail.Kind.SHIPPING)
 
     @admin.action(description="Export selected orders to CSV")
     def export_csv(self, request, queryset):
@@ -131,3 +187,31 @@ class OrderAdmin(admin.ModelAdmin):
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         response["Content-Disposition"] = f'attachment; filename="orders-{stamp}.csv"'
         return response
+
+
+@admin.register(OrderEmail)
+class OrderEmailAdmin(admin.ModelAdmin):
+    """The outbox: every email owed to a customer, how sending it went, and a way to send it again."""
+
+    list_display = ["order", "kind", "state", "attempts", "queued_at", "sent_at", "claimed_by", "last_error"]
+    list_filter = ["kind", "state"]
+    search_fields = ["=order__id"]
+    search_help_text = "Order number"
+    list_select_related = ["order"]
+    readonly_fields = ["order", "kind", "state", "attempts", "created", "queued_at", "due_at", "claimed_at",
+                       "claim_expires_at", "claimed_by", "sent_at", "last_error"]
+    fields = readonly_fields
+    actions = ["resend"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # an email owed must stay visible until it is sent
+
+    @admin.action(description="Send the selected emails again")
+    def resend(self, request, queryset):
+        for kind in OrderEmail.Kind:
+            order_ids = list(queryset.filter(kind=kind).values_list("order_id", flat=True))
+            if order_ids:
+                _resend(self, request, order_ids, kind)

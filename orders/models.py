@@ -3,6 +3,7 @@ from decimal import Decimal
 
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models.functions import Now
 from django.urls import reverse
 
 
@@ -12,15 +13,6 @@ class Order(models.Model):
         PAID = "paid", "Paid"
         SHIPPED = "shipped", "Shipped"
         CANCELLED = "cancelled", "Cancelled"
-
-    class EmailStatus(models.TextChoices):
-        NOT_DUE = "not_due", "Not due"
-        PENDING = "pending", "Not sent yet"
-        SENDING = "sending", "Being sent"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-
-    ConfirmationStatus = EmailStatus
 
     first_name = models.CharField(max_length=50)
     last_name = models.CharField(max_length=50)
@@ -36,31 +28,10 @@ class Order(models.Model):
     # The checkout form's one-time key: submitting the same form twice places one order, not two.
     idempotency_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
-    # The confirmation email. The row, not the broker, remembers that it is owed: `queued_at` is set once
-    # the task was handed to the broker, `claimed_at` while a worker sends it, `sent_at` once it went out.
-    confirmation_status = models.CharField(
-        max_length=20, choices=ConfirmationStatus.choices, default=ConfirmationStatus.PENDING
-    )
-    confirmation_queued_at = models.DateTimeField(null=True, blank=True)
-    confirmation_claimed_at = models.DateTimeField(null=True, blank=True)
-    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
-    confirmation_attempts = models.PositiveIntegerField(default=0)
-    confirmation_error = models.TextField(blank=True)
-
-    # The shipping notice, sent the same way once the order is marked shipped.
-    shipping_status = models.CharField(max_length=20, choices=EmailStatus.choices, default=EmailStatus.NOT_DUE)
-    shipping_queued_at = models.DateTimeField(null=True, blank=True)
-    shipping_claimed_at = models.DateTimeField(null=True, blank=True)
-    shipping_sent_at = models.DateTimeField(null=True, blank=True)
-    shipping_attempts = models.PositiveIntegerField(default=0)
-    shipping_error = models.TextField(blank=True)
-
     class Meta:
         ordering = ["-created", "-id"]
         indexes = [
             models.Index(fields=["-created"], name="order_created_idx"),
-            models.Index(fields=["confirmation_status", "created"], name="order_confirmation_idx"),
-            models.Index(fields=["shipping_status", "updated"], name="order_shipping_email_idx"),
         ]
 
     def __str__(self):
@@ -100,3 +71,52 @@ class OrderItem(models.Model):
 
     def get_cost(self):
         return self.price * self.quantity
+
+
+class OrderEmail(models.Model):
+    """An email an order owes its customer, and how sending it went: the outbox (see orders/outbox.py).
+
+    The row, not the broker, remembers that the email is owed: it is written in the same transaction as
+    what made it due (the order, its shipping), so an email can be late but never forgotten.
+    """
+
+    class Kind(models.TextChoices):
+        CONFIRMATION = "confirmation", "Order confirmation"
+        SHIPPING = "shipping", "Shipping notice"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Not sent yet"
+        SENDING = "sending", "Being sent"
+        SENT = "sent", "Sent"
+        # The mail server got the whole message but its answer never came: it may or may not have been
+        # delivered, so it is not sent again by itself (an operator may).
+        UNCONFIRMED = "unconfirmed", "Sent, unconfirmed"
+        FAILED = "failed", "Failed"
+
+    order = models.ForeignKey(Order, related_name="emails", on_delete=models.CASCADE)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    # Counted when an attempt starts, so an attempt that never finishes (a killed worker) counts too.
+    attempts = models.PositiveIntegerField(default=0)
+    # Every time below is the database's clock, never a host's.
+    created = models.DateTimeField(db_default=Now())
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="Last handed (or tried to hand) to the broker.")
+    # If still owed then, the sweep hands the email to the broker again (once per REQUEUE period).
+    due_at = models.DateTimeField(db_default=Now())
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # A claim is a lease its holder renews while sending; once it lapses, the holder is presumed dead.
+    claim_expires_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=200, blank=True, help_text="Task, host and process sending it.")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["order_id", "kind"]
+        constraints = [models.UniqueConstraint(fields=["order", "kind"], name="orderemail_one_per_kind")]
+        indexes = [
+            models.Index(fields=["state", "due_at"], name="orderemail_sweep_idx"),
+            models.Index(fields=["kind", "state", "order"], name="orderemail_kind_state_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} of order {self.order_id}: {self.get_state_display()}"

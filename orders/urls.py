@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.urls import path
 
 from . import views
@@ -10,6 +9,3 @@ urlpatterns = [
     path("created/", views.order_created, name="order_created"),
     path("<uuid:token>/", views.order_detail, name="order_detail"),
 ]
-
-if settings.ORDERS_BENCHMARK_FLOOR:
-    urlpatterns.append(path("create-floor/", views.order_create_floor, name="order_create_floor"))

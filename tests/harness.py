@@ -128,6 +128,7 @@ class _Handler:
         sink = self.sink
         with sink.lock:
             sink.attempts += 1
+            sink.attempt_times.append(time.monotonic())
             fail = sink.fail_next > 0
             if fail:
                 sink.fail_next -= 1
@@ -140,6 +141,8 @@ class _Handler:
         if stall:
             while not sink.release.is_set():
                 await asyncio.sleep(0.05)
+        if sink.mail_delay:
+            await asyncio.sleep(sink.mail_delay)
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -148,7 +151,16 @@ class _Handler:
         message = email.message_from_bytes(envelope.content)
         with self.sink.lock:
             self.sink.messages.append(message)
+            self.sink.arrivals.append(time.monotonic())
+        if self.sink.reply_delay:
+            # The message is stored; the sender learns it only later (or, past its timeout, never).
+            await asyncio.sleep(self.sink.reply_delay)
         return "250 Message accepted for delivery"
+
+    async def handle_QUIT(self, server, session, envelope):
+        if self.sink.quit_delay:
+            await asyncio.sleep(self.sink.quit_delay)
+        return "221 Bye"
 
 
 class SmtpSink:
@@ -162,6 +174,11 @@ class SmtpSink:
         self.fail_next = 0
         self.fail_reply = "451 4.3.0 Temporary failure, try again later"
         self.stall_next = 0
+        self.arrivals = []  # monotonic time each message was stored
+        self.attempt_times = []  # monotonic time of each MAIL FROM (the start of each attempt)
+        self.mail_delay = 0.0  # seconds to wait before answering MAIL FROM
+        self.reply_delay = 0.0  # seconds to wait, after storing a message, before answering its final "."
+        self.quit_delay = 0.0  # seconds to wait before answering QUIT
         self.stalled = threading.Event()
         self.release = threading.Event()
         self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
@@ -177,7 +194,10 @@ class SmtpSink:
     def reset(self):
         with self.lock:
             self.messages.clear()
+            self.arrivals.clear()
+            self.attempt_times.clear()
             self.attempts = self.fail_next = self.stall_next = 0
+            self.mail_delay = self.reply_delay = self.quit_delay = 0.0
         self.stalled.clear()
         self.release.clear()
 
@@ -213,7 +233,7 @@ def shop_environment(*, database, broker, smtp_port, **extra):
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DATABASE_URL": database,
         "CELERY_BROKER_URL": broker,
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_BACKEND": "orders.mail.SMTPBackend",
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(smtp_port),
         "EMAIL_TIMEOUT": "5",

@@ -7,18 +7,25 @@ from unittest.mock import patch
 import pytest
 from django.urls import reverse
 
-from orders.models import Order, OrderItem
+from orders.models import Order, OrderEmail, OrderItem
 from orders.tasks import order_created, order_shipped
 
 CHANGELIST = reverse("admin:orders_order_changelist")
+# The order page's read-only inline of emails, as a browser posts it back.
+NO_EMAIL_ROWS = {"emails-TOTAL_FORMS": "0", "emails-INITIAL_FORMS": "0", "emails-MIN_NUM_FORMS": "0",
+                 "emails-MAX_NUM_FORMS": "1000"}
 
 
 @pytest.fixture
 def make_order(customer, make_product):
-    def make(**fields):
+    """An order of two blue mugs; `emails` = {kind: {field: value}} gives it outbox rows."""
+
+    def make(emails=None, **fields):
         order = Order.objects.create(**{**customer, **fields})
         OrderItem.objects.create(order=order, product=make_product(name="Blue mug"), price=Decimal("7.00"),
                                  quantity=2)
+        for kind, email_fields in (emails or {}).items():
+            OrderEmail.objects.create(order=order, kind=kind, **email_fields)
         return order
 
     return make
@@ -29,12 +36,14 @@ def listed(response):
 
 
 def test_changelist_filters_by_status_and_email_status(admin_client, make_order):
-    paid = make_order(status="paid")
-    failed = make_order(confirmation_status="failed")
-    shipped = make_order(status="shipped", shipping_status="sent")
+    paid = make_order(status="paid", emails={"confirmation": {"state": "sent"}})
+    failed = make_order(emails={"confirmation": {"state": "failed"}})
+    shipped = make_order(status="shipped", emails={"confirmation": {"state": "sent"}, "shipping": {"state": "sent"}})
+    unconfirmed = make_order(emails={"confirmation": {"state": "unconfirmed"}})
     assert listed(admin_client.get(CHANGELIST, {"status__exact": "paid"})) == {paid.id}
-    assert listed(admin_client.get(CHANGELIST, {"confirmation_status__exact": "failed"})) == {failed.id}
-    assert listed(admin_client.get(CHANGELIST, {"shipping_status__exact": "sent"})) == {shipped.id}
+    assert listed(admin_client.get(CHANGELIST, {"confirmation": "failed"})) == {failed.id}
+    assert listed(admin_client.get(CHANGELIST, {"confirmation": "unconfirmed"})) == {unconfirmed.id}
+    assert listed(admin_client.get(CHANGELIST, {"shipping": "sent"})) == {shipped.id}
 
 
 def test_changelist_searches_number_email_and_name_and_has_a_date_hierarchy(admin_client, make_order):
@@ -80,7 +89,7 @@ def test_mark_paid_and_mark_shipped_actions(admin_client, make_order, django_cap
     with patch.object(order_shipped, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
         admin_client.post(CHANGELIST, {"action": "mark_shipped", "_selected_action": [order.id]})
     order.refresh_from_db()
-    assert order.status == "shipped" and order.shipping_status == "pending"
+    assert order.status == "shipped" and order.emails.get(kind="shipping").state == "pending"
     delay.assert_called_once_with(order.id)
     with patch.object(order_shipped, "delay") as again, django_capture_on_commit_callbacks(execute=True):
         admin_client.post(CHANGELIST, {"action": "mark_shipped", "_selected_action": [order.id]})
@@ -94,26 +103,56 @@ def test_changing_status_to_shipped_in_the_form_queues_the_shipping_email(
     form = {"status": "shipped", "first_name": order.first_name, "last_name": order.last_name,
             "email": order.email, "address": order.address, "postal_code": order.postal_code, "city": order.city,
             "items-TOTAL_FORMS": "1", "items-INITIAL_FORMS": "1", "items-MIN_NUM_FORMS": "0",
-            "items-MAX_NUM_FORMS": "1000", "items-0-id": str(order.items.get().id), "items-0-order": str(order.id)}
+            "items-MAX_NUM_FORMS": "1000", "items-0-id": str(order.items.get().id), "items-0-order": str(order.id),
+            **NO_EMAIL_ROWS}
     with patch.object(order_shipped, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(reverse("admin:orders_order_change", args=[order.id]), form)
     assert response.status_code == 302, response.content.decode()[:2000]
     order.refresh_from_db()
-    assert order.status == "shipped" and order.shipping_status == "pending"
+    assert order.status == "shipped" and order.emails.get(kind="shipping").state == "pending"
     delay.assert_called_once_with(order.id)
 
 
-def test_resend_action_makes_the_confirmation_owed_again(admin_client, make_order, django_capture_on_commit_callbacks):
-    order = make_order(confirmation_status="failed", confirmation_attempts=6, confirmation_error="451 later")
+@pytest.mark.parametrize("state", ["failed", "unconfirmed", "sent"])
+def test_resend_action_makes_the_confirmation_owed_again(admin_client, make_order, django_capture_on_commit_callbacks,
+                                                         state):
+    order = make_order(emails={"confirmation": {"state": state, "attempts": 6, "last_error": "451 later"}})
     with patch.object(order_created, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
         admin_client.post(CHANGELIST, {"action": "resend_confirmation", "_selected_action": [order.id]})
-    order.refresh_from_db()
-    assert order.confirmation_status == "pending" and order.confirmation_attempts == 0
+    email = order.emails.get()
+    assert (email.state, email.attempts) == ("pending", 0)
     delay.assert_called_once_with(order.id)
+
+
+def test_resend_action_sends_a_shipping_notice_again(admin_client, make_order, django_capture_on_commit_callbacks):
+    order = make_order(status="shipped", emails={"confirmation": {"state": "sent"},
+                                                 "shipping": {"state": "failed", "attempts": 6}})
+    with patch.object(order_shipped, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(CHANGELIST, {"action": "resend_shipping", "_selected_action": [order.id]})
+    assert order.emails.get(kind="shipping").state == "pending"
+    assert order.emails.get(kind="confirmation").state == "sent"
+    delay.assert_called_once_with(order.id)
+
+
+def test_the_outbox_lists_every_email_and_resends_any_kind(admin_client, make_order,
+                                                          django_capture_on_commit_callbacks):
+    order = make_order(status="shipped", emails={"confirmation": {"state": "unconfirmed"},
+                                                 "shipping": {"state": "failed"}})
+    outbox_page = reverse("admin:orders_orderemail_changelist")
+    listing = admin_client.get(outbox_page, {"state__exact": "failed"})
+    assert [email.kind for email in listing.context["cl"].result_list] == ["shipping"]
+    selected = list(order.emails.values_list("id", flat=True))
+    with patch.object(order_created, "delay") as confirm, patch.object(order_shipped, "delay") as ship, \
+            django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(outbox_page, {"action": "resend", "_selected_action": selected})
+    confirm.assert_called_once_with(order.id)
+    ship.assert_called_once_with(order.id)
+    assert set(order.emails.values_list("state", flat=True)) == {"pending"}
+    assert admin_client.get(reverse("admin:orders_orderemail_add")).status_code == 403
 
 
 def test_shipping_email_is_sent_once_and_names_the_order(make_order, mailoutbox):
-    order = make_order(status="shipped", shipping_status="pending")
+    order = make_order(status="shipped", emails={"shipping": {}})
     assert order_shipped(order.id) == "sent"
     assert order_shipped(order.id) == "already-done"
     [message] = mailoutbox
@@ -121,21 +160,23 @@ def test_shipping_email_is_sent_once_and_names_the_order(make_order, mailoutbox)
 
 
 def test_shipping_email_is_not_sent_for_an_order_not_shipped(make_order, mailoutbox):
-    order = make_order()
-    assert order_shipped(order.id) == "already-done"
+    order = make_order(emails={"confirmation": {"state": "sent"}})
+    assert order_shipped(order.id) == "missing"  # no shipping notice is owed
     assert mailoutbox == []
 
 
 def test_resend_leaves_an_email_that_a_worker_is_sending_right_now_alone(
     admin_client, make_order, django_capture_on_commit_callbacks
 ):
-    from django.utils import timezone
+    from orders import outbox
 
-    busy = make_order(confirmation_status="sending", confirmation_claimed_at=timezone.now())
+    busy = make_order(emails={"confirmation": {}})
+    outbox.claim(busy.id, "confirmation")
     with patch.object(order_created, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
-        admin_client.post(CHANGELIST, {"action": "resend_confirmation", "_selected_action": [busy.id]})
-    busy.refresh_from_db()
-    assert busy.confirmation_status == "sending" and not delay.called
+        response = admin_client.post(CHANGELIST, {"action": "resend_confirmation", "_selected_action": [busy.id]},
+                                     follow=True)
+    assert busy.emails.get().state == "sending" and not delay.called
+    assert "being sent right now" in response.content.decode()
 
 
 def test_orders_cannot_be_added_by_hand_in_the_admin(admin_client):
@@ -143,14 +184,15 @@ def test_orders_cannot_be_added_by_hand_in_the_admin(admin_client):
 
 
 def test_saving_the_order_form_does_not_overwrite_what_the_worker_recorded(admin_client, make_order):
-    order = make_order()
+    order = make_order(emails={"confirmation": {}})
     page = admin_client.get(reverse("admin:orders_order_change", args=[order.id]))
     assert page.status_code == 200
-    Order.objects.filter(id=order.id).update(confirmation_status="sent")  # the worker, meanwhile
+    OrderEmail.objects.filter(order=order).update(state="sent")  # the worker, meanwhile
     form = {"status": "pending", "first_name": "Ada", "last_name": "Byron", "email": order.email,
             "address": order.address, "postal_code": order.postal_code, "city": order.city,
             "items-TOTAL_FORMS": "1", "items-INITIAL_FORMS": "1", "items-MIN_NUM_FORMS": "0",
-            "items-MAX_NUM_FORMS": "1000", "items-0-id": str(order.items.get().id), "items-0-order": str(order.id)}
+            "items-MAX_NUM_FORMS": "1000", "items-0-id": str(order.items.get().id), "items-0-order": str(order.id),
+            **NO_EMAIL_ROWS}
     assert admin_client.post(reverse("admin:orders_order_change", args=[order.id]), form).status_code == 302
     order.refresh_from_db()
-    assert order.last_name == "Byron" and order.confirmation_status == "sent"
+    assert order.last_name == "Byron" and order.emails.get().state == "sent"

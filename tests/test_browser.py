@@ -20,7 +20,7 @@ from django.db import connections
 from playwright.sync_api import expect, sync_playwright
 
 from conftest import wait_for
-from orders.models import Order
+from orders.models import Order, OrderEmail
 from shop.models import Category, Product
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the live server and the worker see committed rows only
@@ -364,7 +364,7 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
         assert "3 × Blue mug @ €7.00 = €21.00" in email.body, email.body
         assert "Total: €21.00" in email.body, email.body
         assert "Watering can" not in email.body
-        wait_for(lambda: Order.objects.filter(id=order.id, confirmation_status="sent").exists(),
+        wait_for(lambda: OrderEmail.objects.filter(order=order, kind="confirmation", state="sent").exists(),
                  message="the order marked as confirmed")
 
         # The status link of the confirmation page (the email's link has the same path, on SHOP_SITE_URL).

@@ -1,13 +1,25 @@
-"""The task's logic, called directly (no broker): what the email says and that it is sent once."""
+"""The email task's logic, called directly (no broker): what the email says, and the outbox's rules for
+claiming, retrying, giving up and "outcome unknown". The broker's side is in test_email_retries.py."""
+import logging
+import smtplib
+import threading
+import time
+from datetime import timedelta
 from decimal import Decimal
 from smtplib import SMTPServerDisconnected
 from unittest.mock import patch
 
 import pytest
 from celery.exceptions import Retry
+from django.db import OperationalError, connection
+from django.utils import timezone
 
-from orders.models import Order, OrderItem
+from orders import outbox
+from orders.mail import OutcomeUnknown
+from orders.models import Order, OrderEmail, OrderItem
 from orders.tasks import order_created, retry_delay
+
+SEND = "orders.mail.Sending.send"
 
 
 @pytest.fixture
@@ -15,7 +27,12 @@ def order(customer, make_product):
     order = Order.objects.create(**customer)
     OrderItem.objects.create(order=order, product=make_product(name="Blue mug"), price=Decimal("7.00"), quantity=2)
     OrderItem.objects.create(order=order, product=make_product(name="Teapot"), price=Decimal("20.50"), quantity=1)
+    outbox.owe(order.id, "confirmation")
     return order
+
+
+def email_of(order):
+    return OrderEmail.objects.get(order=order, kind="confirmation")
 
 
 def test_confirmation_email_lists_number_items_and_total(order, mailoutbox):
@@ -29,40 +46,57 @@ def test_confirmation_email_lists_number_items_and_total(order, mailoutbox):
     html, mimetype = message.alternatives[0]
     assert mimetype == "text/html" and "Blue mug" in html
     assert message.extra_headers["Message-ID"].startswith(f"<order-{order.id}-")
-    order.refresh_from_db()
-    assert order.confirmation_status == Order.ConfirmationStatus.SENT and order.confirmation_sent_at
+    email = email_of(order)
+    assert (email.state, email.attempts, email.claim_expires_at) == ("sent", 1, None) and email.sent_at
 
 
 def test_second_delivery_sends_nothing(order, mailoutbox):
     order_created(order.id)
     assert order_created(order.id) == "already-done"
-    assert len(mailoutbox) == 1
+    assert len(mailoutbox) == 1 and email_of(order).attempts == 1
 
 
 def test_unknown_or_malformed_order_id_is_dropped(db, mailoutbox):
     assert order_created(424242) == "missing"
     assert order_created("1; drop table") == "malformed"
+    assert order_created(True) == "malformed"
     assert mailoutbox == []
 
 
-def test_failed_send_releases_claim_and_retries(order, mailoutbox):
-    with patch("django.core.mail.message.EmailMessage.send", side_effect=SMTPServerDisconnected("gone")):
+def test_failed_send_releases_the_claim_and_retries_with_the_attempt_counted(order, mailoutbox):
+    with patch(SEND, side_effect=SMTPServerDisconnected("gone")):
         with pytest.raises(Retry):
             order_created(order.id)
-    order.refresh_from_db()
-    assert order.confirmation_status == Order.ConfirmationStatus.PENDING
-    assert "SMTPServerDisconnected" in order.confirmation_error
+    email = email_of(order)
+    assert (email.state, email.attempts, email.claim_expires_at) == ("pending", 1, None)
+    assert "SMTPServerDisconnected" in email.last_error
     assert order_created(order.id) == "sent"
-    assert len(mailoutbox) == 1
+    assert len(mailoutbox) == 1 and email_of(order).attempts == 2
 
 
 def test_send_failing_every_time_ends_as_failed(order, mailoutbox, settings):
-    Order.objects.filter(id=order.id).update(confirmation_attempts=settings.ORDER_EMAIL_MAX_ATTEMPTS - 1)
-    with patch("django.core.mail.message.EmailMessage.send", side_effect=ConnectionRefusedError("refused")):
+    OrderEmail.objects.filter(order=order).update(attempts=settings.ORDER_EMAIL_MAX_ATTEMPTS - 1)
+    with patch(SEND, side_effect=ConnectionRefusedError("refused")):
         assert order_created(order.id) == "failed"
-    order.refresh_from_db()
-    assert order.confirmation_status == Order.ConfirmationStatus.FAILED
-    assert "ConnectionRefusedError" in order.confirmation_error
+    email = email_of(order)
+    assert email.state == "failed" and "ConnectionRefusedError" in email.last_error
+    assert email.attempts == settings.ORDER_EMAIL_MAX_ATTEMPTS
+
+
+def test_a_permanent_refusal_fails_at_once_without_retrying(order, mailoutbox):
+    refused = smtplib.SMTPRecipientsRefused({"ada@example.com": (550, b"5.1.1 no such user")})
+    with patch(SEND, side_effect=refused):
+        assert order_created(order.id) == "failed"
+    email = email_of(order)
+    assert (email.state, email.attempts) == ("failed", 1) and "550" in email.last_error
+
+
+def test_an_error_after_the_message_was_handed_over_is_unconfirmed_and_not_retried(order, mailoutbox):
+    with patch(SEND, side_effect=OutcomeUnknown("TimeoutError after the message body was sent")):
+        assert order_created(order.id) == "unconfirmed"
+    email = email_of(order)
+    assert (email.state, email.attempts) == ("unconfirmed", 1) and email.sent_at
+    assert order_created(order.id) == "already-done"  # a redelivery does not send it again
 
 
 def test_html_in_customer_fields_is_escaped_in_the_html_email(order, mailoutbox):
@@ -81,34 +115,93 @@ def test_retry_delay_grows_exponentially_with_jitter_and_a_cap(settings):
         assert len(delays) > 1  # jittered: workers retrying together spread out
 
 
-def test_claim_held_by_another_worker_waits_instead_of_sending(order, mailoutbox):
-    from django.utils import timezone
-
-    Order.objects.filter(id=order.id).update(confirmation_status="sending", confirmation_claimed_at=timezone.now())
+def test_a_live_claim_makes_another_delivery_wait_without_counting_an_attempt(order, mailoutbox):
+    assert outbox.claim(order.id, "confirmation").outcome == outbox.CLAIMED
     with pytest.raises(Retry):
         order_created(order.id)
-    assert mailoutbox == []
+    assert mailoutbox == [] and email_of(order).attempts == 1
 
 
-def test_claim_of_a_dead_worker_expires_and_the_email_goes_out(order, mailoutbox, settings):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    old = timezone.now() - timedelta(seconds=settings.ORDER_EMAIL_CLAIM_SECONDS + 1)
-    Order.objects.filter(id=order.id).update(confirmation_status="sending", confirmation_claimed_at=old)
+def test_a_lapsed_claim_is_taken_over_at_once(order, mailoutbox):
+    outbox.claim(order.id, "confirmation")
+    OrderEmail.objects.filter(order=order).update(claim_expires_at=timezone.now() - timedelta(seconds=1))
     assert order_created(order.id) == "sent"
-    assert len(mailoutbox) == 1
+    assert len(mailoutbox) == 1 and email_of(order).attempts == 2
+
+
+@pytest.mark.parametrize("skew", [timedelta(minutes=10), timedelta(minutes=-10)])
+def test_claims_are_judged_by_the_database_clock_not_the_hosts(order, skew):
+    """A worker whose clock runs ahead must not take a live claim over; one whose clock lags must not keep
+    a dead worker's claim alive."""
+    assert outbox.claim(order.id, "confirmation").outcome == outbox.CLAIMED
+    with patch("django.utils.timezone.now", return_value=timezone.now() + skew):
+        assert outbox.claim(order.id, "confirmation").outcome == outbox.BUSY
+        OrderEmail.objects.filter(order=order).update(claim_expires_at=timezone.now() - skew - timedelta(seconds=1))
+        assert outbox.claim(order.id, "confirmation").outcome == outbox.CLAIMED
+
+
+def test_attempts_killed_before_they_could_fail_still_count_and_end_in_failed(order, mailoutbox, settings):
+    """A worker killed mid-send (OOM, the hard time limit) never records the failure: the claim does."""
+    for _ in range(settings.ORDER_EMAIL_MAX_ATTEMPTS):
+        assert outbox.claim(order.id, "confirmation").outcome == outbox.CLAIMED
+        OrderEmail.objects.filter(order=order).update(claim_expires_at=timezone.now() - timedelta(seconds=1))
+    assert order_created(order.id) == "failed"
+    email = email_of(order)
+    assert email.state == "failed" and "did not finish" in email.last_error
+    assert email.attempts == settings.ORDER_EMAIL_MAX_ATTEMPTS and mailoutbox == []
+    assert order_created(order.id) == "already-done"
+
+
+def test_only_the_holder_of_the_claim_records_the_outcome(order):
+    first = outbox.claim(order.id, "confirmation")
+    OrderEmail.objects.filter(order=order).update(claim_expires_at=timezone.now() - timedelta(seconds=1))
+    second = outbox.claim(order.id, "confirmation")
+    assert second.outcome == outbox.CLAIMED
+    assert first.sent() is False and first.failed("late") is False and first.release("late") is False
+    assert email_of(order).state == "sending"
+    assert second.sent() is True and email_of(order).state == "sent"
+
+
+def test_a_database_outage_before_sending_is_retried_and_not_counted_as_an_attempt(order, mailoutbox):
+    with patch("orders.outbox.OrderEmail.objects.filter", side_effect=OperationalError("server closed")):
+        with pytest.raises(Retry):
+            order_created(order.id)
+    assert email_of(order).attempts == 0
+    with patch("orders.tasks.load_order", side_effect=OperationalError("server closed")):
+        with pytest.raises(Retry):
+            order_created(order.id)
+    email = email_of(order)
+    assert (email.state, email.attempts) == ("pending", 0)
+    assert order_created(order.id) == "sent"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_claim_is_renewed_while_a_slow_send_runs(customer, make_product, settings, mailoutbox):
+    settings.ORDER_EMAIL_CLAIM_SECONDS = 3  # renewed every second
+    order = Order.objects.create(**customer)
+    OrderItem.objects.create(order=order, product=make_product(), price=Decimal("1.00"), quantity=1)
+    outbox.owe(order.id, "confirmation")
+    seen = []
+
+    def slow_send():
+        for _ in range(2):
+            time.sleep(2.5)  # the mail server is slow: together longer than one lease
+            thread = threading.Thread(target=lambda: (seen.append(outbox.claim(order.id, "confirmation").outcome),
+                                                      connection.close()))
+            thread.start()
+            thread.join()
+
+    with patch(SEND, side_effect=slow_send):
+        assert order_created(order.id) == "sent"
+    assert seen == [outbox.BUSY, outbox.BUSY]
+    assert email_of(order).attempts == 1
 
 
 def test_worker_logs_one_line_per_email_with_the_order_id_and_no_personal_data(order, mailoutbox, caplog):
-    import logging
-
     caplog.set_level(logging.INFO, logger="orders")
     order_created(order.id)
-    with patch("django.core.mail.message.EmailMessage.send",
-               side_effect=SMTPServerDisconnected("550 no such user ada@example.com")):
-        Order.objects.filter(id=order.id).update(confirmation_status="pending")
+    OrderEmail.objects.filter(order=order).update(state="pending")
+    with patch(SEND, side_effect=SMTPServerDisconnected("550 no such user ada@example.com")):
         with pytest.raises(Retry):
             order_created(order.id)
     lines = [record.getMessage() for record in caplog.records if record.name.startswith("orders")]

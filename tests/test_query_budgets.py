@@ -73,12 +73,12 @@ def test_publishing_reuses_the_broker_connection(customer):
     import amqp
 
     from orders.models import Order
-    from orders.services import CONFIRMATION, queue_email
+    from orders.outbox import hand_over
 
     orders = [Order.objects.create(**customer) for _ in range(21)]
-    assert queue_email(orders[0].id, CONFIRMATION)  # the pool may open its connection here
+    assert hand_over(orders[0].id, "confirmation")  # the pool may open its connection here
     with patch.object(amqp.Connection, "connect", autospec=True, side_effect=amqp.Connection.connect) as connect:
-        assert all(queue_email(order.id, CONFIRMATION) for order in orders[1:])
+        assert all(hand_over(order.id, "confirmation") for order in orders[1:])
     assert connect.call_count == 0
 
     from myshop.celery import app

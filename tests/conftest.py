@@ -1,0 +1,123 @@
+"""Fixtures for the fault tests: a private RabbitMQ node, a local SMTP server, and the shop's web server
+and workers as subprocesses with production settings against the test's database."""
+import os
+import shutil
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from orders.models import Order, OrderEmail
+from tests.harness import RabbitNode, Shopper, SmtpSink, database_url, shop_environment, start_web, start_worker
+from tests.harness import wait_until as harness_wait_until
+
+CUSTOMER = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com",
+            "address": "12 Analytical Street", "postal_code": "10115", "city": "Berlin"}
+
+
+def wait_until(condition, *, timeout=60, what="condition"):
+    try:
+        return harness_wait_until(condition, timeout=timeout, what=what)
+    except TimeoutError as error:
+        pytest.fail(str(error))
+
+
+@pytest.fixture(scope="session")
+def rabbit_node():
+    if shutil.which("rabbitmq-server") is None or os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("fault tests need rabbitmq-server and root to start a private node")
+        pytest.skip("fault tests need rabbitmq-server and root to start a private RabbitMQ node")
+    node = RabbitNode().start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def smtp_sink():
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def shop(rabbit_node, smtp_sink, tmp_path, transactional_db, request):
+    """Starts web and workers on demand against the private broker and the SMTP sink; stops them after."""
+    smtp_sink.reset()
+    rabbit_node._ctl("purge_queue", "celery", check=False)
+    processes = []
+
+    class Shop:
+        node = rabbit_node
+        sink = smtp_sink
+        env = shop_environment(
+            database=database_url(connection.settings_dict), broker=rabbit_node.url, smtp_port=smtp_sink.port,
+            ORDER_EMAIL_RETRY_BASE_SECONDS="0.2", ORDER_EMAIL_MAX_ATTEMPTS="4", ORDER_EMAIL_SWEEP_SECONDS="1",
+            CELERY_TASK_TIME_LIMIT="6", ORDER_EMAIL_CLAIM_SECONDS="6",
+            CELERY_BEAT_SCHEDULE_FILENAME=str(tmp_path / "beat-schedule"),
+        )
+
+        def web(self):
+            process = start_web(self.env, tmp_path)
+            processes.append(process)
+            return process
+
+        def worker(self, name="worker", beat=False):
+            process = start_worker(self.env, tmp_path, name=f"{name}-{uuid.uuid4().hex[:6]}", beat=beat)
+            processes.append(process)
+            return process
+
+    yield Shop()
+    for process in processes:
+        process.stop()
+        # Shown by pytest only when the test failed.
+        print(f"----- {process.name} log (tail) -----\n{process.log()[-4000:]}")
+
+
+@pytest.fixture
+def products(make_product):
+    return [make_product(name="Blue mug", price=Decimal("7.00"), stock=500),
+            make_product(name="Teapot", price=Decimal("20.50"), stock=500)]
+
+
+
+# --- Helpers for the fault tests --------------------------------------------------------------------
+
+def place_order(web, products, email="ada@example.com"):
+    """Fill a cart and check out through the web server; return (order, seconds the checkout POST took)."""
+    shopper = Shopper(web.base_url)
+    for product in products:
+        assert shopper.add_to_cart(product.id, 1) == 302
+    status, location, body, seconds = shopper.checkout({**CUSTOMER, "email": email})
+    assert status == 302 and location == "/orders/created/", body[:500]
+    order = Order.objects.latest("id")
+    assert f">{order.number}<" in shopper.confirmation_page()
+    return order, seconds
+
+
+def emails_for(sink, order):
+    return [number for number in sink.order_numbers() if number == order.id]
+
+
+def email_row(order, kind="confirmation"):
+    return OrderEmail.objects.get(order_id=order.id, kind=kind)
+
+
+def email_in_state(order, state, kind="confirmation"):
+    return OrderEmail.objects.filter(order_id=order.id, kind=kind, state=state).exists()
+
+
+def operator_resends(web, order, settings, action="resend_confirmation"):
+    """An operator logs in to the running web server's admin and runs `action` on `order`."""
+    from django.contrib.auth import get_user_model
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # as the web server has
+    get_user_model().objects.create_superuser("operator", "op@example.com", "a-long-password-123")
+    operator = Shopper(web.base_url)
+    status, _, body = operator.request("POST", "/admin/login/?next=/admin/",
+                                       {"username": "operator", "password": "a-long-password-123"})
+    assert status == 302, body[-3000:]
+    status, _, _ = operator.request("POST", "/admin/orders/order/", {
+        "action": action, "_selected_action": order.id, "index": 0})
+    assert status == 302
