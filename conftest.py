@@ -1,23 +1,20 @@
 """Fixtures shared by the whole suite."""
 import itertools
-import time
 from decimal import Decimal
 
 import pytest
 
+from testkit.waiting import wait_until
+
 _sequence = itertools.count(1)
 
 
-def wait_for(condition, *, timeout=15.0, interval=0.05, message="condition"):
-    """Poll `condition` until it returns something truthy; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {message}")
-        time.sleep(interval)
+def wait_for(condition, *, timeout=15.0, what="condition"):
+    """Poll `condition` until it returns something truthy, and return that; fail the test after `timeout` s."""
+    try:
+        return wait_until(condition, timeout=timeout, what=what)
+    except TimeoutError as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="session")

@@ -9,18 +9,14 @@ import pytest
 from django.db import connection
 
 from orders.models import Order, OrderEmail
-from tests.harness import RabbitNode, Shopper, SmtpSink, database_url, shop_environment, start_web, start_worker
-from tests.harness import wait_until as harness_wait_until
+from testkit.database import database_url
+from testkit.processes import shop_environment, start_web, start_worker
+from testkit.rabbit import RabbitNode
+from testkit.shopper import Shopper
+from testkit.smtp import SmtpSink
 
 CUSTOMER = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com",
             "address": "12 Analytical Street", "postal_code": "10115", "city": "Berlin"}
-
-
-def wait_until(condition, *, timeout=60, what="condition"):
-    try:
-        return harness_wait_until(condition, timeout=timeout, what=what)
-    except TimeoutError as error:
-        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +41,7 @@ def smtp_sink():
 def shop(rabbit_node, smtp_sink, tmp_path, transactional_db, request):
     """Starts web and workers on demand against the private broker and the SMTP sink; stops them after."""
     smtp_sink.reset()
-    rabbit_node._ctl("purge_queue", "celery", check=False)
+    rabbit_node.purge()
     processes = []
 
     class Shop:
@@ -96,8 +92,9 @@ def place_order(web, products, email="ada@example.com"):
     return order, seconds
 
 
-def emails_for(sink, order):
-    return [number for number in sink.order_numbers() if number == order.id]
+def emails_for(sink, order, kind="confirmation"):
+    """The copies of `order`'s `kind` email the SMTP server received (one item per copy)."""
+    return [order_id for order_id in sink.order_ids(kind) if order_id == order.id]
 
 
 def email_row(order, kind="confirmation"):

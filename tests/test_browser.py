@@ -358,14 +358,14 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
 
         # The worker sends the confirmation email for that order.
         [email] = wait_for(lambda: [m for m in worker_outbox if f"order {number}" in m.subject],
-                           timeout=20, message=f"the worker's confirmation email for order {number}")
+                           timeout=20, what=f"the worker's confirmation email for order {number}")
         assert re.search(rf"\border {number}\b", email.subject), email.subject
         assert email.to == ["ada@example.com"]
         assert "3 × Blue mug @ €7.00 = €21.00" in email.body, email.body
         assert "Total: €21.00" in email.body, email.body
         assert "Watering can" not in email.body
         wait_for(lambda: OrderEmail.objects.filter(order=order, kind="confirmation", state="sent").exists(),
-                 message="the order marked as confirmed")
+                 what="the order marked as confirmed")
 
         # The status link of the confirmation page (the email's link has the same path, on SHOP_SITE_URL).
         status_link = page.get_by_role("link", name="Bookmark this page to check your order's status")

@@ -50,7 +50,7 @@ def test_retries_are_published_with_their_countdown_and_each_attempt_counts(
     with patch.object(Sending, "send", send), patch.object(Task, "retry", autospec=True,
                                                            side_effect=Task.retry) as retry:
         order = place_order(customer=customer, quantities={make_product().id: 1})
-        wait_for(lambda: email_state(order).state == "sent", timeout=30, message="the email after two retries")
+        wait_for(lambda: email_state(order).state == "sent", timeout=30, what="the email after two retries")
 
     assert len(worker_outbox) == 1 and email_state(order).attempts == 3
     countdowns = [call.kwargs["countdown"] for call in retry.call_args_list]
@@ -72,10 +72,10 @@ def test_a_retry_that_cannot_be_published_leaves_the_email_due_and_the_sweep_sen
     with patch.object(Sending, "send", send), patch.object(Task, "apply_async", publish):
         order = place_order(customer=customer, quantities={make_product().id: 1})
         wait_for(lambda: len(started) == 1 and email_state(order).state == "pending", timeout=30,
-                 message="the failed attempt released")
+                 what="the failed attempt released")
         # Celery rejected the message; the outbox made the email due at once.
-        wait_for(lambda: outbox.sweep() == [(order.id, "confirmation")], timeout=10, message="the sweep to take it")
-        wait_for(lambda: email_state(order).state == "sent", timeout=30, message="the swept email")
+        wait_for(lambda: outbox.sweep() == [(order.id, "confirmation")], timeout=10, what="the sweep to take it")
+        wait_for(lambda: email_state(order).state == "sent", timeout=30, what="the swept email")
     assert len(worker_outbox) == 1 and email_state(order).attempts == 2
 
 
@@ -84,7 +84,7 @@ def test_a_second_delivery_waits_out_a_live_claim_through_the_broker_and_sends_n
     caplog.set_level(logging.INFO, logger="orders")
     settings.ORDER_EMAIL_CLAIM_SECONDS = 3
     order = place_order(customer=customer, quantities={make_product(price=Decimal("2.00")).id: 1})
-    wait_for(lambda: email_state(order).state == "sent", timeout=30, message="the confirmation")
+    wait_for(lambda: email_state(order).state == "sent", timeout=30, what="the confirmation")
     OrderEmail.objects.filter(order=order).update(state="pending")
     held = outbox.claim(order.id, "confirmation")  # another worker, sending it right now
     assert held.outcome == outbox.CLAIMED
@@ -93,7 +93,7 @@ def test_a_second_delivery_waits_out_a_live_claim_through_the_broker_and_sends_n
     outbox.hand_over(order.id, "confirmation")  # a redelivery arrives meanwhile
     finished = threading.Timer(1.0, held.sent)  # the other worker finishes within its lease
     finished.start()
-    wait_for(lambda: email_state(order).state == "sent", timeout=10, message="the other worker to finish")
+    wait_for(lambda: email_state(order).state == "sent", timeout=10, what="the other worker to finish")
     finished.join()
 
     def said(text):
@@ -101,6 +101,6 @@ def test_a_second_delivery_waits_out_a_live_claim_through_the_broker_and_sends_n
 
     # The redelivery found the claim live, was published again with a countdown, and then found it sent.
     wait_for(lambda: said(f"order {order.id}: confirmation email already handled"), timeout=15,
-             message="the redelivery to come back and find the email sent")
+             what="the redelivery to come back and find the email sent")
     assert said(f"order {order.id}: confirmation email claimed by another worker, checking again")
     assert worker_outbox == [] and email_state(order).attempts == 2  # the first send, the other worker: no more

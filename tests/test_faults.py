@@ -10,9 +10,9 @@ import pytest
 from celery import Celery
 from kombu import Connection, Exchange, Producer
 
-from tests.conftest import (
-    CUSTOMER, email_in_state, email_row, emails_for, operator_resends, place_order, wait_until,
-)
+from conftest import wait_for
+from tests.conftest import CUSTOMER, email_in_state, email_row, emails_for, operator_resends, place_order
+from conftest import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
@@ -21,7 +21,7 @@ def test_broker_down_at_checkout_order_is_saved_fast_and_emailed_once_broker_is_
     web = shop.web()
     shop.worker(beat=True)
     place_order(web, products)  # warm up: the web server's broker connection exists before the outage
-    wait_until(lambda: len(shop.sink.messages) == 1, what="the warm-up email")
+    wait_for(lambda: len(shop.sink.messages) == 1, what="the warm-up email")
 
     shop.node.stop_app()
     order, seconds = place_order(web, products)
@@ -30,8 +30,8 @@ def test_broker_down_at_checkout_order_is_saved_fast_and_emailed_once_broker_is_
     assert email_row(order).state == "pending"
 
     shop.node.start_app()  # nobody restarts the web server or the worker
-    wait_until(lambda: emails_for(shop.sink, order), timeout=120, what="the email after the broker came back")
-    wait_until(lambda: email_in_state(order, "sent"), timeout=10, what="the email marked sent")
+    wait_for(lambda: emails_for(shop.sink, order), timeout=120, what="the email after the broker came back")
+    wait_for(lambda: email_in_state(order, "sent"), timeout=10, what="the email marked sent")
     assert len(emails_for(shop.sink, order)) == 1
 
 
@@ -40,15 +40,15 @@ def test_worker_killed_mid_email_the_next_worker_sends_it_once(shop, products):
     first = shop.worker("doomed")
     shop.sink.stall_next = 1  # the first SMTP conversation hangs after it started
     order, _ = place_order(web, products)
-    wait_until(shop.sink.stalled.is_set, timeout=30, what="the worker to be mid-email")
+    wait_for(shop.sink.stalled.is_set, timeout=30, what="the worker to be mid-email")
 
     first.kill(signal.SIGKILL)
     shop.sink.release.set()
     assert emails_for(shop.sink, order) == []
     shop.worker("survivor")
 
-    wait_until(lambda: emails_for(shop.sink, order), timeout=60, what="the survivor to send the email")
-    wait_until(lambda: email_in_state(order, "sent"), timeout=10, what="the email marked sent")
+    wait_for(lambda: emails_for(shop.sink, order), timeout=60, what="the survivor to send the email")
+    wait_for(lambda: email_in_state(order, "sent"), timeout=10, what="the email marked sent")
     assert len(emails_for(shop.sink, order)) == 1
     assert email_row(order).attempts == 2
 
@@ -59,8 +59,8 @@ def test_mail_server_failing_then_recovering_gets_exactly_one_email(shop, produc
     shop.sink.fail_next = 3  # 451 three times, then accept
     order, _ = place_order(web, products)
 
-    wait_until(lambda: emails_for(shop.sink, order), timeout=60, what="the email after the retries")
-    wait_until(lambda: email_in_state(order, "sent"), timeout=10, what="the email marked sent")
+    wait_for(lambda: emails_for(shop.sink, order), timeout=60, what="the email after the retries")
+    wait_for(lambda: email_in_state(order, "sent"), timeout=10, what="the email marked sent")
     email = email_row(order)
     assert len(emails_for(shop.sink, order)) == 1
     assert email.attempts == 4 and shop.sink.attempts == 4
@@ -74,7 +74,7 @@ def test_mail_server_failing_for_good_marks_order_failed_and_admin_resend_delive
     shop.sink.fail_next = 1000
     order, _ = place_order(web, products)
 
-    wait_until(lambda: email_in_state(order, "failed"), timeout=60, what="the email marked failed")
+    wait_for(lambda: email_in_state(order, "failed"), timeout=60, what="the email marked failed")
     email = email_row(order)
     assert email.attempts == 4 and "451" in email.last_error
     listing = admin_client.get("/admin/orders/order/", {"confirmation": "failed"})
@@ -83,8 +83,8 @@ def test_mail_server_failing_for_good_marks_order_failed_and_admin_resend_delive
     # The operator resends from the admin of the running web server, once the mail server works again.
     shop.sink.fail_next = 0
     operator_resends(web, order, settings)
-    wait_until(lambda: emails_for(shop.sink, order), timeout=30, what="the resent email")
-    wait_until(lambda: email_in_state(order, "sent"), timeout=10, what="the email marked sent")
+    wait_for(lambda: emails_for(shop.sink, order), timeout=30, what="the resent email")
+    wait_for(lambda: email_in_state(order, "sent"), timeout=10, what="the email marked sent")
     assert len(emails_for(shop.sink, order)) == 1
 
 
@@ -103,9 +103,9 @@ def test_poison_messages_are_dropped_and_never_block_other_orders(shop, products
 
     order, _ = place_order(web, products)
 
-    wait_until(lambda: emails_for(shop.sink, order), timeout=30, what="the real order's email")
-    wait_until(lambda: shop.node.queue_depth("celery") == 0, timeout=30, what="the queue to drain")
-    assert shop.sink.order_numbers() == [order.id]
+    wait_for(lambda: emails_for(shop.sink, order), timeout=30, what="the real order's email")
+    wait_for(lambda: shop.node.queue_depth("celery") == 0, timeout=30, what="the queue to drain")
+    assert shop.sink.order_ids() == [order.id]
     log = worker.log()
     assert "dropped a message with a malformed order id" in log and "no confirmation email owed" in log
     assert worker.popen.poll() is None

@@ -35,7 +35,7 @@ def test_placing_an_order_emails_the_customer_once_via_the_worker(client, make_p
     order = Order.objects.get()
     assert response.status_code == 200 and order.number in response.content.decode()
     wait_for(lambda: OrderEmail.objects.filter(order=order, kind="confirmation", state="sent").exists(),
-             message="the worker to send the confirmation")
+             what="the worker to send the confirmation")
     [email] = [m for m in worker_outbox if f"order {order.number}" in m.subject]
     assert email.to == [customer["email"]]
     assert "2 × Blue mug" in email.body and "1 × Teapot" in email.body and "Total: €34.50" in email.body
@@ -56,9 +56,9 @@ def test_rolled_back_order_publishes_nothing(make_product, customer, worker_outb
     # A later order goes through the same queue and the single worker: once its email has arrived, anything
     # the rolled-back order had published would have been consumed before it.
     later = place_order(customer={**customer, "email": "later@example.com"}, quantities={pen.id: 1})
-    wait_for(lambda: len(worker_outbox) >= 1, message="the later order's email")
+    wait_for(lambda: len(worker_outbox) >= 1, what="the later order's email")
     wait_for(lambda: OrderEmail.objects.filter(order=later, state="sent").exists(),
-             message="the later order marked sent")
+             what="the later order marked sent")
     assert [m.to for m in worker_outbox] == [["later@example.com"]]
 
 
@@ -67,13 +67,13 @@ def test_marking_an_order_shipped_in_the_admin_emails_the_customer_via_the_worke
 ):
     order = place_order(customer=customer, quantities={make_product(name="Teapot").id: 1})
     wait_for(lambda: OrderEmail.objects.filter(order=order, kind="confirmation", state="sent").exists(),
-             message="the confirmation")
+             what="the confirmation")
 
     response = admin_client.post(reverse("admin:orders_order_changelist"),
                                  {"action": "mark_shipped", "_selected_action": [order.id]})
 
     assert response.status_code == 302
     wait_for(lambda: OrderEmail.objects.filter(order=order, kind="shipping", state="sent").exists(),
-             message="the worker to send the shipping notice")
+             what="the worker to send the shipping notice")
     subjects = [m.subject for m in worker_outbox]
     assert subjects == [f"myshop: order {order.number} confirmed", f"myshop: order {order.number} has shipped"]

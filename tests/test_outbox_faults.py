@@ -6,20 +6,14 @@ import signal
 import time
 
 import pytest
-from tests.conftest import email_in_state, email_row, emails_for, operator_resends, place_order, wait_until
+from conftest import wait_for
+from tests.conftest import email_in_state, email_row, emails_for, operator_resends, place_order
+from testkit.waiting import holds_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
 PRODUCTION_TIMINGS = ("ORDER_EMAIL_CLAIM_SECONDS", "CELERY_TASK_TIME_LIMIT", "ORDER_EMAIL_SWEEP_SECONDS",
                       "ORDER_EMAIL_RETRY_BASE_SECONDS", "ORDER_EMAIL_MAX_ATTEMPTS")
-
-
-def stays(condition, seconds, what):
-    """Assert `condition` holds for `seconds` (a negative outcome can only be watched for a while)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert condition(), what
-        time.sleep(0.1)
 
 
 def test_a_reply_lost_after_the_message_is_one_email_marked_unconfirmed_and_resendable(shop, products, settings):
@@ -31,15 +25,15 @@ def test_a_reply_lost_after_the_message_is_one_email_marked_unconfirmed_and_rese
     shop.sink.reply_delay = 2.5
     order, _ = place_order(web, products)
 
-    wait_until(lambda: email_in_state(order, "unconfirmed"), timeout=30, what="the email marked unconfirmed")
+    wait_for(lambda: email_in_state(order, "unconfirmed"), timeout=30, what="the email marked unconfirmed")
     email = email_row(order)
     assert email.attempts == 1 and "after the message body was sent" in email.last_error
-    stays(lambda: len(emails_for(shop.sink, order)) == 1, 3, "no second copy")
+    assert holds_for(lambda: len(emails_for(shop.sink, order)) == 1, 3), "a second copy arrived"
 
     # The admin lists it, and an operator may decide to send it again.
     shop.sink.reply_delay = 0
     operator_resends(web, order, settings)
-    wait_until(lambda: email_in_state(order, "sent"), timeout=30, what="the resent email marked sent")
+    wait_for(lambda: email_in_state(order, "sent"), timeout=30, what="the resent email marked sent")
     assert len(emails_for(shop.sink, order)) == 2
 
 
@@ -52,26 +46,26 @@ def test_a_server_slow_on_mail_and_quit_costs_bounded_attempts_and_ends_failed(s
     shop.sink.mail_delay, shop.sink.quit_delay = 5, 30
     order, _ = place_order(web, products)
 
-    wait_until(lambda: email_in_state(order, "failed"), timeout=45, what="the email marked failed")
+    wait_for(lambda: email_in_state(order, "failed"), timeout=45, what="the email marked failed")
     assert email_row(order).attempts == 2 and "SoftTimeLimitExceeded" in email_row(order).last_error
-    stays(lambda: shop.sink.attempts == 2, 3, "no third attempt")
+    assert holds_for(lambda: shop.sink.attempts == 2, 3), "a third attempt was made"
     assert "Hard time limit" not in worker.log() and emails_for(shop.sink, order) == []
 
 
 def test_an_email_whose_sending_kills_the_worker_is_failed_after_its_attempts(shop, products):
     """An attempt killed outright (OOM, a crash in a C library) never records its failure; the attempt
     still counts, so the email ends failed instead of taking a worker down forever."""
-    shop.env.update(EMAIL_BACKEND="tests.crash_backend.CrashingBackend", ORDER_EMAIL_MAX_ATTEMPTS="2",
+    shop.env.update(EMAIL_BACKEND="testkit.crash_backend.CrashingBackend", ORDER_EMAIL_MAX_ATTEMPTS="2",
                     CRASH_DELEGATE_BACKEND="orders.mail.SMTPBackend", ORDER_EMAIL_CLAIM_SECONDS="3")
     web = shop.web()
     worker = shop.worker()
     poison, _ = place_order(web, products, email="crash+1@example.com")
 
-    wait_until(lambda: email_in_state(poison, "failed"), timeout=60, what="the poison email marked failed")
+    wait_for(lambda: email_in_state(poison, "failed"), timeout=60, what="the poison email marked failed")
     assert email_row(poison).attempts == 2 and "did not finish" in email_row(poison).last_error
     assert worker.log().count("exited with 'signal 9 (SIGKILL)'") == 2
     healthy, _ = place_order(web, products)  # the worker goes on with other orders
-    wait_until(lambda: emails_for(shop.sink, healthy), timeout=30, what="the next order's email")
+    wait_for(lambda: emails_for(shop.sink, healthy), timeout=30, what="the next order's email")
     assert worker.log().count("exited with 'signal 9 (SIGKILL)'") == 2
 
 
@@ -84,16 +78,16 @@ def test_a_worker_killed_mid_email_is_replaced_within_a_minute_with_production_t
     doomed = shop.worker("doomed")
     shop.sink.stall_next = 1  # the first SMTP conversation hangs after it started
     order, _ = place_order(web, products)
-    wait_until(shop.sink.stalled.is_set, timeout=30, what="the worker to be mid-email")
+    wait_for(shop.sink.stalled.is_set, timeout=30, what="the worker to be mid-email")
     shop.worker("survivor")  # already running when the other one dies
 
     doomed.kill(signal.SIGKILL)
     killed_at = time.monotonic()
     shop.sink.release.set()
 
-    wait_until(lambda: emails_for(shop.sink, order), timeout=60, what="the email after the kill")
+    wait_for(lambda: emails_for(shop.sink, order), timeout=60, what="the email after the kill")
     recovery = shop.sink.arrivals[-1] - killed_at
-    wait_until(lambda: email_in_state(order, "sent"), timeout=10, what="the email marked sent")
+    wait_for(lambda: email_in_state(order, "sent"), timeout=10, what="the email marked sent")
     assert len(emails_for(shop.sink, order)) == 1 and email_row(order).attempts == 2
     print(f"kill -> email: {recovery:.1f} s")
     assert recovery < 60
@@ -104,14 +98,14 @@ def test_an_email_whose_worker_is_killed_twice_is_still_sent_once(shop, products
     shop.sink.stall_next = 2
     first = shop.worker("first")
     order, _ = place_order(web, products)
-    wait_until(shop.sink.stalled.is_set, timeout=30, what="the first worker to be mid-email")
+    wait_for(shop.sink.stalled.is_set, timeout=30, what="the first worker to be mid-email")
     first.kill(signal.SIGKILL)
     shop.sink.stalled.clear()
     second = shop.worker("second")
-    wait_until(shop.sink.stalled.is_set, timeout=30, what="the second worker to be mid-email")
+    wait_for(shop.sink.stalled.is_set, timeout=30, what="the second worker to be mid-email")
     second.kill(signal.SIGKILL)
     shop.sink.release.set()
     shop.worker("third")
 
-    wait_until(lambda: email_in_state(order, "sent"), timeout=60, what="the email marked sent")
+    wait_for(lambda: email_in_state(order, "sent"), timeout=60, what="the email marked sent")
     assert len(emails_for(shop.sink, order)) == 1 and email_row(order).attempts == 3

@@ -1,0 +1,77 @@
+"""A RabbitMQ node of its own for fault tests and benchmarks: own name, ports, config and data, so faults
+never hit the shared broker on 5672."""
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from .processes import free_port, port_answers
+from .waiting import wait_until
+
+
+class RabbitNode:
+    """A RabbitMQ node of our own (own name, ports and data), so faults never hit the shared broker."""
+
+    def __init__(self, name=None):
+        self.name = name or f"myshop-fault-{os.getpid()}@localhost"
+        self.port = free_port()
+        self.dist_port = free_port()
+        self.base = Path(tempfile.mkdtemp(prefix="myshop-rabbit-"))
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def _ctl(self, *args, timeout=60, check=True):
+        return subprocess.run(["rabbitmqctl", "-n", self.name, *args], capture_output=True, text=True,
+                              timeout=timeout, check=check)
+
+    def start(self, timeout=120):
+        if shutil.which("rabbitmq-server") is None:
+            raise RuntimeError("rabbitmq-server is not installed")
+        (self.base / "rabbitmq.conf").write_text(
+            f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n"
+        )
+        (self.base / "enabled_plugins").write_text("[].\n")
+        shutil.chown(self.base, "rabbitmq", "rabbitmq")
+        for path in self.base.iterdir():
+            shutil.chown(path, "rabbitmq", "rabbitmq")
+        env = {
+            **os.environ,
+            "RABBITMQ_NODENAME": self.name,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_CONFIG_FILE": str(self.base / "rabbitmq.conf"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.base / "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": str(self.base / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.base / "log"),
+            "RABBITMQ_PID_FILE": str(self.base / "pid"),
+        }
+        subprocess.run(["rabbitmq-server", "-detached"], env=env, cwd="/tmp", check=True, timeout=60,
+                       capture_output=True)
+        wait_until(lambda: port_answers(self.port), timeout=timeout, interval=0.25,
+                   what=f"RabbitMQ node {self.name} on port {self.port}")
+        self._ctl("await_startup", timeout=timeout)
+        return self
+
+    def stop_app(self):
+        """Broker down: connections dropped, port closed. The node itself keeps running."""
+        self._ctl("stop_app")
+        wait_until(lambda: not port_answers(self.port), timeout=30, what="the broker port to close")
+
+    def start_app(self):
+        self._ctl("start_app")
+        wait_until(lambda: port_answers(self.port), timeout=60, what="the broker port to open")
+
+    def queue_depth(self, queue="celery"):
+        result = self._ctl("list_queues", "-q", "name", "messages", check=False)
+        for line in result.stdout.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == queue:
+                return int(parts[1])
+        return 0
+
+    def purge(self, queue="celery"):
+        self._ctl("purge_queue", queue, check=False)
+
+    def stop(self):
+        self._ctl("stop", check=False, timeout=60)
+        shutil.rmtree(self.base, ignore_errors=True)

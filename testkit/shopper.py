@@ -1,0 +1,56 @@
+"""A shopper over HTTP: cookies, the CSRF token, no redirects followed, for driving the shop's web layer."""
+import http.cookiejar
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+
+class Shopper:
+    """A browser-like HTTP client (cookies, CSRF token) for driving the shop through its web layer."""
+
+    def __init__(self, base_url):
+        self.base_url = base_url
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies),
+                                                  _NoRedirect())
+
+    def _csrf(self):
+        for cookie in self.cookies:
+            if cookie.name == "csrftoken":
+                return cookie.value
+        self.request("GET", "/admin/login/")  # a page that always carries a form, hence the CSRF cookie
+        return next(cookie.value for cookie in self.cookies if cookie.name == "csrftoken")
+
+    def request(self, method, path, form=None, timeout=30):
+        """(status, location, body) of one request; redirects are not followed."""
+        data = None
+        headers = {}
+        if form is not None:
+            form = {**form, "csrfmiddlewaretoken": self._csrf()}
+            data = urllib.parse.urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        request = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers)
+        try:
+            with self.opener.open(request, timeout=timeout) as response:
+                return response.status, response.headers.get("Location"), response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers.get("Location"), error.read().decode(errors="replace")
+
+    def add_to_cart(self, product_id, quantity):
+        status, _, _ = self.request("POST", f"/cart/add/{product_id}/", {"quantity": quantity})
+        return status
+
+    def checkout(self, customer):
+        """Place the order; return (status, location, body, seconds)."""
+        started = time.monotonic()
+        status, location, body = self.request("POST", "/orders/create/", customer)
+        return status, location, body, time.monotonic() - started
+
+    def confirmation_page(self):
+        return self.request("GET", "/orders/created/")[2]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
