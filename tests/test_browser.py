@@ -16,12 +16,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.core.files.base import ContentFile
 from django.db import connections
 from playwright.sync_api import expect, sync_playwright
 
 from conftest import wait_for
 from orders.models import Order
 from shop.models import Category, Product
+from tests.photos import photo_jpeg
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the live server and the worker see committed rows only
 
@@ -93,6 +95,29 @@ def catalog(transactional_db):
                                         price=Decimal("12.00"), stock=0),
     }
     return products
+
+
+@pytest.fixture
+def media_served(settings, tmp_path):
+    """Uploads under a temporary MEDIA_ROOT, served by the live server (Django serves them only with DEBUG)."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.ROOT_URLCONF = "tests.urls_with_media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def photo_catalog(transactional_db, media_served):
+    """Twelve products (one page), each with a 3024 px phone-sized JPEG uploaded."""
+    garden = Category.objects.create(name="Garden", slug="garden")
+    return [
+        Product.objects.create(category=garden, name=f"Plant {n:02d}", slug=f"plant-{n:02d}", price=Decimal("9.00"),
+                               stock=5, image=ContentFile(photo_jpeg(seed=n), name=f"plant-{n:02d}.jpg"))
+        for n in range(12)
+    ]
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 
 
 # --- Helpers -------------------------------------------------------------------------------------------
@@ -170,6 +195,34 @@ def assert_no_horizontal_scroll(page, screen):
         )
         pytest.fail(f"{screen}: the page is {scroll_width}px wide (window.innerWidth {inner_width}px) on a "
                     f"{viewport_width}px wide phone; sticking out: {culprits}")
+
+
+def page_weight(page, path):
+    """Bytes transferred (headers and bodies, every request) to show `path` whole: scrolled to the end, so
+    lazily loaded images count too. Returns (total, {resource type: bytes})."""
+    finished = []
+
+    def record(request):
+        finished.append(request)
+
+    page.on("requestfinished", record)
+    page.goto(path)
+    page.wait_for_load_state("networkidle")
+    page.evaluate("""async () => {
+        for (let y = 0; y < document.body.scrollHeight; y += window.innerHeight / 2) {
+            window.scrollTo(0, y);
+            await new Promise(resolve => requestAnimationFrame(() => setTimeout(resolve, 50)));
+        }
+    }""")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("[...document.images].every(image => image.complete)")
+    page.remove_listener("requestfinished", record)
+    by_type = {}
+    for request in finished:
+        sizes = request.sizes()
+        by_type[request.resource_type] = (by_type.get(request.resource_type, 0) + sizes["responseBodySize"]
+                                          + sizes["responseHeadersSize"])
+    return sum(by_type.values()), by_type
 
 
 def cart_summary(page):
@@ -384,3 +437,14 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
         screens.shot("06-order-status")
 
     assert len(worker_outbox) == 1
+
+
+def test_home_page_with_twelve_photos_weighs_under_500_kb_on_a_phone(browser, live_server, photo_catalog, request):
+    with browsing(browser, live_server, request.node.name, **PHONE) as (page, screens):
+        total, by_type = page_weight(page, "/")
+        expect(page.locator(".product-card")).to_have_count(12)
+        screens.shot("phone-home-12-photos")
+        (ARTIFACTS / "page-weight.txt").write_text(f"home page, 12 photo products, phone 390 px @3x: {total} bytes "
+                                                    f"{by_type}\n")
+        print(f"home page on a phone: {total} bytes transferred, {by_type}")
+        assert total < 500_000, f"the home page weighs {total} bytes on a phone: {by_type}"
