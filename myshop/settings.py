@@ -181,6 +181,8 @@ SHOP_CONTACT_EMAIL = os.environ.get("SHOP_CONTACT_EMAIL", "help@myshop.local")
 # Product photo uploads larger than this (file size, megabytes) or with more pixels are refused in the admin.
 SHOP_IMAGE_MAX_UPLOAD_MB = float(os.environ.get("SHOP_IMAGE_MAX_UPLOAD_MB", "10"))
 SHOP_IMAGE_MAX_PIXELS = int(os.environ.get("SHOP_IMAGE_MAX_PIXELS", "50000000"))
+# A failed CSRF check (an expired cookie) gets the shop's "your session expired, try again" page.
+CSRF_FAILURE_VIEW = "shop.views.csrf_failure"
 
 # --- The confirmation email's guarantees (see README, "Guarantees") ---------------------------------
 # Send attempts before an order is marked "confirmation failed" (then an operator can resend it from the

@@ -65,11 +65,12 @@ def test_send_failing_every_time_ends_as_failed(order, mailoutbox, settings):
     assert "ConnectionRefusedError" in order.confirmation_error
 
 
-def test_html_in_customer_fields_is_escaped_in_the_html_email(order, mailoutbox):
+def test_html_in_customer_fields_never_reaches_the_email_and_product_names_are_escaped(order, mailoutbox):
     Order.objects.filter(id=order.id).update(first_name="<script>alert(1)</script>")
+    order.items.first().product.__class__.objects.filter(name="Teapot").update(name="Tea<b>pot</b>")
     order_created(order.id)
     html = mailoutbox[0].alternatives[0][0]
-    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    assert "alert(1)" not in html and "<b>pot" not in html and "Tea&lt;b&gt;pot&lt;/b&gt;" in html
 
 
 def test_retry_delay_grows_exponentially_with_jitter_and_a_cap(settings):
