@@ -310,3 +310,13 @@ def test_bin_run_points_email_links_at_the_port_it_serves(tmp_path):
     assert "127.0.0.1:8000 at http://127.0.0.1:8000" in run()
     assert "127.0.0.1:8123 at http://127.0.0.1:8123" in run(PORT="8123")
     assert "at https://shop.example.com" in run(PORT="8123", SHOP_SITE_URL="https://shop.example.com")
+
+
+def test_product_page_when_the_cart_holds_the_most_one_line_may(client, make_product, settings):
+    settings.CART_MAX_QUANTITY = 3
+    product = make_product(stock=50)
+    _fill_cart(client, product, 3)
+    page = text(client.get(product.get_absolute_url()))
+    assert "Your cart holds 3, the most one order can take." in page and "Add to cart" not in page
+    response = client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1}, follow=True)
+    assert "You can order at most 3 of" in text(response) and "you cannot add more." in text(response)
