@@ -53,7 +53,7 @@ class Product(models.Model):
     @classmethod
     def from_db(cls, db, field_names, values):
         product = super().from_db(db, field_names, values)
-        product._saved_image_name = product.__dict__.get("image")  # a deferred image stays unknown (None)
+        product._saved_image_name = product.__dict__.get("image")  # None when deferred: then treated as none
         return product
 
     def save(self, *args, **kwargs):
@@ -62,8 +62,8 @@ class Product(models.Model):
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "image" not in update_fields:
             return
-        if self.image.name == getattr(self, "_saved_image_name", None):
-            return
+        if (self.image.name or "") == (getattr(self, "_saved_image_name", "") or ""):
+            return  # the same upload (or none, as before)
         old = self.image_renditions
         self.image_renditions = images.make_renditions(self.image) if self.image else []
         Product.objects.filter(pk=self.pk).update(image_renditions=self.image_renditions)
