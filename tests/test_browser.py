@@ -595,6 +595,18 @@ def test_every_shop_page_passes_axe_at_desktop_and_phone_width(browser, live_ser
         finally:
             cache.clear()
 
+        # The 500 page, as shop.views.server_error renders it, served at a URL of the live server.
+        from django.test import RequestFactory
+
+        from shop.views import server_error
+
+        error_page = server_error(RequestFactory().get("/")).content
+        page.route("**/server-error-page/", lambda route: route.fulfill(status=500, body=error_page,
+                                                                        content_type="text/html; charset=utf-8"))
+        page.goto("/server-error-page/")
+        expect(h1).to_have_text("Something went wrong on our side")
+        check("500")
+
 
 def test_keyboard_reaches_content_with_a_visible_ring_and_one_stop_per_card(browser, live_server, catalog, request):
     with browsing(browser, live_server, request.node.name, **DESKTOP) as (page, screens):
