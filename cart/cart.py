@@ -9,6 +9,7 @@ from shop.models import Product
 from shop.money import format_money, shipping_cost
 
 SESSION_KEY = "cart"
+REFUSED_KEY = "cart_refused"
 
 
 class CartError(Exception):
@@ -110,11 +111,29 @@ class Cart:
     def quantity_of(self, product_id):
         return self._quantities.get(product_id, 0)
 
+    def addable_quantity(self, product):
+        """How many more of `product` this cart may take (what check_quantity would allow)."""
+        return max(0, quantity_limit(product) - self.quantity_of(product.id))
+
+    # A quantity the shopper asked for and was refused, shown again in the form after the redirect.
+    def remember_refused(self, product_id, quantity):
+        self.session[REFUSED_KEY] = {"product": product_id, "quantity": quantity}
+
+    def pop_refused(self, product_id):
+        """The refused quantity for `product_id` (then forgotten), or None."""
+        refused = self.session.get(REFUSED_KEY)
+        if not isinstance(refused, dict) or refused.get("product") != product_id:
+            return None
+        self.session.pop(REFUSED_KEY)
+        quantity = refused.get("quantity")
+        return quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else None
+
     # --- changing ------------------------------------------------------------------------------------
     def add(self, product, quantity, *, override=False):
         """Add `quantity` of `product` (or set it, with override); raises CartError if not allowed."""
-        new_quantity = quantity if override else self.quantity_of(product.id) + quantity
-        check_quantity(product, new_quantity)
+        in_cart = 0 if override else self.quantity_of(product.id)
+        check_quantity(product, in_cart + quantity, in_cart=in_cart)
+        new_quantity = in_cart + quantity
         self._quantities[product.id] = new_quantity
         self._prices_seen[product.id] = product.price
         self._save()
@@ -178,14 +197,28 @@ def _price_text(price):
     return "" if price is None else str(price)
 
 
-def check_quantity(product, quantity):
-    """Raise CartError unless `quantity` of `product` may be in a cart."""
+def quantity_limit(product):
+    """The most of `product` one cart line may hold: the stock left, at most CART_MAX_QUANTITY (0: none)."""
+    if not product.available:
+        return 0
+    return max(0, min(product.stock, settings.CART_MAX_QUANTITY))
+
+
+def check_quantity(product, quantity, *, in_cart=0):
+    """Raise CartError unless `quantity` of `product` may be in a cart (`in_cart` of it there already)."""
     maximum = settings.CART_MAX_QUANTITY
     if quantity < 1:
         raise CartError("The quantity must be at least 1.")
-    if quantity > maximum:
-        raise CartError(f"You can order at most {maximum} of “{product.name}”.")
     if not product.available or product.stock < 1:
         raise CartError(f"“{product.name}” is not available at the moment.")
-    if quantity > product.stock:
-        raise CartError(f"Only {product.stock} of “{product.name}” left in stock.")
+    if quantity <= quantity_limit(product):
+        return
+    if quantity > maximum:
+        problem = f"You can order at most {maximum} of “{product.name}”"
+    else:
+        problem = f"Only {product.stock} of “{product.name}” left in stock"
+    if in_cart:
+        more = quantity_limit(product) - in_cart
+        raise CartError(f"{problem}, and {in_cart} {'is' if in_cart == 1 else 'are'} in your cart: "
+                        + (f"you can add up to {more} more." if more > 0 else "you cannot add more."))
+    raise CartError(f"{problem}.")

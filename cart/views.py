@@ -5,12 +5,16 @@ from django.views.decorators.http import require_POST, require_safe
 from myshop.ratelimit import limit_posts
 from shop.models import Product
 
-from .cart import Cart, CartError
+from .cart import Cart, CartError, quantity_limit
 from .forms import CartAddProductForm
 
 
 def _apply_quantity(request, product, *, override):
-    """Validate the posted quantity and change the cart; report the outcome as a message."""
+    """Validate the posted quantity and change the cart; report the outcome as a message.
+
+    A refused whole quantity is remembered for the form the shopper is sent back to, so that they correct
+    the number they chose rather than start again from 1.
+    """
     form = CartAddProductForm(request.POST)
     if not form.is_valid():
         problems = " ".join(error for errors in form.errors.values() for error in errors)
@@ -21,6 +25,7 @@ def _apply_quantity(request, product, *, override):
         cart.add(product, form.cleaned_data["quantity"], override=override)
     except CartError as error:
         messages.error(request, str(error))
+        cart.remember_refused(product.id, form.cleaned_data["quantity"])
         return False
     messages.success(request, f"“{product.name}”: {cart.quantity_of(product.id)} in your cart.")
     return True
@@ -60,9 +65,10 @@ def cart_detail(request):
     cart = Cart(request.session)
     for notice in cart.sync():
         messages.warning(request, notice)
-    lines = [
-        (line, CartAddProductForm(initial={"quantity": line.quantity}, max_quantity=line.product.stock,
-                                  auto_id=f"id_line{line.product.id}_%s"))
-        for line in cart
-    ]
+    lines = []
+    for line in cart:
+        refused = cart.pop_refused(line.product.id)
+        form = CartAddProductForm(initial={"quantity": refused or line.quantity},
+                                  max_quantity=quantity_limit(line.product), auto_id=f"id_line{line.product.id}_%s")
+        lines.append((line, form))
     return render(request, "cart/detail.html", {"cart": cart, "lines": lines})

@@ -171,6 +171,17 @@ SHOP_FREE_SHIPPING_FROM = Decimal(_free_shipping_from) if _free_shipping_from el
 # Catalog prices include VAT (shown next to every price); the shop is not set up to add tax at checkout.
 SHOP_PRICES_INCLUDE_VAT = env_bool("SHOP_PRICES_INCLUDE_VAT", True)
 
+# --- What shoppers are told, and product photos -------------------------------------------------------
+# Working days from the payment being confirmed to the parcel leaving; said on the order pages and email.
+SHOP_DISPATCH_DAYS = int(os.environ.get("SHOP_DISPATCH_DAYS", "2"))
+# Where shoppers write with questions: shown with every order and the Reply-To of order emails.
+SHOP_CONTACT_EMAIL = os.environ.get("SHOP_CONTACT_EMAIL", "help@myshop.local")
+# Product photo uploads larger than this (file size, megabytes) or with more pixels are refused in the admin.
+SHOP_IMAGE_MAX_UPLOAD_MB = float(os.environ.get("SHOP_IMAGE_MAX_UPLOAD_MB", "10"))
+SHOP_IMAGE_MAX_PIXELS = int(os.environ.get("SHOP_IMAGE_MAX_PIXELS", "50000000"))
+# A failed CSRF check (an expired cookie) gets the shop's "your session expired, try again" page.
+CSRF_FAILURE_VIEW = "shop.views.csrf_failure"
+
 # --- The confirmation email's guarantees (see README, "Guarantees") ---------------------------------
 # Send attempts before an order is marked "confirmation failed" (then an operator can resend it from the
 # admin), and the backoff between them: base * 2**(attempt-1) seconds, capped, with jitter.

@@ -8,6 +8,9 @@ from .ratelimit import limit_posts
 # Password guessing on the admin login meets the same per-client limit as the shop's forms.
 admin.site.login = limit_posts("admin-login", "RATE_LIMIT_LOGIN")(admin.site.login)
 
+# The 500 page without the database or session, which may be what failed (see shop.views.server_error).
+handler500 = "shop.views.server_error"
+
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("cart/", include("cart.urls", namespace="cart")),

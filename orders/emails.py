@@ -24,7 +24,7 @@ def load_order(order_id):
 
 def confirmation_message(order, *, site_url=None):
     """The confirmation email for `order` (from load_order): plain text with an HTML alternative."""
-    return _order_message(order, "confirmation", f"{settings.SHOP_NAME}: order {order.number} confirmed", site_url)
+    return _order_message(order, "confirmation", f"{settings.SHOP_NAME}: order {order.number} received", site_url)
 
 
 def shipping_message(order, *, site_url=None):
@@ -51,6 +51,7 @@ def _order_message(order, template, subject, site_url):
         body=render_to_string(f"orders/emails/{template}.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[order.email],
+        reply_to=[settings.SHOP_CONTACT_EMAIL],
         # The same Message-ID on every attempt makes a rare duplicate recognisable to mail clients. It is
         # derived from the order, never the status-page token: mail servers log Message-IDs.
         headers={"Message-ID": f"<order-{order.id}-{template}.{_message_key(order, template)}"

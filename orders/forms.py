@@ -18,6 +18,16 @@ class OrderCreateForm(forms.ModelForm):
             "postal_code": forms.TextInput(attrs={"autocomplete": "postal-code"}),
             "city": forms.TextInput(attrs={"autocomplete": "address-level2"}),
         }
+        # Each says what to do, also when read alone in the error summary at the top of the page.
+        error_messages = {
+            "first_name": {"required": "Enter your first name"},
+            "last_name": {"required": "Enter your last name"},
+            "email": {"required": "Enter your email address",
+                      "invalid": "Enter an email address like name@example.com"},
+            "address": {"required": "Enter your street and house number"},
+            "postal_code": {"required": "Enter your postal code"},
+            "city": {"required": "Enter your town or city"},
+        }
 
     def clean(self):
         cleaned = super().clean()
@@ -26,6 +36,6 @@ class OrderCreateForm(forms.ModelForm):
                 value = value.strip()
                 # Line breaks have no place in these fields, and some reach email headers.
                 if "\r" in value or "\n" in value or "\x00" in value:
-                    self.add_error(name, "Please use a single line without control characters.")
+                    self.add_error(name, f"Write your {self.fields[name].label.lower()} on a single line")
                 cleaned[name] = value
         return cleaned

@@ -1,6 +1,16 @@
+from django import forms
 from django.contrib import admin
 
+from . import images
 from .models import Category, Product
+
+
+class ProductForm(forms.ModelForm):
+    def clean_image(self):
+        image = self.cleaned_data.get("image")
+        if image and image is not self.initial.get("image"):  # a new upload, not the stored file
+            images.check_upload(image)
+        return image
 
 
 @admin.register(Category)
@@ -12,6 +22,7 @@ class CategoryAdmin(admin.ModelAdmin):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
+    form = ProductForm
     list_display = ["name", "slug", "category", "price", "stock", "available", "created", "updated"]
     list_filter = ["available", "category", "created", "updated"]
     list_editable = ["price", "stock", "available"]

@@ -2,6 +2,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
+from . import images
+
 
 class Category(models.Model):
     name = models.CharField(max_length=200)
@@ -24,6 +26,9 @@ class Product(models.Model):
     slug = models.SlugField(max_length=200, unique=True)
     description = models.TextField(blank=True)
     image = models.ImageField(upload_to="products/%Y/%m/%d", blank=True)
+    # The resized copies of `image` that pages show ([{width, height, name}], narrow first): made once per
+    # upload, on save (see shop.images).
+    image_renditions = models.JSONField(default=list, blank=True, editable=False)
     price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
     available = models.BooleanField(default=True)
     stock = models.PositiveIntegerField(default=0)
@@ -44,6 +49,26 @@ class Product(models.Model):
 
     def __str__(self):
         return self.name
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        product = super().from_db(db, field_names, values)
+        product._saved_image_name = product.__dict__.get("image")  # None when deferred: then treated as none
+        return product
+
+    def save(self, *args, **kwargs):
+        """Save; when the image changed (a new upload, or removed), replace its resized copies."""
+        super().save(*args, **kwargs)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "image" not in update_fields:
+            return
+        if (self.image.name or "") == (getattr(self, "_saved_image_name", "") or ""):
+            return  # the same upload (or none, as before)
+        old = self.image_renditions
+        self.image_renditions = images.make_renditions(self.image) if self.image else []
+        Product.objects.filter(pk=self.pk).update(image_renditions=self.image_renditions)
+        self._saved_image_name = self.image.name
+        images.delete_renditions(self.image.storage, [r for r in old or [] if r not in self.image_renditions])
 
     def get_absolute_url(self):
         return reverse("shop:product_detail", args=[self.id, self.slug])

@@ -9,19 +9,25 @@ every passing run (for review), and a screenshot plus the page's HTML of the scr
 
 Never `playwright install`: the browser is /usr/bin/chromium (skipped when missing, except under CI=true).
 """
+import base64
 import contextlib
+import functools
+import glob
+import hashlib
 import os
 import re
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.core.files.base import ContentFile
 from django.db import connections
 from playwright.sync_api import expect, sync_playwright
 
 from conftest import wait_for
 from orders.models import Order, OrderEmail
 from shop.models import Category, Product
+from tests.photos import photo_jpeg
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the live server and the worker see committed rows only
 
@@ -40,6 +46,9 @@ TIMEOUT_MS = 10_000  # for any one browser action or expectation; a healthy step
 # Sub-resources a page must load: a 4xx/5xx for one of them is a broken page (a missing stylesheet or image).
 CHECKED_RESOURCES = {"stylesheet", "image", "script", "font"}
 HEADER_BACKGROUND = "rgb(31, 41, 51)"  # --header-bg in static/css/base.css
+# axe-core, vendored from npm with its licence (tests/vendor/axe-core/README.md); checked before use.
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+AXE_SHA256 = "KTSJmUUM3yhJqOcLeRL8LahahJ2jnA0NU5T1HUqe2Vw="  # sri-history.json of axe-core 4.14.1
 
 expect.set_options(timeout=TIMEOUT_MS)
 
@@ -95,6 +104,29 @@ def catalog(transactional_db):
     return products
 
 
+@pytest.fixture
+def media_served(settings, tmp_path):
+    """Uploads under a temporary MEDIA_ROOT, served by the live server (Django serves them only with DEBUG)."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.ROOT_URLCONF = "tests.urls_with_media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def photo_catalog(transactional_db, media_served):
+    """Twelve products (one page), each with a 3024 px phone-sized JPEG uploaded."""
+    garden = Category.objects.create(name="Garden", slug="garden")
+    return [
+        Product.objects.create(category=garden, name=f"Plant {n:02d}", slug=f"plant-{n:02d}", price=Decimal("9.00"),
+                               stock=5, image=ContentFile(photo_jpeg(seed=n), name=f"plant-{n:02d}.jpg"))
+        for n in range(12)
+    ]
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+
+
 # --- Helpers -------------------------------------------------------------------------------------------
 
 class Screens:
@@ -104,7 +136,7 @@ class Screens:
         self.page = page
         self.test_name = test_name
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        for stale in ARTIFACTS.glob(f"{test_name}--FAILED.*"):  # from an earlier failing run
+        for stale in ARTIFACTS.glob(f"{glob.escape(test_name)}--FAILED.*"):  # from an earlier failing run
             stale.unlink()
 
     def shot(self, screen):
@@ -172,6 +204,62 @@ def assert_no_horizontal_scroll(page, screen):
                     f"{viewport_width}px wide phone; sticking out: {culprits}")
 
 
+@functools.cache
+def axe_source():
+    source = AXE.read_bytes()
+    digest = base64.b64encode(hashlib.sha256(source).digest()).decode()
+    assert digest == AXE_SHA256, f"{AXE} is not the vendored axe-core 4.14.1 (sha256 {digest})"
+    return source.decode("utf-8")
+
+
+def assert_accessible(page, screen):
+    """Run axe-core (every rule but the experimental ones) on the page as it is; fail on any violation.
+
+    Evaluated through the browser's debugging protocol, so a Content-Security-Policy (script-src 'self')
+    does not stop it, and the page itself ships nothing for it.
+    """
+    page.wait_for_load_state("load")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(axe_source())
+    violations = page.evaluate("""async () => {
+        const results = await axe.run(document, {resultTypes: ["violations"]});
+        return results.violations.map(v => ({
+            id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ") + " :: " + n.failureSummary.replace(/\\s+/g, " ")),
+        }));
+    }""")
+    assert not violations, f"{screen}: axe found {len(violations)} violation(s):\n" + "\n".join(
+        f"- {v['id']} ({v['impact']}): {v['help']}\n    " + "\n    ".join(v["nodes"]) for v in violations)
+
+
+def page_weight(page, path):
+    """Bytes transferred (headers and bodies, every request) to show `path` whole: scrolled to the end, so
+    lazily loaded images count too. Returns (total, {resource type: bytes})."""
+    finished = []
+
+    def record(request):
+        finished.append(request)
+
+    page.on("requestfinished", record)
+    page.goto(path)
+    page.wait_for_load_state("networkidle")
+    page.evaluate("""async () => {
+        for (let y = 0; y < document.body.scrollHeight; y += window.innerHeight / 2) {
+            window.scrollTo(0, y);
+            await new Promise(resolve => requestAnimationFrame(() => setTimeout(resolve, 50)));
+        }
+    }""")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("[...document.images].every(image => image.complete)")
+    page.remove_listener("requestfinished", record)
+    by_type = {}
+    for request in finished:
+        sizes = request.sizes()
+        by_type[request.resource_type] = (by_type.get(request.resource_type, 0) + sizes["responseBodySize"]
+                                          + sizes["responseHeadersSize"])
+    return sum(by_type.values()), by_type
+
+
 def cart_summary(page):
     return page.locator("#cart-summary")
 
@@ -200,6 +288,7 @@ def test_phone_screens_do_not_scroll_sideways(browser, live_server, catalog, req
         expect(page.locator("body")).to_have_css("margin", "0px")
         expect(page.locator(".product-grid")).to_have_css("display", "grid")
         assert_no_horizontal_scroll(page, "catalog")
+        assert_accessible(page, "phone catalog")
         screens.shot("phone-01-catalog")
 
         for name in ("Blue mug", "Watering can"):
@@ -211,15 +300,19 @@ def test_phone_screens_do_not_scroll_sideways(browser, live_server, catalog, req
             expect(h1).to_have_text("Your cart")
         expect(page.locator("tr.cart-line")).to_have_count(2)
         expect(page.locator("table.cart-table thead")).to_be_hidden()  # the phone layout: rows as cards
-        expect(page.locator(".cart-total-row .total")).to_have_text("€22.00")
+        expect(page.locator(".cart-subtotal-row .subtotal")).to_have_text("€22.00")
+        expect(page.locator(".cart-shipping-row .shipping")).to_have_text("€4.90")
+        expect(page.locator(".cart-total-row .total")).to_have_text("€26.90")
         expect(cart_summary(page)).to_contain_text("2 items")
         assert_no_horizontal_scroll(page, "cart")
+        assert_accessible(page, "phone cart")
         screens.shot("phone-02-cart")
 
         page.get_by_role("link", name="Checkout").click()
         expect(h1).to_have_text("Checkout")
         expect(page.locator(".summary-lines li")).to_have_count(2)
         assert_no_horizontal_scroll(page, "checkout")
+        assert_accessible(page, "phone checkout")
         screens.shot("phone-03-checkout")
 
 
@@ -241,6 +334,7 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
         expect(gnome_card.locator(".badge.sold-out")).to_have_text("Sold out")
         expect(cart_summary(page)).to_contain_text("0 items")
         expect(cart_summary(page)).to_contain_text("€0.00")
+        assert_accessible(page, "catalog")
         screens.shot("01-catalog")
 
         # A category from the sidebar: only its products, the category marked as current.
@@ -253,11 +347,14 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
         # A product, added to the cart.
         product_link(page, "Blue mug").click()
         expect(h1).to_have_text("Blue mug")
-        expect(page.locator(".product-detail .price")).to_have_text("€7.00")
+        expect(page.locator(".product-detail .price")).to_have_text("€7.00 incl. VAT")
         expect(page.locator(".stock")).to_have_text("In stock")
         expect(page.locator(".product-category")).to_have_text("Kitchen")
         expect(page.locator(".description")).to_contain_text("Holds a large tea.")
         expect(page.get_by_label("Quantity")).to_have_value("1")
+        expect(page.get_by_label("Quantity")).to_have_attribute("max", "10")  # the stock left
+        expect(page.locator(".product-detail .vat-note")).to_have_text("incl. VAT")
+        assert_accessible(page, "product")
         screens.shot("02-product")
         page.get_by_role("button", name="Add to cart").click()
         expect(h1).to_have_text("Your cart")
@@ -281,7 +378,8 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
         expect(page.locator("tr.cart-line")).to_have_count(2)
         expect(cart_line(page, "Blue mug").locator("td[data-label=Total]")).to_have_text("€7.00")
         expect(cart_line(page, "Watering can").locator("td[data-label=Total]")).to_have_text("€30.00")
-        expect(page.locator(".cart-total-row .total")).to_have_text("€37.00")
+        expect(page.locator(".cart-subtotal-row .subtotal")).to_have_text("€37.00")
+        expect(page.locator(".cart-total-row .total")).to_have_text("€41.90")  # plus €4.90 shipping
         expect(cart_summary(page)).to_contain_text("3 items")
         expect(cart_summary(page)).to_contain_text("€37.00")
 
@@ -291,6 +389,7 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
         expect(page.locator(".messages")).to_contain_text("“Blue mug”: 3 in your cart.")
         expect(page.get_by_label("Quantity of Blue mug")).to_have_value("3")
         expect(cart_line(page, "Blue mug").locator("td[data-label=Total]")).to_have_text("€21.00")
+        expect(page.locator(".cart-shipping-row .shipping")).to_have_text("Free")  # from €50.00
         expect(page.locator(".cart-total-row .total")).to_have_text("€51.00")
         expect(cart_summary(page)).to_contain_text("5 items")
         expect(cart_summary(page)).to_contain_text("€51.00")
@@ -300,9 +399,11 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
         expect(page.locator(".messages")).to_contain_text("Item removed from your cart.")
         expect(page.locator("tr.cart-line")).to_have_count(1)
         expect(cart_line(page, "Blue mug").locator("td[data-label=Total]")).to_have_text("€21.00")
-        expect(page.locator(".cart-total-row .total")).to_have_text("€21.00")
+        expect(page.locator(".cart-subtotal-row .subtotal")).to_have_text("€21.00")
+        expect(page.locator(".cart-total-row .total")).to_have_text("€25.90")
         expect(cart_summary(page)).to_contain_text("3 items")
         expect(cart_summary(page)).to_contain_text("€21.00")
+        assert_accessible(page, "cart")
         screens.shot("03-cart")
 
         # Checkout, first with an address Django rejects. The browser's own check of type=email would stop
@@ -311,7 +412,9 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
         expect(h1).to_have_text("Checkout")
         expect(page.locator(".summary-lines li")).to_have_count(1)
         expect(page.locator(".summary-lines li")).to_contain_text("3 × Blue mug")
-        expect(page.locator(".summary-total")).to_contain_text("€21.00")
+        expect(page.locator(".summary-subtotal")).to_contain_text("€21.00")
+        expect(page.locator(".summary-total")).to_contain_text("€25.90")
+        assert_accessible(page, "checkout")
         form = page.locator(".checkout-form form")
         form.evaluate("form => { form.noValidate = true; }")
         page.get_by_label("First name").fill("Ada")
@@ -323,7 +426,11 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
         page.get_by_role("button", name="Place order").click()
         email_field = page.locator(".field.has-error")
         expect(email_field).to_have_count(1)
-        expect(email_field.locator(".errorlist")).to_have_text("Enter a valid email address.")
+        expect(email_field.locator(".errorlist")).to_have_text("Enter an email address like name@example.com")
+        expect(page).to_have_title(re.compile(r"^Error: Checkout · "))
+        summary = page.locator("#error-summary")
+        expect(summary).to_be_focused()  # static/js/shop.js: the summary is announced and the next Tab is in it
+        expect(summary.get_by_role("link")).to_have_text(["Enter an email address like name@example.com"])
         expect(email_field.get_by_label("Email")).to_have_value("not-an-email")
         expect(page).to_have_url(re.compile(r"/orders/create/$"))
         expect(page.get_by_label("First name")).to_have_value("Ada")  # what was typed is kept
@@ -332,11 +439,14 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
         expect(cart_summary(page)).to_contain_text("3 items")
         expect(cart_summary(page)).to_contain_text("€21.00")
         assert not Order.objects.exists()
+        assert_accessible(page, "checkout with an error")
         screens.shot("04-checkout-with-error")
+        summary.get_by_role("link").click()  # the summary's link puts the cursor in the field
+        expect(page.get_by_label("Email")).to_be_focused()
 
         # A valid address: the order is placed and its number shown.
         page.get_by_label("Email").fill("ada@example.com")
-        page.get_by_role("button", name="Place order").click()
+        page.get_by_role("button", name="Place order with obligation to pay").click()
         expect(h1).to_have_text("Thank you for your order")
         expect(page).to_have_url(re.compile(r"/orders/created/$"))
         expect(page.locator("#order-number")).to_have_text(re.compile(r"^\d+$"))
@@ -348,6 +458,8 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
         expect(page.locator(".order-total-row .total")).to_have_text("€21.00")
         expect(cart_summary(page)).to_contain_text("0 items")  # the cart was emptied
         expect(cart_summary(page)).to_contain_text("€0.00")
+        expect(page.locator(".next-steps")).to_contain_text("We will email you payment instructions")
+        assert_accessible(page, "thank-you page")
         screens.shot("05-confirmation")
 
         order = Order.objects.get(id=int(number))
@@ -368,7 +480,7 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
                  what="the order marked as confirmed")
 
         # The status link of the confirmation page (the email's link has the same path, on SHOP_SITE_URL).
-        status_link = page.get_by_role("link", name="Bookmark this page to check your order's status")
+        status_link = page.get_by_role("link", name="your order status page")
         expect(status_link).to_have_attribute("href", order.get_absolute_url())
         assert order.get_absolute_url() in email.body
         status_link.click()
@@ -381,6 +493,227 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
         expect(page.locator(".order-total-row .total")).to_have_text("€21.00")
         expect(page.locator(".shipping-address")).to_contain_text("Ada Lovelace")
         expect(page.locator(".shipping-address")).to_contain_text("10115 Berlin")
+        expect(page.locator(".next-steps")).to_contain_text("We will email you payment instructions")
+        assert_accessible(page, "status page")
         screens.shot("06-order-status")
 
     assert len(worker_outbox) == 1
+
+
+def test_home_page_with_twelve_photos_weighs_under_500_kb_on_a_phone(browser, live_server, photo_catalog, request):
+    with browsing(browser, live_server, request.node.name, **PHONE) as (page, screens):
+        total, by_type = page_weight(page, "/")
+        expect(page.locator(".product-card")).to_have_count(12)
+        screens.shot("phone-home-12-photos")
+        with (ARTIFACTS / "page-weight.txt").open("a") as report:
+            report.write(f"home page, 12 photo products, phone 390 px @3x: {total} bytes {by_type}\n")
+        print(f"home page on a phone: {total} bytes transferred, {by_type}")
+        assert total < 500_000, f"the home page weighs {total} bytes on a phone: {by_type}"
+
+
+def fill_checkout(page, **overrides):
+    details = {"First name": "Ada", "Last name": "Lovelace", "Email": "ada@example.com",
+               "Address": "12 Analytical Street", "Postal code": "10115", "City": "Berlin", **overrides}
+    for label, value in details.items():
+        page.get_by_label(label).fill(value)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_every_shop_page_passes_axe_at_desktop_and_phone_width(browser, live_server, catalog, settings, request,
+                                                               width):
+    """Every screen a shopper can reach, axe-checked: catalog, category, product, cart, checkout (and with
+    errors), thank-you, status, 404, the expired-session page and the 429 page."""
+    from django.core.cache import cache
+
+    device = DESKTOP if width == 1280 else PHONE
+    with browsing(browser, live_server, request.node.name, **device) as (page, screens):
+        h1 = page.get_by_role("heading", level=1)
+
+        def check(screen):
+            assert_accessible(page, f"{screen} at {width} px")
+            screens.shot(screen)
+
+        page.goto("/")
+        check("catalog")
+        page.goto("/category/garden/")
+        expect(h1).to_have_text("Garden")
+        check("category")
+        page.goto(catalog["teapot"].get_absolute_url())
+        expect(page.get_by_label("Quantity")).to_have_attribute("max", "5")  # stock 5, cap 20
+        check("product")
+        page.get_by_label("Quantity").fill("2")
+        page.get_by_role("button", name="Add to cart").click()
+        expect(h1).to_have_text("Your cart")
+        expect(page.get_by_label("Quantity of Teapot")).to_have_attribute("max", "5")
+        check("cart")
+        page.goto(catalog["teapot"].get_absolute_url())
+        expect(page.locator(".in-cart")).to_have_text("2 already in your cart.")
+        expect(page.get_by_label("Quantity")).to_have_attribute("max", "3")  # 5 left, 2 of them in the cart
+
+        page.goto("/orders/create/")
+        check("checkout")
+        fill_checkout(page, **{"First name": "", "Email": "nope"})
+        page.get_by_role("button", name="Place order").click()
+        expect(page).to_have_title(re.compile(r"^Error: "))
+        check("checkout-errors")
+        fill_checkout(page)
+        page.get_by_role("button", name="Place order").click()
+        expect(h1).to_have_text("Thank you for your order")
+        check("thank-you")
+        page.get_by_role("link", name="your order status page").click()
+        expect(h1).to_contain_text("Order")
+        check("status")
+
+        response = page.goto("/no-such-page/")
+        assert response.status == 404
+        expect(h1).to_have_text("Page not found")
+        check("404")
+
+        # The session's form went stale: its CSRF cookie is gone when the shopper submits.
+        page.goto(catalog["mug"].get_absolute_url())
+        page.get_by_role("button", name="Add to cart").click()
+        expect(cart_summary(page)).to_contain_text("1 item")
+        page.goto(catalog["mug"].get_absolute_url())
+        page.context.clear_cookies(name="csrftoken")
+        page.get_by_role("button", name="Add to cart").click()
+        expect(h1).to_have_text("Your session expired")
+        expect(cart_summary(page)).to_contain_text("1 item")  # the cart is kept
+        check("csrf-expired")
+        page.get_by_role("link", name="Try again").click()
+        expect(h1).to_have_text("Blue mug")  # back on the product page, the cart as it was
+        expect(cart_summary(page)).to_contain_text("1 item")
+
+        cache.clear()
+        settings.RATE_LIMIT_CART = "1/60"
+        try:
+            page.get_by_role("button", name="Add to cart").click()
+            page.goto(catalog["mug"].get_absolute_url())
+            page.get_by_role("button", name="Add to cart").click()
+            expect(h1).to_have_text("Too many requests")
+            expect(page.locator(".error-page")).to_contain_text("Please wait 1 minute and try again")
+            check("429")
+        finally:
+            cache.clear()
+
+        # The 500 page, as shop.views.server_error renders it, served at a URL of the live server.
+        from django.test import RequestFactory
+
+        from shop.views import server_error
+
+        error_page = server_error(RequestFactory().get("/")).content
+        page.route("**/server-error-page/", lambda route: route.fulfill(status=500, body=error_page,
+                                                                        content_type="text/html; charset=utf-8"))
+        page.goto("/server-error-page/")
+        expect(h1).to_have_text("Something went wrong on our side")
+        check("500")
+
+
+def test_keyboard_reaches_content_with_a_visible_ring_and_one_stop_per_card(browser, live_server, catalog, request):
+    with browsing(browser, live_server, request.node.name, **DESKTOP) as (page, screens):
+        page.goto("/")
+        page.keyboard.press("Tab")
+        skip = page.get_by_role("link", name="Skip to content")
+        expect(skip).to_be_focused()
+        expect(skip).to_be_in_viewport()
+        screens.shot("skip-link")
+        page.keyboard.press("Enter")
+        expect(page.locator("main")).to_be_focused()
+
+        # From the content on: the categories, then each card is one Tab stop (its name's link), and the ring
+        # goes round the card.
+        stops = []
+        for _ in range(7):
+            page.keyboard.press("Tab")
+            stops.append(page.evaluate("document.activeElement.textContent.trim()"))
+        assert stops == ["All", "Garden", "Kitchen", "Blue mug", "Garden gnome", "Teapot", "Watering can"]
+        expect(page.locator(".product-card a")).to_have_count(4)
+        card = page.locator(".product-card", has_text="Watering can")
+        expect(card).to_have_css("outline-style", "solid")
+        expect(card).to_have_css("outline-width", "3px")
+        screens.shot("card-focused")
+
+        # Every ring: solid, and at least 3:1 against what is around it (header, page, card, buttons).
+        ratios = page.evaluate("""() => {
+            const luminance = rgb => {
+                const [r, g, b] = rgb.match(/[\\d.]+/g).slice(0, 3).map(Number).map(v => {
+                    v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+                return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+            };
+            const background = element => {
+                for (let e = element; e; e = e.parentElement) {
+                    const colour = getComputedStyle(e).backgroundColor;
+                    if (!/rgba\\(.*, 0\\)$/.test(colour) && colour !== "transparent") return colour;
+                }
+                return "rgb(255, 255, 255)";
+            };
+            const targets = [".logo", "#cart-summary", ".categories a", ".product-card"];
+            return targets.map(selector => {
+                const element = document.querySelector(selector);
+                const ring = selector === ".product-card" ? element : element;
+                if (selector === ".product-card") element.querySelector(".product-name").focus();
+                else element.focus();
+                const style = getComputedStyle(ring);
+                const [a, b] = [luminance(style.outlineColor), luminance(background(ring.parentElement))];
+                return [selector, style.outlineStyle, (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)];
+            });
+        }""")
+        for selector, style, ratio in ratios:
+            assert style == "solid" and ratio >= 3, (selector, style, ratio)
+
+
+def test_checkout_works_without_javascript_and_its_error_links_lead_to_the_fields(browser, live_server, catalog,
+                                                                                  request):
+    with browsing(browser, live_server, request.node.name, java_script_enabled=False, **DESKTOP) as (page, screens):
+        page.goto(catalog["mug"].get_absolute_url())
+        page.get_by_role("button", name="Add to cart").click()
+        page.goto("/orders/create/")
+        fill_checkout(page, City="")
+        page.get_by_role("button", name="Place order").click()
+        summary = page.locator("#error-summary")
+        expect(summary.get_by_role("link")).to_have_text(["Enter your town or city"])
+        expect(summary.get_by_role("link")).to_have_attribute("href", "#id_city")
+        screens.shot("checkout-errors-no-js")
+        page.get_by_label("City").fill("Berlin")
+        page.get_by_role("button", name="Place order").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Thank you for your order")
+
+
+def test_photos_are_served_as_resized_copies_on_product_and_cart_pages(browser, live_server, photo_catalog, request):
+    with browsing(browser, live_server, request.node.name, **DESKTOP) as (page, screens):
+        product = photo_catalog[0]
+        page.goto(product.get_absolute_url())
+        image = page.locator(".product-detail-image img")
+        expect(image).to_have_js_property("complete", True)
+        source = image.evaluate("image => image.currentSrc")
+        assert re.search(r"-(560|640)w\.webp$", source), source  # a 530 px slot at 1x
+        assert_accessible(page, "product with photo")
+        screens.shot("product-photo")
+        page.get_by_role("button", name="Add to cart").click()
+        screens.shot("cart-photo")
+        session_cookies = page.context.cookies()
+    # The same cart in a browser that has not seen the product's page (a browser reuses a larger copy it has
+    # already loaded): the 64 px thumbnail loads the smallest copy.
+    with browsing(browser, live_server, request.node.name + "-fresh", **DESKTOP) as (fresh, _):
+        fresh.context.add_cookies(session_cookies)
+        fresh.goto("/cart/")
+        thumb = fresh.locator("tr.cart-line img.thumb")
+        expect(thumb).to_have_js_property("complete", True)
+        assert thumb.evaluate("image => image.currentSrc").endswith("-160w.webp")
+
+
+def test_the_accessibility_check_fails_on_a_violation(browser, live_server, catalog, request):
+    """The axe check can fail: an unlabelled button put into the page is reported."""
+    with browsing(browser, live_server, request.node.name, **DESKTOP) as (page, _):
+        page.goto("/")
+        page.evaluate("document.querySelector('main').append(document.createElement('button'))")
+        with pytest.raises(AssertionError, match="button-name"):
+            assert_accessible(page, "catalog with an unlabelled button")
+
+
+def test_home_page_without_photos_stays_light_on_a_phone(browser, live_server, catalog, request):
+    with browsing(browser, live_server, request.node.name, **PHONE) as (page, screens):
+        total, by_type = page_weight(page, "/")
+        with (ARTIFACTS / "page-weight.txt").open("a") as report:
+            report.write(f"home page, 4 products without photos, phone 390 px @3x: {total} bytes {by_type}\n")
+        print(f"home page without photos on a phone: {total} bytes transferred, {by_type}")
+        assert total < 40_000, f"the home page weighs {total} bytes on a phone: {by_type}"

@@ -99,11 +99,12 @@ def test_an_error_after_the_message_was_handed_over_is_unconfirmed_and_not_retri
     assert order_created(order.id) == "already-done"  # a redelivery does not send it again
 
 
-def test_html_in_customer_fields_is_escaped_in_the_html_email(order, mailoutbox):
+def test_html_in_customer_fields_never_reaches_the_email_and_product_names_are_escaped(order, mailoutbox):
     Order.objects.filter(id=order.id).update(first_name="<script>alert(1)</script>")
+    order.items.first().product.__class__.objects.filter(name="Teapot").update(name="Tea<b>pot</b>")
     order_created(order.id)
     html = mailoutbox[0].alternatives[0][0]
-    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    assert "alert(1)" not in html and "<b>pot" not in html and "Tea&lt;b&gt;pot&lt;/b&gt;" in html
 
 
 def test_retry_delay_grows_exponentially_with_jitter_and_a_cap(settings):

@@ -76,4 +76,4 @@ def test_marking_an_order_shipped_in_the_admin_emails_the_customer_via_the_worke
     wait_for(lambda: OrderEmail.objects.filter(order=order, kind="shipping", state="sent").exists(),
              what="the worker to send the shipping notice")
     subjects = [m.subject for m in worker_outbox]
-    assert subjects == [f"myshop: order {order.number} confirmed", f"myshop: order {order.number} has shipped"]
+    assert subjects == [f"myshop: order {order.number} received", f"myshop: order {order.number} has shipped"]

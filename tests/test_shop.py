@@ -102,7 +102,9 @@ def test_uploaded_product_image_is_shown_instead_of_the_placeholder(client, make
     picture = io.BytesIO()
     Image.new("RGB", (4, 4), "teal").save(picture, "PNG")
     product = make_product(name="Teal mug", image=SimpleUploadedFile("mug.png", picture.getvalue(), "image/png"))
+    [copy] = product.image_renditions  # a 4 px picture: one copy, at its own size (see test_images)
+    copy_url = product.image.storage.url(copy["name"])
     for page in (client.get(reverse("shop:product_list")), client.get(product.get_absolute_url())):
         html = page.content.decode()
-        assert product.image.url in html and product.image.url.startswith(settings.MEDIA_URL)
-    assert (tmp_path / product.image.name).exists()
+        assert copy_url in html and copy_url.startswith(settings.MEDIA_URL) and "no-image.svg" not in html
+    assert (tmp_path / product.image.name).exists() and (tmp_path / copy["name"]).exists()
