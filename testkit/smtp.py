@@ -36,7 +36,7 @@ class _Handler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         sink = self.sink
         with sink.lock:
-            stall = sink.stall_next > 0
+            stall = sink.stall_next > 0 and sink.stall_only in (None, address)
             if stall:
                 sink.stall_next -= 1
                 sink.stalled_for.append(address)
@@ -72,7 +72,7 @@ class SmtpSink:
 
     fail_next (refuse the next N conversations with `fail_reply`), stall_next (hold the next N
     conversations at RCPT until `release` is set; `stalled` tells when one is held, `stalled_for` lists
-    whose), mail_delay / quit_delay (answer MAIL or QUIT that many seconds late), reply_delay (answer
+    whose; stall_only, one recipient's only), mail_delay / quit_delay (answer MAIL or QUIT that many seconds late), reply_delay (answer
     every message's final "." late), reply_delay_next + late_reply (only the next N messages).
     """
 
@@ -97,7 +97,7 @@ class SmtpSink:
             self.messages, self.arrivals = [], []
             self.attempts, self.attempt_times = 0, []
             self.fail_next, self.fail_reply = 0, "451 4.3.0 Temporary failure, try again later"
-            self.stall_next, self.stalled_for = 0, []
+            self.stall_next, self.stalled_for, self.stall_only = 0, [], None
             self.mail_delay = self.quit_delay = self.reply_delay = 0.0
             self.reply_delay_next, self.late_reply = 0, 0.0
         self.stalled.clear()
