@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "shop.apps.ShopConfig",
     "cart.apps.CartConfig",
     "orders.apps.OrdersConfig",
+    "myshop.apps.MyshopConfig",
 ]
 
 MIDDLEWARE = [
@@ -188,7 +189,10 @@ ORDER_EMAIL_QUEUE_GRACE_SECONDS = float(os.environ.get("ORDER_EMAIL_QUEUE_GRACE_
 ORDER_EMAIL_REQUEUE_AFTER_SECONDS = float(os.environ.get("ORDER_EMAIL_REQUEUE_AFTER_SECONDS", "900"))
 
 # --- Email -------------------------------------------------------------------------------------------
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Development prints emails to the console; production sends them (the console would log personal data).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend"
+)
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
