@@ -14,7 +14,7 @@ NON_DELIVERING_MAIL_BACKENDS = (
     "django.core.mail.backends.filebased.EmailBackend",
     "django.core.mail.backends.locmem.EmailBackend",
 )
-LIMIT_SETTINGS = ("RATE_LIMIT_CHECKOUT", "RATE_LIMIT_CART", "RATE_LIMIT_LOGIN", "ORDER_LIMIT_PER_CLIENT")
+LIMIT_SETTINGS = ("RATE_LIMIT_CHECKOUT", "RATE_LIMIT_CART", "RATE_LIMIT_LOGIN", "ORDER_MAX_PER_CLIENT_PER_DAY")
 
 
 @register(Tags.security, deploy=True)

@@ -167,6 +167,11 @@ SHOP_PRODUCTS_PER_PAGE = int(os.environ.get("SHOP_PRODUCTS_PER_PAGE", "12"))
 # bench/ only: exposes /orders/create-floor/, a checkout that does the database work but queues no email.
 ORDERS_BENCHMARK_FLOOR = env_bool("ORDERS_BENCHMARK_FLOOR")
 CART_MAX_QUANTITY = int(os.environ.get("CART_MAX_QUANTITY", "20"))  # per product line
+# No hoarding (orders/limits.py): units per order, orders per email address and per client address a day
+# (0 switches a cap off). One client holds at most ORDER_MAX_UNITS x ORDER_MAX_PER_CLIENT_PER_DAY units a day.
+ORDER_MAX_UNITS = int(os.environ.get("ORDER_MAX_UNITS") or "20")
+ORDER_MAX_PER_EMAIL_PER_DAY = int(os.environ.get("ORDER_MAX_PER_EMAIL_PER_DAY") or "3")
+ORDER_MAX_PER_CLIENT_PER_DAY = int(os.environ.get("ORDER_MAX_PER_CLIENT_PER_DAY") or "4")
 # Shipping: a flat rate per order, free from a threshold on (SHOP_FREE_SHIPPING_FROM empty: never free).
 SHOP_SHIPPING_COST = Decimal(os.environ.get("SHOP_SHIPPING_COST", "4.90"))
 _free_shipping_from = os.environ.get("SHOP_FREE_SHIPPING_FROM", "50.00").strip()

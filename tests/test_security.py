@@ -59,7 +59,7 @@ def test_check_deploy_fails_without_a_shared_cache_for_the_abuse_limits():
 def test_check_deploy_accepts_an_in_process_cache_when_every_limit_is_switched_off():
     env = {key: value for key, value in PRODUCTION_ENV.items() if key != "CACHE_URL"}
     result = manage("check", "--deploy", "--fail-level", "WARNING", **env, RATE_LIMIT_CHECKOUT="",
-                    RATE_LIMIT_CART="", RATE_LIMIT_LOGIN="", ORDER_LIMIT_PER_CLIENT="")
+                    RATE_LIMIT_CART="", RATE_LIMIT_LOGIN="", ORDER_MAX_PER_CLIENT_PER_DAY="0")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
