@@ -142,6 +142,8 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
+# Expired sessions (abandoned carts) are deleted this often by Celery beat (myshop/tasks.py).
+SESSION_CLEAR_EXPIRED_SECONDS = float(os.environ.get("SESSION_CLEAR_EXPIRED_SECONDS", "3600"))
 
 # An in-process cache by default (no server needed); CACHE_URL=redis://host:6379/0 in production, so that
 # the abuse limits below are shared by every web process.
@@ -247,6 +249,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.sweep_unsent_emails",
         "schedule": ORDER_EMAIL_SWEEP_SECONDS,
         "options": {"expires": ORDER_EMAIL_SWEEP_SECONDS},  # a backlog of sweeps is pointless
+    },
+    "clear-expired-sessions": {
+        "task": "myshop.tasks.clear_expired_sessions",
+        "schedule": SESSION_CLEAR_EXPIRED_SECONDS,
+        "options": {"expires": SESSION_CLEAR_EXPIRED_SECONDS},
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME",

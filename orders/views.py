@@ -62,6 +62,7 @@ def _checkout(request, *, notify):
                     form.add_error(None, str(error))
                 else:
                     record_order(request)
+                    request.session.cycle_key()  # whoever planted this session's cookie must not see the order
                     cart.clear()
                     _remember_order(request, order)
                     return redirect("orders:order_created")  # a refresh cannot submit the order again
