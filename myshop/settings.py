@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "myshop.middleware.RequestBodyMiddleware",  # before anything reads the body (the CSRF check does)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -138,6 +139,12 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Request bodies: a larger one is answered 413 before any of it is read (myshop/middleware.py). Uploads
+# (multipart) may carry REQUEST_BODY_MAX_SIZE in all; any other body DATA_UPLOAD_MAX_MEMORY_SIZE. An
+# uploaded file above FILE_UPLOAD_MAX_MEMORY_SIZE goes to a temporary file rather than memory.
+REQUEST_BODY_MAX_SIZE = int(os.environ.get("REQUEST_BODY_MAX_SIZE") or 10 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 MEDIA_URL = os.environ.get("MEDIA_URL", "/media/")
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 

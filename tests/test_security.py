@@ -1,4 +1,5 @@
 """Production configuration: safe by default, clean under Django's deploy checks; abuse limits."""
+import io
 import os
 import re
 import subprocess
@@ -250,3 +251,66 @@ def test_clients_without_a_usable_address_never_share_one_bucket(client, make_pr
              for remote in ("", "", "unix:/run/gunicorn.sock")]
     assert codes == [302, 302, 302]
     assert client.post(url, {"quantity": 1}, REMOTE_ADDR="1.2.3.4").status_code == 302
+
+
+# --- uploads and passwords ----------------------------------------------------------------------------------
+
+def test_a_30_mb_upload_is_refused_with_a_clear_answer_and_nothing_is_stored(admin_client, make_category,
+                                                                             settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from shop.models import Product
+
+    settings.MEDIA_ROOT = tmp_path
+    picture = io.BytesIO()
+    Image.new("RGB", (4, 4), "teal").save(picture, "PNG")
+    huge = picture.getvalue() + b"\0" * (30 * 1024 * 1024)  # a valid PNG with 30 MB behind it
+    response = admin_client.post(reverse("admin:shop_product_add"), {
+        "category": make_category().id, "name": "Huge", "slug": "huge", "price": "1.00", "stock": "1",
+        "available": "on", "image": SimpleUploadedFile("huge.png", huge, "image/png"),
+    })
+    assert response.status_code == 413
+    page = response.content.decode()
+    assert "too large" in page and f"{settings.REQUEST_BODY_MAX_SIZE // (1024 * 1024)} MB" in page
+    assert not Product.objects.exists()
+    assert not [path for path in tmp_path.rglob("*") if path.is_file()]
+
+
+def test_a_normal_image_upload_still_works(admin_client, make_category, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from shop.models import Product
+
+    settings.MEDIA_ROOT = tmp_path
+    picture = io.BytesIO()
+    Image.new("RGB", (400, 400), "teal").save(picture, "PNG")
+    response = admin_client.post(reverse("admin:shop_product_add"), {
+        "category": make_category().id, "name": "Mug", "slug": "mug", "price": "1.00", "stock": "1",
+        "available": "on", "image": SimpleUploadedFile("mug.png", picture.getvalue(), "image/png"),
+    })
+    assert response.status_code == 302
+    assert (tmp_path / Product.objects.get().image.name).exists()
+
+
+@pytest.mark.parametrize("password", ["Summer2024", "Password123!", "qwertyuiop12", "shopadmin2024"])
+def test_weak_admin_passwords_are_refused(django_user_model, password):
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    user = django_user_model(username="shopadmin", email="admin@shop.example")
+    with pytest.raises(ValidationError):
+        validate_password(password, user)
+
+
+def test_a_long_passphrase_is_accepted(django_user_model):
+    from django.contrib.auth.password_validation import validate_password
+
+    validate_password("correct horse battery staple", django_user_model(username="boss"))
+
+
+def test_password_rules_apply_to_the_admin_password_form(admin_client, admin_user):
+    response = admin_client.post(reverse("admin:auth_user_password_change", args=[admin_user.id]),
+                                 {"password1": "Summer2024", "password2": "Summer2024"})
+    assert response.status_code == 200 and "at least 12 characters" in response.content.decode()
