@@ -1,10 +1,16 @@
 """Request and response guards for the whole site: request bodies, database outages, the CSP header."""
 import codecs
 import logging
+import sys
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.views import defaults
+
+from .logmask import mask_status_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -57,3 +63,54 @@ def _megabytes(size):
 
 def _refuse(request, status, title, message):
     return render(request, "request_refused.html", {"title": title, "message": message}, status=status)
+
+
+# --- Database outages ---------------------------------------------------------------------------------------
+
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 10
+
+
+class DatabaseUnavailableMiddleware:
+    """While the database is unreachable, answer every request that needs it with a friendly 503 page and
+    Retry-After, and one log line, instead of a 500 and a traceback per request. Nothing to do to recover:
+    the next request opens a new connection (CONN_HEALTH_CHECKS drops a dead persistent one first).
+
+    Errors raised by views (and templates) come here; one raised after the view, when the session is saved,
+    reaches `server_error` (handler500), which answers the same way.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DATABASE_ERRORS):
+            return None
+        session = getattr(request, "session", None)
+        if session is not None:
+            session.modified = False  # saving it would fail again; the request changed nothing
+        return database_unavailable(request, exception)
+
+
+def database_unavailable(request, error):
+    """The 503 answer for a request that failed for want of the database; logged once, without traceback."""
+    first_line = (str(error).strip().splitlines() or [""])[0][:200]
+    logger.warning("database unavailable: %s %s answered 503 (%s: %s)", request.method,
+                   mask_status_tokens(request.path), type(error).__name__, first_line)
+    # No request context: the context processors (cart, user) would query the database.
+    response = HttpResponse(render_to_string("503.html", {"shop_name": settings.SHOP_NAME}), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    response._has_been_logged = True  # Django's request logger would add an error line for the 503
+    return response
+
+
+def server_error(request):
+    """handler500: a database error raised outside a view (saving the session) gets the 503 page too."""
+    error = sys.exc_info()[1]
+    if isinstance(error, DATABASE_ERRORS):
+        return database_unavailable(request, error)
+    return defaults.server_error(request)

@@ -15,5 +15,8 @@ urlpatterns = [
     path("", include("shop.urls", namespace="shop")),
 ]
 
+# A database error outside a view (saving the session) gets the 503 page too; any other error the 500 page.
+handler500 = "myshop.middleware.server_error"
+
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
