@@ -1,4 +1,5 @@
 """Status-page links are keys to an order (name, address): logs show them masked."""
+import logging
 import re
 
 # /orders/<uuid>/, with or without the dashes, in any case.
@@ -8,3 +9,15 @@ STATUS_TOKEN = re.compile(r"(/orders/)[0-9a-fA-F]{8}(?:-?[0-9a-fA-F]{4}){3}-?[0-
 def mask_status_tokens(text):
     """`text` with the token of every status-page path replaced by <token>."""
     return STATUS_TOKEN.sub(r"\1<token>", text)
+
+
+class MaskStatusTokens(logging.Filter):
+    """A logging filter for the app's log handler: Django's request warnings name the path ("Forbidden (CSRF
+    cookie not set.): /orders/<token>/")."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        masked = mask_status_tokens(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True

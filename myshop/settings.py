@@ -296,7 +296,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Status-page paths are keys to an order: masked in every line (myshop/logmask.py).
+    "filters": {"mask_status_tokens": {"()": "myshop.logmask.MaskStatusTokens"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
+                             "filters": ["mask_status_tokens"]}},
     # Warnings and errors from everything (a 500's traceback from django.request included) reach stderr,
     # where the process manager collects them; the orders logger also reports each email's outcome.
     "root": {"handlers": ["console"], "level": "WARNING"},
