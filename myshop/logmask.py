@@ -16,7 +16,10 @@ class MaskStatusTokens(logging.Filter):
     cookie not set.): /orders/<token>/")."""
 
     def filter(self, record):
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: the handler reports it, as it would without this filter
+            return True
         masked = mask_status_tokens(message)
         if masked != message:
             record.msg, record.args = masked, None
