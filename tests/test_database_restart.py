@@ -4,6 +4,7 @@ The shop (web server and a Celery worker with beat, production settings, persist
 runs against a PostgreSQL and a RabbitMQ node of this test's own; a few shopper threads browse, fill carts and
 check out throughout. The scenario runs once per module; each test asserts one side of it.
 """
+import contextlib
 import os
 import threading
 import time
@@ -82,11 +83,17 @@ def restart_under_load(tmp_path_factory):
         pytest.skip(message)
 
     log_dir = tmp_path_factory.mktemp("database-restart")
-    postgres, rabbit, sink, processes = pgnode.PostgresNode(), RabbitNode(), SmtpSink(), []
+    # A node name of its own: test_faults' node (named after the pid) may still run in this session.
+    postgres, sink = pgnode.PostgresNode(), SmtpSink()
+    rabbit = RabbitNode(name=f"myshop-dbrestart-{os.getpid()}@localhost")
+    processes, cleanup = [], contextlib.ExitStack()
     try:
+        cleanup.callback(postgres.destroy)
         postgres.start()
+        cleanup.callback(rabbit.stop)
         rabbit.start()
         sink.start()
+        cleanup.callback(sink.stop)
         env = shop_environment(
             database=postgres.create_database("myshop"), broker=rabbit.url, smtp_port=sink.port,
             CONN_MAX_AGE=60, CELERY_BEAT_SCHEDULE_FILENAME=str(log_dir / "beat-schedule"),
@@ -129,9 +136,7 @@ def restart_under_load(tmp_path_factory):
         for process in processes:
             process.stop()
             print(f"----- {process.name} log (tail) -----\n{process.log()[-6000:]}")
-        sink.stop()
-        rabbit.stop()
-        postgres.destroy()
+        cleanup.close()
 
 
 def test_the_web_answers_503_with_retry_after_never_500_and_recovers_by_itself(restart_under_load):

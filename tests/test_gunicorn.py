@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -14,8 +15,7 @@ import pytest
 from django.db import connection
 
 from orders.models import Order
-from tests.harness import Process, free_port, port_answers, shop_environment, wait_until
-from tests.harness import database_url
+from tests.harness import Process, database_url, free_port, port_answers, shop_environment, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,7 +99,8 @@ def test_gunicorn_runs_without_its_control_socket(gunicorn):
 
 
 def test_gunicorn_is_started_the_same_way_everywhere():
-    for name, command in (("Dockerfile", " ".join(dockerfile_command())), ("docker-compose.yml", compose_web_command())):
+    commands = {"Dockerfile": " ".join(dockerfile_command()), "docker-compose.yml": compose_web_command()}
+    for name, command in commands.items():
         assert "--no-control-socket" in command, name
         assert "python:myshop.gunicorn_conf" in command, name
     bench = (ROOT / "bench" / "checkout.py").read_text()
