@@ -177,7 +177,7 @@ class Cart:
             if quantity > product.stock:
                 left = f"only {product.stock} left" if product.stock else "sold out"
                 notices.append(f"“{product.name}”: {left}. Please change the quantity or remove it.")
-        if self.session.get(SESSION_KEY) != self._serialised():
+        if self.session.get(SESSION_KEY, {}) != self._serialised():  # an empty cart needs no session row
             self._save()
         return notices
 

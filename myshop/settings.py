@@ -50,6 +50,20 @@ SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_HSTS_SECONDS > 0)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (myshop/middleware.py; the shape of Django 6's SECURE_CSP): scripts, styles,
+# fonts and images from the shop itself only, no inline script or style, no framing, forms post to the shop.
+SECURE_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
@@ -64,12 +78,16 @@ INSTALLED_APPS = [
     "shop.apps.ShopConfig",
     "cart.apps.CartConfig",
     "orders.apps.OrdersConfig",
+    "myshop.apps.MyshopConfig",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "myshop.middleware.ContentSecurityPolicyMiddleware",  # on every response, static files and errors too
+    "myshop.middleware.DatabaseUnavailableMiddleware",  # 503, not 500, while the database is unreachable
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "myshop.middleware.RequestBodyMiddleware",  # before anything reads the body (the CSRF check does)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -103,6 +121,8 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
         conn_max_age=int(os.environ.get("CONN_MAX_AGE", "0")),
+        # A persistent connection the database dropped (a restart) is replaced before use, not failed on.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -112,8 +132,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    # 12 characters at least: "Summer2024" and its kind fall to a guessing list in seconds.
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "myshop.passwords.DecoratedCommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
@@ -135,12 +157,20 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Request bodies: a larger one is answered 413 before any of it is read (myshop/middleware.py). Uploads
+# (multipart) may carry REQUEST_BODY_MAX_SIZE in all; any other body DATA_UPLOAD_MAX_MEMORY_SIZE. An
+# uploaded file above FILE_UPLOAD_MAX_MEMORY_SIZE goes to a temporary file rather than memory.
+REQUEST_BODY_MAX_SIZE = int(os.environ.get("REQUEST_BODY_MAX_SIZE") or 10 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 MEDIA_URL = os.environ.get("MEDIA_URL", "/media/")
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
+# Expired sessions (abandoned carts) are deleted this often by Celery beat (myshop/tasks.py).
+SESSION_CLEAR_EXPIRED_SECONDS = float(os.environ.get("SESSION_CLEAR_EXPIRED_SECONDS", "3600"))
 
 # An in-process cache by default (no server needed); CACHE_URL=redis://host:6379/0 in production, so that
 # the abuse limits below are shared by every web process.
@@ -164,6 +194,11 @@ SHOP_NAME = os.environ.get("SHOP_NAME", "myshop")
 SHOP_CURRENCY = os.environ.get("SHOP_CURRENCY", "EUR")
 SHOP_PRODUCTS_PER_PAGE = int(os.environ.get("SHOP_PRODUCTS_PER_PAGE", "12"))
 CART_MAX_QUANTITY = int(os.environ.get("CART_MAX_QUANTITY", "20"))  # per product line
+# No hoarding (orders/limits.py): units per order, orders per email address and per client address a day
+# (0 switches a cap off). One client holds at most ORDER_MAX_UNITS x ORDER_MAX_PER_CLIENT_PER_DAY units a day.
+ORDER_MAX_UNITS = int(os.environ.get("ORDER_MAX_UNITS") or "20")
+ORDER_MAX_PER_EMAIL_PER_DAY = int(os.environ.get("ORDER_MAX_PER_EMAIL_PER_DAY") or "3")
+ORDER_MAX_PER_CLIENT_PER_DAY = int(os.environ.get("ORDER_MAX_PER_CLIENT_PER_DAY") or "4")
 # Shipping: a flat rate per order, free from a threshold on (SHOP_FREE_SHIPPING_FROM empty: never free).
 SHOP_SHIPPING_COST = Decimal(os.environ.get("SHOP_SHIPPING_COST", "4.90"))
 _free_shipping_from = os.environ.get("SHOP_FREE_SHIPPING_FROM", "50.00").strip()
@@ -196,7 +231,10 @@ ORDER_EMAIL_SWEEP_SECONDS = float(os.environ.get("ORDER_EMAIL_SWEEP_SECONDS", "3
 ORDER_EMAIL_REQUEUE_AFTER_SECONDS = float(os.environ.get("ORDER_EMAIL_REQUEUE_AFTER_SECONDS", "900"))
 
 # --- Email -------------------------------------------------------------------------------------------
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Development prints emails to the console; production sends them (the console would log personal data).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend"
+)
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
@@ -248,6 +286,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": ORDER_EMAIL_SWEEP_SECONDS,
         "options": {"expires": ORDER_EMAIL_SWEEP_SECONDS},  # a backlog of sweeps is pointless
     },
+    "clear-expired-sessions": {
+        "task": "myshop.tasks.clear_expired_sessions",
+        "schedule": SESSION_CLEAR_EXPIRED_SECONDS,
+        "options": {"expires": SESSION_CLEAR_EXPIRED_SECONDS},
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME",
                                                str(BASE_DIR / "var" / "celerybeat-schedule"))
@@ -262,7 +305,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Status-page paths are keys to an order: masked in every line (myshop/logmask.py).
+    "filters": {"mask_status_tokens": {"()": "myshop.logmask.MaskStatusTokens"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
+                             "filters": ["mask_status_tokens"]}},
     # Warnings and errors from everything (a 500's traceback from django.request included) reach stderr,
     # where the process manager collects them; the orders logger also reports each email's outcome.
     "root": {"handlers": ["console"], "level": "WARNING"},

@@ -29,5 +29,8 @@ CELERY_RESULT_BACKEND = "cache+memory://"
 RATE_LIMIT_CHECKOUT = ""
 RATE_LIMIT_CART = ""
 RATE_LIMIT_LOGIN = ""
+ORDER_MAX_UNITS = 0
+ORDER_MAX_PER_EMAIL_PER_DAY = 0
+ORDER_MAX_PER_CLIENT_PER_DAY = 0
 # The test client and live server speak plain HTTP; the production values are checked by test_security.
 SECURE_SSL_REDIRECT = False

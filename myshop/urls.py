@@ -8,15 +8,16 @@ from .ratelimit import limit_posts
 # Password guessing on the admin login meets the same per-client limit as the shop's forms.
 admin.site.login = limit_posts("admin-login", "RATE_LIMIT_LOGIN")(admin.site.login)
 
-# The 500 page without the database or session, which may be what failed (see shop.views.server_error).
-handler500 = "shop.views.server_error"
-
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("cart/", include("cart.urls", namespace="cart")),
     path("orders/", include("orders.urls", namespace="orders")),
     path("", include("shop.urls", namespace="shop")),
 ]
+
+# A database error outside a view (saving the session) gets the 503 page; any other error the 500 page,
+# built without the database or session, which may be what failed (shop.views.server_error).
+handler500 = "myshop.middleware.server_error"
 
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,12 +1,9 @@
-import csv
-
 from django.contrib import admin, messages
-from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from shop.money import format_money
 
-from . import outbox, services
+from . import export, outbox, services
 from .models import Order, OrderEmail, OrderItem
 
 
@@ -63,41 +60,6 @@ class ShippingNoticeFilter(EmailStateFilter):
     kind = OrderEmail.Kind.SHIPPING
 
 
-def _email_state(order, kind):
-    email = next((email for email in order.emails.all() if email.kind == kind), None)
-    return email.get_state_display() if email else "—"
-
-
-class _Echo:
-    """A file-like object whose write() hands the line back: csv.writer feeds a streaming response."""
-
-    def write(self, value):
-        return value
-
-
-def _csv_safe(value):
-    """Text a spreadsheet will not run as a formula (OWASP CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-CSV_COLUMNS = ["number", "created", "status", "confirmation email", "shipping email", "first name", "last name",
-               "email", "address", "postal code", "city", "items", "total"]
-
-
-def _csv_rows(queryset):
-    yield CSV_COLUMNS
-    for order in queryset.prefetch_related("items", "emails").iterator(chunk_size=500):
-        items = list(order.items.all())
-        yield [_csv_safe(value) for value in (
-            order.number, order.created.isoformat(), order.get_status_display(),
-            _email_state(order, OrderEmail.Kind.CONFIRMATION), _email_state(order, OrderEmail.Kind.SHIPPING),
-            order.first_name,
-            order.last_name, order.email, order.address, order.postal_code, order.city,
-            sum(item.quantity for item in items), f"{sum((item.get_cost() for item in items), 0):.2f}",
-        )]
-
-
 def _resend(model_admin, request, order_ids, kind):
     resent = outbox.resend(order_ids=order_ids, kind=kind)
     label = OrderEmail.Kind(kind).label.lower()
@@ -134,11 +96,11 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description="Confirmation")
     def confirmation(self, order):
-        return _email_state(order, OrderEmail.Kind.CONFIRMATION)
+        return order.email_state(OrderEmail.Kind.CONFIRMATION)
 
     @admin.display(description="Shipping notice")
     def shipping_notice(self, order):
-        return _email_state(order, OrderEmail.Kind.SHIPPING)
+        return order.email_state(OrderEmail.Kind.SHIPPING)
 
     @admin.display(description="Total")
     def total(self, order):
@@ -181,12 +143,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Export selected orders to CSV")
     def export_csv(self, request, queryset):
-        writer = csv.writer(_Echo())
-        response = StreamingHttpResponse((writer.writerow(row) for row in _csv_rows(queryset.order_by("id"))),
-                                         content_type="text/csv; charset=utf-8")
-        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = f'attachment; filename="orders-{stamp}.csv"'
-        return response
+        return export.orders_csv_response(queryset.order_by("id"))
 
 
 @admin.register(OrderEmail)

@@ -48,6 +48,11 @@ class Order(models.Model):
     def customer_name(self):
         return f"{self.first_name} {self.last_name}"
 
+    def email_state(self, kind):
+        """The state of this order's `kind` email, for people ("—" if none is owed); uses prefetched emails."""
+        email = next((email for email in self.emails.all() if email.kind == kind), None)
+        return email.get_state_display() if email else "—"
+
     def get_total_cost(self):
         return sum((item.get_cost() for item in self.items.all()), Decimal("0.00"))
 

@@ -10,6 +10,7 @@ from cart.cart import Cart
 from myshop.ratelimit import limit_posts
 
 from .forms import OrderCreateForm
+from .limits import check_order_limits, record_order
 from .models import Order, OrderEmail
 from .services import OrderPlacementError, place_order
 
@@ -41,12 +42,15 @@ def order_create(request):
                                      "your order and place it again.")
             else:
                 try:
+                    check_order_limits(request, cart.quantities(), form.cleaned_data["email"])
                     order = place_order(customer=form.cleaned_data, quantities=cart.quantities(),
                                         idempotency_key=_issued_key(request, form.cleaned_data["idempotency_key"]),
                                         prices_seen=cart.prices_seen())
                 except OrderPlacementError as error:
                     form.add_error(None, str(error))
                 else:
+                    record_order(request)
+                    request.session.cycle_key()  # whoever planted this session's cookie must not see the order
                     cart.clear()
                     _remember_order(request, order)
                     return redirect("orders:order_created")  # a refresh cannot submit the order again

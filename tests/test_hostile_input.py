@@ -244,3 +244,51 @@ def test_message_id_does_not_reveal_the_status_page_token(db, customer, make_pro
     order = Order.objects.create(**customer)
     assert str(order.token) not in confirmation_message(order).extra_headers["Message-ID"]
     assert str(order.token.hex) not in confirmation_message(order).extra_headers["Message-ID"]
+
+
+# --- Malformed requests ------------------------------------------------------------------------------------
+
+def post_urls(product, order):
+    """Every URL that takes a POST, and a few that answer it with 404 or 405."""
+    return [reverse("cart:cart_add", args=[product.id]), reverse("cart:cart_update", args=[product.id]),
+            reverse("cart:cart_remove", args=[product.id]), CHECKOUT, reverse("admin:login"),
+            reverse("admin:orders_order_changelist"), reverse("shop:product_list"), order.get_absolute_url(),
+            "/no-such-page/"]
+
+
+@pytest.mark.parametrize("content_type", [
+    "application/x-www-form-urlencoded; charset=utf-16",
+    "application/x-www-form-urlencoded; charset=UTF-32",
+    "application/x-www-form-urlencoded; charset=latin-1",
+    "application/x-www-form-urlencoded; charset=x-no-such-charset",
+    "multipart/form-data; boundary=xyz; charset=utf-16",
+    "text/plain; charset=cp500",
+])
+def test_a_post_in_a_charset_other_than_utf8_gets_400_never_500(make_product, customer, content_type):
+    product, order = make_product(), Order.objects.create(**customer)
+    client = Client(enforce_csrf_checks=True, raise_request_exception=False)
+    client.cookies["csrftoken"] = "a" * 32  # any CSRF cookie, and the form's token to match it
+    body = f"quantity=1&csrfmiddlewaretoken={'a' * 32}".encode()
+    for url in post_urls(product, order):
+        response = client.generic("POST", url, data=body, content_type=content_type)
+        assert response.status_code == 400, url
+        assert "UTF-8" in response.content.decode()
+    assert Cart(client.session).quantities() == {}
+
+
+def test_a_form_declared_as_utf8_is_accepted(client, make_product):
+    product = make_product()
+    response = client.post(reverse("cart:cart_add", args=[product.id]), data=b"quantity=2",
+                           content_type="application/x-www-form-urlencoded; charset=UTF-8")
+    assert response.status_code == 302 and Cart(client.session).quantities() == {product.id: 2}
+
+
+def test_an_oversized_form_gets_413_never_500(make_product):
+    product = make_product()
+    client = Client(enforce_csrf_checks=True, raise_request_exception=False)
+    client.cookies["csrftoken"] = "a" * 32
+    body = f"csrfmiddlewaretoken={'a' * 32}&quantity=1&padding={'x' * 3 * 1024 * 1024}"
+    response = client.post(reverse("cart:cart_add", args=[product.id]), data=body,
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 413 and "too large" in response.content.decode()
+    assert Cart(client.session).quantities() == {}

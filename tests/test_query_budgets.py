@@ -57,8 +57,10 @@ def test_query_counts_do_not_grow_with_catalog_or_cart(client, django_user_model
     client.cookies.clear()
     large, captured = page_counts(client, django_user_model, 50, shop_of, customer)
     assert large == small, f"1 item: {small}; 50 items: {large}"
-    # And they are small in absolute terms (session, cart, page data).
-    assert max(small.values()) <= 12, small
+    # And they are small in absolute terms (session, cart, page data). The checkout also moves the session
+    # to a new key (a planted session cookie must not see the order): six more on SQLite.
+    assert max(count for page, count in small.items() if page != "checkout") <= 12, small
+    assert small["checkout"] <= 18, small
 
     inserts = [q["sql"] for q in captured.captured_queries if 'INSERT INTO "orders_orderitem"' in q["sql"]]
     assert len(inserts) == 1, "order items must be inserted in one bulk statement"

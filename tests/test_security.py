@@ -1,10 +1,14 @@
 """Production configuration: safe by default, clean under Django's deploy checks; abuse limits."""
+import io
 import os
 import re
 import subprocess
 import sys
+import time
 import uuid
+from functools import partial
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from django.core.cache import caches
@@ -24,6 +28,7 @@ PRODUCTION_ENV = {
     "CELERY_BROKER_URL": "amqp://myshop:secret@mq.internal:5672/myshop",
     "SECURE_HSTS_SECONDS": "31536000",
     "SHOP_SITE_URL": "https://shop.example.com",
+    "CACHE_URL": "redis://cache.internal:6379/0",
 }
 
 
@@ -44,6 +49,26 @@ def test_check_deploy_warns_when_emails_would_link_to_localhost():
     env = {key: value for key, value in PRODUCTION_ENV.items() if key != "SHOP_SITE_URL"}
     result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
     assert result.returncode != 0 and "orders.W001" in result.stderr + result.stdout
+
+
+def test_check_deploy_fails_without_a_shared_cache_for_the_abuse_limits():
+    env = {key: value for key, value in PRODUCTION_ENV.items() if key != "CACHE_URL"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    assert result.returncode != 0 and "myshop.W001" in result.stderr + result.stdout
+
+
+def test_check_deploy_accepts_an_in_process_cache_when_every_limit_is_switched_off():
+    env = {key: value for key, value in PRODUCTION_ENV.items() if key != "CACHE_URL"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env, RATE_LIMIT_CHECKOUT="",
+                    RATE_LIMIT_CART="", RATE_LIMIT_LOGIN="", ORDER_MAX_PER_CLIENT_PER_DAY="0")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("backend", ["console", "filebased", "locmem"])
+def test_check_deploy_fails_when_emails_would_be_written_to_a_log_or_file(backend):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV,
+                    EMAIL_BACKEND=f"django.core.mail.backends.{backend}.EmailBackend")
+    assert result.returncode != 0 and "myshop.W002" in result.stderr + result.stdout
 
 
 def test_check_deploy_warns_when_https_protection_is_switched_off():
@@ -161,3 +186,131 @@ def test_admin_login_attempts_beyond_the_limit_get_429(client, settings, django_
     assert codes == [200, 200, 200]  # wrong password: the form again
     assert client.post(login, {"username": "boss", "password": "right-password-123"}).status_code == 429
     assert client.get(login).status_code == 200
+
+
+def test_the_limit_window_starts_at_the_clients_first_request(client, make_product, settings, cache_backend):
+    """Seven requests that straddle a minute boundary still meet a limit of 5 per minute."""
+    settings.RATE_LIMIT_CART = "5/60"
+    url = reverse("cart:cart_add", args=[make_product(stock=100).id])
+    boundary = (time.time() // 60 + 1) * 60
+    clock = iter([boundary - 0.3 + 0.1 * n for n in range(7)])
+    codes = []
+    for _ in range(7):
+        now = next(clock)
+        with patch("time.time", return_value=now):
+            codes.append(client.post(url, {"quantity": 1}).status_code)
+    assert codes == [302] * 5 + [429] * 2
+
+
+@pytest.mark.parametrize("remote, forwarded, proxies, expected", [
+    ("1.2.3.4", None, 0, "1.2.3.4"),
+    ("1.2.3.4:5678", None, 0, "1.2.3.4"),
+    ("[2001:db8:1:2::7]:443", None, 0, "2001:db8:1:2::/64"),
+    ("2001:db8:1:2::7", None, 0, "2001:db8:1:2::/64"),
+    ("fe80::1%eth0", None, 0, "fe80::/64"),
+    ("::ffff:1.2.3.4", None, 0, "1.2.3.4"),
+    ("10.0.0.1", "1.2.3.4:5678", 1, "1.2.3.4"),
+    ("10.0.0.1", "[2001:db8::1]:8080", 1, "2001:db8::/64"),
+    ("10.0.0.1", "9.9.9.9, 1.2.3.4:5678", 1, "1.2.3.4"),
+    ("10.0.0.1", "unknown", 1, "10.0.0.1"),
+    ("10.0.0.1", "1.2.3.4:http", 1, "10.0.0.1"),
+    ("10.0.0.1", "", 1, "10.0.0.1"),
+    ("10.0.0.1", "1.2.3.4", 0, "10.0.0.1"),  # no trusted proxy: the header is ignored
+    ("", None, 0, None),
+    ("unix:/run/gunicorn.sock", None, 0, None),
+    ("not an address", "also not", 1, None),
+])
+def test_client_addresses_are_parsed_strictly(rf, settings, remote, forwarded, proxies, expected):
+    from myshop.ratelimit import client_address
+
+    settings.TRUSTED_PROXY_COUNT = proxies
+    extra = {"REMOTE_ADDR": remote}
+    if forwarded is not None:
+        extra["HTTP_X_FORWARDED_FOR"] = forwarded
+    assert client_address(rf.post("/cart/", **extra)) == expected
+
+
+def test_clients_behind_a_proxy_that_adds_ports_are_limited_apart(client, make_product, settings):
+    settings.RATE_LIMIT_CART = "1/60"
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": uuid.uuid4().hex}}
+    url = reverse("cart:cart_add", args=[make_product(stock=100).id])
+    post = partial(client.post, url, {"quantity": 1}, REMOTE_ADDR="10.0.0.1")
+    assert post(HTTP_X_FORWARDED_FOR="1.2.3.4:5678").status_code == 302
+    assert post(HTTP_X_FORWARDED_FOR="1.2.3.4:6789").status_code == 429  # same client, another port
+    assert post(HTTP_X_FORWARDED_FOR="5.6.7.8:5678").status_code == 302  # another client is not locked out
+
+
+def test_clients_without_a_usable_address_never_share_one_bucket(client, make_product, settings):
+    settings.RATE_LIMIT_CART = "1/60"
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": uuid.uuid4().hex}}
+    url = reverse("cart:cart_add", args=[make_product(stock=100).id])
+    codes = [client.post(url, {"quantity": 1}, REMOTE_ADDR=remote).status_code
+             for remote in ("", "", "unix:/run/gunicorn.sock")]
+    assert codes == [302, 302, 302]
+    assert client.post(url, {"quantity": 1}, REMOTE_ADDR="1.2.3.4").status_code == 302
+
+
+# --- uploads and passwords ----------------------------------------------------------------------------------
+
+def test_a_30_mb_upload_is_refused_with_a_clear_answer_and_nothing_is_stored(admin_client, make_category,
+                                                                             settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from shop.models import Product
+
+    settings.MEDIA_ROOT = tmp_path
+    picture = io.BytesIO()
+    Image.new("RGB", (4, 4), "teal").save(picture, "PNG")
+    huge = picture.getvalue() + b"\0" * (30 * 1024 * 1024)  # a valid PNG with 30 MB behind it
+    response = admin_client.post(reverse("admin:shop_product_add"), {
+        "category": make_category().id, "name": "Huge", "slug": "huge", "price": "1.00", "stock": "1",
+        "available": "on", "image": SimpleUploadedFile("huge.png", huge, "image/png"),
+    })
+    assert response.status_code == 413
+    page = response.content.decode()
+    assert "too large" in page and f"{settings.REQUEST_BODY_MAX_SIZE // (1024 * 1024)} MB" in page
+    assert not Product.objects.exists()
+    assert not [path for path in tmp_path.rglob("*") if path.is_file()]
+
+
+def test_a_normal_image_upload_still_works(admin_client, make_category, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from shop.models import Product
+
+    settings.MEDIA_ROOT = tmp_path
+    picture = io.BytesIO()
+    Image.new("RGB", (400, 400), "teal").save(picture, "PNG")
+    response = admin_client.post(reverse("admin:shop_product_add"), {
+        "category": make_category().id, "name": "Mug", "slug": "mug", "price": "1.00", "stock": "1",
+        "available": "on", "image": SimpleUploadedFile("mug.png", picture.getvalue(), "image/png"),
+    })
+    assert response.status_code == 302
+    assert (tmp_path / Product.objects.get().image.name).exists()
+
+
+@pytest.mark.parametrize("password", ["Summer2024", "Password123!", "qwertyuiop12", "shopadmin2024"])
+def test_weak_admin_passwords_are_refused(django_user_model, password):
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    user = django_user_model(username="shopadmin", email="admin@shop.example")
+    with pytest.raises(ValidationError):
+        validate_password(password, user)
+
+
+def test_a_long_passphrase_is_accepted(django_user_model):
+    from django.contrib.auth.password_validation import validate_password
+
+    validate_password("correct horse battery staple", django_user_model(username="boss"))
+
+
+def test_password_rules_apply_to_the_admin_password_form(admin_client, admin_user):
+    response = admin_client.post(reverse("admin:auth_user_password_change", args=[admin_user.id]),
+                                 {"password1": "Summer2024", "password2": "Summer2024"})
+    assert response.status_code == 200 and "at least 12 characters" in response.content.decode()

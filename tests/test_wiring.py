@@ -50,6 +50,15 @@ def test_defaults_are_local_and_safe():
                                      "django.core.mail.backends.console.EmailBackend"]
 
 
+def test_production_sends_email_over_smtp_unless_told_otherwise():
+    """With DEBUG off the console backend would write whole emails (names, addresses, links) to the log."""
+    code = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE']='myshop.settings'; django.setup();"
+            "from django.conf import settings as s; print(s.EMAIL_BACKEND)")
+    result = run_python(code, SECRET_KEY="x" * 50)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "django.core.mail.backends.smtp.EmailBackend"
+
+
 def test_production_refuses_to_start_without_a_secret_key():
     code = "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='myshop.settings'; django.setup()"
     result = run_python(code)

@@ -1,0 +1,146 @@
+"""Request and response guards for the whole site: request bodies, database outages, the CSP header."""
+import codecs
+import logging
+import sys
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+
+from shop.views import server_error as shop_server_error
+
+from .logmask import mask_status_tokens
+
+logger = logging.getLogger(__name__)
+
+
+class RequestBodyMiddleware:
+    """Refuse, before anything reads it, a request body the shop would fail on or must not take.
+
+    - declared in a charset other than UTF-8: 400. (Django raises while the CSRF check reads such a form,
+      and again inside its own 400 handler, which gives a 500.) Browsers send forms without a charset;
+    - larger than REQUEST_BODY_MAX_SIZE (file uploads) or DATA_UPLOAD_MAX_MEMORY_SIZE (any other body):
+      413, without reading a byte of it, so nothing is stored.
+
+    Sits after SessionMiddleware (the answer is a page of the site) and before CsrfViewMiddleware.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        charset = request.content_params.get("charset")
+        if charset is not None and _codec_name(charset) not in ("utf-8", "ascii"):
+            return _refuse(request, 400, "Bad request", "This request declares its text as "
+                           f"“{charset[:40]}”. The shop reads forms in UTF-8 only.")
+        limit = (settings.REQUEST_BODY_MAX_SIZE if request.content_type == "multipart/form-data"
+                 else settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        if _content_length(request) > limit:
+            return _refuse(request, 413, "Request too large",
+                           f"This request is too large: the shop accepts at most {_megabytes(limit)} at a time "
+                           "(files included). Nothing was saved.")
+        return self.get_response(request)
+
+
+def _codec_name(charset):
+    try:
+        return codecs.lookup(charset.strip()).name
+    except LookupError:
+        return None
+
+
+def _content_length(request):
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _megabytes(size):
+    return f"{size / (1024 * 1024):g} MB"
+
+
+def _refuse(request, status, title, message):
+    return render(request, "request_refused.html", {"title": title, "message": message}, status=status)
+
+
+# --- Database outages ---------------------------------------------------------------------------------------
+
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 10
+
+
+class DatabaseUnavailableMiddleware:
+    """While the database is unreachable, answer every request that needs it with a friendly 503 page and
+    Retry-After, and one log line, instead of a 500 and a traceback per request. Nothing to do to recover:
+    the next request opens a new connection (CONN_HEALTH_CHECKS drops a dead persistent one first).
+
+    Errors raised by views (and templates) come here; one raised after the view, when the session is saved,
+    reaches `server_error` (handler500), which answers the same way.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DATABASE_ERRORS):
+            return None
+        session = getattr(request, "session", None)
+        if session is not None:
+            session.modified = False  # saving it would fail again; the request changed nothing
+        return database_unavailable(request, exception)
+
+
+def database_unavailable(request, error):
+    """The 503 answer for a request that failed for want of the database; logged once, without traceback."""
+    first_line = (str(error).strip().splitlines() or [""])[0][:200]
+    logger.warning("database unavailable: %s %s answered 503 (%s: %s)", request.method,
+                   mask_status_tokens(request.path), type(error).__name__, first_line)
+    # No request context: the context processors (cart, user) would query the database.
+    response = HttpResponse(render_to_string("503.html", {"shop_name": settings.SHOP_NAME}), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    response._has_been_logged = True  # Django's request logger would add an error line for the 503
+    return response
+
+
+def server_error(request):
+    """handler500: a database error raised outside a view (saving the session) gets the 503 page too."""
+    error = sys.exc_info()[1]
+    if isinstance(error, DATABASE_ERRORS):
+        return database_unavailable(request, error)
+    return shop_server_error(request)
+
+
+# --- Content-Security-Policy --------------------------------------------------------------------------------
+
+class ContentSecurityPolicyMiddleware:
+    """Send SECURE_CSP as the Content-Security-Policy header of every response that has none.
+
+    Django 5.2 has no CSP of its own; Django 6's middleware reads the same setting in the same shape
+    ({directive: [sources]}), so upgrading means swapping this class for django.middleware.csp's.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = content_security_policy()
+        return response
+
+
+def content_security_policy():
+    """The header value for SECURE_CSP; images may also come from MEDIA_URL's host when it has one."""
+    directives = {name: list(sources) for name, sources in settings.SECURE_CSP.items()}
+    media = urlsplit(settings.MEDIA_URL)
+    if media.scheme and media.netloc:
+        directives.setdefault("img-src", ["'self'"]).append(f"{media.scheme}://{media.netloc}")
+    return "; ".join(" ".join([name, *sources]) for name, sources in directives.items())

@@ -1,0 +1,78 @@
+"""The database unreachable in the web tier: a friendly 503 with Retry-After and one log line per request,
+never a 500 with a traceback. (The real restart under load is in tests/test_database_restart.py.)"""
+import logging
+from unittest.mock import patch
+
+import pytest
+from django.db import InterfaceError, OperationalError
+from django.db.backends.utils import CursorWrapper
+from django.test import Client
+from django.urls import reverse
+
+
+@pytest.fixture
+def shopper(make_product):
+    """A client with a product in its cart, so its requests load (and may save) a session."""
+    client = Client(raise_request_exception=False)
+    product = make_product()
+    client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1})
+    client.product = product
+    return client
+
+
+def database_down(error=OperationalError):
+    return patch.object(CursorWrapper, "execute", side_effect=error("connection to server at 127.0.0.1, "
+                                                                    "port 5432 failed: Connection refused"))
+
+
+def assert_friendly_503(response, caplog):
+    assert response.status_code == 503
+    assert int(response["Retry-After"]) > 0
+    page = response.content.decode()
+    assert "back in a moment" in page and 'href="/static/css/base.css"' in page  # the site's layout
+    assert "Traceback" not in page and "OperationalError" not in page
+    problems = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert len(problems) == 1 and problems[0].exc_info is None, [r.getMessage() for r in problems]
+    assert "database unavailable" in problems[0].getMessage()
+
+
+@pytest.mark.parametrize("error", [OperationalError, InterfaceError])
+def test_pages_answer_503_while_the_database_is_unreachable(shopper, caplog, error):
+    with database_down(error):
+        response = shopper.get(reverse("shop:product_list"))
+    assert_friendly_503(response, caplog)
+
+
+@pytest.mark.parametrize("url_name", ["cart:cart_add", "cart:cart_update", "cart:cart_remove"])
+def test_cart_changes_answer_503_while_the_database_is_unreachable(shopper, caplog, url_name):
+    with database_down():
+        response = shopper.post(reverse(url_name, args=[shopper.product.id]), {"quantity": 2})
+    assert_friendly_503(response, caplog)
+
+
+def test_checkout_answers_503_while_the_database_is_unreachable(shopper, caplog, customer):
+    with database_down():
+        response = shopper.post(reverse("orders:order_create"), customer)
+    assert_friendly_503(response, caplog)
+
+
+def test_a_session_that_cannot_be_saved_answers_503(shopper, caplog):
+    """The view worked, then the database went away before the session was written."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    with patch.object(SessionStore, "save", side_effect=OperationalError("server closed the connection")):
+        response = shopper.post(reverse("cart:cart_add", args=[shopper.product.id]), {"quantity": 1})
+    assert_friendly_503(response, caplog)
+
+
+def test_the_shop_answers_again_once_the_database_is_back(shopper):
+    with database_down():
+        assert shopper.get(reverse("shop:product_list")).status_code == 503
+    assert shopper.get(reverse("shop:product_list")).status_code == 200
+    assert shopper.get(reverse("cart:cart_detail")).context["cart"].quantities() == {shopper.product.id: 1}
+
+
+def test_connections_are_checked_before_reuse():
+    from django.conf import settings
+
+    assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] is True

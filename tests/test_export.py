@@ -1,0 +1,79 @@
+"""The orders CSV export: no cell, nor any part of a cell after a separator, is run as a formula."""
+import csv
+import io
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from orders.models import Order, OrderItem
+
+CHANGELIST = reverse("admin:orders_order_changelist")
+FORMULA_STARTS = ("=", "+", "-", "@")
+SEPARATORS = [";", ",", "\t"]
+HOSTILE = {
+    "city": "Berlin;=2+3",
+    "address": "Main St 1,=HYPERLINK(\"http://evil.example\")",
+    "last_name": "Smith\t=1+1",
+    "first_name": "@SUM(A1:A9)",
+    "postal_code": "10115; -2+3",
+}
+
+
+@pytest.fixture
+def exported(admin_client, customer, make_product):
+    """The CSV text exported by the admin action for one order with hostile fields, and the order."""
+    order = Order.objects.create(**{**customer, **HOSTILE})
+    OrderItem.objects.create(order=order, product=make_product(), price=Decimal("7.00"), quantity=2)
+    response = admin_client.post(CHANGELIST, {"action": "export_csv", "_selected_action": [order.id]})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    return b"".join(response.streaming_content).decode(), order
+
+
+def starts_a_formula(cell):
+    return cell.strip().strip('"').lstrip().startswith(FORMULA_STARTS)
+
+
+@pytest.mark.parametrize("separator", SEPARATORS, ids=["semicolon", "comma", "tab"])
+def test_no_cell_starts_a_formula_whichever_separator_the_spreadsheet_splits_on(exported, separator):
+    text, _ = exported
+    # A spreadsheet told to split on `separator`: with the quotes honoured (csv), and without (a plain split).
+    parsed = [cell for row in csv.reader(io.StringIO(text), delimiter=separator) for cell in row]
+    split = [cell for line in text.splitlines() for cell in line.split(separator)]
+    hostile = [cell for cell in parsed + split if starts_a_formula(cell)]
+    assert hostile == []
+
+
+def test_every_cell_is_quoted(exported):
+    text, _ = exported
+    for line in text.splitlines():
+        assert line.startswith('"') and line.endswith('"'), line
+
+
+def test_neutralised_values_keep_their_text(exported):
+    text, order = exported
+    header, row = list(csv.reader(io.StringIO(text)))
+    record = dict(zip(header, row))
+    assert record["city"] == "Berlin;'=2+3"
+    assert record["postal code"] == "10115; '-2+3"
+    assert record["first name"] == "'@SUM(A1:A9)"
+    assert record["number"] == str(order.id) and record["total"] == "14.00"
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("plain", "plain"),
+    ("", ""),
+    (None, ""),
+    (42, "42"),
+    ("=1+1", "'=1+1"),
+    ("a;=1", "a;'=1"),
+    ("a, +1", "a, '+1"),
+    ("a\t-1", "a\t'-1"),
+    ("line 1\n=cmd", "line 1\n'=cmd"),
+    ("\r=cmd", "\r'=cmd"),
+    ("co-op; e-mail", "co-op; e-mail"),  # a dash inside a word starts nothing
+])
+def test_cell_neutralisation(value, expected):
+    from orders.export import csv_cell
+
+    assert csv_cell(value) == expected
