@@ -231,9 +231,10 @@ ORDER_EMAIL_SWEEP_SECONDS = float(os.environ.get("ORDER_EMAIL_SWEEP_SECONDS", "3
 ORDER_EMAIL_REQUEUE_AFTER_SECONDS = float(os.environ.get("ORDER_EMAIL_REQUEUE_AFTER_SECONDS", "900"))
 
 # --- Email -------------------------------------------------------------------------------------------
-# Development prints emails to the console; production sends them (the console would log personal data).
+# Development prints emails to the console; production sends them (the console would log personal data)
+# with Django's SMTP backend made to tell a lost reply after the message from an error before it.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
-    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend"
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "orders.mail.SMTPBackend"
 )
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))

@@ -71,6 +71,12 @@ def test_check_deploy_fails_when_emails_would_be_written_to_a_log_or_file(backen
     assert result.returncode != 0 and "myshop.W002" in result.stderr + result.stdout
 
 
+def test_check_deploy_fails_on_djangos_smtp_backend_which_would_resend_a_stored_email():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV,
+                    EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend")
+    assert result.returncode != 0 and "myshop.W003" in result.stderr + result.stdout
+
+
 def test_check_deploy_warns_when_https_protection_is_switched_off():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV, SECURE_SSL_REDIRECT="0",
                     SESSION_COOKIE_SECURE="0")

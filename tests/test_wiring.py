@@ -56,7 +56,7 @@ def test_production_sends_email_over_smtp_unless_told_otherwise():
             "from django.conf import settings as s; print(s.EMAIL_BACKEND)")
     result = run_python(code, SECRET_KEY="x" * 50)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "django.core.mail.backends.smtp.EmailBackend"
+    assert result.stdout.strip() == "orders.mail.SMTPBackend"
 
 
 def test_production_refuses_to_start_without_a_secret_key():
