@@ -1,5 +1,4 @@
 from django.contrib import admin, messages
-from django.utils import timezone
 
 from shop.money import format_money
 
@@ -19,7 +18,7 @@ class OrderItemInline(admin.TabularInline):
 
     @admin.display(description="Cost")
     def cost(self, item):
-        return format_money(item.get_cost())
+        return format_money(item.cost)
 
 
 class OrderEmailInline(admin.TabularInline):
@@ -85,8 +84,9 @@ class OrderAdmin(admin.ModelAdmin):
         (None, {"fields": ["status", "total", "token", "created", "updated"]}),
         ("Customer", {"fields": ["first_name", "last_name", "email", "address", "postal_code", "city"]}),
     ]
-    readonly_fields = ["token", "created", "updated", "total"]
-    actions = ["mark_paid", "mark_shipped", "resend_confirmation", "resend_shipping", "export_csv"]
+    # The status moves only through the actions (services.change_status and its transition table).
+    readonly_fields = ["status", "token", "created", "updated", "total"]
+    actions = ["mark_paid", "mark_shipped", "cancel", "resend_confirmation", "resend_shipping", "export_csv"]
 
     def has_add_permission(self, request):
         return False  # orders come from checkout only: items, prices and stock are reserved there
@@ -104,34 +104,31 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description="Total")
     def total(self, order):
-        return format_money(order.get_total_cost())
+        return format_money(order.total)
 
     def save_model(self, request, obj, form, change):
-        """Save only what the form changed (never write back email state a worker updated meanwhile);
-        status changes go through the services, so "shipped" emails the customer."""
-        changed = [name for name in form.changed_data if name != "status"]
+        """Save only what the form changed: never write back what a worker or another operator changed."""
+        if form.changed_data:
+            obj.save(update_fields=[*form.changed_data, "updated"])
+
+    def _change_status(self, request, queryset, to, done):
+        changed, refused = services.change_status(order_ids=list(queryset.values_list("id", flat=True)), to=to)
         if changed:
-            obj.save(update_fields=[*changed, "updated"])
-        if "status" in form.changed_data:
-            if obj.status == Order.Status.SHIPPED:
-                services.mark_shipped(order_ids=[obj.id])
-            elif obj.status == Order.Status.PAID:
-                services.mark_paid(order_ids=[obj.id])
-            else:
-                Order.objects.filter(id=obj.id).update(status=obj.status, updated=timezone.now())
-            obj.refresh_from_db()
+            self.message_user(request, f"{done}: {len(changed)} order(s).", messages.SUCCESS)
+        for why in refused.values():
+            self.message_user(request, why, messages.WARNING)
 
     @admin.action(description="Mark selected orders as paid")
     def mark_paid(self, request, queryset):
-        changed = services.mark_paid(order_ids=list(queryset.values_list("id", flat=True)))
-        self.message_user(request, f"Marked {len(changed)} order(s) as paid.", messages.SUCCESS)
+        self._change_status(request, queryset, Order.Status.PAID, "Marked paid")
 
     @admin.action(description="Mark selected orders as shipped (emails the customers)")
     def mark_shipped(self, request, queryset):
-        changed = services.mark_shipped(order_ids=list(queryset.values_list("id", flat=True)))
-        skipped = queryset.count() - len(changed)
-        note = f" {skipped} already shipped or cancelled were left alone." if skipped else ""
-        self.message_user(request, f"Marked {len(changed)} order(s) as shipped.{note}", messages.SUCCESS)
+        self._change_status(request, queryset, Order.Status.SHIPPED, "Marked shipped; the customers get a notice")
+
+    @admin.action(description="Cancel selected orders (their stock goes back on sale)")
+    def cancel(self, request, queryset):
+        self._change_status(request, queryset, Order.Status.CANCELLED, "Cancelled, stock given back")
 
     @admin.action(description="Send the confirmation email again")
     def resend_confirmation(self, request, queryset):

@@ -39,13 +39,15 @@ def _order_message(order, template, subject, site_url):
     context = {
         "order": order,
         "items": items,
-        "total": format_money(sum((item.get_cost() for item in items), 0)),
+        "subtotal": format_money(order.subtotal),
+        "shipping_cost": format_money(order.shipping_cost) if order.shipping_cost else "free",
+        "total": format_money(order.total),
         "shop_name": settings.SHOP_NAME,
         "status_url": (site_url or settings.SHOP_SITE_URL).rstrip("/") + order.get_absolute_url(),
     }
     for item in items:
         item.price_text = format_money(item.price)
-        item.cost_text = format_money(item.get_cost())
+        item.cost_text = format_money(item.cost)
     message = EmailMultiAlternatives(
         subject=subject,
         body=render_to_string(f"orders/emails/{template}.txt", context),

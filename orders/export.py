@@ -5,6 +5,8 @@ import re
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
+from shop.money import format_money
+
 # A formula starts with one of these (OWASP "CSV injection"). A spreadsheet that splits on a separator
 # other than the writer's, or ignores the quotes, sees a new cell after every `;`, `,`, tab or line break:
 # each of those cell parts is neutralised too, not only the start of the value.
@@ -29,7 +31,7 @@ def order_rows(queryset):
             order.number, order.created.isoformat(), order.get_status_display(),
             order.email_state("confirmation"), order.email_state("shipping"), order.first_name,
             order.last_name, order.email, order.address, order.postal_code, order.city,
-            sum(item.quantity for item in items), f"{sum((item.get_cost() for item in items), 0):.2f}",
+            sum(item.quantity for item in items), format_money(order.total),
         )]
 
 

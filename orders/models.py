@@ -1,6 +1,4 @@
 import uuid
-from decimal import Decimal
-
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Now
@@ -27,6 +25,10 @@ class Order(models.Model):
     token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # The checkout form's one-time key: submitting the same form twice places one order, not two.
     idempotency_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    # The money, fixed when the order is placed (shop.money): the goods, shipping, and what is charged.
+    subtotal = models.DecimalField(max_digits=12, decimal_places=2, default=0, editable=False)
+    shipping_cost = models.DecimalField(max_digits=10, decimal_places=2, default=0, editable=False)
+    total = models.DecimalField(max_digits=12, decimal_places=2, default=0, editable=False)
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -53,8 +55,6 @@ class Order(models.Model):
         email = next((email for email in self.emails.all() if email.kind == kind), None)
         return email.get_state_display() if email else "—"
 
-    def get_total_cost(self):
-        return sum((item.get_cost() for item in self.items.all()), Decimal("0.00"))
 
 
 class OrderItem(models.Model):
@@ -72,9 +72,10 @@ class OrderItem(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.quantity} × {self.product_id} in order {self.order_id}"
+        return f"{self.quantity} × {self.product}"
 
-    def get_cost(self):
+    @property
+    def cost(self):
         return self.price * self.quantity
 
 

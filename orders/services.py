@@ -1,16 +1,27 @@
 """Placing orders and changing their status: the one place for each."""
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db.models.functions import Now
 
+from shop import stock
 from shop.models import Product
-from shop.money import format_money
+from shop.money import ZERO, format_money, shipping_cost
 
 from . import outbox
 from .models import Order, OrderEmail, OrderItem
 from .tasks import order_created, order_shipped
 
 CUSTOMER_FIELDS = ("first_name", "last_name", "email", "address", "postal_code", "city")
+Status = Order.Status
+
+# The order's life. Only these moves exist; anything else is refused with a message. Nothing leaves
+# "shipped" (the goods are gone: a return is a new process) or "cancelled" (its stock went back on sale).
+TRANSITIONS = {
+    Status.PENDING: {Status.PAID, Status.CANCELLED},
+    Status.PAID: {Status.SHIPPED, Status.CANCELLED},
+    Status.SHIPPED: set(),
+    Status.CANCELLED: set(),
+}
 
 
 class OrderPlacementError(Exception):
@@ -20,19 +31,16 @@ class OrderPlacementError(Exception):
 def place_order(*, customer, quantities, idempotency_key=None, prices_seen=None):
     """Create an Order from {product_id: quantity} at current catalog prices, reserving stock.
 
-    Nothing is written unless every line can be filled. The confirmation email is queued only once the
-    transaction has committed, so the worker always finds the order. With an idempotency key, placing
-    the same order again (a double-clicked button, a resubmitted form) returns the first order. With
-    prices_seen ({product_id: price}), a price that changed since the shopper saw it refuses the order.
+    Nothing is written unless every line can be filled: a line withdrawn, sold out, short or repriced since
+    the shopper saw it refuses the whole order, naming it. The confirmation is owed in the same transaction
+    and handed to the worker once it commits. With an idempotency key, placing the same order again (a
+    double-clicked button, a resubmitted form) returns the first order instead.
     """
-    if idempotency_key is not None:
-        existing = Order.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
     try:
         return _create_order(customer, quantities, idempotency_key, prices_seen or {})
-    except IntegrityError:
-        # A concurrent submission with the same key committed first: that one is the order.
+    except (IntegrityError, OrderPlacementError):
+        # A twin submission with the same key got there first (its order holds the key, or took the stock
+        # this one waited for): that one is the order. Looked up only when this one failed.
         existing = Order.objects.filter(idempotency_key=idempotency_key).first() if idempotency_key else None
         if existing is None:
             raise
@@ -49,63 +57,74 @@ def _create_order(customer, quantities, idempotency_key, prices_seen):
 
     # Lock the rows (PostgreSQL; SQLite's IMMEDIATE transactions already serialise writers), so two
     # checkouts racing for the last unit cannot both take it.
-    products = Product.objects.select_for_update().filter(available=True).in_bulk(list(quantities))
-    if idempotency_key is not None:
-        # A twin submission may have waited for the same locks: if it placed the order, that is the order.
-        existing = Order.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
-    problems = []
-    for product_id, quantity in quantities.items():
-        product = products.get(product_id)
-        if product is None:
-            problems.append("An item in your cart is no longer available.")
-        elif product.stock < quantity:
-            left = f"only {product.stock} left" if product.stock else "sold out"
-            problems.append(f"“{product.name}”: {left}.")
-        elif prices_seen.get(product_id, product.price) != product.price:
-            problems.append(f"The price of “{product.name}” has just changed to {format_money(product.price)}: "
-                            "please check your order and place it again.")
+    products = Product.objects.select_for_update().in_bulk(list(quantities))
+    problems = [problem for product_id, quantity in quantities.items()
+                if (problem := _line_problem(products.get(product_id), quantity, prices_seen.get(product_id)))]
     if problems:
         raise OrderPlacementError(" ".join(problems))
 
-    for product_id, quantity in quantities.items():
-        products[product_id].stock -= quantity
-    Product.objects.bulk_update(list(products.values()), ["stock"])
-
+    subtotal = sum((products[product_id].price * quantity for product_id, quantity in quantities.items()), ZERO)
+    shipping = shipping_cost(subtotal)
     order = Order.objects.create(
-        idempotency_key=idempotency_key, **{field: customer[field] for field in CUSTOMER_FIELDS}
+        idempotency_key=idempotency_key, subtotal=subtotal, shipping_cost=shipping, total=subtotal + shipping,
+        **{field: customer[field] for field in CUSTOMER_FIELDS},
     )
     OrderItem.objects.bulk_create(
         OrderItem(order=order, product=products[product_id], price=products[product_id].price, quantity=quantity)
         for product_id, quantity in quantities.items()
     )
+    stock.sell(products=products, quantities=quantities, order_id=order.id)
     # The outbox row is written with the order: whatever happens after the commit, the email is owed.
     outbox.owe(order.id, OrderEmail.Kind.CONFIRMATION)
     transaction.on_commit(lambda: order_created.delay(order.id))  # never raises (see outbox.OutboxTask)
     return order
 
 
-@transaction.atomic
-def mark_paid(*, order_ids):
-    """Mark pending orders paid; return the ids changed."""
-    changed = list(Order.objects.select_for_update()
-                   .filter(id__in=order_ids, status=Order.Status.PENDING).values_list("id", flat=True))
-    Order.objects.filter(id__in=changed, status=Order.Status.PENDING).update(status=Order.Status.PAID,
-                                                                             updated=timezone.now())
-    return changed
+def _line_problem(product, quantity, price_seen):
+    """What stops this line, said so that the shopper knows what to do; None if it can be filled."""
+    if product is None:
+        return "An item in your cart is no longer available; it has been taken out of your cart."
+    if not product.available:
+        return f"“{product.name}” is no longer available; it has been taken out of your cart."
+    if product.stock < quantity:
+        if not product.stock:
+            return f"“{product.name}”: sold out. Remove it from your cart to order the rest."
+        return f"“{product.name}”: only {product.stock} left. Change the quantity in your cart, or remove it."
+    if price_seen is not None and price_seen != product.price:
+        return (f"The price of “{product.name}” has just changed to {format_money(product.price)}: please "
+                "check your order and place it again.")
+    return None
 
 
 @transaction.atomic
-def mark_shipped(*, order_ids):
-    """Mark orders shipped and email each customer a shipping notice (once); return the ids changed."""
-    changed = list(
-        Order.objects.select_for_update()
-        .filter(id__in=order_ids, status__in=[Order.Status.PENDING, Order.Status.PAID])
-        .values_list("id", flat=True)
-    )
-    Order.objects.filter(id__in=changed).update(status=Order.Status.SHIPPED, updated=timezone.now())
-    for order_id in changed:
-        outbox.owe(order_id, OrderEmail.Kind.SHIPPING)
-        transaction.on_commit(lambda order_id=order_id: order_shipped.delay(order_id))
-    return changed
+def change_status(*, order_ids, to):
+    """Move these orders to status `to` where the transition table allows it; return (changed ids,
+    {refused id: why}).
+
+    The rows are locked first, so two operators doing the same at once change each order once:
+    cancelling gives its stock back exactly once, and shipping owes exactly one shipping notice.
+    """
+    to = Status(to)
+    locked = Order.objects.select_for_update().filter(id__in=order_ids).order_by("id")
+    changed, refused = [], {}
+    for order_id, current in locked.values_list("id", "status"):
+        if to in TRANSITIONS[current]:
+            changed.append(order_id)
+        else:
+            refused[order_id] = (f"Order {order_id} is {Status(current).label.lower()}: it cannot be "
+                                 f"{_verb(to)}.")
+    Order.objects.filter(id__in=changed).update(status=to, updated=Now())
+    if to == Status.CANCELLED:
+        for order_id in changed:
+            lines = dict(OrderItem.objects.filter(order_id=order_id).values_list("product_id", "quantity"))
+            stock.give_back(order_id=order_id, quantities=lines)
+    if to == Status.SHIPPED:
+        for order_id in changed:
+            outbox.owe(order_id, OrderEmail.Kind.SHIPPING)
+            transaction.on_commit(lambda order_id=order_id: order_shipped.delay(order_id))
+    return changed, refused
+
+
+def _verb(status):
+    return {Status.PAID: "marked paid", Status.SHIPPED: "shipped", Status.CANCELLED: "cancelled",
+            Status.PENDING: "made pending again"}[status]

@@ -1,6 +1,8 @@
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -22,38 +24,39 @@ LAST_ORDER_KEY = "last_order_token"
 @limit_posts("checkout", "RATE_LIMIT_CHECKOUT")
 def order_create(request):
     cart = Cart(request.session)
-    if request.method == "POST":
+    if request.method == "POST" and (not cart or request.POST.get("idempotency_key") in request.session.get(
+            SPENT_KEYS, [])):
         earlier = _order_for_resubmitted_form(request)
         if earlier is not None:  # the same form sent twice: show the order it already placed
             _remember_order(request, earlier)
             return redirect("orders:order_created")
-    for notice in cart.sync():
-        messages.warning(request, notice)
+    if request.method == "GET":
+        for notice in cart.sync():
+            messages.warning(request, notice)
     if not cart:
-        messages.info(request, "Your cart is empty: add something before checking out.")
-        return redirect("cart:cart_detail")
+        return redirect("cart:cart_detail")  # the cart page says it is empty
 
     if request.method == "POST":
         form = OrderCreateForm(request.POST)
         if form.is_valid():
-            if cart.repriced:
-                # Never charge a price the shopper has not seen: show it, and let them submit again.
-                form.add_error(None, "Prices changed since you added these items (see above). Please check "
-                                     "your order and place it again.")
+            try:
+                check_order_limits(request, cart.quantities(), form.cleaned_data["email"])
+                # Every line is checked under the row locks: one withdrawn, sold out, short or repriced since
+                # the checkout page refuses the whole order (never a partial one), naming the line.
+                order = place_order(customer=form.cleaned_data, quantities=cart.quantities(),
+                                    idempotency_key=_issued_key(request, form.cleaned_data["idempotency_key"]),
+                                    prices_seen=cart.prices_seen())
+            except OrderPlacementError as error:
+                form.add_error(None, str(error))
+                for notice in cart.sync():  # the cart as the catalog is now, and what changed
+                    messages.warning(request, notice)
             else:
-                try:
-                    check_order_limits(request, cart.quantities(), form.cleaned_data["email"])
-                    order = place_order(customer=form.cleaned_data, quantities=cart.quantities(),
-                                        idempotency_key=_issued_key(request, form.cleaned_data["idempotency_key"]),
-                                        prices_seen=cart.prices_seen())
-                except OrderPlacementError as error:
-                    form.add_error(None, str(error))
-                else:
-                    record_order(request)
-                    request.session.cycle_key()  # whoever planted this session's cookie must not see the order
-                    cart.clear()
-                    _remember_order(request, order)
-                    return redirect("orders:order_created")  # a refresh cannot submit the order again
+                record_order(request)
+                _spend_key(request, form.cleaned_data["idempotency_key"])
+                cart.clear()
+                _cycle_session(request, order)
+                _remember_order(request, order)
+                return redirect("orders:order_created")  # a refresh cannot submit the order again
         status = 400
     else:
         form = OrderCreateForm(initial={"idempotency_key": _issue_key(request)})
@@ -61,7 +64,21 @@ def order_create(request):
     return render(request, "orders/order/create.html", {"cart": cart, "form": form}, status=status)
 
 
+CYCLED_SESSION_SECONDS = 300
+
+
+def _cycle_session(request, order):
+    """A new session key once the order is placed: whoever planted this session's cookie must not see the
+    order. The old key is remembered for a few minutes with the order, so that the other request of a
+    double click, still carrying the old cookie, shows this order instead of an empty cart."""
+    old_key = request.session.session_key
+    request.session.cycle_key()
+    if old_key:
+        cache.set(f"checkout:cycled:{old_key}", order.id, CYCLED_SESSION_SECONDS)
+
+
 ISSUED_KEYS = "checkout_keys"
+SPENT_KEYS = "checkout_spent_keys"  # keys whose form placed an order: sent again, it shows that order
 
 
 def _issue_key(request):
@@ -71,18 +88,28 @@ def _issue_key(request):
     return key
 
 
+def _spend_key(request, key):
+    if key is not None:
+        request.session[SPENT_KEYS] = (request.session.get(SPENT_KEYS, []) + [str(key)])[-5:]
+
+
 def _issued_key(request, key):
     """`key` if this session was given it (a key from elsewhere must not reach someone else's order)."""
     return key if key is not None and str(key) in request.session.get(ISSUED_KEYS, []) else None
 
 
 def _order_for_resubmitted_form(request):
+    """The order this checkout form already placed: its one-time key issued to this session, or to the
+    session this browser had before the order cycled it."""
     try:
         key = uuid.UUID(request.POST.get("idempotency_key", ""))
     except ValueError:
         return None
-    key = _issued_key(request, key)
-    return Order.objects.filter(idempotency_key=key).first() if key else None
+    if _issued_key(request, key):
+        return Order.objects.filter(idempotency_key=key).first()
+    old_session = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    order_id = cache.get(f"checkout:cycled:{old_session}") if old_session else None
+    return Order.objects.filter(id=order_id, idempotency_key=key).first() if order_id else None
 
 
 LAST_ORDER_MINUTES = 30  # the thank-you page is for the shopper who just ordered, not the next user of a shared PC
@@ -112,5 +139,5 @@ def order_detail(request, token):
 
 def _order_context(order):
     items = list(order.items.select_related("product"))
-    return {"order": order, "items": items, "total": sum((item.get_cost() for item in items), 0),
+    return {"order": order, "items": items,
             "confirmation": order.emails.filter(kind=OrderEmail.Kind.CONFIRMATION).first()}

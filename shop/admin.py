@@ -1,8 +1,13 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
-from . import images
-from .models import Category, Product
+from . import images, stock
+from .models import Category, Product, StockMovement
 
 
 class ProductForm(forms.ModelForm):
@@ -20,12 +25,94 @@ class CategoryAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
+class StockChangeForm(forms.Form):
+    kind = forms.ChoiceField(choices=[("received", "Received: add this many units (a delivery)"),
+                                      ("counted", "Stock-take: this many units are on the shelf")],
+                             widget=forms.RadioSelect, initial="received")
+    quantity = forms.IntegerField(min_value=0, max_value=1_000_000, label="Units", error_messages={
+        "min_value": "Enter a number of units: at least 1 for a delivery, 0 or more for a stock-take."})
+    note = forms.CharField(max_length=200, required=False, help_text="e.g. the delivery note's number")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("kind") == "received" and cleaned.get("quantity") == 0:
+            self.add_error("quantity", "Enter the number of units received: at least 1.")
+        return cleaned
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     form = ProductForm
     list_display = ["name", "slug", "category", "price", "stock", "available", "created", "updated"]
     list_filter = ["available", "category", "created", "updated"]
-    list_editable = ["price", "stock", "available"]
+    # Stock is never a field once the product exists: it moves by recorded deltas (see stock_change_view).
+    list_editable = ["price", "available"]
     list_select_related = ["category"]
     prepopulated_fields = {"slug": ("name",)}
     search_fields = ["name", "slug"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["stock_on_hand"] if obj is not None else []
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is not None:
+            fields = [field for field in fields if field not in ("stock", "stock_on_hand")] + ["stock_on_hand"]
+        return fields
+
+    @admin.display(description="Stock")
+    def stock_on_hand(self, product):
+        url = reverse("admin:shop_product_stock", args=[product.id])
+        history = reverse("admin:shop_stockmovement_changelist") + f"?product__id__exact={product.id}"
+        return format_html('{} units · <a href="{}">Receive or count stock</a> · <a href="{}">History</a>',
+                           product.stock, url, history)
+
+    def get_urls(self):
+        return [path("<int:product_id>/stock/", self.admin_site.admin_view(self.stock_change_view),
+                     name="shop_product_stock"), *super().get_urls()]
+
+    def stock_change_view(self, request, product_id):
+        """Receive units or record a stock-take: a movement with who, when and why, never an overwrite."""
+        product = get_object_or_404(Product, id=product_id)
+        if not self.has_change_permission(request, product):
+            raise PermissionDenied
+        form = StockChangeForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            kind, quantity, note = (form.cleaned_data[name] for name in ("kind", "quantity", "note"))
+            try:
+                if kind == "received":
+                    now = stock.receive(product_id=product.id, quantity=quantity, by=request.user, note=note)
+                    self.message_user(request, f"Received {quantity} of “{product.name}”: {now} in stock.",
+                                      messages.SUCCESS)
+                else:
+                    delta = stock.count(product_id=product.id, counted=quantity, by=request.user, note=note)
+                    self.message_user(request, f"Stock-take of “{product.name}”: {quantity} in stock "
+                                               f"({delta:+d}).", messages.SUCCESS)
+            except stock.StockError as error:
+                form.add_error(None, str(error))
+            else:
+                return redirect("admin:shop_product_change", product.id)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "product": product,
+                   "form": form, "title": f"Stock of “{product.name}”",
+                   "movements": product.stock_movements.select_related("by", "order")[:10]}
+        return TemplateResponse(request, "admin/shop/product/stock.html", context)
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(admin.ModelAdmin):
+    """The ledger: every change to stock, read-only."""
+
+    list_display = ["created", "product", "delta", "balance", "reason", "order", "by", "note"]
+    list_filter = ["reason"]
+    search_fields = ["product__name", "=order__id", "note"]
+    list_select_related = ["product", "order", "by"]
+    date_hierarchy = "created"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

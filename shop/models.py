@@ -1,5 +1,7 @@
+from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models.functions import Now
 from django.urls import reverse
 
 from . import images
@@ -31,6 +33,7 @@ class Product(models.Model):
     image_renditions = models.JSONField(default=list, blank=True, editable=False)
     price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
     available = models.BooleanField(default=True)
+    # The units on hand: the sum of the product's stock movements, changed only with one (see shop.stock).
     stock = models.PositiveIntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
@@ -57,8 +60,19 @@ class Product(models.Model):
         return product
 
     def save(self, *args, **kwargs):
-        """Save; when the image changed (a new upload, or removed), replace its resized copies."""
+        """Save; when the image changed (a new upload, or removed), replace its resized copies.
+
+        Stock is written only when the product is created (its first movement records it): afterwards it
+        moves by recorded deltas alone (shop.stock), never by saving a product loaded a while ago.
+        """
+        adding = self._state.adding
+        if not adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [field.attname for field in self._meta.concrete_fields
+                                       if not field.primary_key and field.attname != "stock"]
         super().save(*args, **kwargs)
+        if adding and self.stock:
+            StockMovement.objects.create(product=self, delta=self.stock, balance=self.stock,
+                                         reason=StockMovement.Reason.RECEIVED, note="initial stock")
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "image" not in update_fields:
             return
@@ -76,3 +90,32 @@ class Product(models.Model):
     @property
     def in_stock(self):
         return self.available and self.stock > 0
+
+
+class StockMovement(models.Model):
+    """One change to a product's stock and why: the ledger. stock = the sum of a product's movements."""
+
+    class Reason(models.TextChoices):
+        RECEIVED = "received", "Received"
+        COUNTED = "counted", "Stock-take correction"
+        SOLD = "sold", "Sold"
+        RETURNED = "returned", "Returned (order cancelled)"
+
+    product = models.ForeignKey(Product, related_name="stock_movements", on_delete=models.PROTECT)
+    delta = models.IntegerField()
+    balance = models.PositiveIntegerField(help_text="The stock after this movement.")
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    order = models.ForeignKey("orders.Order", null=True, blank=True, related_name="stock_movements",
+                              on_delete=models.PROTECT)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                           related_name="+")
+    note = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["product", "-id"], name="stockmovement_product_idx")]
+        constraints = [models.CheckConstraint(condition=~models.Q(delta=0), name="stockmovement_not_zero")]
+
+    def __str__(self):
+        return f"{self.delta:+d} {self.product} ({self.get_reason_display()})"

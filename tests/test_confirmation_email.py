@@ -24,7 +24,8 @@ SEND = "orders.mail.Sending.send"
 
 @pytest.fixture
 def order(customer, make_product):
-    order = Order.objects.create(**customer)
+    order = Order.objects.create(**customer, subtotal=Decimal("34.50"), shipping_cost=Decimal("4.90"),
+                                 total=Decimal("39.40"))
     OrderItem.objects.create(order=order, product=make_product(name="Blue mug"), price=Decimal("7.00"), quantity=2)
     OrderItem.objects.create(order=order, product=make_product(name="Teapot"), price=Decimal("20.50"), quantity=1)
     outbox.owe(order.id, "confirmation")
@@ -41,7 +42,7 @@ def test_confirmation_email_lists_number_items_and_total(order, mailoutbox):
     assert message.to == ["ada@example.com"]
     assert f"order {order.number}" in message.subject
     assert "2 × Blue mug" in message.body and "€7.00" in message.body and "€14.00" in message.body
-    assert "Teapot" in message.body and "Total: €34.50" in message.body
+    assert "Teapot" in message.body and "Subtotal: €34.50" in message.body and "Total: €39.40" in message.body
     assert str(order.token) in message.body  # the unguessable status link
     html, mimetype = message.alternatives[0]
     assert mimetype == "text/html" and "Blue mug" in html

@@ -90,7 +90,7 @@ def test_repriced_product_is_announced_and_charged_at_the_current_price(
     with patch.object(order_created, "delay"), django_capture_on_commit_callbacks(execute=True):
         second = client.post(CHECKOUT, customer)
     assert second.status_code == 302
-    assert Order.objects.get().get_total_cost() == Decimal("24.00")
+    assert Order.objects.get().subtotal == Decimal("24.00")
 
 
 def test_deleted_product_is_dropped_and_the_rest_can_be_ordered(
@@ -99,6 +99,7 @@ def test_deleted_product_is_dropped_and_the_rest_can_be_ordered(
     kept, gone = make_product(name="Kept"), make_product(name="Gone")
     add(client, kept, 1)
     add(client, gone, 1)
+    gone.stock_movements.all().delete()  # a product with no stock history may be deleted
     gone.delete()
     page = client.get(CHECKOUT).content.decode()
     assert "no longer sold and was removed" in page

@@ -38,7 +38,8 @@ def test_placing_an_order_emails_the_customer_once_via_the_worker(client, make_p
              what="the worker to send the confirmation")
     [email] = [m for m in worker_outbox if f"order {order.number}" in m.subject]
     assert email.to == [customer["email"]]
-    assert "2 × Blue mug" in email.body and "1 × Teapot" in email.body and "Total: €34.50" in email.body
+    assert "2 × Blue mug" in email.body and "1 × Teapot" in email.body
+    assert "Subtotal: €34.50" in email.body and "Shipping: €4.90" in email.body and "Total: €39.40" in email.body
     assert len(worker_outbox) == 1
     email = OrderEmail.objects.get(order=order)
     assert email.queued_at is not None and email.sent_at is not None and email.attempts == 1
@@ -69,6 +70,7 @@ def test_marking_an_order_shipped_in_the_admin_emails_the_customer_via_the_worke
     wait_for(lambda: OrderEmail.objects.filter(order=order, kind="confirmation", state="sent").exists(),
              what="the confirmation")
 
+    admin_client.post(reverse("admin:orders_order_changelist"), {"action": "mark_paid", "_selected_action": [order.id]})
     response = admin_client.post(reverse("admin:orders_order_changelist"),
                                  {"action": "mark_shipped", "_selected_action": [order.id]})
 

@@ -9,6 +9,8 @@ from django.urls import reverse
 from cart.cart import SESSION_KEY, Cart
 from orders.forms import OrderCreateForm
 from orders.models import Order, OrderEmail, OrderItem
+from shop.models import Product
+from shop.stock import count
 from orders.outbox import hand_over
 from orders.services import OrderPlacementError, place_order
 from orders.tasks import order_created
@@ -31,7 +33,7 @@ def test_place_order_freezes_catalog_prices_and_queues_only_after_commit(
     assert (item.price, item.quantity) == (Decimal("9.50"), 2)
     pen.price = Decimal("99.00")
     pen.save()
-    assert order.get_total_cost() == Decimal("19.00")
+    assert (order.subtotal, order.shipping_cost, order.total) == (Decimal("19.00"), Decimal("4.90"), Decimal("23.90"))
 
 
 def test_place_order_reserves_stock(make_product, customer, django_capture_on_commit_callbacks):
@@ -157,14 +159,13 @@ def test_valid_checkout_places_order_clears_cart_and_shows_confirmation(
     page = response.content.decode()
     assert order.number in page and "€34.00" in page and str(order.get_absolute_url()) in page
     assert client.session.get(SESSION_KEY) in (None, {})
-    assert order.get_total_cost() == Decimal("34.00")
+    assert (order.subtotal, order.total) == (Decimal("34.00"), Decimal("38.90"))  # 4.90 shipping
 
 
 def test_checkout_when_stock_ran_out_meanwhile_shows_message_and_keeps_cart(client, make_product, customer):
     lamp = make_product(name="Desk lamp", stock=2)
     _fill_cart(client, (lamp, 2))
-    lamp.stock = 1
-    lamp.save()
+    count(product_id=lamp.id, counted=1, by=None)  # sold elsewhere meanwhile: a stock-take says 1
     page = client.get(reverse("orders:order_create")).content.decode()
     assert "“Desk lamp”: only 1 left." in page
 
@@ -202,3 +203,24 @@ def test_price_changed_after_the_shopper_saw_it_refuses_the_order(make_product, 
     with pytest.raises(OrderPlacementError, match="price of “Lamp” has just changed"):
         place_order(customer=customer, quantities={lamp.id: 1}, prices_seen={lamp.id: Decimal("10.00")})
     assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize("change", ["withdrawn", "deleted", "sold out", "short"])
+def test_a_line_that_changed_after_the_checkout_page_stops_the_whole_order(client, make_product, customer, change):
+    """Never a partial order: the shopper sees which line changed and what to do, and keeps the rest."""
+    mug, lamp = make_product(name="Blue mug", stock=10), make_product(name="Lamp", stock=10)
+    _fill_cart(client, (mug, 1), (lamp, 3))
+    assert client.get(reverse("orders:order_create")).status_code == 200  # both lines shown
+    if change == "withdrawn":
+        Product.objects.filter(id=lamp.id).update(available=False)
+    elif change == "deleted":
+        lamp.stock_movements.all().delete()
+        Product.objects.filter(id=lamp.id).delete()
+    else:
+        Product.objects.filter(id=lamp.id).update(stock=0 if change == "sold out" else 2)
+    with patch.object(order_created, "delay"):
+        response = client.post(reverse("orders:order_create"), customer)
+    page = response.content.decode()
+    assert response.status_code == 400 and not Order.objects.exists()
+    assert ("Lamp" in page or change == "deleted") and ("no longer" in page or "left" in page or "sold out" in page)
+    assert Cart(client.session).quantities().get(mug.id) == 1

@@ -74,11 +74,11 @@ def test_catalog_admin_pages_render(admin_client, make_product, url_name):
     assert admin_client.get(reverse(url_name)).status_code == 200
 
 
-def test_product_admin_edits_price_stock_and_availability_from_the_list(db):
+def test_product_admin_edits_price_and_availability_from_the_list_but_never_stock(db):
     from django.contrib.admin.sites import site
 
     model_admin = site._registry[Product]
-    assert set(model_admin.list_editable) == {"price", "stock", "available"}
+    assert set(model_admin.list_editable) == {"price", "available"}  # stock moves by recorded deltas only
     assert model_admin.prepopulated_fields == {"slug": ("name",)}
     assert site._registry[Category].prepopulated_fields == {"slug": ("name",)}
 

@@ -57,18 +57,55 @@ def test_concurrent_checkouts_never_oversell(make_product, customer, stock, shop
     assert all(Cart(c.session).quantities() == {lamp.id: 1} for c in losers)  # they keep their cart
 
 
-def test_double_clicked_checkout_for_the_last_unit_shows_the_order_both_times(make_product, customer):
-    lamp = make_product(name="Last lamp", stock=1)
+def double_click(product, quantity, customer):
+    """One browser's checkout form submitted twice at once; ([the two clients], [their responses])."""
     client = Client()
-    client.post(reverse("cart:cart_add", args=[lamp.id]), {"quantity": 1})
+    client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": quantity})
     key = client.get(reverse("orders:order_create")).context["form"]["idempotency_key"].value()
     twins = [client, Client()]
     twins[1].cookies = client.cookies  # the same browser session, two requests in flight
-
     with patch.object(order_created, "delay"):
-        responses = race(twins, lambda c: c.post(reverse("orders:order_create"), {**customer, "idempotency_key": key}))
+        return twins, race(twins, lambda c: c.post(reverse("orders:order_create"),
+                                                    {**customer, "idempotency_key": key}))
 
-    assert [r.status_code for r in responses] == [302, 302]
+
+def test_double_clicked_checkout_for_the_last_unit_shows_the_order_both_times(make_product, customer):
+    lamp = make_product(name="Last lamp", stock=1)
+    _, responses = double_click(lamp, 1, customer)
+    assert [r["Location"] for r in responses] == [reverse("orders:order_created")] * 2
     assert Order.objects.count() == 1
     lamp.refresh_from_db()
     assert lamp.stock == 0
+
+
+def test_a_double_submit_from_two_concurrent_requests_places_one_order_and_both_see_it(make_product, customer):
+    """The same form sent twice at once (a double click: the browser drops the first response): whichever
+    request loses the race finds the first order through the one-time key, not a second order, and not an
+    empty cart."""
+    mugs = make_product(name="Mugs", stock=50)  # plenty: the twin gets past the stock check
+    twins, responses = double_click(mugs, 2, customer)
+    assert [r["Location"] for r in responses] == [reverse("orders:order_created")] * 2
+    assert Order.objects.count() == 1
+    mugs.refresh_from_db()
+    assert mugs.stock == 48
+    for twin, response in zip(twins, responses):
+        twin.cookies.update(response.cookies)
+        assert twin.get(reverse("orders:order_created")).status_code == 200  # each sees the order
+
+
+def test_a_submit_arriving_after_its_twin_finished_shows_the_order_too(make_product, customer):
+    """The first request of a double click completed (and cycled the session); the second still carries the
+    old session cookie."""
+    mugs = make_product(name="Mugs", stock=50)
+    client = Client()
+    client.post(reverse("cart:cart_add", args=[mugs.id]), {"quantity": 2})
+    key = client.get(reverse("orders:order_create")).context["form"]["idempotency_key"].value()
+    late = Client()
+    late.cookies = type(client.cookies)(client.cookies)  # a copy: the old cookie stays with the late request
+    with patch.object(order_created, "delay"):
+        first = client.post(reverse("orders:order_create"), {**customer, "idempotency_key": key})
+        second = late.post(reverse("orders:order_create"), {**customer, "idempotency_key": key})
+    assert first["Location"] == second["Location"] == reverse("orders:order_created")
+    assert Order.objects.count() == 1
+    late.cookies.update(second.cookies)
+    assert late.get(reverse("orders:order_created")).status_code == 200

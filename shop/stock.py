@@ -1,0 +1,64 @@
+"""Stock moves only by recorded deltas: every change is a StockMovement with its reason, applied to the
+product under its row lock. The one place stock changes."""
+from django.db import transaction
+from .models import Product, StockMovement
+
+Reason = StockMovement.Reason
+
+
+class StockError(Exception):
+    """A stock change that cannot be made; the message is shown to whoever asked."""
+
+
+def _locked(product_ids):
+    """{id: product} for these ids, their rows locked until the transaction ends (PostgreSQL; SQLite takes
+    the write lock at BEGIN)."""
+    return Product.objects.select_for_update().in_bulk(list(product_ids))
+
+
+def _apply(products, deltas, reason, *, order_id=None, by=None, note=""):
+    """Apply {product_id: delta} to the locked `products` and record each movement (two statements)."""
+    movements = []
+    for product_id, delta in deltas.items():
+        product = products[product_id]
+        product.stock += delta
+        if product.stock < 0:
+            raise StockError(f"“{product.name}” has only {product.stock - delta} in stock.")
+        movements.append(StockMovement(product=product, delta=delta, balance=product.stock, reason=reason,
+                                       order_id=order_id, by=by, note=note))
+    Product.objects.bulk_update([products[product_id] for product_id in deltas], ["stock"])
+    StockMovement.objects.bulk_create(movements)
+
+
+def sell(*, products, quantities, order_id):
+    """Take {product_id: quantity} for order `order_id`; `products` must be locked by the caller's transaction."""
+    _apply(products, {product_id: -quantity for product_id, quantity in quantities.items()}, Reason.SOLD,
+           order_id=order_id)
+
+
+@transaction.atomic
+def give_back(*, order_id, quantities):
+    """Put {product_id: quantity} of cancelled order `order_id` back in stock."""
+    _apply(_locked(quantities), dict(quantities), Reason.RETURNED, order_id=order_id)
+
+
+@transaction.atomic
+def receive(*, product_id, quantity, by, note=""):
+    """Record `quantity` units received (a delivery); return the new stock."""
+    if quantity < 1:
+        raise StockError("Enter the number of units received: at least 1.")
+    products = _locked([product_id])
+    _apply(products, {product_id: quantity}, Reason.RECEIVED, by=by, note=note)
+    return products[product_id].stock
+
+
+@transaction.atomic
+def count(*, product_id, counted, by, note=""):
+    """Record a stock-take: `counted` units are on the shelf; the difference is the movement. Return it."""
+    if counted < 0:
+        raise StockError("Enter the number of units counted: 0 or more.")
+    products = _locked([product_id])
+    delta = counted - products[product_id].stock
+    if delta:
+        _apply(products, {product_id: delta}, Reason.COUNTED, by=by, note=note)
+    return delta
