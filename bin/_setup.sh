@@ -1,5 +1,5 @@
-# Sourced by bin/run and bin/test: a virtualenv in .venv with requirements.txt installed.
-# Re-installs only when requirements.txt changed since the last install.
+# Sourced by bin/run, bin/test and bin/lint: a virtualenv in .venv with requirements-dev.txt installed
+# (production's requirements.txt plus the test and lint tools). Re-installs only when either file changed.
 set -euo pipefail
 
 PYTHON="${PYTHON:-python3}"
@@ -11,9 +11,9 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv with $("$PYTHON" --version)"
   "$PYTHON" -m venv .venv
 fi
-if [ ! -f .venv/.installed ] || [ requirements.txt -nt .venv/.installed ]; then
-  echo "==> installing requirements.txt into .venv"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+if [ ! -f .venv/.installed ] || [ requirements.txt -nt .venv/.installed ] || [ requirements-dev.txt -nt .venv/.installed ]; then
+  echo "==> installing requirements-dev.txt into .venv"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
   touch .venv/.installed
 fi
 mkdir -p var

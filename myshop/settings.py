@@ -182,6 +182,13 @@ CACHES = {
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "myshop"}
 }
 
+# Sessions (the cart, the checkout's one-time keys) live in the shared cache when there is one: no database
+# read or write per request, and no rows to clear. Without one (a laptop), in the database. Give Redis
+# persistence (appendonly) in production, or set SESSION_ENGINE=django.contrib.sessions.backends.cached_db.
+SESSION_ENGINE = os.environ.get("SESSION_ENGINE") or (
+    "django.contrib.sessions.backends.cache" if CACHES["default"]["BACKEND"].endswith("RedisCache")
+    else "django.contrib.sessions.backends.db")
+
 # Abuse limits per client address, "requests/seconds" ("" switches one off). Answered with 429.
 RATE_LIMIT_CHECKOUT = os.environ.get("RATE_LIMIT_CHECKOUT", "10/600")  # order attempts (POST)
 RATE_LIMIT_CART = os.environ.get("RATE_LIMIT_CART", "120/60")  # cart changes (POST)

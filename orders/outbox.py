@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +40,15 @@ TASK_NAMES = {
 def seconds_from_now(seconds):
     """The database's now plus `seconds`, as an expression."""
     return Now() + timedelta(seconds=seconds)
+
+
+def _clock_sql(seconds):
+    """(SQL for the database's now, SQL for now + `seconds`, its parameter): for the two statements every
+    email runs (claim, sent), written out because the ORM took more CPU building them than sending took."""
+    if connection.vendor == "postgresql":
+        return "STATEMENT_TIMESTAMP()", "STATEMENT_TIMESTAMP() + %s * INTERVAL '1 second'", seconds
+    now = "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW')"
+    return now, "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW', %s)", f"+{seconds} seconds"
 
 
 # --- Owing and handing over ---------------------------------------------------------------------------
@@ -172,7 +182,13 @@ class Claim:
 
     def sent(self):
         """Record the email as sent; False if this claim was no longer held (a lapsed lease)."""
-        return bool(self._mine().update(state=State.SENT, sent_at=Now(), claim_expires_at=None, last_error=""))
+        now, _, _ = _clock_sql(0)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {OrderEmail._meta.db_table} SET state = %s, sent_at = {now}, claim_expires_at = NULL, "
+                "last_error = '' WHERE order_id = %s AND kind = %s AND state = %s AND claimed_by = %s",
+                [State.SENT, self.order_id, self.kind, State.SENDING, self.holder])
+            return cursor.rowcount == 1
 
     def unconfirmed(self, error):
         """The server got the message and its answer was lost: sent, unconfirmed, not retried by itself."""
@@ -198,12 +214,15 @@ class Claim:
     @contextmanager
     def renewing(self):
         """Keep this claim's lease alive while the block runs (from a thread: the block may be blocked in I/O)."""
-        renewer = _Renewer(self, interval=settings.ORDER_EMAIL_CLAIM_SECONDS / 3)
-        renewer.start()
+        _renewals.hold(self)
         try:
             yield self
         finally:
-            renewer.stop()
+            _renewals.release(self)
+
+    def renew(self):
+        """Push the lease forward; False if it was no longer held."""
+        return bool(self._mine().update(claim_expires_at=seconds_from_now(settings.ORDER_EMAIL_CLAIM_SECONDS)))
 
 
 def holder_name(task_id):
@@ -221,12 +240,17 @@ def claim(order_id, kind, *, task_id=None):
     """
     holder = holder_name(task_id)
     claimable = Q(state=State.PENDING) | Q(state=State.SENDING, claim_expires_at__lte=Now())
+    now, later, lease = _clock_sql(settings.ORDER_EMAIL_CLAIM_SECONDS)
+    statement = (  # the conditional UPDATE that is the claim: one winner, whoever else tries at once
+        f"UPDATE {OrderEmail._meta.db_table} SET state = %s, attempts = attempts + 1, claimed_at = {now}, "
+        f"claimed_by = %s, claim_expires_at = {later} WHERE order_id = %s AND kind = %s AND attempts < %s "
+        f"AND (state = %s OR (state = %s AND claim_expires_at <= {now}))")
+    params = [State.SENDING, holder, lease, order_id, kind, settings.ORDER_EMAIL_MAX_ATTEMPTS, State.PENDING,
+              State.SENDING]
     for _ in range(3):  # a row that changes between the two statements below is looked at again
-        taken = OrderEmail.objects.filter(claimable, order_id=order_id, kind=kind,
-                                          attempts__lt=settings.ORDER_EMAIL_MAX_ATTEMPTS).update(
-            state=State.SENDING, attempts=F("attempts") + 1, claimed_at=Now(), claimed_by=holder,
-            claim_expires_at=seconds_from_now(settings.ORDER_EMAIL_CLAIM_SECONDS),
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            taken = cursor.rowcount
         if taken:
             return Claim(CLAIMED, order_id, kind, holder)
         refused = _why_not_claimed(order_id, kind, claimable)
@@ -255,36 +279,51 @@ def _why_not_claimed(order_id, kind, claimable):
     return Claim(DONE, order_id, kind)
 
 
-class _Renewer:
-    """A thread that pushes a claim's lease forward every `interval` seconds until stopped."""
+class _Renewals:
+    """One thread per process that renews the leases of the claims the process holds, every third of a
+    lease. (A thread per email cost more CPU than the email's two queries.)"""
 
-    def __init__(self, held, interval):
-        self.held = held
-        self.interval = interval
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"claim-renewer-{held.order_id}", daemon=True)
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.held = {}  # id(claim) -> [claim, monotonic time of its last renewal]
+        self.wake = threading.Event()
+        self.thread, self.pid = None, None
 
-    def start(self):
-        self.thread.start()
+    def hold(self, held_claim):
+        with self.lock:
+            self.held[id(held_claim)] = [held_claim, time.monotonic()]
+            if self.thread is None or self.pid != os.getpid() or not self.thread.is_alive():
+                # First use in this process (a pool child forked from its parent has no threads).
+                self.pid = os.getpid()
+                self.thread = threading.Thread(target=self._run, name="claim-renewals", daemon=True)
+                self.thread.start()
 
-    def stop(self):
-        self.stopped.set()
-        self.thread.join(timeout=self.interval)
+    def release(self, held_claim):
+        with self.lock:
+            self.held.pop(id(held_claim), None)
+
+    def _due(self):
+        interval = settings.ORDER_EMAIL_CLAIM_SECONDS / 3
+        with self.lock:
+            due = [entry for entry in self.held.values() if time.monotonic() - entry[1] >= interval]
+            for entry in due:
+                entry[1] = time.monotonic()
+        return [entry[0] for entry in due]
 
     def _run(self):
-        try:
-            while not self.stopped.wait(self.interval):
+        while True:
+            self.wake.wait(min(1.0, settings.ORDER_EMAIL_CLAIM_SECONDS / 6))
+            for held_claim in self._due():
                 try:
-                    renewed = self.held._mine().update(
-                        claim_expires_at=seconds_from_now(settings.ORDER_EMAIL_CLAIM_SECONDS))
+                    if not held_claim.renew():
+                        logger.warning("order %s: lost the claim on its %s email while sending it",
+                                       held_claim.order_id, held_claim.kind)
+                        self.release(held_claim)
                 except Exception:  # the database blinked: the next round tries again
-                    logger.warning("order %s: could not renew the claim on its %s email", self.held.order_id,
-                                   self.held.kind)
+                    logger.warning("order %s: could not renew the claim on its %s email", held_claim.order_id,
+                                   held_claim.kind)
+                finally:
                     close_old_connections()
-                    continue
-                if not renewed:
-                    logger.warning("order %s: lost the claim on its %s email while sending it", self.held.order_id,
-                                   self.held.kind)
-                    return
-        finally:
-            connection.close()  # this thread's own connection
+
+
+_renewals = _Renewals()

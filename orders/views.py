@@ -134,10 +134,9 @@ def order_created(request):
 @require_safe
 def order_detail(request, token):
     order = get_object_or_404(Order, token=token)
-    return render(request, "orders/order/detail.html", _order_context(order))
+    confirmation = order.emails.filter(kind=OrderEmail.Kind.CONFIRMATION).first()
+    return render(request, "orders/order/detail.html", {**_order_context(order), "confirmation": confirmation})
 
 
 def _order_context(order):
-    items = list(order.items.select_related("product"))
-    return {"order": order, "items": items,
-            "confirmation": order.emails.filter(kind=OrderEmail.Kind.CONFIRMATION).first()}
+    return {"order": order, "items": list(order.items.select_related("product"))}

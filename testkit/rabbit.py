@@ -69,6 +69,11 @@ class RabbitNode:
                 return int(parts[1])
         return 0
 
+    def add_vhost(self, name, user="guest"):
+        """A virtual host of its own (separate queues), open to `user`."""
+        self._ctl("add_vhost", name)
+        self._ctl("set_permissions", "-p", name, user, ".*", ".*", ".*")
+
     def purge(self, queue="celery"):
         self._ctl("purge_queue", queue, check=False)
 

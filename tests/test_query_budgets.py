@@ -87,3 +87,67 @@ def test_publishing_reuses_the_broker_connection(customer):
 
     with app.connection_for_write() as conn:  # leave nothing for the suite's other workers
         conn.default_channel.queue_purge(app.conf.task_default_queue)
+
+
+class Statements:
+    """Counts the SQL statements and the commits made inside its block, on the default connection.
+
+    A commit is the end of an outermost transaction, or a write run in autocommit (its own transaction).
+    """
+
+    def __init__(self):
+        self.statements, self.commits = [], 0
+
+    def __enter__(self):
+        self._commit = connection.commit
+        connection.commit = self._counting_commit  # what an outermost atomic block ends with
+        self._wrapper = connection.execute_wrapper(self._count)
+        self._wrapper.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._wrapper.__exit__(*exc)
+        connection.commit = self._commit
+
+    def _counting_commit(self):
+        self.commits += 1
+        return self._commit()
+
+    def _count(self, execute, sql, params, many, context):
+        self.statements.append(sql)
+        if not context["connection"].in_atomic_block and sql.lstrip().upper().startswith(
+                ("INSERT", "UPDATE", "DELETE")):
+            self.commits += 1
+        return execute(sql, params, many, context)
+
+
+@pytest.fixture
+def production_sessions_and_limits(settings):
+    """What production runs with: sessions in the shared cache (Redis there, in-process here) and the
+    hoarding caps on."""
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    settings.ORDER_MAX_UNITS, settings.ORDER_MAX_PER_EMAIL_PER_DAY, settings.ORDER_MAX_PER_CLIENT_PER_DAY = 20, 3, 4
+
+
+def test_the_checkout_post_runs_at_most_eight_statements_in_at_most_two_commits(
+        client, make_product, customer, production_sessions_and_limits, transactional_db):
+    products = [make_product(stock=100) for _ in range(3)]
+    for product in products:
+        client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 2})
+    key = client.get(reverse("orders:order_create")).context["form"]["idempotency_key"].value()
+    with patch("celery.app.task.Task.apply_async"), Statements() as counted:
+        response = client.post(reverse("orders:order_create"), {**customer, "idempotency_key": key})
+    assert response.status_code == 302 and response["Location"] == reverse("orders:order_created")
+    assert len(counted.statements) <= 8, "\n".join(counted.statements)
+    assert counted.commits <= 2, counted.commits
+
+
+def test_the_worker_sends_an_email_in_at_most_four_statements(make_product, customer, mailoutbox,
+                                                              transactional_db):
+    from orders.services import place_order
+
+    with patch("celery.app.task.Task.apply_async"):
+        order = place_order(customer=customer, quantities={make_product().id: 1, make_product().id: 2})
+    with Statements() as counted:
+        assert order_created(order.id) == "sent"
+    assert len(counted.statements) <= 4, "\n".join(counted.statements)

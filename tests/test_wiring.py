@@ -105,3 +105,15 @@ def test_docker_compose_requires_a_secret_key():
     result = subprocess.run([binary, "-f", str(ROOT / "docker-compose.yml"), "config"], env=env,
                             capture_output=True, text=True, timeout=60, cwd="/")
     assert result.returncode != 0 and "SECRET_KEY" in result.stderr
+
+
+def test_the_production_image_installs_only_what_production_runs():
+    production = (ROOT / "requirements.txt").read_text()
+    for tool in ("pytest", "hypothesis", "aiosmtpd", "playwright", "ruff", "djlint"):
+        assert tool not in production.lower(), f"{tool} is a development tool"
+    assert "-r requirements.txt" in (ROOT / "requirements-dev.txt").read_text()
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "pip install -r requirements.txt" in dockerfile and "requirements-dev" not in dockerfile
+    assert "\nUSER " in dockerfile  # not root
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {"tests", "testkit", "bench"} <= set(ignored)
