@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from myshop.ratelimit import client_address, count_hit
 
-from .models import Order
+from .models import Order, mailbox_of
 from .services import OrderPlacementError
 
 DAY_SECONDS = 24 * 60 * 60
@@ -65,9 +65,6 @@ def _orders_from_client(request):
 
 def _orders_for_email(email):
     """Orders of the last 24 hours for this mailbox: case and a +tag do not make another address."""
-    local, _, domain = email.strip().lower().rpartition("@")
-    local = local.split("+", 1)[0]
-    recent = Order.objects.filter(created__gte=timezone.now() - timedelta(seconds=DAY_SECONDS))
-    same_mailbox = recent.filter(email__iexact=f"{local}@{domain}") | recent.filter(
-        email__istartswith=f"{local}+", email__iendswith=f"@{domain}")
-    return same_mailbox.exclude(status=Order.Status.CANCELLED).count()
+    recent = Order.objects.filter(mailbox=mailbox_of(email),
+                                  created__gte=timezone.now() - timedelta(seconds=DAY_SECONDS))
+    return recent.exclude(status=Order.Status.CANCELLED).count()

@@ -5,6 +5,12 @@ from django.db.models.functions import Now
 from django.urls import reverse
 
 
+def mailbox_of(email):
+    """The mailbox an address reaches: lower case, without a +tag."""
+    local, _, domain = (email or "").strip().lower().rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}" if local else ""
+
+
 class Order(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending payment"
@@ -15,6 +21,9 @@ class Order(models.Model):
     first_name = models.CharField(max_length=50)
     last_name = models.CharField(max_length=50)
     email = models.EmailField()
+    # The mailbox the email reaches, whatever its case or +tag ("ada+x@Example.com" -> "ada@example.com"):
+    # what the per-mailbox daily cap counts (orders/limits.py), through an index.
+    mailbox = models.CharField(max_length=254, blank=True, editable=False)
     address = models.CharField(max_length=250)
     postal_code = models.CharField(max_length=20)
     city = models.CharField(max_length=100)
@@ -34,10 +43,17 @@ class Order(models.Model):
         ordering = ["-created", "-id"]
         indexes = [
             models.Index(fields=["-created"], name="order_created_idx"),
+            models.Index(fields=["mailbox", "created"], name="order_mailbox_created_idx"),
         ]
 
     def __str__(self):
         return f"Order {self.number}"
+
+    def save(self, *args, **kwargs):
+        self.mailbox = mailbox_of(self.email)
+        if kwargs.get("update_fields") is not None and "email" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "mailbox"}
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self):
         return reverse("orders:order_detail", args=[self.token])

@@ -147,3 +147,19 @@ def test_one_client_cannot_empty_the_shop(client, make_product, settings, custom
     assert Order.objects.count() == settings.ORDER_MAX_PER_CLIENT_PER_DAY
     assert taken <= settings.ORDER_MAX_PER_CLIENT_PER_DAY * settings.ORDER_MAX_UNITS
     assert any("from one connection" in (message or "") for message in refusals)
+
+
+@pytest.mark.django_db
+def test_the_daily_mailbox_count_folds_case_and_tags_and_uses_its_index(customer):
+    from django.db import connection
+
+    from orders.limits import _orders_for_email
+
+    for email in ("Ada@Example.com", "ada+shop@example.com", "ada@example.com", "bob@example.com"):
+        Order.objects.create(**{**customer, "email": email})
+    assert _orders_for_email("ADA+other@example.COM") == 3
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET enable_seqscan = off")  # a tiny table: ask which index the plan can use
+        plan = Order.objects.filter(mailbox="ada@example.com", created__gte="2026-01-01").explain()
+        assert "order_mailbox_created_idx" in plan, plan
