@@ -163,7 +163,8 @@ class Tree:
         manage(self.env, "load_demo_catalog", cwd=path)
         product_urls, product_ids = manage(self.env, "shell", "-c", PREPARE, cwd=path).strip().splitlines()[-2:]
         self.product_urls, self.product_ids = json.loads(product_urls), json.loads(product_ids)
-        self.web = start_gunicorn(self.env, self.logs, workers=args.gunicorn_workers, cwd=path)
+        self.web = start_gunicorn(self.env, self.logs, workers=args.gunicorn_workers,
+                                  threads=args.gunicorn_threads, cwd=path)
         self.worker = start_worker(self.env, self.logs, name=f"bench-{label}", concurrency=args.worker_processes,
                                    cwd=path)
         self.rounds = []
@@ -299,6 +300,7 @@ def main():
     parser.add_argument("--loops", type=int, default=25, help="orders per shopper per round")
     parser.add_argument("--single-loops", type=int, default=40, help="orders of the lone shopper per round")
     parser.add_argument("--gunicorn-workers", type=int, default=2)
+    parser.add_argument("--gunicorn-threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
     parser.add_argument("--worker-processes", type=int, default=2)
     parser.add_argument("--json", type=Path, default=ROOT / "var" / "bench-checkout.json")
     args = parser.parse_args()
@@ -313,7 +315,8 @@ def main():
     try:
         node = RabbitNode().start()
         report = {"baseline": revision, "shoppers": args.shoppers, "rounds": args.rounds,
-                  "gunicorn_workers": args.gunicorn_workers, "worker_processes": args.worker_processes,
+                  "gunicorn_workers": args.gunicorn_workers, "gunicorn_threads": args.gunicorn_threads,
+                  "worker_processes": args.worker_processes,
                   "databases": {}}
         for database in (["postgresql", "sqlite"] if args.database == "both" else [args.database]):
             (workdir / database).mkdir()

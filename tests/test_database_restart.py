@@ -9,12 +9,12 @@ import os
 import threading
 import time
 import urllib.error
+import uuid
 
 import pytest
 
 from testkit import postgres as pgnode
 from testkit.processes import manage, shop_environment, start_web, start_worker
-from testkit.rabbit import RabbitNode
 from testkit.shopper import Shopper
 from testkit.smtp import SmtpSink
 from testkit.waiting import wait_until
@@ -73,32 +73,26 @@ def shop_until(stop, base_url, products, responses, client_errors, started, numb
 
 
 @pytest.fixture(scope="module")
-def restart_under_load(tmp_path_factory):
+def restart_under_load(tmp_path_factory, rabbit_node):
     reason = pgnode.unavailable_reason()
     if reason is not None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"the database restart test needs a private PostgreSQL: {reason}")
         pytest.skip(reason)
-    if os.geteuid() != 0:
-        message = "the database restart test needs root to start a private RabbitMQ node"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
 
     log_dir = tmp_path_factory.mktemp("database-restart")
-    # A node name of its own: test_faults' node (named after the pid) may still run in this session.
     postgres, sink = pgnode.PostgresNode(), SmtpSink()
-    rabbit = RabbitNode(name=f"myshop-dbrestart-{os.getpid()}@localhost")
+    vhost = f"dbrestart-{uuid.uuid4().hex[:6]}"  # the fault tests' private node, a vhost of its own
+    rabbit_node.add_vhost(vhost)
+    broker = rabbit_node.url.rstrip("/") + "/" + vhost
     processes, cleanup = [], contextlib.ExitStack()
     try:
         cleanup.callback(postgres.destroy)
         postgres.start()
-        cleanup.callback(rabbit.stop)
-        rabbit.start()
         sink.start()
         cleanup.callback(sink.stop)
         env = shop_environment(
-            database=postgres.create_database("myshop"), broker=rabbit.url, smtp_port=sink.port,
+            database=postgres.create_database("myshop"), broker=broker, smtp_port=sink.port,
             CONN_MAX_AGE=60, CELERY_BEAT_SCHEDULE_FILENAME=str(log_dir / "beat-schedule"),
             # Every shopper comes from 127.0.0.1, with many orders: the hoarding caps would refuse them.
             ORDER_MAX_PER_CLIENT_PER_DAY=0, ORDER_MAX_PER_EMAIL_PER_DAY=0,
