@@ -458,7 +458,7 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
         expect(page.locator(".order-total-row .total")).to_have_text("€21.00")
         expect(cart_summary(page)).to_contain_text("0 items")  # the cart was emptied
         expect(cart_summary(page)).to_contain_text("€0.00")
-        expect(page.locator(".next-steps")).to_contain_text("We will email you payment instructions")
+        expect(page.locator(".next-steps")).to_contain_text("Pay online within 30 minutes")
         assert_accessible(page, "thank-you page")
         screens.shot("05-confirmation")
 
@@ -493,7 +493,7 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
         expect(page.locator(".order-total-row .total")).to_have_text("€21.00")
         expect(page.locator(".shipping-address")).to_contain_text("Ada Lovelace")
         expect(page.locator(".shipping-address")).to_contain_text("10115 Berlin")
-        expect(page.locator(".next-steps")).to_contain_text("We will email you payment instructions")
+        expect(page.locator(".next-steps")).to_contain_text("Pay online within 30 minutes")
         assert_accessible(page, "status page")
         screens.shot("06-order-status")
 
