@@ -83,7 +83,7 @@ class StripeCheckout(Provider):
 
     def check(self, payment):
         try:
-            session = self.client().v1.checkout.sessions.retrieve(payment.reference)
+            session = self.client().v1.checkout.sessions.retrieve(payment.reference).to_dict()
         except stripe.StripeError as error:
             raise ProviderError(f"Stripe did not answer the check: {type(error).__name__}") from error
         outcome = (SUCCEEDED if session.get("payment_status") == "paid"
