@@ -14,6 +14,7 @@ import json
 import time
 import uuid
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db.models.functions import Now
@@ -75,10 +76,13 @@ class OfflineProvider(Provider):
     name = "offline"
 
     def start_checkout(self, *, payment, order, lines, return_url, cancel_url):
+        # The provider's page is on the shop's own site: it sends the shopper back to the same host they are
+        # on (a redirect to another origin, such as SHOP_SITE_URL's localhost vs 127.0.0.1, would be blocked
+        # by the Content-Security-Policy's form-action).
         checkout = OfflineCheckout.objects.create(
             id=f"ofc_{uuid.uuid4().hex}", client_reference_id=str(order.id),
             amount_minor=to_minor_units(payment.amount, payment.currency), currency=payment.currency,
-            return_url=return_url,
+            return_url=urlsplit(return_url).path,
         )
         return Checkout(reference=checkout.id, redirect_url=reverse("payments:offline_checkout", args=[checkout.id]))
 

@@ -302,6 +302,11 @@ class PaymentSummary:
     late: list = field(default_factory=list)
     reason: str = ""
 
+    @property
+    def deadline(self):
+        """Until when the order waits for its online payment."""
+        return self.order.created + timedelta(seconds=settings.PAYMENT_TIMEOUT)
+
 
 def summarise(order, *, reference=None):
     """The PaymentSummary of `order`; `reference` is the checkout the shopper just came back from."""

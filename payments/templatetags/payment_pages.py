@@ -13,6 +13,5 @@ def payment_panel(context, order, summary=None):
         "order": order,
         "summary": summary or summarise(order),
         "csrf_token": context.get("csrf_token"),
-        "payment_timeout": settings.PAYMENT_TIMEOUT,
         "contact_email": settings.SHOP_CONTACT_EMAIL,
     }
