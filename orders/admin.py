@@ -89,7 +89,7 @@ class OrderAdmin(admin.ModelAdmin):
     # The status moves only through the actions (services.change_status and its transition table).
     readonly_fields = ["status", "token", "created", "updated", "total"]
     actions = ["mark_paid", "mark_shipped", "cancel", "resend_confirmation", "resend_shipping", "export_csv",
-               "refund_and_cancel", "take_payment_by_hand"]
+               "refund_and_cancel", "take_payment_by_hand", "resend_invoice"]
 
     def has_add_permission(self, request):
         return False  # orders come from checkout only: items, prices and stock are reserved there
@@ -156,6 +156,10 @@ class OrderAdmin(admin.ModelAdmin):
                                        f"{payment.provider}.", messages.SUCCESS)
         for why in refused.values():
             self.message_user(request, why, messages.WARNING)
+
+    @admin.action(description="Send the invoice again")
+    def resend_invoice(self, request, queryset):
+        _resend(self, request, list(queryset.values_list("id", flat=True)), OrderEmail.Kind.INVOICE)
 
     @admin.action(description="Wait for a payment by bank transfer (the order never expires)")
     def take_payment_by_hand(self, request, queryset):

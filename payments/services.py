@@ -6,6 +6,7 @@ PAYMENT_TIMEOUT moves pending -> cancelled (its stock goes back on sale). Locks 
 then payment, so a webhook and the expiry never wait on each other in a circle.
 """
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -78,15 +79,16 @@ def start_payment(*, order_id):
         open_payment = order.payments.filter(provider=provider.name, state=State.OPEN).order_by("-created").first()
         if open_payment is not None and open_payment.redirect_url:
             return open_payment  # one checkout per order at a time: two open ones could both be paid
-        if open_payment is not None:
-            starting = Payment.objects.filter(id=open_payment.id,
-                                              created__gt=Now() - timedelta(seconds=STARTING_SECONDS))
-            if starting.exists():
-                raise PaymentRefused("Your payment page is being prepared: try again in a moment.")
+        starting = open_payment is not None and Payment.objects.filter(
+            id=open_payment.id, created__gt=Now() - timedelta(seconds=STARTING_SECONDS)).exists()
+        if open_payment is not None and not starting:
             Payment.objects.filter(id=open_payment.id).update(  # its start never finished (a killed process)
                 state=State.FAILED, updated=Now(), last_error="the checkout was never started")
-        payment = Payment.objects.create(order=order, provider=provider.name, amount=order.total,
-                                         currency=settings.SHOP_CURRENCY.upper())
+        if not starting:
+            payment = Payment.objects.create(order=order, provider=provider.name, amount=order.total,
+                                             currency=settings.SHOP_CURRENCY.upper())
+    if starting:  # another request (a double click) is starting it: the same page for both
+        return _wait_for_checkout(open_payment.id)
     lines = [(item.product.name, item.price, item.quantity) for item in order.items.select_related("product")]
     if order.shipping_cost:
         lines.append(("Shipping", order.shipping_cost, 1))
@@ -107,6 +109,18 @@ def start_payment(*, order_id):
     payment.reference, payment.redirect_url = checkout.reference, checkout.redirect_url
     logger.info("order %s: payment %s started at %s", order.id, payment.id, provider.name)
     return payment
+
+
+def _wait_for_checkout(payment_id, *, seconds=10, step=0.2):
+    """The checkout another request is starting for the same order, once the provider has given its page."""
+    deadline = time.monotonic() + seconds
+    while True:
+        payment = Payment.objects.get(id=payment_id)
+        if payment.redirect_url:
+            return payment
+        if payment.state != State.OPEN or time.monotonic() > deadline:
+            raise PaymentRefused("Your payment page is being prepared: try again in a moment.")
+        time.sleep(step)
 
 
 # --- What providers report ------------------------------------------------------------------------------

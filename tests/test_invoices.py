@@ -239,3 +239,14 @@ def test_operators_download_invoices_in_the_admin_and_nobody_else(admin_client, 
     clerk = Client()
     clerk.force_login(django_user_model.objects.create_user("clerk", password="x" * 16, is_staff=True))
     assert clerk.get(url).status_code == 404  # staff without the permission to view invoices
+
+
+def test_operators_send_the_invoice_again_from_the_order_list(admin_client, paid, mailoutbox):
+    order, invoice = paid
+    invoice_email(order.id)
+    with patch("celery.app.task.Task.apply_async"):
+        response = admin_client.post(reverse("admin:orders_order_changelist"),
+                                     {"action": "resend_invoice", "_selected_action": [order.id]}, follow=True)
+    assert "Sending the invoice of 1 order(s) again" in response.content.decode()
+    assert invoice_email(order.id) == "sent"
+    assert [m.attachments[0][0] for m in mailoutbox] == [invoice.filename, invoice.filename]

@@ -2,14 +2,16 @@
 only the provider's signed webhook (or its answer to a check) moves the order: never the shopper's return.
 Webhook faults: bad signatures, resent events, events out of order, wrong amounts, late and second payments."""
 import json
+import threading
 import time
-from datetime import datetime
+from datetime import datetime, timezone as dt_timezone
 from decimal import Decimal
 from unittest.mock import patch
 
 import pytest
 from django.core.cache import cache
-from django.test import TestCase
+from django.db import connections
+from django.test import Client, TestCase
 from django.urls import reverse
 
 from orders.models import Order, OrderEmail
@@ -61,6 +63,25 @@ def test_paying_sends_the_shopper_to_the_providers_page_and_again_to_the_same_ch
     assert Payment.objects.count() == 1
     page = client.get(first["Location"])
     assert "€45.90" in page.content.decode() and "Approve payment" in page.content.decode()
+
+
+def test_a_double_clicked_pay_button_sends_both_clicks_to_the_same_checkout(order):
+    # The first click's checkout is being started at the provider when the second click arrives.
+    first = Payment.objects.create(order=order, provider="offline", amount=order.total, currency="EUR")
+
+    def provider_answers(seconds):  # while the second click waits, the first gets its page
+        Payment.objects.filter(id=first.id).update(reference="ofc_first", redirect_url="/payments/offline/ofc_first/")
+
+    with patch("payments.services.time.sleep", side_effect=provider_answers):
+        assert started(order).id == first.id
+    assert Payment.objects.filter(order=order).count() == 1 and not OfflineCheckout.objects.exists()
+
+
+def test_a_checkout_whose_start_never_finished_is_replaced(order):
+    Payment.objects.create(order=order, provider="offline", amount=order.total, currency="EUR",
+                           created=datetime(2020, 1, 1, tzinfo=dt_timezone.utc))  # its process was killed
+    paying = started(order)
+    assert paying.redirect_url and Payment.objects.filter(order=order, state="failed").count() == 1
 
 
 def test_paying_is_a_post(client, order):
@@ -190,6 +211,30 @@ def test_the_same_event_twice_gives_one_payment_and_one_invoice(client, order):
     assert Invoice.objects.filter(order=order).count() == 1
     assert OrderEmail.objects.filter(order=order, kind="invoice").count() == 1
     assert WebhookEvent.objects.filter(event_id=event["id"]).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_event_delivered_twice_at_once_is_acted_on_once(make_product, customer):
+    order = place(make_product, customer)
+    paying = started(order)
+    event = offline_event(paying)
+    start, outcomes = threading.Barrier(2), []
+
+    def deliver():
+        try:
+            start.wait(timeout=10)
+            with patch("celery.app.task.Task.apply_async"):
+                outcomes.append(post_offline(Client(), event).json()["outcome"])
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == sorted(["duplicate", f"payment {paying.id} succeeded, order {order.id} paid"])
+    assert Invoice.objects.filter(order=order).count() == 1
 
 
 def test_two_events_reporting_the_same_success_give_one_invoice(client, order):
