@@ -137,10 +137,9 @@ def test_an_order_being_paid_at_that_moment_is_not_expired(make_product, custome
                 Order.objects.select_for_update().get(id=order.id)
                 holding.set()
                 release.wait(timeout=20)
-                with patch("celery.app.task.Task.apply_async"):
-                    services.apply_event(provider="offline", event=ProviderEvent(
-                        id="evt_now", type="checkout.approved", reference=paying.reference, outcome="succeeded",
-                        amount_minor=3490, currency="EUR"))
+                services.apply_event(provider="offline", event=ProviderEvent(
+                    id="evt_now", type="checkout.approved", reference=paying.reference, outcome="succeeded",
+                    amount_minor=3490, currency="EUR"))
         except Exception as error:  # noqa: BLE001  (reported below)
             errors.append(error)
         finally:
@@ -155,13 +154,14 @@ def test_an_order_being_paid_at_that_moment_is_not_expired(make_product, custome
             connections.close_all()
 
     paying_thread, expiry_thread = threading.Thread(target=webhook), threading.Thread(target=expiry)
-    paying_thread.start()
-    assert holding.wait(timeout=20)
-    expiry_thread.start()
-    expiry_thread.join(timeout=1)  # PostgreSQL: done at once, skipping the locked row; SQLite: waits its turn
-    release.set()
-    paying_thread.join(timeout=30)
-    expiry_thread.join(timeout=30)
+    with patch("celery.app.task.Task.apply_async"):  # once, here: see test_invoices' threads
+        paying_thread.start()
+        assert holding.wait(timeout=20)
+        expiry_thread.start()
+        expiry_thread.join(timeout=1)  # PostgreSQL: done at once, skipping the locked row; SQLite: waits its turn
+        release.set()
+        paying_thread.join(timeout=30)
+        expiry_thread.join(timeout=30)
     assert errors == [] and expired == []
     assert status_of(order) == "paid" and stock_of(teapot) == 7
     assert Payment.objects.get(id=paying.id).problem == ""

@@ -223,16 +223,16 @@ def test_the_same_event_delivered_twice_at_once_is_acted_on_once(make_product, c
     def deliver():
         try:
             start.wait(timeout=10)
-            with patch("celery.app.task.Task.apply_async"):
-                outcomes.append(post_offline(Client(), event).json()["outcome"])
+            outcomes.append(post_offline(Client(), event).json()["outcome"])
         finally:
             connections.close_all()
 
     threads = [threading.Thread(target=deliver) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    with patch("celery.app.task.Task.apply_async"):  # once, here: see test_invoices' threads
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
     assert sorted(outcomes) == sorted(["duplicate", f"payment {paying.id} succeeded, order {order.id} paid"])
     assert Invoice.objects.filter(order=order).count() == 1
 
