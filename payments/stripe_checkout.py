@@ -25,6 +25,7 @@ SESSION_EVENTS = {
 }
 # Stripe keeps a Checkout Session open between 30 minutes and 24 hours; a minute of margin for clocks.
 SESSION_MIN_SECONDS, SESSION_MAX_SECONDS = 31 * 60, 23 * 3600
+REQUEST_TIMEOUT = (3.05, 10)  # seconds to connect, to read an answer
 
 
 class StripeCheckout(Provider):
@@ -34,7 +35,10 @@ class StripeCheckout(Provider):
     http_client = None
 
     def client(self):
-        return stripe.StripeClient(settings.STRIPE_SECRET_KEY, http_client=self.http_client, max_network_retries=2)
+        # Calls are made inside a shopper's request (Pay, the return page) or a worker's task: bounded, not the
+        # library's 80 s default, with two retries (idempotent: every write carries an idempotency key).
+        http = self.http_client or stripe.RequestsClient(timeout=REQUEST_TIMEOUT)
+        return stripe.StripeClient(settings.STRIPE_SECRET_KEY, http_client=http, max_network_retries=2)
 
     def start_checkout(self, *, payment, order, lines, return_url, cancel_url):
         currency = payment.currency.lower()

@@ -256,3 +256,11 @@ def test_the_pay_form_may_post_on_to_stripe_under_the_content_security_policy():
     output = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent, env=env,
                             capture_output=True, text=True, check=True).stdout
     assert "https://checkout.stripe.com" in output
+
+
+def test_calls_to_stripe_are_bounded_in_time(settings, monkeypatch):
+    settings.STRIPE_SECRET_KEY = STRIPE_SECRET_KEY
+    monkeypatch.setattr(StripeCheckout, "http_client", None)
+    client = StripeCheckout().client()
+    http = client._requestor._client
+    assert http._timeout == (3.05, 10)  # not the library's 80 s: a shopper's request waits on it
