@@ -156,7 +156,8 @@ STATIC_MANIFEST = env_bool("STATIC_MANIFEST")
 PRIVATE_MEDIA_ROOT = Path(os.environ.get("PRIVATE_MEDIA_ROOT", BASE_DIR / "var" / "private"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "invoices": {"BACKEND": "payments.storage.PrivateStorage", "OPTIONS": {"location": PRIVATE_MEDIA_ROOT / "invoices"}},
+    "invoices": {"BACKEND": "payments.storage.PrivateStorage",
+                 "OPTIONS": {"location": PRIVATE_MEDIA_ROOT / "invoices"}},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage" if STATIC_MANIFEST
         else "django.contrib.staticfiles.storage.StaticFilesStorage"

@@ -159,7 +159,8 @@ def _apply(provider, event, record):
         return f"payment {payment.id} {event.outcome}"
 
     currency = event.currency.upper()
-    received = from_minor_units(event.amount_minor, currency or payment.currency) if event.amount_minor is not None else None
+    received = (None if event.amount_minor is None
+                else from_minor_units(event.amount_minor, currency or payment.currency))
     if event.amount_minor != to_minor_units(order.total, payment.currency) or currency != payment.currency.upper():
         problem = Problem.MISMATCH
     elif order.status == Status.PENDING:
@@ -328,7 +329,8 @@ def summarise(order, *, reference=None):
     latest = payments[0] if payments else None
     summary = PaymentSummary(stage="pay", order=order, payment=latest,
                              refunds=[payment for payment in payments if payment.state == State.REFUNDED],
-                             late=[payment for payment in payments if payment.problem and payment.state != State.REFUNDED])
+                             late=[payment for payment in payments
+                                   if payment.problem and payment.state != State.REFUNDED])
     if order.status in (Status.PAID, Status.SHIPPED):
         summary.stage = "paid"
         summary.invoice = Invoice.objects.filter(order_id=order.id).first()

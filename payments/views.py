@@ -117,8 +117,9 @@ def offline_checkout(request, checkout_id):
             transaction.on_commit(lambda: _send_later(event))
         return redirect(back)
     amount = format_money(from_minor_units(checkout.amount_minor, checkout.currency), checkout.currency)
-    return render(request, "payments/offline/checkout.html", {"checkout": checkout, "amount": amount, "back": back,
-                                                              "confirm_seconds": settings.PAYMENT_OFFLINE_CONFIRM_SECONDS})
+    return render(request, "payments/offline/checkout.html", {
+        "checkout": checkout, "amount": amount, "back": back,
+        "confirm_seconds": settings.PAYMENT_OFFLINE_CONFIRM_SECONDS})
 
 
 def _send_later(event):

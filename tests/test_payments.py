@@ -5,7 +5,6 @@ import json
 import threading
 import time
 from datetime import datetime, timezone as dt_timezone
-from decimal import Decimal
 from unittest.mock import patch
 
 import pytest

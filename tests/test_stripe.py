@@ -13,7 +13,7 @@ from django.urls import reverse
 from orders.models import Order
 from payments.models import Invoice, Payment, WebhookEvent
 from payments.stripe_checkout import StripeCheckout
-from tests.payments_kit import (STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, FakeStripeHTTP, place, post_stripe,
+from tests.payments_kit import (STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, FakeStripeHTTP, post_stripe,
                                 stripe_event, stripe_session)
 
 
@@ -67,8 +67,9 @@ def test_the_checkout_session_is_made_from_the_orders_lines_and_reference(stripe
     sent = form(call)
     assert sent["mode"] == "payment" and sent["client_reference_id"] == str(order.id)
     assert sent["customer_email"] == "ada@example.com"
-    lines = {(sent[f"line_items[{n}][price_data][product_data][name]"], sent[f"line_items[{n}][price_data][unit_amount]"],
-              sent[f"line_items[{n}][quantity]"], sent[f"line_items[{n}][price_data][currency]"]) for n in range(3)}
+    lines = {(sent[f"line_items[{n}][price_data][product_data][name]"],
+              sent[f"line_items[{n}][price_data][unit_amount]"], sent[f"line_items[{n}][quantity]"],
+              sent[f"line_items[{n}][price_data][currency]"]) for n in range(3)}
     assert lines == {("Blue mug", "700", "2", "eur"), ("Teapot", "2050", "1", "eur"), ("Shipping", "490", "1", "eur")}
     return_url = f"https://shop.example{reverse('payments:payment_return', args=[order.token])}"
     assert sent["success_url"] == return_url + "?ref={CHECKOUT_SESSION_ID}"
@@ -147,12 +148,14 @@ def test_expiry_expires_the_session_at_stripe(stripe_shop, paying, order):
 def test_a_signed_completed_event_pays_the_order_once(client, stripe_shop, paying, order):
     event = stripe_event("checkout.session.completed", stripe_session(order=order, payment_status="paid"))
     response = post_stripe(client, event)
-    assert response.status_code == 200 and response.json()["outcome"] == f"payment {paying.id} succeeded, order {order.id} paid"
+    assert response.status_code == 200
+    assert response.json()["outcome"] == f"payment {paying.id} succeeded, order {order.id} paid"
     assert status_of(order) == "paid" and Invoice.objects.filter(order=order).count() == 1
     assert not stripe_shop.requests[1:]  # the webhook is believed as it is: no call back to Stripe
 
 
-@pytest.mark.parametrize("forgery", ["another secret", "tampered body", "no header", "unknown scheme", "replayed later"])
+@pytest.mark.parametrize("forgery", ["another secret", "tampered body", "no header", "unknown scheme",
+                                     "replayed later"])
 def test_a_forged_or_replayed_webhook_gets_400_and_changes_nothing(client, stripe_shop, paying, order, forgery):
     event = stripe_event("checkout.session.completed", stripe_session(order=order, payment_status="paid"))
     body = json.dumps(event)
