@@ -4,13 +4,16 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
+# Pango and a font for WeasyPrint, which renders the invoices (in the worker).
+RUN apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+        libharfbuzz-subset0 fonts-dejavu-core && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY . .
 # Hashed, compressed static files, served by WhiteNoise. collectstatic needs settings, not secrets.
 RUN SECRET_KEY=collectstatic-only STATIC_MANIFEST=1 python manage.py collectstatic --noinput \
-    && useradd --create-home --uid 1000 shop && mkdir -p /app/var /app/media && chown -R shop /app/var /app/media
+    && useradd --create-home --uid 1000 shop && mkdir -p /app/var/private /app/media && chown -R shop /app/var /app/media
 USER shop
 
 EXPOSE 8000

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "shop.apps.ShopConfig",
     "cart.apps.CartConfig",
     "orders.apps.OrdersConfig",
+    "payments.apps.PaymentsConfig",
     "myshop.apps.MyshopConfig",
 ]
 
@@ -150,8 +151,13 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 # Production: STATIC_MANIFEST=1 and `manage.py collectstatic`, which writes hashed, pre-compressed copies
 # that WhiteNoise serves with far-future caching. Off by default, since pages then need collectstatic first.
 STATIC_MANIFEST = env_bool("STATIC_MANIFEST")
+# Invoices (and any other private file) live outside MEDIA_ROOT, which a proxy serves to anyone: they are
+# only ever sent by a view that checks who asks (payments/views.py, the admin).
+PRIVATE_MEDIA_ROOT = Path(os.environ.get("PRIVATE_MEDIA_ROOT", BASE_DIR / "var" / "private"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "invoices": {"BACKEND": "payments.storage.PrivateStorage",
+                 "OPTIONS": {"location": PRIVATE_MEDIA_ROOT / "invoices"}},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage" if STATIC_MANIFEST
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -237,6 +243,26 @@ ORDER_EMAIL_SWEEP_SECONDS = float(os.environ.get("ORDER_EMAIL_SWEEP_SECONDS", "3
 # Extra messages are harmless: sending is claimed in the database.
 ORDER_EMAIL_REQUEUE_AFTER_SECONDS = float(os.environ.get("ORDER_EMAIL_REQUEUE_AFTER_SECONDS", "900"))
 
+# --- Payments (payments/; see README, "Payments and invoices") -----------------------------------------
+# "offline": the shop's own simulated provider (no account, no money moves; `check --deploy` fails on it).
+# "stripe": Stripe Checkout, with STRIPE_SECRET_KEY and the webhook endpoint's STRIPE_WEBHOOK_SECRET.
+PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER", "offline").strip().lower()
+if PAYMENT_PROVIDER not in {"offline", "stripe"}:
+    raise ImproperlyConfigured("PAYMENT_PROVIDER must be 'offline' or 'stripe'.")
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+# An order placed for online payment and still unpaid this many seconds later is cancelled (its stock goes
+# back on sale); beat looks for such orders every PAYMENT_EXPIRY_CHECK_SECONDS.
+PAYMENT_TIMEOUT = float(os.environ.get("PAYMENT_TIMEOUT", "1800"))
+PAYMENT_EXPIRY_CHECK_SECONDS = float(os.environ.get("PAYMENT_EXPIRY_CHECK_SECONDS", "60"))
+# The offline provider confirms a payment this many seconds after the shopper's decision (a real provider
+# is slow too), by a webhook signed with this secret (empty: derived from SECRET_KEY).
+PAYMENT_OFFLINE_CONFIRM_SECONDS = float(os.environ.get("PAYMENT_OFFLINE_CONFIRM_SECONDS", "3"))
+PAYMENT_OFFLINE_WEBHOOK_SECRET = os.environ.get("PAYMENT_OFFLINE_WEBHOOK_SECRET", "")
+if PAYMENT_PROVIDER == "stripe":
+    # The "Pay" form posts to the shop, which redirects to Stripe's page: form-action covers that redirect.
+    SECURE_CSP["form-action"].append("https://checkout.stripe.com")
+
 # --- Email -------------------------------------------------------------------------------------------
 # Development prints emails to the console; production sends them (the console would log personal data)
 # with Django's SMTP backend made to tell a lost reply after the message from an error before it.
@@ -294,6 +320,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": ORDER_EMAIL_SWEEP_SECONDS,
         "options": {"expires": ORDER_EMAIL_SWEEP_SECONDS},  # a backlog of sweeps is pointless
     },
+    "expire-unpaid-orders": {
+        "task": "payments.tasks.expire_unpaid_orders",
+        "schedule": PAYMENT_EXPIRY_CHECK_SECONDS,
+        "options": {"expires": PAYMENT_EXPIRY_CHECK_SECONDS},
+    },
     "clear-expired-sessions": {
         "task": "myshop.tasks.clear_expired_sessions",
         "schedule": SESSION_CLEAR_EXPIRED_SECONDS,
@@ -322,6 +353,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "orders": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": False},
+        "payments": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO"), "propagate": False},
     },
 }
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("cart/", include("cart.urls", namespace="cart")),
     path("orders/", include("orders.urls", namespace="orders")),
+    path("", include("payments.urls", namespace="payments")),  # /orders/<token>/pay/..., webhooks
     path("", include("shop.urls", namespace="shop")),
 ]
 

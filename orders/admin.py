@@ -1,5 +1,7 @@
 from django.contrib import admin, messages
 
+from payments import services as payments
+from payments.admin import InvoiceInline, PaymentByHandInline, PaymentInline
 from shop.money import format_money
 
 from . import export, outbox, services
@@ -79,14 +81,15 @@ class OrderAdmin(admin.ModelAdmin):
     search_help_text = "Order number, email or name"
     date_hierarchy = "created"
     list_per_page = 50
-    inlines = [OrderItemInline, OrderEmailInline]
+    inlines = [OrderItemInline, OrderEmailInline, PaymentInline, InvoiceInline, PaymentByHandInline]
     fieldsets = [
         (None, {"fields": ["status", "total", "token", "created", "updated"]}),
         ("Customer", {"fields": ["first_name", "last_name", "email", "address", "postal_code", "city"]}),
     ]
     # The status moves only through the actions (services.change_status and its transition table).
     readonly_fields = ["status", "token", "created", "updated", "total"]
-    actions = ["mark_paid", "mark_shipped", "cancel", "resend_confirmation", "resend_shipping", "export_csv"]
+    actions = ["mark_paid", "mark_shipped", "cancel", "resend_confirmation", "resend_shipping", "export_csv",
+               "refund_and_cancel", "take_payment_by_hand", "resend_invoice"]
 
     def has_add_permission(self, request):
         return False  # orders come from checkout only: items, prices and stock are reserved there
@@ -141,6 +144,29 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.action(description="Export selected orders to CSV")
     def export_csv(self, request, queryset):
         return export.orders_csv_response(queryset.order_by("id"))
+
+    # --- Payments (payments/services.py) ---
+
+    @admin.action(description="Refund and cancel selected orders (money back through the provider, stock back on sale)")
+    def refund_and_cancel(self, request, queryset):
+        refunded, refused = payments.refund_and_cancel(order_ids=list(queryset.values_list("id", flat=True)),
+                                                       by=request.user.get_username())
+        for payment in refunded:
+            self.message_user(request, f"Order {payment.order_id}: refunded {format_money(payment.amount)} through "
+                                       f"{payment.provider}.", messages.SUCCESS)
+        for why in refused.values():
+            self.message_user(request, why, messages.WARNING)
+
+    @admin.action(description="Send the invoice again")
+    def resend_invoice(self, request, queryset):
+        _resend(self, request, list(queryset.values_list("id", flat=True)), OrderEmail.Kind.INVOICE)
+
+    @admin.action(description="Wait for a payment by bank transfer (the order never expires)")
+    def take_payment_by_hand(self, request, queryset):
+        ids = payments.take_payment_by_hand(order_ids=list(queryset.values_list("id", flat=True)),
+                                            by=request.user.get_username())
+        self.message_user(request, f"{len(ids)} pending order(s) now wait for a payment by hand; mark them paid when "
+                                   "it arrives.", messages.SUCCESS)
 
 
 @admin.register(OrderEmail)

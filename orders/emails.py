@@ -32,6 +32,12 @@ def shipping_message(order, *, site_url=None):
     return _order_message(order, "shipped", f"{settings.SHOP_NAME}: order {order.number} has shipped", site_url)
 
 
+def invoice_message(order, *, invoice_number, site_url=None):
+    """The invoice email for `order` (from load_order), without its PDF: payments.invoices attaches it."""
+    return _order_message(order, "invoice", f"{settings.SHOP_NAME}: invoice {invoice_number} for order {order.number}",
+                          site_url)
+
+
 def _order_message(order, template, subject, site_url):
     items = getattr(order, "loaded_items", None)
     if items is None:

@@ -105,6 +105,7 @@ class OrderEmail(models.Model):
     class Kind(models.TextChoices):
         CONFIRMATION = "confirmation", "Order confirmation"
         SHIPPING = "shipping", "Shipping notice"
+        INVOICE = "invoice", "Invoice"  # owed when the order is paid; the PDF is attached (payments/invoices.py)
 
     class State(models.TextChoices):
         PENDING = "pending", "Not sent yet"

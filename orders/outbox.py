@@ -34,6 +34,7 @@ State = OrderEmail.State
 TASK_NAMES = {
     Kind.CONFIRMATION: "orders.tasks.order_created",
     Kind.SHIPPING: "orders.tasks.order_shipped",
+    Kind.INVOICE: "payments.tasks.invoice_email",
 }
 
 

@@ -3,6 +3,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 
+from payments import invoices
 from shop import stock
 from shop.models import Product
 from shop.money import ZERO, format_money, shipping_cost
@@ -16,6 +17,9 @@ Status = Order.Status
 
 # The order's life. Only these moves exist; anything else is refused with a message. Nothing leaves
 # "shipped" (the goods are gone: a return is a new process) or "cancelled" (its stock went back on sale).
+# Online payment (payments/services.py) needs no move of its own: its webhook takes pending -> paid, the
+# expiry of an unpaid order pending -> cancelled, a refund before shipping paid -> cancelled; a payment that
+# arrives for a cancelled order is flagged on the payment, never revives the order (its stock is sold on).
 TRANSITIONS = {
     Status.PENDING: {Status.PAID, Status.CANCELLED},
     Status.PAID: {Status.SHIPPED, Status.CANCELLED},
@@ -122,6 +126,11 @@ def change_status(*, order_ids, to):
         for order_id in changed:
             outbox.owe(order_id, OrderEmail.Kind.SHIPPING)
             transaction.on_commit(lambda order_id=order_id: order_shipped.delay(order_id))
+    if to == Status.PAID:
+        for order_id in changed:
+            # Numbered in this transaction (gapless: a rollback gives the number back); the worker renders
+            # the PDF and emails it, once, whatever path led to "paid" (a webhook, an operator).
+            invoices.issue(order_id=order_id)
     return changed, refused
 
 

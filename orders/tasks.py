@@ -89,6 +89,8 @@ def _attempt(task, held, build_message):
         logger.warning("order %s: %s email waits for the database (%s), trying again in %.1f s", order_id, kind,
                        type(error).__name__, wait)
         _retry(task, order_id, kind, wait)
+    except Exception as error:  # noqa: BLE001  (the message could not be made, e.g. its PDF: an attempt that failed)
+        return _failed_attempt(task, held, error)
     try:
         try:
             sending.send()

@@ -1,5 +1,6 @@
 """A shopper over HTTP: cookies, the CSRF token, no redirects followed, for driving the shop's web layer."""
 import http.cookiejar
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -49,6 +50,20 @@ class Shopper:
 
     def confirmation_page(self):
         return self.request("GET", "/orders/created/")[2]
+
+    def pay_offline(self, decision="approve"):
+        """Pay the order just placed with the offline provider: "Pay" on the thank-you page, then approve (or
+        decline) on the provider's page. Returns (the order's token, where the provider sent the shopper back)."""
+        found = re.search(r'action="/orders/([0-9a-f-]{36})/pay/"', self.confirmation_page())
+        if found is None:
+            raise RuntimeError("the thank-you page has no Pay button")
+        status, provider_page, body = self.request("POST", f"/orders/{found.group(1)}/pay/", {})
+        if status != 302 or not provider_page.startswith("/payments/offline/"):
+            raise RuntimeError(f"Pay answered {status} {provider_page}: {body[:300]}")
+        status, back, body = self.request("POST", provider_page, {"decision": decision})
+        if status != 302:
+            raise RuntimeError(f"the provider's page answered {status}: {body[:300]}")
+        return found.group(1), back
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -11,6 +11,7 @@ from aiosmtpd.controller import Controller
 from .processes import free_port
 
 ORDER_EMAIL = re.compile(r"<order-(\d+)-(\w+)\.")  # the Message-ID the shop gives every order email
+TEMPLATES = {"confirmation": "confirmation", "shipping": "shipped", "invoice": "invoice"}  # kind -> its template
 
 
 class _Handler:
@@ -110,9 +111,17 @@ class SmtpSink:
         found = []
         for message, arrived in pairs:
             match = ORDER_EMAIL.search(str(message["Message-ID"] or ""))
-            if match and match.group(2) == {"confirmation": "confirmation", "shipping": "shipped"}[kind]:
+            if match and match.group(2) == TEMPLATES[kind]:
                 found.append((int(match.group(1)), arrived))
         return found
 
     def order_ids(self, kind="confirmation"):
         return [order_id for order_id, _ in self.received(kind)]
+
+    def messages_of(self, kind, order_id):
+        """Every copy of order `order_id`'s `kind` email received (email.message.Message objects)."""
+        with self.lock:
+            messages = list(self.messages)
+        return [message for message in messages
+                if (match := ORDER_EMAIL.search(str(message["Message-ID"] or "")))
+                and (int(match.group(1)), match.group(2)) == (order_id, TEMPLATES[kind])]

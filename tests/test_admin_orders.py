@@ -14,6 +14,10 @@ CHANGELIST = reverse("admin:orders_order_changelist")
 # The order page's read-only inline of emails, as a browser posts it back.
 NO_EMAIL_ROWS = {"emails-TOTAL_FORMS": "0", "emails-INITIAL_FORMS": "0", "emails-MIN_NUM_FORMS": "0",
                  "emails-MAX_NUM_FORMS": "1000"}
+# The read-only inlines of payments, the invoice and a payment by hand (payments/admin.py), empty.
+NO_EMAIL_ROWS |= {f"{prefix}-{field}": "0" if field != "MAX_NUM_FORMS" else "1000"
+                  for prefix in ("payments", "invoice", "payment_by_hand")
+                  for field in ("TOTAL_FORMS", "INITIAL_FORMS", "MIN_NUM_FORMS", "MAX_NUM_FORMS")}
 
 
 @pytest.fixture

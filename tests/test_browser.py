@@ -460,7 +460,7 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
         expect(page.locator(".order-total-row .total")).to_have_text("€25.90")  # what the order charges
         expect(cart_summary(page)).to_contain_text("0 items")  # the cart was emptied
         expect(cart_summary(page)).to_contain_text("€0.00")
-        expect(page.locator(".next-steps")).to_contain_text("We will email you payment instructions")
+        expect(page.locator(".next-steps")).to_contain_text("Pay online within 30 minutes")
         assert_accessible(page, "thank-you page")
         screens.shot("05-confirmation")
 
@@ -497,7 +497,7 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
         expect(page.locator(".order-total-row .total")).to_have_text("€25.90")  # what the order charges
         expect(page.locator(".shipping-address")).to_contain_text("Ada Lovelace")
         expect(page.locator(".shipping-address")).to_contain_text("10115 Berlin")
-        expect(page.locator(".next-steps")).to_contain_text("We will email you payment instructions")
+        expect(page.locator(".next-steps")).to_contain_text("Pay online within 30 minutes")
         assert_accessible(page, "status page")
         screens.shot("06-order-status")
 
@@ -567,6 +567,14 @@ def test_every_shop_page_passes_axe_at_desktop_and_phone_width(browser, live_ser
         page.get_by_role("link", name="your order status page").click()
         expect(h1).to_contain_text("Order")
         check("status")
+        # Paying: the offline provider's page, and the page it sends the shopper back to.
+        settings.PAYMENT_OFFLINE_CONFIRM_SECONDS = 3600  # nothing settles while axe looks at the page
+        page.get_by_role("button", name=re.compile(r"^Pay €")).click()
+        expect(h1).to_have_text(re.compile(r"^Pay "))
+        check("offline-provider")
+        page.get_by_role("button", name="Decline payment").click()
+        expect(page.locator(".payment-panel")).to_contain_text("Payment being confirmed")
+        check("payment-being-confirmed")
 
         response = page.goto("/no-such-page/")
         assert response.status == 404
@@ -721,3 +729,74 @@ def test_home_page_without_photos_stays_light_on_a_phone(browser, live_server, c
             report.write(f"home page, 4 products without photos, phone 390 px @3x: {total} bytes {by_type}\n")
         print(f"home page without photos on a phone: {total} bytes transferred, {by_type}")
         assert total < 40_000, f"the home page weighs {total} bytes on a phone: {by_type}"
+
+
+@pytest.mark.broker
+def test_shopper_pays_with_the_offline_provider_and_gets_the_invoice_once_with_its_pdf(
+        browser, live_server, catalog, worker_outbox, settings, tmp_path, request):
+    """The payment step in a real browser: the thank-you page leads to the offline provider's page; after
+    "Approve" the shop shows "payment being confirmed" until the provider's signed webhook (sent by the real
+    worker, through RabbitMQ) arrives; the worker then renders the invoice and emails it, once, as a PDF."""
+    import subprocess
+
+    from payments.models import Invoice
+
+    settings.SHOP_SITE_URL = live_server.url  # where the provider posts its webhook (and emails link to)
+    settings.PAYMENT_OFFLINE_CONFIRM_SECONDS = 1
+    settings.STORAGES = {**settings.STORAGES, "invoices": {
+        "BACKEND": "payments.storage.PrivateStorage", "OPTIONS": {"location": tmp_path / "invoices"}}}
+    with browsing(browser, live_server, request.node.name, **DESKTOP, accept_downloads=True) as (page, screens):
+        h1 = page.get_by_role("heading", level=1)
+        page.goto(catalog["teapot"].get_absolute_url())
+        page.get_by_label("Quantity").fill("2")
+        page.get_by_role("button", name="Add to cart").click()
+        page.goto("/orders/create/")
+        fill_checkout(page)
+        page.get_by_role("button", name="Place order with obligation to pay").click()
+        expect(h1).to_have_text("Thank you for your order")
+        number = page.locator("#order-number").inner_text()
+        order = Order.objects.get(id=int(number))
+        expect(page.locator(".payment-panel")).to_contain_text("Pay €45.90 online now")
+        screens.shot("pay-01-thank-you")
+
+        page.get_by_role("button", name="Pay €45.90 now").click()
+        expect(h1).to_have_text("Pay myshop")
+        expect(page.locator(".offline-amount")).to_have_text("€45.90")
+        assert_accessible(page, "offline provider")
+        screens.shot("pay-02-provider")
+        page.get_by_role("button", name="Approve payment").click()
+
+        # Back at the shop before the provider has confirmed: nothing is paid on the shopper's word.
+        expect(h1).to_have_text(f"Order {number}: payment")
+        expect(page.locator(".payment-panel")).to_contain_text("Payment being confirmed")
+        assert Order.objects.get(id=order.id).status == "pending"
+        assert_accessible(page, "payment being confirmed")
+        screens.shot("pay-03-being-confirmed")
+
+        # The webhook arrives (the worker sends it after the provider's delay); the page updates by itself.
+        expect(page.locator(".payment-panel")).to_contain_text("Paid.", timeout=30_000)
+        assert Order.objects.get(id=order.id).status == "paid"
+        invoice = Invoice.objects.get(order=order)
+
+        [email] = wait_for(lambda: [m for m in worker_outbox if "invoice" in m.subject], timeout=30,
+                           what=f"the worker's invoice email for order {number}")
+        assert email.to == ["ada@example.com"] and invoice.number in email.subject
+        [(filename, pdf, mimetype)] = email.attachments
+        assert (filename, mimetype) == (f"invoice-{invoice.number}.pdf", "application/pdf")
+        text = " ".join(subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True,
+                                       check=True).stdout.decode().split())
+        assert f"Invoice {invoice.number}" in text and "Total €45.90" in text, text
+        wait_for(lambda: OrderEmail.objects.filter(order=order, kind="invoice", state="sent").exists(),
+                 what="the invoice email recorded as sent")
+
+        page.goto(order.get_absolute_url())
+        expect(page.locator(".order-status")).to_have_text("Paid")
+        link = page.get_by_role("link", name=f"Download invoice {invoice.number} (PDF)")
+        assert_accessible(page, "paid status page")
+        screens.shot("pay-04-paid")
+        with page.expect_download() as download:
+            link.click()
+        assert download.value.suggested_filename == f"invoice-{invoice.number}.pdf"
+        assert Path(download.value.path()).read_bytes() == pdf  # the same document as emailed
+
+    assert [m.subject for m in worker_outbox if "invoice" in m.subject] == [email.subject]  # exactly once

@@ -77,5 +77,10 @@ def test_marking_an_order_shipped_in_the_admin_emails_the_customer_via_the_worke
     assert response.status_code == 302
     wait_for(lambda: OrderEmail.objects.filter(order=order, kind="shipping", state="sent").exists(),
              what="the worker to send the shipping notice")
+    # Marking it paid numbered its invoice, which the worker emails too (payments/invoices.py).
+    wait_for(lambda: OrderEmail.objects.filter(order=order, kind="invoice", state="sent").exists(),
+             what="the worker to send the invoice")
     subjects = [m.subject for m in worker_outbox]
-    assert subjects == [f"myshop: order {order.number} received", f"myshop: order {order.number} has shipped"]
+    invoice = f"myshop: invoice {order.invoice.number} for order {order.number}"
+    assert subjects[0] == f"myshop: order {order.number} received"
+    assert sorted(subjects[1:]) == sorted([invoice, f"myshop: order {order.number} has shipped"])

@@ -29,6 +29,9 @@ PRODUCTION_ENV = {
     "SECURE_HSTS_SECONDS": "31536000",
     "SHOP_SITE_URL": "https://shop.example.com",
     "CACHE_URL": "redis://cache.internal:6379/0",
+    "PAYMENT_PROVIDER": "stripe",
+    "STRIPE_SECRET_KEY": "sk_live_example",
+    "STRIPE_WEBHOOK_SECRET": "whsec_example",
 }
 
 
@@ -43,6 +46,12 @@ def test_check_deploy_is_clean_with_the_documented_production_environment():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_fails_while_shoppers_could_approve_their_own_payments():
+    env = {**PRODUCTION_ENV, "PAYMENT_PROVIDER": "offline"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    assert result.returncode != 0 and "payments.W001" in result.stderr
 
 
 def test_check_deploy_warns_when_emails_would_link_to_localhost():

@@ -56,7 +56,7 @@ def confirmation(order, mailoutbox):
 # --- what happens next ----------------------------------------------------------------------------------
 
 NEXT_STEPS = [
-    "We will email you payment instructions",
+    "Pay online within 30 minutes of placing your order",
     "We dispatch your order within 3 working days of receiving your payment",
     "Questions? Write to help@shop.example",
 ]

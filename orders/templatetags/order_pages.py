@@ -11,5 +11,6 @@ def what_happens_next(context, order, mode="page"):
         "order": order,
         "mode": mode,
         "dispatch_days": settings.SHOP_DISPATCH_DAYS,
+        "payment_timeout": settings.PAYMENT_TIMEOUT,
         "contact_email": settings.SHOP_CONTACT_EMAIL,
     }

@@ -20,3 +20,35 @@
     field.focus({ preventScroll: true });
   });
 })();
+
+/* A payment being confirmed: ask the shop every 2 seconds where it stands, and reload the page once it has
+   moved on (paid, declined). Without the script the page's "Check again" link does the same. */
+(function () {
+  "use strict";
+
+  var panel = document.querySelector("[data-payment-state-url]");
+  if (!panel || !window.fetch) {
+    return;
+  }
+  var url = panel.getAttribute("data-payment-state-url");
+  var stage = panel.getAttribute("data-payment-stage");
+  var asked = 0;
+  var ask = function () {
+    asked += 1;
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (state) {
+        if (state && state.stage !== stage) {
+          window.location.reload();
+        } else if (asked < 150) {  // five minutes; then the link is there
+          window.setTimeout(ask, 2000);
+        }
+      })
+      .catch(function () {
+        if (asked < 150) {
+          window.setTimeout(ask, 5000);
+        }
+      });
+  };
+  window.setTimeout(ask, 2000);
+})();

@@ -1,0 +1,184 @@
+"""Payments, invoices and provider events for operators: read-only records, refunds as an action, invoices
+downloaded through the admin (never a public URL)."""
+from django.contrib import admin, messages
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from shop.money import format_money
+
+from . import invoices, services
+from .gateway import ProviderError
+from .models import Invoice, Payment, PaymentByHand, WebhookEvent
+
+PAYMENT_FIELDS = ["provider", "state", "problem", "amount_text", "reference", "provider_payment_id", "created",
+                  "paid_at", "refunded_at", "refund_reference", "refunded_by", "last_error"]
+
+
+class NeedsAttentionFilter(admin.SimpleListFilter):
+    """Payments whose money could not pay for their order (late, duplicate, wrong amount) and are not
+    refunded yet: the operator's to-do list."""
+
+    title = "needs attention"
+    parameter_name = "attention"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes: money to refund or explain"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        attention = queryset.exclude(problem="").exclude(state=Payment.State.REFUNDED)
+        if self.value() == "yes":
+            return attention
+        if self.value() == "no":
+            return queryset.exclude(id__in=attention.values("id"))
+        return queryset
+
+
+def refund_payments(model_admin, request, payment_ids):
+    """Refund each payment through its provider, saying what happened to each."""
+    for payment_id in payment_ids:
+        try:
+            payment = services.refund(payment_id=payment_id, by=request.user.get_username())
+        except services.RefundRefused as refusal:
+            model_admin.message_user(request, str(refusal), messages.WARNING)
+        except ProviderError as error:
+            model_admin.message_user(request, f"Payment {payment_id}: the provider refused the refund ({error}). "
+                                              "Nothing was refunded.", messages.ERROR)
+        else:
+            note = (" The order is still paid: cancel it if it will not ship." if payment.order.status == "paid"
+                    else "")
+            model_admin.message_user(request, f"Refunded {format_money(payment.amount)} of order {payment.order_id} "
+                                              f"(payment {payment.id}).{note}", messages.SUCCESS)
+
+
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin):
+    list_display = ["id", "order", "provider", "state", "problem", "amount_text", "created", "paid_at", "refunded_at"]
+    list_filter = [NeedsAttentionFilter, "problem", "state", "provider"]
+    search_fields = ["=order__id", "reference", "provider_payment_id"]
+    search_help_text = "Order number, or the provider's reference"
+    list_select_related = ["order"]
+    readonly_fields = ["order", *PAYMENT_FIELDS]
+    fields = readonly_fields
+    actions = ["refund"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # money records stay
+
+    @admin.display(description="Amount")
+    def amount_text(self, payment):
+        return format_money(payment.amount, payment.currency)
+
+    @admin.action(description="Refund selected payments through their provider")
+    def refund(self, request, queryset):
+        refund_payments(self, request, list(queryset.values_list("id", flat=True)))
+
+
+class PaymentInline(admin.TabularInline):
+    model = Payment
+    fields = PAYMENT_FIELDS
+    readonly_fields = PAYMENT_FIELDS
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = "payments"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Amount")
+    def amount_text(self, payment):
+        return format_money(payment.amount, payment.currency)
+
+
+def invoice_link(invoice):
+    if not invoice.pdf_name:
+        return "not rendered yet"
+    return format_html('<a href="{}">Download {}</a>', reverse("admin:payments_invoice_pdf", args=[invoice.id]),
+                       invoice.filename)
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(admin.ModelAdmin):
+    list_display = ["number", "order", "issued_at", "total", "pdf"]
+    list_filter = ["year"]
+    search_fields = ["=order__id", "=sequence"]
+    search_help_text = "Order number, or the invoice's sequence number"
+    list_select_related = ["order"]
+    readonly_fields = ["number", "order", "issued_at", "total", "pdf", "rendered_at"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # invoice numbers are gapless: an invoice is never deleted
+
+    @admin.display(description="Total")
+    def total(self, invoice):
+        return format_money(invoice.order.total)
+
+    @admin.display(description="PDF")
+    def pdf(self, invoice):
+        return invoice_link(invoice)
+
+    def get_urls(self):
+        return [path("<int:invoice_id>/pdf/", self.admin_site.admin_view(self.download), name="payments_invoice_pdf"),
+                *super().get_urls()]
+
+    def download(self, request, invoice_id):
+        invoice = get_object_or_404(Invoice, id=invoice_id)
+        if not self.has_view_permission(request, invoice):
+            raise Http404
+        pdf = invoices.open_pdf(invoice)
+        if pdf is None:
+            raise Http404("This invoice has not been rendered yet.")
+        return FileResponse(pdf, as_attachment=True, filename=invoice.filename, content_type="application/pdf")
+
+
+class InvoiceInline(admin.StackedInline):
+    model = Invoice
+    fields = ["number", "issued_at", "pdf"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="PDF")
+    def pdf(self, invoice):
+        return invoice_link(invoice)
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    """Every provider event the shop acted on (or ignored), once each."""
+
+    list_display = ["received", "provider", "type", "event_id", "payment", "outcome"]
+    list_filter = ["provider", "type"]
+    search_fields = ["event_id", "=payment__order__id"]
+    readonly_fields = ["provider", "event_id", "type", "payment", "received", "outcome"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a deleted record would let the same event act again
+
+
+class PaymentByHandInline(admin.TabularInline):
+    model = PaymentByHand
+    fields = ["arranged_by", "created"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "paid by hand (never expires)"
+
+    def has_add_permission(self, request, obj=None):
+        return False

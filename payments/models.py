@@ -1,0 +1,164 @@
+"""Payments, the provider events already processed, invoices and their numbering, and the offline provider's
+own records. Every state change goes through payments/services.py (payments) or payments/invoices.py."""
+from django.db import models
+from django.db.models.functions import Now
+
+
+class Payment(models.Model):
+    """One attempt to take an order's money through a provider (one checkout session), and what came of it.
+
+    Its state follows the provider's word only (a verified webhook, or a check with the provider), never the
+    shopper's return to the shop; see services.MOVES for the moves that exist.
+    """
+
+    class State(models.TextChoices):
+        OPEN = "open", "Waiting for the shopper"
+        SUCCEEDED = "succeeded", "Paid"
+        FAILED = "failed", "Declined"
+        EXPIRED = "expired", "Expired"
+        REFUNDING = "refunding", "Refund under way"
+        REFUNDED = "refunded", "Refunded"
+
+    class Problem(models.TextChoices):
+        """Money that arrived but could not pay for the order: an operator decides (usually a refund)."""
+
+        NONE = "", "None"
+        LATE = "late", "Paid after the order was cancelled"
+        DUPLICATE = "duplicate", "Paid for an order already paid"
+        MISMATCH = "mismatch", "Amount or currency differs from the order"
+
+    order = models.ForeignKey("orders.Order", related_name="payments", on_delete=models.PROTECT)
+    provider = models.CharField(max_length=20)
+    # The provider's id of the checkout (a Stripe Checkout Session id); empty until the provider answered.
+    reference = models.CharField(max_length=255, null=True, blank=True)
+    redirect_url = models.TextField(blank=True, help_text="Where the shopper pays (the provider's page).")
+    # What was asked, copied from the order when the checkout began.
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.OPEN)
+    problem = models.CharField(max_length=20, choices=Problem.choices, blank=True, default=Problem.NONE)
+    # What the provider said was paid, and its id for the money (a Stripe PaymentIntent, needed to refund).
+    amount_received = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency_received = models.CharField(max_length=3, blank=True)
+    provider_payment_id = models.CharField(max_length=255, blank=True)
+    # Times are the database's clock.
+    created = models.DateTimeField(db_default=Now())
+    updated = models.DateTimeField(db_default=Now())
+    paid_at = models.DateTimeField(null=True, blank=True)
+    refund_started_at = models.DateTimeField(null=True, blank=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+    refund_reference = models.CharField(max_length=255, blank=True)
+    refunded_by = models.CharField(max_length=150, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "reference"], name="payment_one_per_provider_reference"),
+        ]
+        indexes = [
+            models.Index(fields=["order", "state"], name="payment_order_state_idx"),
+            models.Index(fields=["problem", "state"], name="payment_problem_idx"),
+        ]
+
+    def __str__(self):
+        return f"Payment {self.id} of order {self.order_id} ({self.get_state_display()})"
+
+
+class WebhookEvent(models.Model):
+    """A provider's event, stored in the transaction that acts on it: the same event sent again finds its
+    row and changes nothing."""
+
+    provider = models.CharField(max_length=20)
+    event_id = models.CharField(max_length=255)
+    type = models.CharField(max_length=100)
+    payment = models.ForeignKey(Payment, related_name="events", null=True, blank=True, on_delete=models.PROTECT)
+    received = models.DateTimeField(db_default=Now())
+    outcome = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-received", "-id"]
+        constraints = [models.UniqueConstraint(fields=["provider", "event_id"], name="webhookevent_once")]
+
+    def __str__(self):
+        return f"{self.provider} {self.type} {self.event_id}"
+
+
+class PaymentByHand(models.Model):
+    """An operator takes this order's payment by hand (a bank transfer, cash): the order never expires."""
+
+    order = models.OneToOneField("orders.Order", related_name="payment_by_hand", on_delete=models.CASCADE)
+    arranged_by = models.CharField(max_length=150, blank=True)
+    created = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        verbose_name_plural = "payments by hand"
+
+    def __str__(self):
+        return f"Order {self.order_id} is paid by hand"
+
+
+class InvoiceSequence(models.Model):
+    """The last invoice number given in a year. Taken under its row lock in the transaction that records the
+    payment, so numbers are gapless: a rolled-back payment (or a killed process) gives its number back."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.year}: {self.last_number}"
+
+
+class Invoice(models.Model):
+    """The invoice of a paid order: numbered when the payment is recorded, rendered to PDF by the worker."""
+
+    order = models.OneToOneField("orders.Order", related_name="invoice", on_delete=models.PROTECT)
+    year = models.PositiveIntegerField()
+    sequence = models.PositiveIntegerField()
+    issued_at = models.DateTimeField()
+    # The PDF in the private "invoices" storage; empty until the worker has rendered it.
+    pdf_name = models.CharField(max_length=255, blank=True)
+    rendered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-year", "-sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["year", "sequence"], name="invoice_number_unique"),
+            models.CheckConstraint(condition=models.Q(sequence__gte=1), name="invoice_sequence_positive"),
+        ]
+
+    def __str__(self):
+        return f"Invoice {self.number}"
+
+    @property
+    def number(self):
+        return f"{self.year}-{self.sequence:06d}"
+
+    @property
+    def filename(self):
+        return f"invoice-{self.number}.pdf"
+
+
+class OfflineCheckout(models.Model):
+    """The offline provider's own record of a checkout, as a real provider keeps one on its side. The shop's
+    Payment learns what happened here only through the provider's signed webhook or a check with it."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        APPROVED = "approved", "Approved"
+        DECLINED = "declined", "Declined"
+        EXPIRED = "expired", "Expired"
+        REFUNDED = "refunded", "Refunded"
+
+    id = models.CharField(max_length=64, primary_key=True)
+    client_reference_id = models.CharField(max_length=64)
+    amount_minor = models.PositiveBigIntegerField()
+    currency = models.CharField(max_length=3)
+    return_url = models.TextField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    created = models.DateTimeField(db_default=Now())
+    decided_at = models.DateTimeField(null=True, blank=True)
+    refund_id = models.CharField(max_length=64, blank=True)
+
+    def __str__(self):
+        return f"Offline checkout {self.id} ({self.status})"

@@ -1,0 +1,57 @@
+"""The worker's side of payments: the invoice email, the offline provider's webhooks, and expiring unpaid
+orders (run by Celery beat). Each task takes ids or plain JSON values."""
+import json
+import logging
+import urllib.error
+import urllib.request
+
+from celery import shared_task
+
+from orders import outbox
+from orders.models import OrderEmail
+from orders.tasks import send_order_email
+
+from . import invoices, offline, services
+
+logger = logging.getLogger(__name__)
+
+OFFLINE_DELIVERY_RETRIES = 10  # about 25 minutes of retries, like a (more patient) real provider
+
+
+# Retries are bounded by the attempts the outbox counts (see orders/tasks.py); rendering the PDF is part of
+# each attempt, so a render that kills its worker every time ends "failed" like any other email.
+@shared_task(base=outbox.OutboxTask, bind=True, max_retries=None, email_kind=OrderEmail.Kind.INVOICE)
+def invoice_email(self, order_id):
+    """Email order `order_id`'s invoice, its PDF rendered and stored first if it is not yet; a repeated
+    delivery sends nothing."""
+    return send_order_email(self, order_id, OrderEmail.Kind.INVOICE, invoices.invoice_message)
+
+
+@shared_task(ignore_result=True)
+def expire_unpaid_orders():
+    """Cancel the orders whose online payment did not come in time (run periodically by Celery beat)."""
+    return len(services.expire_unpaid_orders())
+
+
+@shared_task(bind=True, max_retries=OFFLINE_DELIVERY_RETRIES, ignore_result=True)
+def deliver_offline_event(self, event):
+    """Post the offline provider's `event` (a dict) to the shop's webhook endpoint, signed at each sending;
+    sent again with backoff until the shop answers (a 4xx answer will not change: it is not retried)."""
+    body = json.dumps(event, separators=(",", ":"))
+    request = urllib.request.Request(offline.webhook_url(), data=body.encode(), method="POST", headers={
+        "Content-Type": "application/json", offline.SIGNATURE_HEADER: offline.sign(body)})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        if 400 <= error.code < 500 and error.code != 429:
+            logger.error("offline provider: the shop refused event %s with HTTP %s; not sent again", event.get("id"),
+                         error.code)
+            return error.code
+        reason = f"HTTP {error.code}"
+    except OSError as error:  # URLError, a refused connection, a timeout
+        reason = type(error).__name__
+    countdown = min(300, 2 * 2 ** self.request.retries)
+    logger.warning("offline provider: event %s not delivered (%s), sending again in %s s", event.get("id"), reason,
+                   countdown)
+    raise self.retry(countdown=countdown)
