@@ -1,11 +1,25 @@
 import os
 
-from celery import Celery
+from celery import Celery, Task
 from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "myshop.settings")
 
-app = Celery("myshop")
+
+class ConfirmBoundedTask(Task):
+    """The base of every task: a publish waits at most BROKER_CONFIRM_TIMEOUT seconds for the broker's
+    confirm (py-amqp's own default is to wait forever, e.g. on a channel left broken by an earlier error,
+    py-amqp #285), so a checkout handing over an email can never hang on the broker."""
+
+    def apply_async(self, args=None, kwargs=None, task_id=None, producer=None, link=None, link_error=None,
+                    shadow=None, **options):
+        from django.conf import settings
+
+        options.setdefault("confirm_timeout", settings.BROKER_CONFIRM_TIMEOUT)
+        return super().apply_async(args, kwargs, task_id, producer, link, link_error, shadow, **options)
+
+
+app = Celery("myshop", task_cls=ConfirmBoundedTask)
 # Every CELERY_* Django setting configures the app (CELERY_BROKER_URL -> broker_url, ...).
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
@@ -19,3 +33,4 @@ def _close_old_database_connections(**kwargs):
     from django.db import close_old_connections
 
     close_old_connections()
+

@@ -202,17 +202,36 @@ EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "emai
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "myshop <orders@myshop.local>")
 
 # --- Celery (read by myshop/celery.py through the CELERY_ namespace) ---------------------------------
+# One RabbitMQ node, or the nodes of one cluster separated by ";" ("amqp://u:p@mq1//;amqp://u:p@mq2//;..."):
+# web and worker connect to the first that answers and move on to the next when it dies.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@localhost:5672//")
 # Publishing happens inside the checkout request: bound it so a dead broker costs the shopper well under
 # a second (kombu's defaults can hang for several); the order row remembers that the email is owed.
 CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "0.5"))
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
-    "max_retries": 1,
+    "max_retries": 1,  # one more try, on the next node of the list when there are several
     "interval_start": 0,
     "interval_step": 0.1,
     "interval_max": 0.1,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The task queue is a quorum queue: replicated by Raft over the cluster's nodes, it survives losing a
+# minority of them (on one node it is simply a durable queue). It is reached through a topic exchange of the
+# same name because Celery then routes countdown retries through RabbitMQ's native delayed delivery (the
+# celery_delayed_* queues) instead of holding them in a worker's memory; a direct exchange would not allow
+# that. Web and worker read these same lines, so the producer declares exactly the queue the worker consumes.
+# The name differs from Celery's default "celery" on purpose: a broker that still has the old classic queue
+# of that name would refuse a quorum redeclaration (PRECONDITION_FAILED); see README, "Scaling out".
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "myshop")
+CELERY_TASK_DEFAULT_QUEUE_TYPE = "quorum"
+CELERY_TASK_DEFAULT_EXCHANGE_TYPE = "topic"
+CELERY_TASK_CREATE_MISSING_QUEUE_TYPE = "quorum"  # any queue a route names later is a quorum queue too
+CELERY_TASK_CREATE_MISSING_QUEUE_EXCHANGE_TYPE = "topic"
+# Publisher confirms: a publish returns once the queue's majority has the message (quorum queues need them,
+# or a message sent on a channel that then closes can vanish). Waiting for a confirm is bounded per publish
+# by BROKER_CONFIRM_TIMEOUT (myshop/celery.py applies it), since py-amqp waits forever by default.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+BROKER_CONFIRM_TIMEOUT = float(os.environ.get("BROKER_CONFIRM_TIMEOUT", "1.0"))
 # Celery's Django fixup closes the database connection around every task unless told to reuse it; a new
 # PostgreSQL connection per email cost as much CPU as the email itself (bench/checkout.py). myshop/celery.py
 # applies CONN_MAX_AGE per task instead, as Django does per request.
