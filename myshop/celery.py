@@ -1,9 +1,22 @@
+import atexit
 import os
+import shutil
+import sys
+import tempfile
 
 from celery import Celery, Task
 from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "myshop.settings")
+
+# A worker exporting metrics (WORKER_METRICS_PORT, see ops/worker.py) adds up the counters of all its pool
+# processes through files in PROMETHEUS_MULTIPROC_DIR; without one set, it gets a fresh directory of its own,
+# removed when it exits. prometheus_client reads the variable when first imported (by Django's setup, before
+# any Celery signal), and the pool processes inherit it, hence here, for `celery ... worker` only.
+if os.environ.get("WORKER_METRICS_PORT") and not os.environ.get("PROMETHEUS_MULTIPROC_DIR") \
+        and "worker" in sys.argv[1:]:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="myshop-worker-metrics-")
+    atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 class ConfirmBoundedTask(Task):

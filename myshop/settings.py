@@ -64,9 +64,11 @@ INSTALLED_APPS = [
     "shop.apps.ShopConfig",
     "cart.apps.CartConfig",
     "orders.apps.OrdersConfig",
+    "ops.apps.OpsConfig",
 ]
 
 MIDDLEWARE = [
+    "ops.middleware.OpsEndpointsMiddleware",  # /healthz, /readyz, /metrics: first, see ops/middleware.py
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -267,6 +269,20 @@ CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME",
 ORDER_EMAIL_CLAIM_SECONDS = int(os.environ.get("ORDER_EMAIL_CLAIM_SECONDS", "300"))
 if ORDER_EMAIL_CLAIM_SECONDS <= CELERY_TASK_TIME_LIMIT:
     raise ImproperlyConfigured("ORDER_EMAIL_CLAIM_SECONDS must be longer than CELERY_TASK_TIME_LIMIT.")
+
+# --- Operations: health, readiness and metrics (ops/) -------------------------------------------------
+# /readyz gives each check (database, broker) this long, and answers 503 when one named here failed. A web
+# tier that should keep taking orders while the broker is down (the sweep hands their emails over later)
+# can set READYZ_REQUIRE=database: the broker is then reported but does not take the pod out of service.
+READYZ_TIMEOUT_SECONDS = float(os.environ.get("READYZ_TIMEOUT_SECONDS", "1.0"))
+READYZ_REQUIRE = env_list("READYZ_REQUIRE", "database,broker")
+# /metrics is closed unless a scraper shows this bearer token, or connects directly (not through a proxy
+# adding X-Forwarded-For) from one of these networks (comma-separated CIDRs; loopback when DEBUG=1).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128" if DEBUG else "")
+# A worker serves its own metrics on this port (empty: not at all); one port per worker process on a host.
+WORKER_METRICS_PORT = int(os.environ.get("WORKER_METRICS_PORT") or 0) or None
+WORKER_METRICS_ADDRESS = os.environ.get("WORKER_METRICS_ADDRESS", "0.0.0.0")
 
 LOGGING = {
     "version": 1,
