@@ -229,11 +229,21 @@ CELERY_TASK_DEFAULT_QUEUE_TYPE = "quorum"
 CELERY_TASK_DEFAULT_EXCHANGE_TYPE = "topic"
 CELERY_TASK_CREATE_MISSING_QUEUE_TYPE = "quorum"  # any queue a route names later is a quorum queue too
 CELERY_TASK_CREATE_MISSING_QUEUE_EXCHANGE_TYPE = "topic"
+# Sets up delayed delivery through the live node only, so a worker resumes consuming within about a second
+# after its node dies instead of ~17 s (see OneNodeDelayedDelivery in myshop/celery.py).
+CELERY_WORKER_CONSUMER = "myshop.celery:FailoverConsumer"
 # Publisher confirms: a publish returns once the queue's majority has the message (quorum queues need them,
-# or a message sent on a channel that then closes can vanish). Waiting for a confirm is bounded per publish
-# by BROKER_CONFIRM_TIMEOUT (myshop/celery.py applies it), since py-amqp waits forever by default.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+# or a message sent on a channel that then closes can vanish). py-amqp waits forever by default, for a
+# confirm and for any other reply: a broker under a memory or disk alarm stops reading from publishers, and
+# a checkout would hang. BROKER_CONFIRM_TIMEOUT bounds the wait for a confirm (myshop/celery.py applies it
+# to every publish); BROKER_SOCKET_TIMEOUT bounds every read and write on the socket (py-amqp's
+# read_timeout/write_timeout), which the reconnect after a failed publish needs as well.
 BROKER_CONFIRM_TIMEOUT = float(os.environ.get("BROKER_CONFIRM_TIMEOUT", "1.0"))
+BROKER_SOCKET_TIMEOUT = float(os.environ.get("BROKER_SOCKET_TIMEOUT", "1.0"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True, "read_timeout": BROKER_SOCKET_TIMEOUT,
+                                   "write_timeout": BROKER_SOCKET_TIMEOUT}
+# A publish the broker nacks (a quorum queue electing a new leader) is tried once more after this pause.
+BROKER_NACK_RETRY_SECONDS = float(os.environ.get("BROKER_NACK_RETRY_SECONDS", "0.5"))
 # Celery's Django fixup closes the database connection around every task unless told to reuse it; a new
 # PostgreSQL connection per email cost as much CPU as the email itself (bench/checkout.py). myshop/celery.py
 # applies CONN_MAX_AGE per task instead, as Django does per request.

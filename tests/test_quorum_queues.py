@@ -62,7 +62,7 @@ def test_production_declares_one_quorum_task_queue_behind_a_topic_exchange_with_
     # One module (settings) configures the app for web and worker alike: the producer declares this queue too.
     assert declared == {
         "name": "myshop", "arguments": {"x-queue-type": "quorum"}, "exchange": "myshop",
-        "exchange_type": "topic", "routing_key": "myshop", "transport_options": {"confirm_publish": True},
+        "exchange_type": "topic", "routing_key": "myshop", "transport_options": {"confirm_publish": True, "read_timeout": 1.0, "write_timeout": 1.0},
         "delayed_queue_type": "quorum",
     }
 
