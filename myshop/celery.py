@@ -1,4 +1,5 @@
 import atexit
+import math
 import os
 import shutil
 import sys
@@ -33,6 +34,9 @@ class ConfirmBoundedTask(Task):
       elects a new leader (about 0.1-0.4 s after the old one died, measured on tests/cluster.py), and
       kombu's retry policy only covers connection errors. A nacked message was not taken, so the second
       try is no duplicate (and a duplicate would be harmless: the worker claims each email in the database).
+    - A countdown is rounded UP to whole seconds. Native delayed delivery (quorum queues) works in whole
+      seconds: kombu 5.7 truncates 1.9 s to 1 s and refuses anything under 1 s with a ValueError, which
+      Task.retry() turns into a dropped message (Reject). An `eta` is passed on unchanged.
     """
 
     def apply_async(self, args=None, kwargs=None, task_id=None, producer=None, link=None, link_error=None,
@@ -40,6 +44,8 @@ class ConfirmBoundedTask(Task):
         from django.conf import settings
 
         options.setdefault("confirm_timeout", settings.BROKER_CONFIRM_TIMEOUT)
+        if options.get("countdown") and options["countdown"] > 0:
+            options["countdown"] = math.ceil(options["countdown"])
         try:
             return super().apply_async(args, kwargs, task_id, producer, link, link_error, shadow, **options)
         except OperationalError as error:

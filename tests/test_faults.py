@@ -13,7 +13,7 @@ import pytest
 from celery import Celery
 from django.contrib.auth import get_user_model
 from django.db import connection
-from kombu import Connection, Exchange, Producer
+from kombu import Connection, Exchange, Producer, Queue
 
 from orders.models import Order
 from tests.harness import RabbitNode, Shopper, SmtpSink, database_url, shop_environment, start_web, start_worker
@@ -21,6 +21,9 @@ from tests.harness import wait_until as harness_wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
+# The production task queue (myshop/settings.py), as the web and worker subprocesses declare it.
+TASK_QUEUE = "myshop"
+TASK_EXCHANGE = Exchange(TASK_QUEUE, type="topic")
 CUSTOMER = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com",
             "address": "12 Analytical Street", "postal_code": "10115", "city": "Berlin"}
 
@@ -54,7 +57,7 @@ def smtp_sink():
 def shop(rabbit_node, smtp_sink, tmp_path, transactional_db, request):
     """Starts web and workers on demand against the private broker and the SMTP sink; stops them after."""
     smtp_sink.reset()
-    rabbit_node._ctl("purge_queue", "celery", check=False)
+    rabbit_node._ctl("purge_queue", TASK_QUEUE, check=False)
     processes = []
 
     class Shop:
@@ -195,19 +198,21 @@ def test_poison_messages_are_dropped_and_never_block_other_orders(shop, products
     web = shop.web()
     worker = shop.worker()
     sender = Celery("poison", broker=shop.node.url, set_as_current=False)  # the suite's app stays current
+    sender.conf.update(task_default_queue=TASK_QUEUE, task_default_queue_type="quorum",
+                       task_default_exchange_type="topic", broker_transport_options={"confirm_publish": True})
     sender.send_task("orders.tasks.order_created", args=["not-an-id"])
     sender.send_task("orders.tasks.order_created", args=[987654321])
     sender.send_task("orders.tasks.order_created", args=[1, 2, 3])
     sender.send_task("orders.tasks.no_such_task", args=[1])
     with Connection(shop.node.url) as conn:
-        Producer(conn).publish(b"\x00 not json", exchange=Exchange("celery", type="direct"), routing_key="celery",
+        Producer(conn).publish(b"\x00 not json", exchange=TASK_EXCHANGE, routing_key=TASK_QUEUE,
                                content_type="application/json", content_encoding="utf-8",
                                headers={"task": "orders.tasks.order_created", "id": str(uuid.uuid4())})
 
     order, _ = place_order(web, products)
 
     wait_until(lambda: emails_for(shop.sink, order), timeout=30, what="the real order's email")
-    wait_until(lambda: shop.node.queue_depth("celery") == 0, timeout=30, what="the queue to drain")
+    wait_until(lambda: shop.node.queue_depth(TASK_QUEUE) == 0, timeout=30, what="the queue to drain")
     assert shop.sink.order_numbers() == [order.id]
     log = worker.log()
     assert "dropped a message with a malformed order id" in log and "no such order, confirmation message dropped" in log
@@ -218,7 +223,9 @@ def test_broker_messages_carry_only_the_order_id_and_are_persistent(shop, produc
     web = shop.web()  # no worker: the message stays in the queue for inspection
     order, _ = place_order(web, products)
     with Connection(shop.node.url) as conn:
-        message = conn.SimpleQueue("celery", no_ack=True).get(timeout=10)
+        queue = Queue(TASK_QUEUE, TASK_EXCHANGE, routing_key=TASK_QUEUE,
+                      queue_arguments={"x-queue-type": "quorum"})
+        message = conn.SimpleQueue(queue, no_ack=True).get(timeout=10)
     raw = json.dumps({"body": message.body if isinstance(message.body, str) else message.body.decode(),
                       "headers": message.headers, "properties": message.properties}, default=str)
     assert message.decode()[0] == [order.id]

@@ -62,8 +62,9 @@ def test_production_declares_one_quorum_task_queue_behind_a_topic_exchange_with_
     # One module (settings) configures the app for web and worker alike: the producer declares this queue too.
     assert declared == {
         "name": "myshop", "arguments": {"x-queue-type": "quorum"}, "exchange": "myshop",
-        "exchange_type": "topic", "routing_key": "myshop", "transport_options": {"confirm_publish": True, "read_timeout": 1.0, "write_timeout": 1.0},
-        "delayed_queue_type": "quorum",
+        "exchange_type": "topic", "routing_key": "myshop", "delayed_queue_type": "quorum",
+        # Confirms, and every socket read and write bounded (a broker alarm must not hang a checkout).
+        "transport_options": {"confirm_publish": True, "read_timeout": 1.0, "write_timeout": 1.0},
     }
 
 
@@ -102,11 +103,16 @@ def test_a_retry_with_a_countdown_waits_in_the_broker_then_runs_on_a_worker(runn
     assert len(_runs(token)) == 2  # and it ran exactly once more
 
 
-def test_a_countdown_under_one_second_cannot_be_published_to_a_quorum_queue():
-    """Upstream behaviour the email retries must respect (kombu 5.7 calculate_routing_key(int(countdown))):
-    native delayed delivery works in whole seconds, and a countdown in (0, 1) raises instead of publishing."""
-    with pytest.raises(ValueError, match="countdown must be a positive number"):
-        countdown_probe.apply_async((uuid.uuid4().hex, 1), countdown=0.5)
+def test_a_countdown_under_one_second_is_rounded_up_to_one_second_and_runs(running_worker):
+    """kombu 5.7 refuses a countdown in (0, 1) on quorum queues (ValueError: countdown must be a positive
+    number), and Task.retry() would drop the message; the shop's task class rounds countdowns up."""
+    token = uuid.uuid4().hex
+    countdown_probe.delay(token, 0.3)
+
+    first, second = wait_for(lambda: _runs(token) if len(_runs(token)) >= 2 else None, timeout=30,
+                             message="the retried run")
+    assert second["at"] - first["at"] >= 0.9
+    assert second["routing_key"].split(".")[:DELAY_PREFIX_WORDS] == ["0"] * 27 + ["1"]
 
 
 def test_deleting_a_run_queue_leaves_neither_queue_nor_exchange():
