@@ -16,7 +16,6 @@ Needs rabbitmq-server and root (to hand the folders to the rabbitmq user), as Ra
 import os
 import shutil
 import signal
-import subprocess
 import threading
 import time
 
@@ -30,7 +29,8 @@ class ClusterNode(RabbitNode):
 
     def start(self, timeout=180):
         super().start(timeout=timeout)
-        self.os_pid = int(self._ctl("eval", "list_to_integer(os:getpid()).", timeout=60).stdout.strip())
+        # rabbitmq-server writes its VM's pid here (RABBITMQ_PID_FILE); asking rabbitmqctl costs seconds.
+        self.os_pid = int((self.base / "pid").read_text().strip())
         return self
 
     def await_startup(self, timeout=180):
@@ -95,31 +95,36 @@ class RabbitCluster:
 
     def start(self, timeout=240):
         # Booting an Erlang VM is mostly waiting: start the nodes side by side, then join them one by one.
+        self._each(self.nodes, lambda node: node.start(timeout=timeout))
+        # Each rabbitmqctl call boots an Erlang VM of its own (2-3 s here): run the independent ones side by
+        # side. The joining nodes are fresh, so join_cluster needs no `reset` before it.
+        first, joining = self.nodes[0], self.nodes[1:]
+        self._each(joining, lambda node: node._ctl("stop_app"))
+        for node in joining:  # one at a time: joins change the cluster's membership
+            node._ctl("join_cluster", first.name)
+        self._each(joining, lambda node: (node._ctl("start_app"), node.await_startup(timeout=timeout)))
+        wait_until(lambda: len(self.running_nodes()) == len(self.nodes), timeout=60, interval=0.5,
+                   what="every node running in the cluster")
+        return self
+
+    @staticmethod
+    def _each(nodes, action):
+        """Run action(node) for every node side by side; raise if any failed, once all have finished."""
         errors = []
 
-        def boot(node):
+        def run(node):
             try:
-                node.start(timeout=timeout)
-            except BaseException as error:  # reported below, after every boot has finished
+                action(node)
+            except BaseException as error:
                 errors.append((node.name, error))
 
-        threads = [threading.Thread(target=boot, args=(node,)) for node in self.nodes]
+        threads = [threading.Thread(target=run, args=(node,)) for node in nodes]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         if errors:
-            raise RuntimeError(f"RabbitMQ nodes failed to start: {errors}")
-        first = self.nodes[0]
-        for node in self.nodes[1:]:
-            node._ctl("stop_app")
-            node._ctl("reset")
-            node._ctl("join_cluster", first.name)
-            node._ctl("start_app")
-            node.await_startup(timeout=timeout)
-        wait_until(lambda: len(self.running_nodes()) == len(self.nodes), timeout=60, interval=0.5,
-                   what="every node running in the cluster")
-        return self
+            raise RuntimeError(f"RabbitMQ nodes failed: {errors}")
 
     def live_node(self):
         for node in self.nodes:
@@ -152,6 +157,14 @@ class RabbitCluster:
                 return [node.name for node in self.nodes if node.name in line]
         return []
 
+    def consumer_nodes(self, queue):
+        """Names of the nodes through which consumers of `queue` are connected (a channel pid names its node)."""
+        names = []
+        for line in self.ctl("list_consumers", "-q", "--no-table-headers", "queue_name", "channel_pid").splitlines():
+            if line.split() and line.split()[0] == queue:
+                names += [node.name for node in self.nodes if f"<{node.name}." in line and node.name not in names]
+        return names
+
     def queue_depth(self, queue):
         """Messages in `queue` (ready + unacknowledged), asked of a live node; 0 if it does not exist."""
         for line in self.ctl("list_queues", "-q", "--no-table-headers", "name", "messages").splitlines():
@@ -170,8 +183,8 @@ class RabbitCluster:
                    what=f"{node.name} back in the cluster")
 
     def stop(self):
-        for node in self.nodes:
-            try:
-                node.stop()
-            except (subprocess.SubprocessError, OSError) as error:  # the others still need stopping
-                print(f"could not stop {node.name}: {error}")
+        """Stop every node (side by side) and remove its folders, whatever state the cluster is in."""
+        try:
+            self._each(self.nodes, lambda node: node.stop())
+        except RuntimeError as error:  # the others were still stopped
+            print(f"could not stop every node cleanly: {error}")
