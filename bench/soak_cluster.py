@@ -4,6 +4,7 @@
     .venv/bin/python bench/soak_cluster.py                  # 150 orders, fresh SQLite database
     .venv/bin/python bench/soak_cluster.py --orders 60 --duration 30
     .venv/bin/python bench/soak_cluster.py --database-url postgres://postgres@127.0.0.1:5432/myshop_soak_cluster
+    .venv/bin/python bench/soak_cluster.py --measure-failover 3   # only the worker's pause, 3 kills, median
 
 Everything runs for real on this machine: a three-node RabbitMQ cluster (tests/cluster.py; the shared broker
 on 5672 is never touched), an SMTP server recording what it receives, the web server (runserver) and two
@@ -23,6 +24,11 @@ recover (from the fault to the first email of an order placed after it), checkou
 JSON (--json, default var/soak_cluster.json). Exit code 0 iff N/N/0/0 with every checkout placed, 1 otherwise,
 2 if the soak itself failed, 130 when interrupted. Everything it started is stopped on the way out, even on
 Ctrl-C or SIGTERM; the temporary directory (database, logs) is kept when the result is not N/N/0/0.
+
+--measure-failover R measures one thing instead: a worker consumes probe tasks published every 50 ms (through
+another node); the node the worker consumes through is SIGKILLed, and the pause is the time from the kill to
+the worker's next finished task; the node is restarted and it starts over, R times; prints each and the
+median. --consumer celery.worker.consumer:Consumer measures Celery's own consumer for comparison.
 """
 import argparse
 import json
@@ -274,6 +280,80 @@ def table(result):
     return "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)
 
 
+def measure_failover(args):
+    """The worker's consumption pause after its node dies, `args.measure_failover` times; 0 when done."""
+    workdir = Path(tempfile.mkdtemp(prefix="myshop-failover-"))
+    cluster, worker, stop = None, None, threading.Event()
+    pauses = []
+    try:
+        cluster = RabbitCluster(prefix=f"myshop-failover-{random.randrange(10**6)}").start()
+        env = shop_environment(database=f"sqlite:///{workdir / 'db.sqlite3'}", broker=cluster.url, smtp_port=1,
+                               CELERY_WORKER_CONSUMER=args.consumer)
+        manage(env, "migrate", "--noinput")
+        worker = start_worker(env, workdir, name="failover")
+        from celery import Celery
+
+        finished = []  # monotonic time of each finished probe, read from the worker's log as it grows
+
+        def publish():
+            sender = None
+            number = 10**9
+            while not stop.is_set():
+                if sender is None:
+                    live = next(node for node in cluster.nodes if node.alive())
+                    sender = Celery("probe", broker=live.url, set_as_current=False)
+                    sender.conf.update(task_default_queue=TASK_QUEUE, task_default_queue_type="quorum",
+                                       task_default_exchange_type="topic", broker_connection_timeout=0.5,
+                                       broker_transport_options={"confirm_publish": True})
+                number += 1
+                try:
+                    sender.send_task("orders.tasks.order_created", args=[number])  # no such order: quick
+                except Exception:
+                    sender = None  # its node died: publish through another one
+                stop.wait(0.05)
+
+        def follow():
+            seen = 0
+            while not stop.is_set():
+                lines = worker.log().splitlines()
+                finished.extend(time.monotonic() for line in lines[seen:] if "no such order" in line)
+                seen = len(lines)
+                stop.wait(0.02)
+
+        for target in (publish, follow):
+            threading.Thread(target=target, daemon=True).start()
+        for run in range(args.measure_failover):
+            time.sleep(3)
+            [name] = cluster.consumer_nodes(TASK_QUEUE) or [None]
+            node = cluster.node_named(name)
+            killed = time.monotonic()
+            cluster.kill(node)
+            deadline = killed + 120
+            while time.monotonic() < deadline and not [at for at in finished if at > killed + 0.05]:
+                time.sleep(0.02)
+            after = [at for at in finished if at > killed + 0.05]
+            pause = round(after[0] - killed, 2) if after else None
+            pauses.append(pause)
+            log(f"run {run + 1}: killed {node.name}; the worker finished a task again after {pause} s")
+            cluster.restart(node)
+        stop.set()
+        valid = [pause for pause in pauses if pause is not None]
+        median = statistics.median(valid) if valid else None
+        print(json.dumps({"consumer": args.consumer, "pauses_seconds": pauses, "median_seconds": median}))
+        return 0
+    except (KeyboardInterrupt, Interrupted):
+        return 130
+    finally:
+        stop.set()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if worker is not None:
+            worker.stop()
+        if cluster is not None:
+            cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=150)
@@ -286,6 +366,10 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--json", default=str(ROOT / "var" / "soak_cluster.json"))
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (database, logs)")
+    parser.add_argument("--measure-failover", type=int, default=0, metavar="RUNS",
+                        help="only measure the worker's pause after its node dies, RUNS times")
+    parser.add_argument("--consumer", default="myshop.celery:FailoverConsumer",
+                        help="CELERY_WORKER_CONSUMER for --measure-failover")
     args = parser.parse_args(argv)
     if args.orders < 10 or args.shoppers < 1 or args.duration <= 0:
         parser.error("--orders must be at least 10, --shoppers at least 1, --duration positive")
@@ -296,6 +380,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(Interrupted()))
+    if args.measure_failover:
+        return measure_failover(args)
     workdir = Path(tempfile.mkdtemp(prefix="myshop-soak-cluster-"))
     database = Database(args.database_url, workdir)
     cluster, sink, web, run, result = None, None, None, None, None

@@ -231,7 +231,7 @@ CELERY_TASK_CREATE_MISSING_QUEUE_TYPE = "quorum"  # any queue a route names late
 CELERY_TASK_CREATE_MISSING_QUEUE_EXCHANGE_TYPE = "topic"
 # Sets up delayed delivery through the live node only, so a worker resumes consuming within about a second
 # after its node dies instead of ~17 s (see OneNodeDelayedDelivery in myshop/celery.py).
-CELERY_WORKER_CONSUMER = "myshop.celery:FailoverConsumer"
+CELERY_WORKER_CONSUMER = os.environ.get("CELERY_WORKER_CONSUMER", "myshop.celery:FailoverConsumer")
 # Publisher confirms: a publish returns once the queue's majority has the message (quorum queues need them,
 # or a message sent on a channel that then closes can vanish). py-amqp waits forever by default, for a
 # confirm and for any other reply: a broker under a memory or disk alarm stops reading from publishers, and
