@@ -129,3 +129,46 @@ def test_deleting_a_run_queue_leaves_neither_queue_nor_exchange():
 
         with pytest.raises(NotFound):
             connection.channel().exchange_declare(name, "topic", passive=True)
+
+
+def _publish_failing(errors, calls):
+    """A stand-in for Celery's Task.apply_async: raises the given errors in turn, then succeeds."""
+    from amqp.exceptions import MessageNacked
+    from kombu.exceptions import OperationalError
+
+    def apply_async(self, *args, **options):
+        calls.append(options)
+        if errors:
+            cause = errors.pop(0)
+            try:
+                raise cause
+            except (MessageNacked, ConnectionRefusedError) as error:
+                raise OperationalError(str(error)) from error
+        return "published"
+
+    return apply_async
+
+
+def test_a_nacked_publish_is_tried_once_more_with_a_bounded_confirm(settings, monkeypatch):
+    """Unit test of the task base class (the publish is faked): a quorum queue nacks during a leader election."""
+    from amqp.exceptions import MessageNacked
+    from celery.app.task import Task
+
+    settings.BROKER_NACK_RETRY_SECONDS = 0.01
+    calls = []
+    monkeypatch.setattr(Task, "apply_async", _publish_failing([MessageNacked()], calls))
+
+    assert countdown_probe.apply_async(("token", 1)) == "published"
+    assert len(calls) == 2 and all(call["confirm_timeout"] == settings.BROKER_CONFIRM_TIMEOUT for call in calls)
+
+
+def test_a_publish_refused_for_another_reason_is_not_tried_again_here(settings, monkeypatch):
+    from celery.app.task import Task
+    from kombu.exceptions import OperationalError
+
+    calls = []
+    monkeypatch.setattr(Task, "apply_async", _publish_failing([ConnectionRefusedError(111, "refused")], calls))
+
+    with pytest.raises(OperationalError):
+        countdown_probe.apply_async(("token", 1))
+    assert len(calls) == 1  # connection errors are kombu's retry policy's business, already spent
