@@ -204,7 +204,7 @@ EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "emai
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "myshop <orders@myshop.local>")
 
 # --- Celery (read by myshop/celery.py through the CELERY_ namespace) ---------------------------------
-# One RabbitMQ node, or the nodes of one cluster separated by ";" ("amqp://u:p@mq1//;amqp://u:p@mq2//;..."):
+# One RabbitMQ node, or the nodes of one cluster separated by ";" ("amqp://mq1:5672//;amqp://mq2:5672//;..."):
 # web and worker connect to the first that answers and move on to the next when it dies.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@localhost:5672//")
 # Publishing happens inside the checkout request: bound it so a dead broker costs the shopper well under
