@@ -6,7 +6,7 @@ process on a host: two workers on one machine need two ports.
 """
 import logging
 
-from celery.signals import task_postrun, task_retry, worker_ready
+from celery.signals import task_postrun, task_retry, task_success, worker_ready
 from django.conf import settings
 
 from . import metrics
@@ -24,12 +24,16 @@ def _on_worker_ready(sender=None, **kwargs):
     logger.warning("worker metrics served on %s:%s", settings.WORKER_METRICS_ADDRESS, port)
 
 
-def _on_task_postrun(sender=None, task_id=None, task=None, args=None, retval=None, state=None, **kwargs):
-    name = getattr(task, "name", None) or getattr(sender, "name", "?")
+def _on_task_postrun(sender=None, task=None, state=None, **kwargs):
     if state in {"SUCCESS", "FAILURE"}:  # a retry is counted by task_retry
-        metrics.TASKS.labels(task=name, outcome=state.lower()).inc()
+        metrics.TASKS.labels(task=getattr(task or sender, "name", "?"), outcome=state.lower()).inc()
+
+
+def _on_task_success(sender=None, result=None, **kwargs):
+    # Sent before task_postrun, where myshop/celery.py closes the task's database connection: the query
+    # below must not open one that would outlive the task.
     try:
-        _observe_email_latency(name, args, retval)
+        _observe_email_latency(sender.name, list(sender.request.args or ()), result)
     except Exception:  # a metric must never break the task's bookkeeping
         logger.exception("could not observe the order email latency")
 
@@ -52,4 +56,5 @@ def _on_task_retry(sender=None, request=None, **kwargs):
 def connect():
     worker_ready.connect(_on_worker_ready, dispatch_uid="ops-worker-metrics-server")
     task_postrun.connect(_on_task_postrun, dispatch_uid="ops-task-postrun")
+    task_success.connect(_on_task_success, dispatch_uid="ops-task-success")
     task_retry.connect(_on_task_retry, dispatch_uid="ops-task-retry")

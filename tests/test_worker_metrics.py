@@ -67,9 +67,12 @@ def test_a_prefork_worker_serves_task_outcomes_and_email_latency_of_all_its_proc
 
     wait_for(lambda: Order.objects.filter(confirmation_status="sent").count() == 3, timeout=30,
              message="three confirmations sent by the worker")
-    samples = wait_for(lambda: (lambda found: found if value(found, "myshop_worker_tasks_total",
-                                                             task="orders.tasks.order_created") == 4 else None)(
-        scrape(port)), timeout=10, message="four finished tasks in the worker's metrics")
+
+    def four_tasks_counted():
+        found = scrape(port)
+        return found if value(found, "myshop_worker_tasks_total", task="orders.tasks.order_created") == 4 else None
+
+    samples = wait_for(four_tasks_counted, timeout=10, message="four finished tasks in the worker's metrics")
 
     assert value(samples, "myshop_worker_tasks_total", task="orders.tasks.order_created", outcome="success") == 4
     assert value(samples, "myshop_order_email_latency_seconds_count", kind="confirmation") == 3
