@@ -191,7 +191,7 @@ class Soak:
     # --- the end ----------------------------------------------------------------------------------------
     def settled(self):
         rows = self.db.query("SELECT state, COUNT(*) FROM orders_orderemail GROUP BY state")
-        return all(state in FINAL for state, _ in rows) and self.node.queue_depth("celery") == 0
+        return all(state in FINAL for state, _ in rows) and self.node.queue_depth() == 0
 
     def report(self):
         orders = dict(self.db.query("SELECT email, id FROM orders_order"))

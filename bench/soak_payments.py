@@ -168,7 +168,7 @@ class PaymentSoak:
         invoices = self.db.query("SELECT state FROM orders_orderemail WHERE kind = 'invoice'")
         placed = sum(1 for shopper in self.shoppers if shopper["paid_at_provider"])
         return (paid >= placed and len(invoices) >= placed and all(state in FINAL for state, in invoices)
-                and self.node.queue_depth("celery") == 0)
+                and self.node.queue_depth() == 0)
 
     def report(self):
         orders = {email: (order_id, Decimal(total), status) for email, order_id, total, status in self.db.query(

@@ -80,9 +80,11 @@ INSTALLED_APPS = [
     "orders.apps.OrdersConfig",
     "payments.apps.PaymentsConfig",
     "myshop.apps.MyshopConfig",
+    "ops.apps.OpsConfig",
 ]
 
 MIDDLEWARE = [
+    "ops.middleware.OpsEndpointsMiddleware",  # /healthz, /readyz, /metrics: first, see ops/middleware.py
     "django.middleware.security.SecurityMiddleware",
     "myshop.middleware.ContentSecurityPolicyMiddleware",  # on every response, static files and errors too
     "myshop.middleware.DatabaseUnavailableMiddleware",  # 503, not 500, while the database is unreachable
@@ -282,17 +284,46 @@ EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "emai
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "myshop <orders@myshop.local>")
 
 # --- Celery (read by myshop/celery.py through the CELERY_ namespace) ---------------------------------
+# One RabbitMQ node, or the nodes of one cluster separated by ";" ("amqp://mq1:5672//;amqp://mq2:5672//;..."):
+# web and worker connect to the first that answers and move on to the next when it dies.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "amqp://guest:guest@localhost:5672//")
 # Publishing happens inside the checkout request: bound it so a dead broker costs the shopper well under
 # a second (kombu's defaults can hang for several); the order row remembers that the email is owed.
 CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "0.5"))
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
-    "max_retries": 1,
+    "max_retries": 1,  # one more try, on the next node of the list when there are several
     "interval_start": 0,
     "interval_step": 0.1,
     "interval_max": 0.1,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The task queue is a quorum queue: replicated by Raft over the cluster's nodes, it survives losing a
+# minority of them (on one node it is simply a durable queue). It is reached through a topic exchange of the
+# same name because Celery then routes countdown retries through RabbitMQ's native delayed delivery (the
+# celery_delayed_* queues) instead of holding them in a worker's memory; a direct exchange would not allow
+# that. Web and worker read these same lines, so the producer declares exactly the queue the worker consumes.
+# The name differs from Celery's default "celery" on purpose: a broker that still has the old classic queue
+# of that name would refuse a quorum redeclaration (PRECONDITION_FAILED); see README, "Scaling out".
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "myshop")
+CELERY_TASK_DEFAULT_QUEUE_TYPE = "quorum"
+CELERY_TASK_DEFAULT_EXCHANGE_TYPE = "topic"
+CELERY_TASK_CREATE_MISSING_QUEUE_TYPE = "quorum"  # any queue a route names later is a quorum queue too
+CELERY_TASK_CREATE_MISSING_QUEUE_EXCHANGE_TYPE = "topic"
+# Sets up delayed delivery through the live node only, so a worker resumes consuming within about a second
+# after its node dies instead of ~17 s (see OneNodeDelayedDelivery in myshop/celery.py).
+CELERY_WORKER_CONSUMER = os.environ.get("CELERY_WORKER_CONSUMER", "myshop.celery:FailoverConsumer")
+# Publisher confirms: a publish returns once the queue's majority has the message (quorum queues need them,
+# or a message sent on a channel that then closes can vanish). py-amqp waits forever by default, for a
+# confirm and for any other reply: a broker under a memory or disk alarm stops reading from publishers, and
+# a checkout would hang. BROKER_CONFIRM_TIMEOUT bounds the wait for a confirm (myshop/celery.py applies it
+# to every publish); BROKER_SOCKET_TIMEOUT bounds every read and write on the socket (py-amqp's
+# read_timeout/write_timeout), which the reconnect after a failed publish needs as well.
+BROKER_CONFIRM_TIMEOUT = float(os.environ.get("BROKER_CONFIRM_TIMEOUT", "1.0"))
+BROKER_SOCKET_TIMEOUT = float(os.environ.get("BROKER_SOCKET_TIMEOUT", "1.0"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True, "read_timeout": BROKER_SOCKET_TIMEOUT,
+                                   "write_timeout": BROKER_SOCKET_TIMEOUT}
+# A publish the broker nacks (a quorum queue electing a new leader) is tried once more after this pause.
+BROKER_NACK_RETRY_SECONDS = float(os.environ.get("BROKER_NACK_RETRY_SECONDS", "0.5"))
 # Celery's Django fixup closes the database connection around every task unless told to reuse it; a new
 # PostgreSQL connection per email cost as much CPU as the email itself (bench/checkout.py). myshop/celery.py
 # applies CONN_MAX_AGE per task instead, as Django does per request.
@@ -339,6 +370,20 @@ CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME",
 ORDER_EMAIL_CLAIM_SECONDS = float(os.environ.get("ORDER_EMAIL_CLAIM_SECONDS", "30"))
 if ORDER_EMAIL_CLAIM_SECONDS < 3:
     raise ImproperlyConfigured("ORDER_EMAIL_CLAIM_SECONDS must be at least 3 (the lease is renewed every third).")
+
+# --- Operations: health, readiness and metrics (ops/) -------------------------------------------------
+# /readyz gives each check (database, broker) this long, and answers 503 when one named here failed. A web
+# tier that should keep taking orders while the broker is down (the sweep hands their emails over later)
+# can set READYZ_REQUIRE=database: the broker is then reported but does not take the pod out of service.
+READYZ_TIMEOUT_SECONDS = float(os.environ.get("READYZ_TIMEOUT_SECONDS", "1.0"))
+READYZ_REQUIRE = env_list("READYZ_REQUIRE", "database,broker")
+# /metrics is closed unless a scraper shows this bearer token, or connects directly (not through a proxy
+# adding X-Forwarded-For) from one of these networks (comma-separated CIDRs; loopback when DEBUG=1).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128" if DEBUG else "")
+# A worker serves its own metrics on this port (empty: not at all); one port per worker process on a host.
+WORKER_METRICS_PORT = int(os.environ.get("WORKER_METRICS_PORT") or 0) or None
+WORKER_METRICS_ADDRESS = os.environ.get("WORKER_METRICS_ADDRESS", "0.0.0.0")
 
 LOGGING = {
     "version": 1,

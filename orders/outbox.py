@@ -17,13 +17,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from celery import Task, current_app
+from celery import current_app
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Now
 
+from myshop.publishing import ConfirmBoundedTask
+
 from .models import OrderEmail
+from .signals import email_handover_failed
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +80,7 @@ def due_now(order_id, kind):
         logger.exception("order %s: could not record that its %s email is due", order_id, kind)
 
 
-class OutboxTask(Task):
+class OutboxTask(ConfirmBoundedTask):
     """A task that sends one kind of order email; `delay(order_id)` is its hand-over and never raises.
 
     The order has committed by the time its email is handed over: a broker or database failure here must
@@ -94,6 +97,7 @@ class OutboxTask(Task):
         except Exception:  # kombu raises OperationalError, but a broken broker can surface as anything
             logger.warning("order %s: %s email not handed to the broker; the sweep will", order_id, self.email_kind)
             due_now(order_id, self.email_kind)
+            email_handover_failed.send(sender=type(self), kind=self.email_kind)
             return None
 
 

@@ -61,7 +61,7 @@ class RabbitNode:
         self._ctl("start_app")
         wait_until(lambda: port_answers(self.port), timeout=60, what="the broker port to open")
 
-    def queue_depth(self, queue="celery"):
+    def queue_depth(self, queue="myshop"):
         result = self._ctl("list_queues", "-q", "name", "messages", check=False)
         for line in result.stdout.splitlines():
             parts = line.split()
@@ -74,7 +74,7 @@ class RabbitNode:
         self._ctl("add_vhost", name)
         self._ctl("set_permissions", "-p", name, user, ".*", ".*", ".*")
 
-    def purge(self, queue="celery"):
+    def purge(self, queue="myshop"):
         self._ctl("purge_queue", queue, check=False)
 
     def stop(self):

@@ -3,7 +3,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("shop", "cart", "orders", "payments", "myshop")
+APPS = ("shop", "cart", "orders", "payments", "myshop", "ops")
 
 
 def project_imports(path):

@@ -65,14 +65,15 @@ def test_production_refuses_to_start_without_a_secret_key():
     assert result.returncode != 0 and "Set SECRET_KEY" in result.stderr
 
 
-def _compose(*args):
+def _compose(*args, env_file=None):
     binary = shutil.which("docker-compose")
     if binary is None:
         if os.environ.get("CI") == "true":
             pytest.fail("docker-compose is required under CI (apt-get install docker-compose)")
         pytest.skip("docker-compose is not installed (apt-get install -y docker-compose)")
     env = {**os.environ, "SECRET_KEY": "compose-config-check"}
-    result = subprocess.run([binary, "-f", str(ROOT / "docker-compose.yml"), "config", *args], env=env,
+    options = ["--env-file", str(env_file)] if env_file else []
+    result = subprocess.run([binary, *options, "-f", str(ROOT / "docker-compose.yml"), "config", *args], env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -117,3 +118,47 @@ def test_the_production_image_installs_only_what_production_runs():
     assert "\nUSER " in dockerfile  # not root
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {"tests", "testkit", "bench"} <= set(ignored)
+
+
+def _service_block(resolved, name):
+    """The text of one service in `docker-compose config` output (services are indented by two spaces)."""
+    lines = resolved.splitlines()
+    start = lines.index(f"  {name}:")
+    end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith("   ")), len(lines))
+    return "\n".join(lines[start:end])
+
+
+def test_docker_compose_cluster_profile_runs_three_rabbitmq_nodes_and_points_the_shop_at_all_three():
+    cluster_env = ROOT / ".env.cluster.example"
+    services = set(_compose("--services", env_file=cluster_env).split())
+    assert {"rabbitmq", "rabbitmq-2", "rabbitmq-3", "web", "worker", "beat"} <= services
+    resolved = _compose(env_file=cluster_env)
+    nodes = [_service_block(resolved, name) for name in ("rabbitmq", "rabbitmq-2", "rabbitmq-3")]
+    for node in nodes:
+        assert "image: rabbitmq:3.13-management" in node  # the official image
+        assert "RABBITMQ_ERLANG_COOKIE: change-me-to-a-long-random-erlang-cookie" in node  # one shared cookie
+        assert "RABBITMQ_CLUSTER_NODES: '3'" in node and "healthcheck:" in node
+        assert "/etc/rabbitmq/enabled_plugins" in node
+    for node in nodes[1:]:
+        assert "- cluster" in node  # only with the profile
+        assert "/etc/rabbitmq/conf.d/20-cluster.conf" in node
+    assert "127.0.0.1:15692:15692" in nodes[0]  # rabbitmq_prometheus, for queue depth
+    assert "rabbitmq_prometheus" in (ROOT / "compose/rabbitmq/enabled_plugins").read_text()
+    discovery = (ROOT / "compose/rabbitmq/cluster.conf").read_text()
+    assert "cluster_formation.peer_discovery_backend = classic_config" in discovery
+    for number, hostname in enumerate(("myshop-rabbitmq", "myshop-rabbitmq-2", "myshop-rabbitmq-3"), start=1):
+        assert f"cluster_formation.classic_config.nodes.{number} = rabbit@{hostname}" in discovery
+        assert f"hostname: {hostname}" in resolved
+    all_three = ("CELERY_BROKER_URL: amqp://myshop:change-me@rabbitmq:5672//;amqp://myshop:change-me@rabbitmq-2:"
+                 "5672//;amqp://myshop:change-me@rabbitmq-3:5672//")
+    for name in ("web", "worker", "beat"):
+        assert all_three in _service_block(resolved, name), name
+    assert "/readyz" in _service_block(resolved, "web")  # the healthcheck asks the readiness endpoint
+    assert "WORKER_METRICS_PORT: '9808'" in _service_block(resolved, "worker")
+
+
+def test_docker_compose_without_the_profile_keeps_one_node():
+    resolved = _compose()
+    for name in ("web", "worker", "beat"):
+        assert "CELERY_BROKER_URL: amqp://guest:guest@rabbitmq:5672//\n" in _service_block(resolved, name) + "\n"
+    assert "- cluster" in _service_block(resolved, "rabbitmq-2")  # defined, started only with the profile
