@@ -7,7 +7,7 @@ from shop import stock
 from shop.models import Product
 from shop.money import ZERO, format_money, shipping_cost
 
-from . import outbox
+from . import numbers, outbox
 from .models import Order, OrderEmail, OrderItem
 from .tasks import order_created, order_shipped
 
@@ -65,8 +65,8 @@ def _create_order(customer, quantities, idempotency_key, prices_seen):
 
     subtotal = sum((products[product_id].price * quantity for product_id, quantity in quantities.items()), ZERO)
     shipping = shipping_cost(subtotal)
-    order = Order.objects.create(
-        idempotency_key=idempotency_key, subtotal=subtotal, shipping_cost=shipping, total=subtotal + shipping,
+    order = numbers.create_numbered(  # a random number people see; drawn again on the rare collision
+        Order, idempotency_key=idempotency_key, subtotal=subtotal, shipping_cost=shipping, total=subtotal + shipping,
         **{field: customer[field] for field in CUSTOMER_FIELDS},
     )
     OrderItem.objects.bulk_create(
@@ -107,11 +107,11 @@ def change_status(*, order_ids, to):
     to = Status(to)
     locked = Order.objects.select_for_update().filter(id__in=order_ids).order_by("id")
     changed, refused = [], {}
-    for order_id, current in locked.values_list("id", "status"):
+    for order_id, number, current in locked.values_list("id", "number", "status"):
         if to in TRANSITIONS[current]:
             changed.append(order_id)
         else:
-            refused[order_id] = (f"Order {order_id} is {Status(current).label.lower()}: it cannot be "
+            refused[order_id] = (f"Order {number} is {Status(current).label.lower()}: it cannot be "
                                  f"{_verb(to)}.")
     Order.objects.filter(id__in=changed).update(status=to, updated=Now())
     if to == Status.CANCELLED:
