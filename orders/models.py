@@ -1,7 +1,7 @@
 import uuid
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models.functions import Now
+from django.db.models.functions import Now, Upper
 from django.urls import reverse
 
 from .numbers import new_number
@@ -38,6 +38,10 @@ class Order(models.Model):
         ordering = ["-created", "-id"]
         indexes = [
             models.Index(fields=["-created"], name="order_created_idx"),
+            # The admin at a million orders: each filter and exact search has its index (orders/admin.py).
+            models.Index(fields=["status", "-created"], name="order_status_created_idx"),
+            models.Index(Upper("email"), name="order_email_upper_idx"),
+            models.Index(Upper("last_name"), name="order_last_name_upper_idx"),
         ]
         # A constraint rather than unique=True: the same index, without PostgreSQL's extra LIKE index.
         constraints = [models.UniqueConstraint(fields=["number"], name="order_number_unique")]
