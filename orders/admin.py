@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
@@ -33,9 +34,23 @@ class EmailStateFilter(admin.SimpleListFilter):
         return OrderEmail.State.choices
 
     def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(emails__kind=self.kind, emails__state=self.value())
-        return queryset
+        if self.value() is None:
+            return queryset
+        if self.value() not in OrderEmail.State.values:  # a URL made by hand: never sent to the database
+            raise IncorrectLookupParameters(f"no such email state: {self.value()!r}")
+        return queryset.filter(emails__kind=self.kind, emails__state=self.value())
+
+
+class KnownChoicesFilter(admin.ChoicesFieldListFilter):
+    """Django's filter by a field's choices, refusing any other value instead of querying for it (a NUL byte
+    in a hand-made URL would reach PostgreSQL, which refuses it with an error: a 500)."""
+
+    def queryset(self, request, queryset):
+        values = self.lookup_val if isinstance(self.lookup_val, list) else [self.lookup_val]
+        allowed = {str(value) for value, _ in self.field.flatchoices}
+        if any(value is not None and value not in allowed for value in values):
+            raise IncorrectLookupParameters(f"no such {self.field.name}: {self.lookup_val!r}")
+        return super().queryset(request, queryset)
 
 
 class ConfirmationFilter(EmailStateFilter):
@@ -80,16 +95,20 @@ def _resend(model_admin, request, order_ids, kind):
                                           f"now or was never owed.", messages.WARNING)
 
 
+MAX_SEARCH = 254  # the longest email address
+MAX_NAME_WORDS = 6  # a name is tried as first + last name split at each of its first spaces
+
+
 def search_orders(queryset, term, *, prefix=""):
     """Orders (or rows reached through `prefix`, e.g. "order__") matching `term` exactly, on indexed columns
     only: an order number however typed, a whole email address, or a name ("Lovelace", "Ada Lovelace"),
     any case. A substring search would read every row of a big table."""
-    term = " ".join(term.split())
+    term = " ".join(term.replace("\x00", "").split())[:MAX_SEARCH]
     if not term:
         return queryset
     matches = Q(**{f"{prefix}last_name__iexact": term})
     words = term.split(" ")
-    for split in range(1, len(words)):  # "Ada King Lovelace": Ada + King Lovelace, or Ada King + Lovelace
+    for split in range(1, min(len(words), MAX_NAME_WORDS)):  # "Ada King Lovelace": Ada + King Lovelace, or …
         matches |= Q(**{f"{prefix}first_name__iexact": " ".join(words[:split]),
                         f"{prefix}last_name__iexact": " ".join(words[split:])})
     if "@" in term:
@@ -131,7 +150,7 @@ class OrderAdmin(admin.ModelAdmin):
     list_display = ["number", "customer", "email", "money_total", "placed", "status", "confirmation",
                     "shipping_notice"]
     list_display_links = ["number"]
-    list_filter = ["status", ConfirmationFilter, ShippingNoticeFilter, ("created", PlacedFilter)]
+    list_filter = [("status", KnownChoicesFilter), ConfirmationFilter, ShippingNoticeFilter, ("created", PlacedFilter)]
     search_fields = ["=number", "=email"]  # shows the search box; get_search_results does the matching
     search_help_text = "An order number (MS-7K4P-Q2XD), a whole email address, or a name: exact, any case."
     # At a million orders: only indexed orderings, no full counts (EstimatingPaginator), no facet counts.
@@ -311,7 +330,7 @@ class OrderEmailAdmin(admin.ModelAdmin):
     """The outbox: every email owed to a customer, how sending it went, and a way to send it again."""
 
     list_display = ["order", "kind", "state", "attempts", "queued_at", "sent_at", "claimed_by", "last_error"]
-    list_filter = ["kind", "state"]
+    list_filter = [("kind", KnownChoicesFilter), ("state", KnownChoicesFilter)]
     search_fields = ["=order__number"]  # shows the search box; get_search_results does the matching
     search_help_text = "An order number, a whole email address, or a name: exact, any case."
     list_select_related = ["order"]

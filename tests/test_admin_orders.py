@@ -63,6 +63,23 @@ def test_changelist_finds_an_order_by_number_email_or_name_exactly_in_any_case(a
         assert listed(admin_client.get(CHANGELIST, {"q": part})) == set(), part
 
 
+@pytest.mark.parametrize("params", [{"status__exact": "\x00"}, {"status__exact": "lost"}, {"confirmation": "\x00"},
+                                    {"shipping": "lost"}, {"q": "ada\x00@example.com"}, {"q": "word " * 3000}])
+def test_a_hand_made_list_address_is_refused_or_answered_never_a_500(admin_client, make_order, params):
+    make_order()
+    response = admin_client.get(CHANGELIST, params)
+    assert response.status_code in (200, 302), response.status_code
+    if response.status_code == 302:
+        assert response["Location"] == CHANGELIST + "?e=1"  # Django's "wrong filter" answer
+
+
+def test_the_outbox_list_refuses_a_hand_made_filter_value(admin_client, make_order):
+    make_order(emails={"confirmation": {}})
+    outbox_page = reverse("admin:orders_orderemail_changelist")
+    for params in ({"state__exact": "\x00"}, {"kind__exact": "\x00"}):
+        assert admin_client.get(outbox_page, params)["Location"] == outbox_page + "?e=1"
+
+
 def test_changelist_filters_by_date_placed(admin_client, make_order):
     from datetime import timedelta
 
@@ -314,6 +331,11 @@ def test_the_button_address_takes_only_a_known_step_by_post_from_someone_who_may
 ):
     order = make_order()
     assert admin_client.get(reverse(ACT, args=[order.id])).status_code == 405
+    from django.test import Client
+
+    forged = Client(enforce_csrf_checks=True)
+    forged.force_login(django_user_model.objects.get(username="admin"))
+    assert forged.post(reverse(ACT, args=[order.id]), {"action": "mark_paid"}).status_code == 403  # no CSRF token
     unknown = admin_client.post(reverse(ACT, args=[order.id]), {"action": "delete_selected"}, follow=True)
     assert "not something this page can do" in unknown.content.decode()
     assert admin_client.post(reverse(ACT, args=[987654]), {"action": "mark_paid"}).status_code == 404
