@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -13,7 +14,7 @@ from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.html import format_html
 
 from shop.money import format_money
@@ -201,6 +202,13 @@ class OrderAdmin(admin.ModelAdmin):
         return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
 
     # --- Columns and fields --------------------------------------------------------------------------
+    # Each is called once per row of a 50-row page: kept to string formatting (Django's own checkbox renders
+    # a form widget through the template engine, which cost more than the rest of the row).
+
+    def action_checkbox(self, order):
+        """The row's tick box for the actions, as Django's JavaScript expects it."""
+        return format_html('<input type="checkbox" name="{}" value="{}" class="action-select" '
+                           'aria-label="Select order {}">', ACTION_CHECKBOX_NAME, order.pk, order.number)
 
     @admin.display(description="Customer")
     def customer(self, order):
@@ -210,12 +218,12 @@ class OrderAdmin(admin.ModelAdmin):
     def placed(self, order):
         """In the shop's time zone, named; in a narrow column the time goes under the date."""
         local = timezone.localtime(order.created)
-        return format_html('<span class="date">{}</span> <span class="time">{}</span>',
-                           formats.date_format(local, "Y-m-d"), formats.date_format(local, "H:i T"))
+        return format_html('<span class="date">{}</span> <span class="time">{}</span>', local.strftime("%Y-%m-%d"),
+                           local.strftime("%H:%M %Z"))
 
     @admin.display(description="Last changed")
     def last_changed(self, order):
-        return formats.date_format(timezone.localtime(order.updated), "Y-m-d H:i T")
+        return timezone.localtime(order.updated).strftime("%Y-%m-%d %H:%M %Z")
 
     @admin.display(description="Confirmation")
     def confirmation(self, order):

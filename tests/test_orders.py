@@ -136,6 +136,14 @@ def test_checkout_with_empty_cart_redirects_to_cart_with_message(client, db):
     assert not Order.objects.exists()
 
 
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_the_empty_cart_redirect_says_so_once(client, db, method):
+    response = getattr(client, method)(reverse("orders:order_create"), follow=True)
+    page = response.content.decode()
+    assert response.redirect_chain[-1][0] == reverse("cart:cart_detail")
+    assert page.lower().count("cart is empty") == 1, page
+
+
 def test_invalid_checkout_rerenders_with_errors_and_keeps_cart(client, make_product, customer):
     mug = make_product()
     _fill_cart(client, (mug, 1))
