@@ -6,6 +6,7 @@ from typing import Callable
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -83,9 +84,17 @@ def _orders(order_ids):
     return ", ".join(f"order {found[order_id]}" for order_id in order_ids if order_id in found)
 
 
+def _record(request, order_ids, what):
+    """Write a step an operator took into each order's history (the order page's "History" link)."""
+    if order_ids:
+        LogEntry.objects.log_actions(user_id=request.user.pk, queryset=Order.objects.filter(id__in=order_ids),
+                                     action_flag=CHANGE, change_message=what, single_object=len(order_ids) == 1)
+
+
 def _resend(model_admin, request, order_ids, kind):
     resent = outbox.resend(order_ids=order_ids, kind=kind)
     label = OrderEmail.Kind(kind).label.lower()
+    _record(request, resent, f"Sent the {label} again.")
     if resent:
         model_admin.message_user(request, f"Sending the {label} of {_orders(resent)} again. If the broker is "
                                           "unreachable, the sweep hands it over when it is back.", messages.SUCCESS)
@@ -297,6 +306,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     def _change_status(self, request, queryset, to, done):
         changed, refused = services.change_status(order_ids=list(queryset.values_list("id", flat=True)), to=to)
+        _record(request, changed, f"{done}.")
         if changed:
             self.message_user(request, f"{done}: {_orders(changed)}.", messages.SUCCESS)
         for why in refused.values():
@@ -342,6 +352,10 @@ class OrderEmailAdmin(admin.ModelAdmin):
     search_fields = ["=order__number"]  # shows the search box; get_search_results does the matching
     search_help_text = "An order number, a whole email address, or a name: exact, any case."
     list_select_related = ["order"]
+    # About as many rows as orders: the same care as the order list.
+    paginator = EstimatingPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     readonly_fields = ["order", "kind", "state", "attempts", "created", "queued_at", "due_at", "claimed_at",
                        "claim_expires_at", "claimed_by", "sent_at", "last_error"]
     fields = readonly_fields

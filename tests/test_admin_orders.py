@@ -297,6 +297,9 @@ def test_order_page_buttons_mark_paid_then_shipped_and_email_once(admin_client, 
     delay.assert_called_once_with(order.id)
     assert f"Marked shipped; the customer gets a notice: order {order.number}." in followed.content.decode()
     assert buttons_on(admin_client, order) == ["resend_confirmation", "resend_shipping"]
+    history = admin_client.get(reverse("admin:orders_order_history", args=[order.id])).content.decode()
+    assert "Marked paid." in history and "Marked shipped; the customer gets a notice." in history
+    assert "admin" in history  # who did it
 
 
 def test_the_cancel_button_asks_first_then_puts_the_stock_back_on_sale(admin_client, customer, make_product):

@@ -113,6 +113,10 @@ def test_the_list_never_counts_the_whole_table(admin_client, many_orders, monkey
     # The page links stop near the current page: pages at the end of an estimate may not exist.
     last_links = re.findall(r'href="\?p=(\d+)"', text)
     assert last_links and max(int(page) for page in last_links) <= 5
+    with CaptureQueriesContext(connection) as outbox_list:
+        assert admin_client.get(reverse("admin:orders_orderemail_changelist")).status_code == 200
+    counts = [query["sql"] for query in outbox_list.captured_queries if "COUNT(" in query["sql"].upper()]
+    assert counts and all("LIMIT 1001" in sql for sql in counts), counts
 
 
 def test_a_small_filtered_list_is_counted_exactly(admin_client, many_orders):
