@@ -39,7 +39,7 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["-created"], name="order_created_idx"),
             # The admin at a million orders: each filter and exact search has its index (orders/admin.py).
-            models.Index(fields=["status", "-created"], name="order_status_created_idx"),
+            models.Index(fields=["status", "id"], name="order_status_id_idx"),
             models.Index(Upper("email"), name="order_email_upper_idx"),
             models.Index(Upper("last_name"), name="order_last_name_upper_idx"),
         ]

@@ -20,8 +20,9 @@ _STATUS_SQL = ("CASE WHEN i % 10 < 3 THEN 'shipped' WHEN i % 10 < 6 THEN 'paid' 
                "ELSE 'pending' END")
 
 
-def load_orders(cursor, count, *, product_ids, days=365, failed_every=1000, unconfirmed_every=2000):
-    """Insert `count` orders (lines from `product_ids`, at least two) with their emails; ANALYZE after."""
+def load_orders(cursor, count, *, product_ids, days=365, failed_every=1000, unconfirmed_every=2000, vacuum=False):
+    """Insert `count` orders (lines from `product_ids`, at least two) with their emails; then ANALYZE, or with
+    `vacuum` (outside a transaction only) VACUUM ANALYZE: the state autovacuum leaves a table in."""
     seconds_apart = days * 86400 / count
     first, second = product_ids[0], product_ids[1]
     # A schema from before order numbers (a benchmark's "before" run) gets none.
@@ -63,4 +64,4 @@ def load_orders(cursor, count, *, product_ids, days=365, failed_every=1000, unco
                created + interval '2 days', ''
         FROM orders_order WHERE status = 'shipped'
     """)
-    cursor.execute("ANALYZE orders_order, orders_orderitem, orders_orderemail")
+    cursor.execute(f"{'VACUUM ' if vacuum else ''}ANALYZE orders_order, orders_orderitem, orders_orderemail")
