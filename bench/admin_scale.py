@@ -9,8 +9,8 @@ postgres://postgres@127.0.0.1:5432; its name must contain "bench", since it is d
 Ctrl-C or failure), migrates it, and has PostgreSQL write the orders itself (testkit.bulk_orders: INSERT ...
 SELECT generate_series; two lines and a confirmation email per order, every 1000th confirmation failed,
 shipping notices for the shipped ones; VACUUM ANALYZE, as autovacuum would). Then, in this process, Django's
-test client logged in as a superuser asks for each admin page --repeat times after one warm-up request, and the script prints the median,
-fastest and slowest time of each, this process's CPU time and the database's time per request, the queries
+test client logged in as a superuser asks for each admin page --repeat times after one warm-up request, and
+the script prints the median, fastest and slowest time of each, this process's CPU time and the database's time per request, the queries
 it ran, the rows it showed and the count the list gave ("~": estimated), as a table and as JSON (also written
 to --json). Target: the list, the searches by email and by number, and the "confirmation failed"
 filter each under 100 ms.
