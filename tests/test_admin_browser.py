@@ -15,7 +15,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 PASSWORD = "a long admin passphrase"
 # As long as the form lets through: 50-character names and a 254-character email address; and the widest
 # number, a big total and the longest email states.
-LONG_EMAIL = "a" * 64 + "@" + ".".join(["b" * 62, "c" * 62, "d" * 61]) + ".de"
+LONG_EMAIL = "a" * 64 + "@" + ".".join(["b" * 62, "c" * 62, "d" * 60]) + ".de"
+assert len(LONG_EMAIL) == 254
 WIDEST = {"first_name": "Maximiliane-Konstanze Theodora Wilhelmina von",
           "last_name": "Hohenzollern-Sigmaringen-Schwarzenberg-Lichtens", "email": LONG_EMAIL,
           "number": "MS-WWWW-WWWW", "total": Decimal("99999.99")}
