@@ -106,6 +106,11 @@ def test_order_list_shows_every_column_at_1280_px_without_scrolling_and_passes_a
         assert_nothing_scrolls_sideways(page, "order list, searched")
         assert_accessible(page, "order list, searched")
 
+        # The outbox shares the search and the counting.
+        page.goto(reverse("admin:orders_orderemail_changelist") + "?state__exact=failed")
+        expect(page.locator("#result_list tbody tr")).to_have_count(1)
+        assert_accessible(page, "outbox list, failed")
+
 
 def test_order_page_buttons_move_the_order_and_the_pages_pass_axe(browser, live_server, orders, operator, request):
     order = orders["pending"]
