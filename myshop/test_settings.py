@@ -4,10 +4,10 @@ import uuid
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 
+from kombu import Exchange, Queue  # noqa: E402
+
 from .settings import *  # noqa: E402,F403
 from .settings import BASE_DIR, DATABASES  # noqa: E402
-
-from kombu import Exchange, Queue  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -1,38 +1,32 @@
+"""The orders in the admin: a list made for finding and following orders (fast at a million), an order page
+with its lines, its emails and a button for each next step, and the outbox. Statuses move only through
+orders.services.change_status."""
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
 from payments import services as payments
 from payments.admin import InvoiceInline, PaymentByHandInline, PaymentInline
 from shop.money import format_money
 
-from . import export, outbox, services
-from .models import Order, OrderEmail, OrderItem
+from . import export, numbers, outbox, services
+from .models import Order, OrderEmail
+from .paginator import EstimatingPaginator
 
-
-class OrderItemInline(admin.TabularInline):
-    model = OrderItem
-    fields = ["product", "price", "quantity", "cost"]
-    readonly_fields = ["product", "price", "quantity", "cost"]
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="Cost")
-    def cost(self, item):
-        return format_money(item.cost)
-
-
-class OrderEmailInline(admin.TabularInline):
-    model = OrderEmail
-    fields = ["kind", "state", "attempts", "queued_at", "sent_at", "claimed_by", "claim_expires_at", "last_error"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    verbose_name_plural = "emails to the customer"
-
-    def has_add_permission(self, request, obj=None):
-        return False
+Status = Order.Status
 
 
 class EmailStateFilter(admin.SimpleListFilter):
@@ -44,9 +38,23 @@ class EmailStateFilter(admin.SimpleListFilter):
         return OrderEmail.State.choices
 
     def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(emails__kind=self.kind, emails__state=self.value())
-        return queryset
+        if self.value() is None:
+            return queryset
+        if self.value() not in OrderEmail.State.values:  # a URL made by hand: never sent to the database
+            raise IncorrectLookupParameters(f"no such email state: {self.value()!r}")
+        return queryset.filter(emails__kind=self.kind, emails__state=self.value())
+
+
+class KnownChoicesFilter(admin.ChoicesFieldListFilter):
+    """Django's filter by a field's choices, refusing any other value instead of querying for it (a NUL byte
+    in a hand-made URL would reach PostgreSQL, which refuses it with an error: a 500)."""
+
+    def queryset(self, request, queryset):
+        values = self.lookup_val if isinstance(self.lookup_val, list) else [self.lookup_val]
+        allowed = {str(value) for value, _ in self.field.flatchoices}
+        if any(value is not None and value not in allowed for value in values):
+            raise IncorrectLookupParameters(f"no such {self.field.name}: {self.lookup_val!r}")
+        return super().queryset(request, queryset)
 
 
 class ConfirmationFilter(EmailStateFilter):
@@ -61,83 +69,276 @@ class ShippingNoticeFilter(EmailStateFilter):
     kind = OrderEmail.Kind.SHIPPING
 
 
+class PlacedFilter(admin.DateFieldListFilter):
+    """The date filter (today, past 7 days, this month, this year), named for operators; served by the
+    index on `created`."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = "date placed"
+
+
+def _orders(order_ids):
+    """Orders named for a message: "order MS-7K4P-Q2XD" for a few, else how many."""
+    if len(order_ids) > 5:
+        return f"{len(order_ids)} orders"
+    found = dict(Order.objects.filter(id__in=order_ids).values_list("id", "number"))
+    return ", ".join(f"order {found[order_id]}" for order_id in order_ids if order_id in found)
+
+
+def _record(request, order_ids, what):
+    """Write a step an operator took into each order's history (the order page's "History" link)."""
+    if order_ids:
+        LogEntry.objects.log_actions(user_id=request.user.pk, queryset=Order.objects.filter(id__in=order_ids),
+                                     action_flag=CHANGE, change_message=what, single_object=len(order_ids) == 1)
+
+
 def _resend(model_admin, request, order_ids, kind):
     resent = outbox.resend(order_ids=order_ids, kind=kind)
     label = OrderEmail.Kind(kind).label.lower()
-    model_admin.message_user(request, f"Sending the {label} of {len(resent)} order(s) again. If the broker is "
-                                      "unreachable, the sweep hands them over when it is back.", messages.SUCCESS)
-    skipped = len(order_ids) - len(resent)
+    _record(request, resent, f"Sent the {label} again.")
+    if resent:
+        model_admin.message_user(request, f"Sending the {label} of {_orders(resent)} again. If the broker is "
+                                          "unreachable, the sweep hands it over when it is back.", messages.SUCCESS)
+    resent_ids = set(resent)
+    skipped = [order_id for order_id in order_ids if order_id not in resent_ids]
     if skipped:
-        model_admin.message_user(request, f"{skipped} order(s) left alone: being sent right now, or never owed a "
-                                          f"{label}.", messages.WARNING)
+        model_admin.message_user(request, f"Left alone: {_orders(skipped)}, whose {label} is being sent right "
+                                          f"now or was never owed.", messages.WARNING)
+
+
+MAX_SEARCH = 254  # the longest email address
+MAX_NAME_WORDS = 6  # a name is tried as first + last name split at each of its first spaces
+
+
+def search_orders(queryset, term, *, prefix=""):
+    """Orders (or rows reached through `prefix`, e.g. "order__") matching `term` exactly, on indexed columns
+    only: an order number however typed, a whole email address, or a name ("Lovelace", "Ada Lovelace"),
+    any case. A substring search would read every row of a big table."""
+    term = " ".join(term.replace("\x00", "").split())[:MAX_SEARCH]
+    if not term:
+        return queryset
+    matches = Q(**{f"{prefix}last_name__iexact": term})
+    words = term.split(" ")
+    for split in range(1, min(len(words), MAX_NAME_WORDS)):  # "Ada King Lovelace": Ada + King Lovelace, or …
+        matches |= Q(**{f"{prefix}first_name__iexact": " ".join(words[:split]),
+                        f"{prefix}last_name__iexact": " ".join(words[split:])})
+    if "@" in term:
+        matches = Q(**{f"{prefix}email__iexact": term})
+    number = numbers.parse_number(term)
+    if number:
+        matches |= Q(**{f"{prefix}number": number})
+    return queryset.filter(matches)
+
+
+@dataclass(frozen=True)
+class OrderButton:
+    """A button on the order page that runs the admin action `action` on that order alone.
+
+    Shown when `shown(order)` says the step is possible now; the action (and the service it calls) checks
+    again when it runs. With `confirm`, a page asks first, saying that, with a `confirm_label` button.
+    """
+
+    action: str
+    label: str
+    shown: Callable[[Order], bool]
+    confirm: str = ""
+    confirm_label: str = ""
+
+
+def can_move_to(status):
+    """For OrderButton.shown: the transition table allows this order to move to `status`."""
+    return lambda order: status in services.TRANSITIONS[order.status]
+
+
+def owes(kind):
+    """For OrderButton.shown: the order owes (or owed) its customer the `kind` email."""
+    return lambda order: any(email.kind == kind for email in order.emails.all())
 
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["id", "first_name", "last_name", "email", "city", "status", "confirmation", "shipping_notice",
-                    "total", "created"]
-    list_filter = ["status", ConfirmationFilter, ShippingNoticeFilter, "created"]
-    search_fields = ["=id", "email", "first_name", "last_name"]
-    search_help_text = "Order number, email or name"
-    date_hierarchy = "created"
+    # Fits 1280 px without scrolling sideways; every column is read from the order row or its prefetched emails.
+    list_display = ["number", "customer", "email", "money_total", "placed", "status", "confirmation",
+                    "shipping_notice"]
+    list_display_links = ["number"]
+    list_filter = [("status", KnownChoicesFilter), ConfirmationFilter, ShippingNoticeFilter, ("created", PlacedFilter)]
+    search_fields = ["=number", "=email"]  # shows the search box; get_search_results does the matching
+    search_help_text = "An order number (MS-7K4P-Q2XD), a whole email address, or a name: exact, any case."
+    # At a million orders: no full counts (EstimatingPaginator), no facet counts, and one order, newest first,
+    # by id: ids are handed out as orders are placed, so that is placement order, and every index that ends
+    # in the order's id (the primary key; status, id; an email's kind, state, order) gives a filtered page in
+    # that order without sorting all its matches.
+    ordering = ["-id"]
+    sortable_by = ["placed"]
+    paginator = EstimatingPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
-    inlines = [OrderItemInline, OrderEmailInline, PaymentInline, InvoiceInline, PaymentByHandInline]
+    # The lines and the emails are tables of their own below the form (change_form.html), read-only; the
+    # payments, the invoice and a payment taken by hand are the payments app's inlines.
+    inlines = [PaymentInline, InvoiceInline, PaymentByHandInline]
     fieldsets = [
-        (None, {"fields": ["status", "total", "token", "created", "updated"]}),
+        (None, {"fields": ["number", "status", "placed", "last_changed", "status_page"]}),
+        ("Money", {"fields": ["money_subtotal", "money_shipping", "money_total"]}),
         ("Customer", {"fields": ["first_name", "last_name", "email", "address", "postal_code", "city"]}),
     ]
-    # The status moves only through the actions (services.change_status and its transition table).
-    readonly_fields = ["status", "token", "created", "updated", "total"]
+    # The status moves only through the actions and the buttons (services.change_status and its table).
+    readonly_fields = ["number", "status", "placed", "last_changed", "status_page", "money_subtotal", "money_shipping",
+                       "money_total"]
     actions = ["mark_paid", "mark_shipped", "cancel", "resend_confirmation", "resend_shipping", "export_csv",
                "refund_and_cancel", "take_payment_by_hand", "resend_invoice"]
+    # The order page's buttons, in this order, each shown only when its step is possible for the order.
+    order_buttons = [
+        OrderButton("mark_paid", "Mark paid", can_move_to(Status.PAID)),
+        OrderButton("mark_shipped", "Mark shipped and email the customer", can_move_to(Status.SHIPPED)),
+        OrderButton("cancel", "Cancel: stock goes back on sale", can_move_to(Status.CANCELLED),
+                    confirm="Its stock goes back on sale, and a cancelled order cannot be reopened.",
+                    confirm_label="Yes, cancel the order"),
+        OrderButton("resend_confirmation", "Send the confirmation again", owes(OrderEmail.Kind.CONFIRMATION)),
+        OrderButton("resend_shipping", "Send the shipping notice again", owes(OrderEmail.Kind.SHIPPING)),
+        OrderButton("resend_invoice", "Send the invoice again", owes(OrderEmail.Kind.INVOICE)),
+    ]
+
+    class Media:
+        css = {"all": ["css/admin-orders.css"]}
 
     def has_add_permission(self, request):
         return False  # orders come from checkout only: items, prices and stock are reserved there
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # deleting would lose the order's record: cancel it instead
+
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("items", "emails")
+        return super().get_queryset(request).prefetch_related("emails")
+
+    def get_search_results(self, request, queryset, search_term):
+        return search_orders(queryset, search_term), False
+
+    def changelist_view(self, request, extra_context=None):
+        # Without the admin's navigation column: at 1280 px it would leave the list too narrow for its
+        # columns (the home page and the breadcrumbs still lead everywhere).
+        return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
+
+    # --- Columns and fields --------------------------------------------------------------------------
+    # Each is called once per row of a 50-row page: kept to string formatting (Django's own checkbox renders
+    # a form widget through the template engine, which cost more than the rest of the row).
+
+    def action_checkbox(self, order):
+        """The row's tick box for the actions, as Django's JavaScript expects it."""
+        return format_html('<input type="checkbox" name="{}" value="{}" class="action-select" '
+                           'aria-label="Select order {}">', ACTION_CHECKBOX_NAME, order.pk, order.number)
+
+    @admin.display(description="Customer")
+    def customer(self, order):
+        return order.customer_name
+
+    @admin.display(description="Placed", ordering="id")
+    def placed(self, order):
+        """In the shop's time zone, named; in a narrow column the time goes under the date."""
+        local = timezone.localtime(order.created)
+        return format_html('<span class="date">{}</span> <span class="time">{}</span>', local.strftime("%Y-%m-%d"),
+                           local.strftime("%H:%M %Z"))
+
+    @admin.display(description="Last changed")
+    def last_changed(self, order):
+        return timezone.localtime(order.updated).strftime("%Y-%m-%d %H:%M %Z")
 
     @admin.display(description="Confirmation")
     def confirmation(self, order):
-        return order.email_state(OrderEmail.Kind.CONFIRMATION)
+        return _email_state(order, OrderEmail.Kind.CONFIRMATION)
 
     @admin.display(description="Shipping notice")
     def shipping_notice(self, order):
-        return order.email_state(OrderEmail.Kind.SHIPPING)
+        return _email_state(order, OrderEmail.Kind.SHIPPING)
+
+    @admin.display(description="Subtotal")
+    def money_subtotal(self, order):
+        return format_money(order.subtotal)
+
+    @admin.display(description="Shipping")
+    def money_shipping(self, order):
+        return format_money(order.shipping_cost)
 
     @admin.display(description="Total")
-    def total(self, order):
+    def money_total(self, order):
         return format_money(order.total)
+
+    @admin.display(description="Customer's status page")
+    def status_page(self, order):
+        return format_html('<a href="{}">{}</a>', order.get_absolute_url(), "Open the page the customer sees")
 
     def save_model(self, request, obj, form, change):
         """Save only what the form changed: never write back what a worker or another operator changed."""
         if form.changed_data:
             obj.save(update_fields=[*form.changed_data, "updated"])
 
+    # --- The order page's buttons ------------------------------------------------------------------
+
+    def get_urls(self):
+        return [path("<path:object_id>/act/", self.admin_site.admin_view(self.order_button_view),
+                     name="orders_order_act"), *super().get_urls()]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["order_lines"] = list(obj.items.select_related("product"))
+            context["order_emails"] = list(obj.emails.all())
+            if self.has_change_permission(request, obj):
+                available = self.get_actions(request)
+                context["order_buttons"] = [button for button in self.order_buttons
+                                            if button.action in available and button.shown(obj)]
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def order_button_view(self, request, object_id):
+        """POST action=<name>: run that button's admin action on this order, then back to its page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        order = self.get_object(request, unquote(object_id))
+        if order is None:
+            raise Http404("No such order.")
+        if not self.has_change_permission(request, order):
+            raise PermissionDenied
+        change_page = reverse("admin:orders_order_change", args=[order.pk])
+        button = next((button for button in self.order_buttons if button.action == request.POST.get("action")), None)
+        available = self.get_actions(request)
+        if button is None or button.action not in available:
+            self.message_user(request, "That is not something this page can do to an order.", messages.ERROR)
+            return redirect(change_page)
+        if button.confirm and request.POST.get("confirmed") != "yes":
+            context = {**self.admin_site.each_context(request), "opts": self.opts, "order": order, "button": button,
+                       "title": f"{button.label.split(':')[0]} order {order.number}?", "change_page": change_page}
+            return TemplateResponse(request, "admin/orders/order/confirm_button.html", context)
+        run, _, _ = available[button.action]
+        response = run(self, request, self.get_queryset(request).filter(pk=order.pk))
+        return response or redirect(change_page)
+
+    # --- Actions (the list's, and the buttons') -----------------------------------------------------
+
     def _change_status(self, request, queryset, to, done):
         changed, refused = services.change_status(order_ids=list(queryset.values_list("id", flat=True)), to=to)
+        _record(request, changed, f"{done}.")
         if changed:
-            self.message_user(request, f"{done}: {len(changed)} order(s).", messages.SUCCESS)
+            self.message_user(request, f"{done}: {_orders(changed)}.", messages.SUCCESS)
         for why in refused.values():
             self.message_user(request, why, messages.WARNING)
 
-    @admin.action(description="Mark selected orders as paid")
+    @admin.action(description="Mark selected orders as paid", permissions=["change"])
     def mark_paid(self, request, queryset):
-        self._change_status(request, queryset, Order.Status.PAID, "Marked paid")
+        self._change_status(request, queryset, Status.PAID, "Marked paid")
 
-    @admin.action(description="Mark selected orders as shipped (emails the customers)")
+    @admin.action(description="Mark selected orders as shipped (emails the customers)", permissions=["change"])
     def mark_shipped(self, request, queryset):
-        self._change_status(request, queryset, Order.Status.SHIPPED, "Marked shipped; the customers get a notice")
+        self._change_status(request, queryset, Status.SHIPPED, "Marked shipped; the customer gets a notice")
 
-    @admin.action(description="Cancel selected orders (their stock goes back on sale)")
+    @admin.action(description="Cancel selected orders (their stock goes back on sale)", permissions=["change"])
     def cancel(self, request, queryset):
-        self._change_status(request, queryset, Order.Status.CANCELLED, "Cancelled, stock given back")
+        self._change_status(request, queryset, Status.CANCELLED, "Cancelled, stock back on sale")
 
-    @admin.action(description="Send the confirmation email again")
+    @admin.action(description="Send the confirmation email again", permissions=["change"])
     def resend_confirmation(self, request, queryset):
         _resend(self, request, list(queryset.values_list("id", flat=True)), OrderEmail.Kind.CONFIRMATION)
 
-    @admin.action(description="Send the shipping notice again")
+    @admin.action(description="Send the shipping notice again", permissions=["change"])
     def resend_shipping(self, request, queryset):
         _resend(self, request, list(queryset.values_list("id", flat=True)), OrderEmail.Kind.SHIPPING)
 
@@ -169,15 +370,25 @@ class OrderAdmin(admin.ModelAdmin):
                                    "it arrives.", messages.SUCCESS)
 
 
+def _email_state(order, kind):
+    """The state of the order's `kind` email for the list ("—" if none is owed); a failure stands out."""
+    state = order.email_state(kind)
+    return format_html("<strong>{}</strong>", state) if state == OrderEmail.State.FAILED.label else state
+
+
 @admin.register(OrderEmail)
 class OrderEmailAdmin(admin.ModelAdmin):
     """The outbox: every email owed to a customer, how sending it went, and a way to send it again."""
 
     list_display = ["order", "kind", "state", "attempts", "queued_at", "sent_at", "claimed_by", "last_error"]
-    list_filter = ["kind", "state"]
-    search_fields = ["=order__id"]
-    search_help_text = "Order number"
+    list_filter = [("kind", KnownChoicesFilter), ("state", KnownChoicesFilter)]
+    search_fields = ["=order__number"]  # shows the search box; get_search_results does the matching
+    search_help_text = "An order number, a whole email address, or a name: exact, any case."
     list_select_related = ["order"]
+    # About as many rows as orders: the same care as the order list.
+    paginator = EstimatingPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     readonly_fields = ["order", "kind", "state", "attempts", "created", "queued_at", "due_at", "claimed_at",
                        "claim_expires_at", "claimed_by", "sent_at", "last_error"]
     fields = readonly_fields
@@ -188,6 +399,9 @@ class OrderEmailAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # an email owed must stay visible until it is sent
+
+    def get_search_results(self, request, queryset, search_term):
+        return search_orders(queryset, search_term, prefix="order__"), False
 
     @admin.action(description="Send the selected emails again")
     def resend(self, request, queryset):

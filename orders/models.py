@@ -1,8 +1,11 @@
 import uuid
+
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models.functions import Now
+from django.db.models.functions import Now, Upper
 from django.urls import reverse
+
+from .numbers import new_number
 
 
 def mailbox_of(email):
@@ -30,6 +33,8 @@ class Order(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    # What people see and say ("MS-7K4P-Q2XD", orders/numbers.py): random, unlike the internal id.
+    number = models.CharField(max_length=20, default=new_number, editable=False)
     # The customer's link to this order: unguessable, unlike the sequential id.
     token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # The checkout form's one-time key: submitting the same form twice places one order, not two.
@@ -44,7 +49,13 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["-created"], name="order_created_idx"),
             models.Index(fields=["mailbox", "created"], name="order_mailbox_created_idx"),
+            # The admin at a million orders: each filter and exact search has its index (orders/admin.py).
+            models.Index(fields=["status", "id"], name="order_status_id_idx"),
+            models.Index(Upper("email"), name="order_email_upper_idx"),
+            models.Index(Upper("last_name"), name="order_last_name_upper_idx"),
         ]
+        # A constraint rather than unique=True: the same index, without PostgreSQL's extra LIKE index.
+        constraints = [models.UniqueConstraint(fields=["number"], name="order_number_unique")]
 
     def __str__(self):
         return f"Order {self.number}"
@@ -57,10 +68,6 @@ class Order(models.Model):
 
     def get_absolute_url(self):
         return reverse("orders:order_detail", args=[self.token])
-
-    @property
-    def number(self):
-        return str(self.id)
 
     @property
     def customer_name(self):
@@ -142,4 +149,4 @@ class OrderEmail(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_kind_display()} of order {self.order_id}: {self.get_state_display()}"
+        return f"{self.get_kind_display()} of order {self.order.number}: {self.get_state_display()}"

@@ -8,11 +8,12 @@ from shop import stock
 from shop.models import Product
 from shop.money import ZERO, format_money, shipping_cost
 
-from . import outbox
+from . import numbers, outbox
 from .models import Order, OrderEmail, OrderItem
 from .tasks import order_created, order_shipped
 
 CUSTOMER_FIELDS = ("first_name", "last_name", "email", "address", "postal_code", "city")
+NUMBER_DRAWS = 3  # placements tried before a taken order number (or any integrity error) fails the order
 Status = Order.Status
 
 # The order's life. Only these moves exist; anything else is refused with a message. Nothing leaves
@@ -40,15 +41,19 @@ def place_order(*, customer, quantities, idempotency_key=None, prices_seen=None)
     and handed to the worker once it commits. With an idempotency key, placing the same order again (a
     double-clicked button, a resubmitted form) returns the first order instead.
     """
-    try:
-        return _create_order(customer, quantities, idempotency_key, prices_seen or {})
-    except (IntegrityError, OrderPlacementError):
-        # A twin submission with the same key got there first (its order holds the key, or took the stock
-        # this one waited for): that one is the order. Looked up only when this one failed.
-        existing = Order.objects.filter(idempotency_key=idempotency_key).first() if idempotency_key else None
-        if existing is None:
-            raise
-        return existing
+    for attempt in range(NUMBER_DRAWS):
+        try:
+            return _create_order(customer, quantities, idempotency_key, prices_seen or {})
+        except (IntegrityError, OrderPlacementError) as error:
+            # A twin submission with the same key got there first (its order holds the key, or took the stock
+            # this one waited for): that one is the order. Looked up only when this one failed.
+            existing = Order.objects.filter(idempotency_key=idempotency_key).first() if idempotency_key else None
+            if existing is not None:
+                return existing
+            # Otherwise the random order number was taken (about once in a million orders at a million):
+            # the whole placement runs again with a new one. Anything else fails the same way again.
+            if isinstance(error, OrderPlacementError) or attempt == NUMBER_DRAWS - 1:
+                raise
 
 
 @transaction.atomic
@@ -70,7 +75,8 @@ def _create_order(customer, quantities, idempotency_key, prices_seen):
     subtotal = sum((products[product_id].price * quantity for product_id, quantity in quantities.items()), ZERO)
     shipping = shipping_cost(subtotal)
     order = Order.objects.create(
-        idempotency_key=idempotency_key, subtotal=subtotal, shipping_cost=shipping, total=subtotal + shipping,
+        number=numbers.new_number(), idempotency_key=idempotency_key, subtotal=subtotal, shipping_cost=shipping,
+        total=subtotal + shipping,
         **{field: customer[field] for field in CUSTOMER_FIELDS},
     )
     OrderItem.objects.bulk_create(
@@ -111,11 +117,11 @@ def change_status(*, order_ids, to):
     to = Status(to)
     locked = Order.objects.select_for_update().filter(id__in=order_ids).order_by("id")
     changed, refused = [], {}
-    for order_id, current in locked.values_list("id", "status"):
+    for order_id, number, current in locked.values_list("id", "number", "status"):
         if to in TRANSITIONS[current]:
             changed.append(order_id)
         else:
-            refused[order_id] = (f"Order {order_id} is {Status(current).label.lower()}: it cannot be "
+            refused[order_id] = (f"Order {number} is {Status(current).label.lower()}: it cannot be "
                                  f"{_verb(to)}.")
     Order.objects.filter(id__in=changed).update(status=to, updated=Now())
     if to == Status.CANCELLED:

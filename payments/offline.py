@@ -21,8 +21,18 @@ from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
 
-from .gateway import (EXPIRED, FAILED, SUCCEEDED, Checkout, InvalidSignature, MalformedEvent, Provider,
-                      ProviderError, ProviderEvent, to_minor_units)
+from .gateway import (
+    EXPIRED,
+    FAILED,
+    SUCCEEDED,
+    Checkout,
+    InvalidSignature,
+    MalformedEvent,
+    Provider,
+    ProviderError,
+    ProviderEvent,
+    to_minor_units,
+)
 from .models import OfflineCheckout
 
 SIGNATURE_HEADER = "X-Offline-Signature"

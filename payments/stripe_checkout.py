@@ -14,8 +14,18 @@ import time
 import stripe
 from django.conf import settings
 
-from .gateway import (EXPIRED, FAILED, SUCCEEDED, Checkout, InvalidSignature, MalformedEvent, Provider,
-                      ProviderError, ProviderEvent, to_minor_units)
+from .gateway import (
+    EXPIRED,
+    FAILED,
+    SUCCEEDED,
+    Checkout,
+    InvalidSignature,
+    MalformedEvent,
+    Provider,
+    ProviderError,
+    ProviderEvent,
+    to_minor_units,
+)
 
 SIGNATURE_HEADER = "Stripe-Signature"
 SESSION_EVENTS = {

@@ -18,6 +18,19 @@ class ProductForm(forms.ModelForm):
         return image
 
 
+class ProductListForm(forms.ModelForm):
+    """A row of the product list: its editable cells are named after the product, for screen readers (a
+    table cell's input has no label of its own)."""
+
+    LABELS = {"price": "Price of {}", "available": "{} is available"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, label in self.LABELS.items():
+            if name in self.fields:
+                self.fields[name].widget.attrs["aria-label"] = label.format(self.instance.name)
+
+
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
     list_display = ["name", "slug"]
@@ -50,6 +63,9 @@ class ProductAdmin(admin.ModelAdmin):
     list_select_related = ["category"]
     prepopulated_fields = {"slug": ("name",)}
     search_fields = ["name", "slug"]
+
+    def get_changelist_form(self, request, **kwargs):
+        return super().get_changelist_form(request, form=ProductListForm, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         return ["stock_on_hand"] if obj is not None else []
@@ -104,7 +120,7 @@ class StockMovementAdmin(admin.ModelAdmin):
 
     list_display = ["created", "product", "delta", "balance", "reason", "order", "by", "note"]
     list_filter = ["reason"]
-    search_fields = ["product__name", "=order__id", "note"]
+    search_fields = ["product__name", "=order__number", "note"]
     list_select_related = ["product", "order", "by"]
     date_hierarchy = "created"
 

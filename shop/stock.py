@@ -1,6 +1,7 @@
 """Stock moves only by recorded deltas: every change is a StockMovement with its reason, applied to the
 product under its row lock. The one place stock changes."""
 from django.db import transaction
+
 from .models import Product, StockMovement
 
 Reason = StockMovement.Reason

@@ -449,7 +449,7 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
         page.get_by_role("button", name="Place order with obligation to pay").click()
         expect(h1).to_have_text("Thank you for your order")
         expect(page).to_have_url(re.compile(r"/orders/created/$"))
-        expect(page.locator("#order-number")).to_have_text(re.compile(r"^\d+$"))
+        expect(page.locator("#order-number")).to_have_text(re.compile(r"^MS-[0-9A-Z]{4}-[0-9A-Z]{4}$"))
         number = page.locator("#order-number").inner_text()
         expect(page.locator(".confirmation")).to_contain_text("ada@example.com")
         items = page.locator(".order-items tbody tr")
@@ -464,7 +464,7 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
         assert_accessible(page, "thank-you page")
         screens.shot("05-confirmation")
 
-        order = Order.objects.get(id=int(number))
+        order = Order.objects.get(number=number)
         assert order.email == "ada@example.com" and order.city == "Berlin"
         assert [(item.product.name, item.quantity) for item in order.items.all()] == [("Blue mug", 3)]
         assert Product.objects.get(id=catalog["mug"].id).stock == 7

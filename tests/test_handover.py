@@ -42,7 +42,7 @@ def test_one_failing_hand_over_never_skips_the_others_in_a_bulk_action(admin_cli
         ids.append(order.id)
     published = []
 
-    def publish(task, args=None, **kwargs):
+    def publish(task, args=None, *more, **options):
         published.append(args[0])
         if len(published) == 1:
             raise OSError("connection reset")  # the first hand-over fails...

@@ -9,11 +9,11 @@ from email.parser import BytesParser
 
 import pytest
 
+from conftest import wait_for
 from orders.models import Order, OrderEmail
 from payments.models import Invoice, Payment
 from testkit.shopper import Shopper
 from testkit.waiting import holds_for
-from conftest import wait_for
 from tests.conftest import CUSTOMER
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]

@@ -4,7 +4,6 @@ These tests need the broker at CELERY_BROKER_URL; they use a queue of their own 
 `transaction=True` because the worker only sees committed rows.
 """
 from decimal import Decimal
-
 from unittest.mock import patch
 
 import pytest

@@ -9,12 +9,11 @@ from django.urls import reverse
 from cart.cart import SESSION_KEY, Cart
 from orders.forms import OrderCreateForm
 from orders.models import Order, OrderEmail, OrderItem
-from shop.models import Product
-from shop.stock import count
 from orders.outbox import hand_over
 from orders.services import OrderPlacementError, place_order
 from orders.tasks import order_created
-
+from shop.models import Product
+from shop.stock import count
 
 # --- place_order --------------------------------------------------------------------------------------
 
@@ -134,6 +133,14 @@ def test_checkout_with_empty_cart_redirects_to_cart_with_message(client, db):
     assert response.redirect_chain[-1][0] == reverse("cart:cart_detail")
     assert "cart is empty" in response.content.decode()
     assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_the_empty_cart_redirect_says_so_once(client, db, method):
+    response = getattr(client, method)(reverse("orders:order_create"), follow=True)
+    page = response.content.decode()
+    assert response.redirect_chain[-1][0] == reverse("cart:cart_detail")
+    assert page.lower().count("cart is empty") == 1, page
 
 
 def test_invalid_checkout_rerenders_with_errors_and_keeps_cart(client, make_product, customer):

@@ -4,7 +4,7 @@ Webhook faults: bad signatures, resent events, events out of order, wrong amount
 import json
 import threading
 import time
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from unittest.mock import patch
 
 import pytest
@@ -16,8 +16,7 @@ from django.urls import reverse
 from orders.models import Order, OrderEmail
 from payments import offline
 from payments.models import Invoice, OfflineCheckout, Payment, WebhookEvent
-from tests.payments_kit import (approve_offline, offline_event, offline_status, payment, place, post_offline,
-                                started)
+from tests.payments_kit import approve_offline, offline_event, offline_status, payment, place, post_offline, started
 
 
 @pytest.fixture(autouse=True)
@@ -78,7 +77,7 @@ def test_a_double_clicked_pay_button_sends_both_clicks_to_the_same_checkout(orde
 
 def test_a_checkout_whose_start_never_finished_is_replaced(order):
     Payment.objects.create(order=order, provider="offline", amount=order.total, currency="EUR",
-                           created=datetime(2020, 1, 1, tzinfo=dt_timezone.utc))  # its process was killed
+                           created=datetime(2020, 1, 1, tzinfo=UTC))  # its process was killed
     paying = started(order)
     assert paying.redirect_url and Payment.objects.filter(order=order, state="failed").count() == 1
 

@@ -7,7 +7,8 @@ import pytest
 from django.db.models import Sum
 from django.test import Client
 from django.urls import reverse
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from orders.models import Order, OrderItem
 from orders.services import change_status

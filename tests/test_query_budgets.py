@@ -58,9 +58,10 @@ def test_query_counts_do_not_grow_with_catalog_or_cart(client, django_user_model
     large, captured = page_counts(client, django_user_model, 50, shop_of, customer)
     assert large == small, f"1 item: {small}; 50 items: {large}"
     # And they are small in absolute terms (session, cart, page data). The checkout also moves the session
-    # to a new key (a planted session cookie must not see the order): six more on SQLite.
+    # to a new key (a planted session cookie must not see the order): six more on SQLite; and the order's
+    # insert runs in a savepoint (SAVEPOINT, RELEASE), so a taken order number is drawn again: two more.
     assert max(count for page, count in small.items() if page != "checkout") <= 12, small
-    assert small["checkout"] <= 18, small
+    assert small["checkout"] <= 20, small
 
     inserts = [q["sql"] for q in captured.captured_queries if 'INSERT INTO "orders_orderitem"' in q["sql"]]
     assert len(inserts) == 1, "order items must be inserted in one bulk statement"

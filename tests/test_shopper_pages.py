@@ -1,13 +1,11 @@
 """What shoppers read: what happens after ordering, prices with VAT and shipping, errors they can act on,
 quantities the shop can deliver, the catalog's navigation and cards, error pages."""
 import re
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from html import unescape
 
 import pytest
-from django.contrib.sessions.backends.db import SessionStore
-from django.test import Client
 from django.urls import reverse
 
 from orders import outbox
@@ -35,7 +33,7 @@ def text(response):
 def order(customer, make_product):
     order = Order.objects.create(**customer)
     OrderItem.objects.create(order=order, product=make_product(name="Blue mug"), price=Decimal("7.00"), quantity=2)
-    Order.objects.filter(id=order.id).update(created=datetime(2026, 11, 25, 21, 38, tzinfo=dt_timezone.utc))
+    Order.objects.filter(id=order.id).update(created=datetime(2026, 11, 25, 21, 38, tzinfo=UTC))
     order.refresh_from_db()
     return order
 

@@ -13,8 +13,14 @@ from django.urls import reverse
 from orders.models import Order
 from payments.models import Invoice, Payment, WebhookEvent
 from payments.stripe_checkout import StripeCheckout
-from tests.payments_kit import (STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, FakeStripeHTTP, post_stripe,
-                                stripe_event, stripe_session)
+from tests.payments_kit import (
+    STRIPE_SECRET_KEY,
+    STRIPE_WEBHOOK_SECRET,
+    FakeStripeHTTP,
+    post_stripe,
+    stripe_event,
+    stripe_session,
+)
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ that state, its attempts, times and last error; an email never due (a shipping n
 order placed without one) gets no row.
 """
 
-import django.db.models.deletion
-import django.utils.timezone
-import django.db.models.functions.datetime
 from datetime import timedelta
 
+import django.db.models.deletion
+import django.db.models.functions.datetime
+import django.utils.timezone
 from django.db import migrations, models
 
 KINDS = ("confirmation", "shipping")
