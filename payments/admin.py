@@ -78,7 +78,7 @@ class PaymentAdmin(admin.ModelAdmin):
         refund_payments(self, request, list(queryset.values_list("id", flat=True)))
 
 
-class PaymentInline(admin.TabularInline):
+class PaymentInline(admin.StackedInline):  # stacked: a tabular inline's empty headers fail axe
     model = Payment
     fields = PAYMENT_FIELDS
     readonly_fields = PAYMENT_FIELDS
@@ -172,7 +172,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
         return False  # a deleted record would let the same event act again
 
 
-class PaymentByHandInline(admin.TabularInline):
+class PaymentByHandInline(admin.StackedInline):
     model = PaymentByHand
     fields = ["arranged_by", "created"]
     readonly_fields = fields

@@ -755,7 +755,7 @@ def test_shopper_pays_with_the_offline_provider_and_gets_the_invoice_once_with_i
         page.get_by_role("button", name="Place order with obligation to pay").click()
         expect(h1).to_have_text("Thank you for your order")
         number = page.locator("#order-number").inner_text()
-        order = Order.objects.get(id=int(number))
+        order = Order.objects.get(number=number)
         expect(page.locator(".payment-panel")).to_contain_text("Pay €45.90 online now")
         screens.shot("pay-01-thank-you")
 

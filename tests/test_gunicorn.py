@@ -105,5 +105,5 @@ def test_gunicorn_is_started_the_same_way_everywhere():
     for name, command in commands.items():
         assert "--no-control-socket" in command, name
         assert "python:myshop.gunicorn_conf" in command, name
-    bench = (ROOT / "bench" / "checkout.py").read_text()
-    assert "--no-control-socket" in bench.split("def start_gunicorn", 1)[1].split("\ndef ", 1)[0]
+    kit = (ROOT / "testkit" / "processes.py").read_text()  # what bench/ and the tests start gunicorn with
+    assert "--no-control-socket" in kit.split("def start_gunicorn", 1)[1].split("\ndef ", 1)[0]
