@@ -29,9 +29,13 @@ def load_orders(cursor, count, *, product_ids, days=365, failed_every=1000, unco
     cursor.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'orders_order' AND "
                    "column_name = 'number'")
     numbered = cursor.fetchone() is not None
+    cursor.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'orders_order' AND "
+                   "column_name = 'mailbox'")
+    mailbox = cursor.fetchone() is not None
     cursor.execute(f"""
         INSERT INTO orders_order (first_name, last_name, email, address, postal_code, city, created, updated,
-                                  status, token, subtotal, shipping_cost, total{", number" if numbered else ""})
+                                  status, token, subtotal, shipping_cost, total{", number" if numbered else ""}
+                                  {", mailbox" if mailbox else ""})
         SELECT (ARRAY['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Donald', 'Frances', 'John'])[i % 8 + 1],
                'Family' || (i % GREATEST({count} / 20, 1)),
                'shopper' || (i / 2) || '@example.com',
@@ -39,6 +43,7 @@ def load_orders(cursor, count, *, product_ids, days=365, failed_every=1000, unco
                now() - ({count} - i) * interval '{seconds_apart} seconds',
                now() - ({count} - i) * interval '{seconds_apart} seconds',
                {_STATUS_SQL}, gen_random_uuid(), 34.50, 4.90, 39.40{", " + _NUMBER_SQL if numbered else ""}
+               {", 'shopper' || (i / 2) || '@example.com'" if mailbox else ""}
         FROM generate_series(1, {count}) AS i
         ORDER BY i
     """)

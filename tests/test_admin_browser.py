@@ -10,7 +10,8 @@ from playwright.sync_api import expect
 from orders.models import Order, OrderEmail, OrderItem
 from tests.test_browser import DESKTOP, assert_accessible, browser, browsing, catalog  # noqa: F401
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# admin pages in a browser: run once, on PostgreSQL
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.any_database]
 
 PASSWORD = "a long admin passphrase"
 # As long as the form lets through: 50-character names and a 254-character email address; and the widest

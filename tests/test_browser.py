@@ -29,7 +29,8 @@ from orders.models import Order, OrderEmail
 from shop.models import Category, Product
 from tests.photos import photo_jpeg
 
-pytestmark = pytest.mark.django_db(transaction=True)  # the live server and the worker see committed rows only
+# the live server and the worker see committed rows only; pages in a browser: run once, on PostgreSQL
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.any_database]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -23,7 +23,13 @@ from testkit.shopper import Shopper
 from testkit.smtp import SmtpSink
 from testkit.waiting import wait_until as harness_wait_until
 
-pytestmark = [pytest.mark.broker, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
+# a broker failover: the same on any database
+pytestmark = [
+    pytest.mark.broker,
+    pytest.mark.faults,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.any_database,
+]
 
 TASK_QUEUE = "myshop"
 CUSTOMER = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com",

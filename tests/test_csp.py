@@ -13,6 +13,9 @@ from orders.models import Order, OrderItem
 from orders.tasks import order_created
 from tests.test_browser import browser  # noqa: F401  (the fixture: Debian's Chromium)
 
+pytestmark = pytest.mark.any_database  # a response header
+
+
 INLINE = [
     (re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I), "an inline <script>"),
     (re.compile(r"<style\b", re.I), "a <style> element"),

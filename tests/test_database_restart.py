@@ -19,7 +19,8 @@ from testkit.shopper import Shopper
 from testkit.smtp import SmtpSink
 from testkit.waiting import wait_until
 
-pytestmark = [pytest.mark.faults, pytest.mark.broker]
+# its own PostgreSQL, whatever the suite's database
+pytestmark = [pytest.mark.faults, pytest.mark.broker, pytest.mark.any_database]
 
 SHOPPERS = 3
 CUSTOMER = {"first_name": "Ada", "last_name": "Lovelace", "address": "12 Analytical Street",

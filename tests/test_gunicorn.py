@@ -19,6 +19,9 @@ from testkit.database import database_url
 from testkit.processes import Process, free_port, port_answers, shop_environment
 from testkit.waiting import wait_until
 
+pytestmark = pytest.mark.any_database  # the web server's flags and logs
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -14,6 +14,9 @@ from shop.models import Product
 from tests.photos import photo_jpeg, png_bytes
 
 
+pytestmark = pytest.mark.any_database  # image files
+
+
 @pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path

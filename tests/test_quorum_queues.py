@@ -18,7 +18,7 @@ from conftest import wait_for
 from tests.conftest import delete_queue_and_exchange
 from tests.test_wiring import run_python
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.broker, pytest.mark.any_database]  # the broker's queues: the same on any database
 
 DELAY_PREFIX_WORDS = 28  # kombu's native delayed delivery prefixes the routing key with 28 binary digits
 

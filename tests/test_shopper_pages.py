@@ -97,7 +97,7 @@ def test_the_email_carries_no_text_the_shopper_typed(make_product, mailoutbox):
     for field in ("first_name", "last_name", "address", "city"):
         for where, content in (("subject", message.subject), ("text", message.body), ("HTML", html)):
             assert PHISHING[field] not in content, f"{field} is in the {where}"
-    for fragment in ("Refund", "URGENT", "evil.example", "555"):
+    for fragment in ("Refund", "URGENT", "evil.example", "555 0100"):
         assert fragment not in message.body + html + message.subject
     # Every link in the HTML email is the shop's own.
     assert set(re.findall(r'href="([^"]+)"', html)) == {f"http://127.0.0.1:8000{order.get_absolute_url()}"}

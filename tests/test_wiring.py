@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.any_database  # settings, compose and the image
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

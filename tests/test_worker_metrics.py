@@ -18,7 +18,8 @@ from testkit.processes import free_port, shop_environment, start_worker
 from testkit.smtp import SmtpSink
 from tests.conftest import delete_queue_and_exchange
 
-pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
+# the worker's exporter
+pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True), pytest.mark.any_database]
 
 
 def scrape(port):
