@@ -5,15 +5,11 @@ from django.db.models import Count
 from django.db.models.signals import post_save
 
 from orders.models import Order, OrderEmail
-from orders.outbox import TASK_NAMES
 from orders.signals import email_handover_failed
 
 from . import metrics
 
 KINDS = tuple(OrderEmail.Kind.values)
-# Task name -> email kind, for the worker's latency observations.
-EMAIL_TASKS = {name: kind for kind, name in TASK_NAMES.items()}
-SENT = "sent"  # what an email task returns when it sent the email (orders/tasks.py)
 
 
 def states():
@@ -27,15 +23,6 @@ def counts_by_kind_and_state():
             number=Count("id")):
         counts[(kind, state)] = number
     return counts
-
-
-def seconds_to_send(order_id, kind):
-    """Seconds from the moment order `order_id`'s `kind` email was owed (its outbox row) to its sending; None
-    if unknown."""
-    row = OrderEmail.objects.filter(order_id=order_id, kind=kind).values_list("created", "sent_at").first()
-    if row is None or row[1] is None:
-        return None
-    return max(0.0, (row[1] - row[0]).total_seconds())
 
 
 def _count_placed_order(sender, instance, created, raw=False, **kwargs):

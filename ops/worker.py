@@ -6,8 +6,10 @@ process on a host: two workers on one machine need two ports.
 """
 import logging
 
-from celery.signals import task_postrun, task_retry, task_success, worker_ready
+from celery.signals import task_postrun, task_retry, worker_ready
 from django.conf import settings
+
+from orders.signals import email_sent
 
 from . import metrics
 
@@ -29,24 +31,9 @@ def _on_task_postrun(sender=None, task=None, state=None, **kwargs):
         metrics.TASKS.labels(task=getattr(task or sender, "name", "?"), outcome=state.lower()).inc()
 
 
-def _on_task_success(sender=None, result=None, **kwargs):
-    # Sent before task_postrun, where myshop/celery.py closes the task's database connection: the query
-    # below must not open one that would outlive the task.
-    try:
-        _observe_email_latency(sender.name, list(sender.request.args or ()), result)
-    except Exception:  # a metric must never break the task's bookkeeping
-        logger.exception("could not observe the order email latency")
-
-
-def _observe_email_latency(name, args, retval):
-    from .order_emails import EMAIL_TASKS, SENT, seconds_to_send
-
-    kind = EMAIL_TASKS.get(name)
-    if kind is None or retval != SENT or not args:
-        return
-    seconds = seconds_to_send(args[0], kind)
-    if seconds is not None:
-        metrics.EMAIL_LATENCY.labels(kind=kind).observe(seconds)
+def _on_email_sent(sender=None, kind=None, seconds=None, **kwargs):
+    """Order-to-email latency, as the outbox measured it when it recorded the email sent (no query of ours)."""
+    metrics.EMAIL_LATENCY.labels(kind=kind).observe(seconds)
 
 
 def _on_task_retry(sender=None, request=None, **kwargs):
@@ -56,5 +43,5 @@ def _on_task_retry(sender=None, request=None, **kwargs):
 def connect():
     worker_ready.connect(_on_worker_ready, dispatch_uid="ops-worker-metrics-server")
     task_postrun.connect(_on_task_postrun, dispatch_uid="ops-task-postrun")
-    task_success.connect(_on_task_success, dispatch_uid="ops-task-success")
+    email_sent.connect(_on_email_sent, dispatch_uid="ops-email-latency")
     task_retry.connect(_on_task_retry, dispatch_uid="ops-task-retry")

@@ -15,7 +15,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from celery import current_app
 from django.conf import settings
@@ -26,7 +26,7 @@ from django.db.models.functions import Now
 from myshop.publishing import ConfirmBoundedTask
 
 from .models import OrderEmail
-from .signals import email_handover_failed
+from .signals import email_handover_failed, email_sent
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,13 @@ def _clock_sql(seconds):
         return "STATEMENT_TIMESTAMP()", "STATEMENT_TIMESTAMP() + %s * INTERVAL '1 second'", seconds
     now = "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW')"
     return now, "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW', %s)", f"+{seconds} seconds"
+
+
+def _as_datetime(value):
+    """A timestamp read by a raw cursor: PostgreSQL gives a datetime, SQLite the text Django stores."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value
 
 
 # --- Owing and handing over ---------------------------------------------------------------------------
@@ -191,9 +198,15 @@ class Claim:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {OrderEmail._meta.db_table} SET state = %s, sent_at = {now}, claim_expires_at = NULL, "
-                "last_error = '' WHERE order_id = %s AND kind = %s AND state = %s AND claimed_by = %s",
+                "last_error = '' WHERE order_id = %s AND kind = %s AND state = %s AND claimed_by = %s "
+                "RETURNING created, sent_at",
                 [State.SENT, self.order_id, self.kind, State.SENDING, self.holder])
-            return cursor.rowcount == 1
+            row = cursor.fetchone()
+        if row is None:
+            return False
+        owed, sent = (_as_datetime(value) for value in row)
+        email_sent.send(sender=Claim, kind=self.kind, seconds=max(0.0, (sent - owed).total_seconds()))
+        return True
 
     def unconfirmed(self, error):
         """The server got the message and its answer was lost: sent, unconfirmed, not retried by itself."""
