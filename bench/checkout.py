@@ -25,6 +25,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -171,15 +172,10 @@ class Tree:
 
     def worker_cpu_seconds(self):
         """utime + stime of the worker and its pool processes, from /proc."""
-        total = 0
-        for pid in (int(entry) for entry in os.listdir("/proc") if entry.isdigit()):
-            if self.worker.owns(pid):
-                try:
-                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                total += int(fields[11]) + int(fields[12])
-        return total / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(lambda pid, name: self.worker.owns(pid))
+
+    def web_cpu_seconds(self):
+        return cpu_seconds(lambda pid, name: self.web.owns(pid))
 
     def emails_sent(self):
         table, column = ("orders_orderemail", "state = 'sent'") if self.label == "new" else (
@@ -198,6 +194,26 @@ class Tree:
         for process in (self.worker, self.web):
             process.stop()
         self.db.drop()
+
+
+def cpu_seconds(chosen):
+    """utime + stime, in seconds, of the live processes for which chosen(pid, command name) is true."""
+    total = 0
+    for pid in (int(entry) for entry in os.listdir("/proc") if entry.isdigit()):
+        try:
+            name, fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        if chosen(pid, name.split("(", 1)[1]):
+            fields = fields.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def services_cpu_seconds():
+    """CPU of the services every tree shares the machine with: PostgreSQL, RabbitMQ, Redis."""
+    return {service: cpu_seconds(lambda pid, name, prefix=prefix: name.startswith(prefix))
+            for service, prefix in (("postgresql", "postgres"), ("rabbitmq", "beam.smp"), ("redis", "redis-server"))}
 
 
 def _flush_redis(number):
@@ -219,7 +235,14 @@ def run_driver(tree, shoppers, loops, seed):
 def measure(tree, args, round_number):
     """One round on `tree`: many shoppers, then one; the worker's CPU per email over the round."""
     cpu, emails = tree.worker_cpu_seconds(), tree.emails_sent()
+    web_cpu, services, orders_before = tree.web_cpu_seconds(), services_cpu_seconds(), tree.orders()
+    driver_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy = run_driver(tree, args.shoppers, args.loops, seed=1000 * round_number)
+    driver_cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - driver_cpu.ru_utime + \
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime - driver_cpu.ru_stime
+    placed = tree.orders() - orders_before
+    cpu_per_order = {"web": tree.web_cpu_seconds() - web_cpu, "driver": driver_cpu,
+                     **{name: seconds - services[name] for name, seconds in services_cpu_seconds().items()}}
     alone = run_driver(tree, 1, args.single_loops, seed=1000 * round_number + 999)
     wait_until(lambda: tree.emails_sent() >= tree.orders(), timeout=300, interval=0.5,
                what=f"the {tree.label} worker to send every email")
@@ -230,6 +253,8 @@ def measure(tree, args, round_number):
         "checkout_p50_ms_1": 1000 * percentile(alone["timings"]["checkout"], 0.5),
         **{f"{page}_p50_ms": 1000 * percentile(busy["timings"][page], 0.5) for page in PAGES},
         "worker_cpu_ms_per_email": 1000 * (tree.worker_cpu_seconds() - cpu) / sent if sent else None,
+        # Where each order's CPU went while the shoppers shopped (the worker's is per email, above).
+        **{f"cpu_ms_per_order_{name}": 1000 * seconds / placed for name, seconds in cpu_per_order.items()},
     }
     tree.rounds.append(result)
     log(f"{tree.label} round {round_number}: {result['orders_per_s']:.1f} orders/s, checkout p50 "
@@ -274,6 +299,11 @@ def print_table(report):
             ("product page p50 (ms)", "product_p50_ms", "{:.1f}"), ("add to cart p50 (ms)", "add_p50_ms", "{:.1f}"),
             ("checkout page p50 (ms)", "checkout_page_p50_ms", "{:.1f}"),
             ("worker CPU per email (ms)", "worker_cpu_ms_per_email", "{:.2f}"),
+            ("web CPU per order (ms)", "cpu_ms_per_order_web", "{:.1f}"),
+            ("PostgreSQL CPU per order (ms)", "cpu_ms_per_order_postgresql", "{:.1f}"),
+            ("RabbitMQ CPU per order (ms)", "cpu_ms_per_order_rabbitmq", "{:.1f}"),
+            ("Redis CPU per order (ms)", "cpu_ms_per_order_redis", "{:.1f}"),
+            ("load driver CPU per order (ms)", "cpu_ms_per_order_driver", "{:.1f}"),
             ("checkout POST: SQL statements", "probe_statements", "{:.0f}"),
             ("checkout POST: commits", "probe_commits", "{:.0f}")]
     for database, result in report["databases"].items():
