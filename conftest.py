@@ -1,4 +1,5 @@
 """Fixtures shared by the whole suite."""
+
 import itertools
 from decimal import Decimal
 
@@ -30,8 +31,9 @@ def running_worker(django_db_setup):
 
     from myshop.celery import app
 
-    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING",
-                      shutdown_timeout=15) as worker:
+    with start_worker(
+        app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=15
+    ) as worker:
         yield worker
         # start_worker stops the worker with a flag its event loop reads between two polls, and an idle
         # loop sleeps until its next timer (~9 s). Raise the flag first and wake the loop: it stops at once.

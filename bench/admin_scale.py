@@ -10,13 +10,15 @@ Ctrl-C or failure), migrates it, and has PostgreSQL write the orders itself (tes
 SELECT generate_series; two lines and a confirmation email per order, every 1000th confirmation failed,
 shipping notices for the shipped ones; VACUUM ANALYZE, as autovacuum would). Then, in this process, Django's
 test client logged in as a superuser asks for each admin page --repeat times after one warm-up request, and
-the script prints the median, fastest and slowest time of each, this process's CPU time and the database's time per request, the queries
+the script prints the median, fastest and slowest time of each, this process's CPU time and the database's time
+per request, the queries
 it ran, the rows it showed and the count the list gave ("~": estimated), as a table and as JSON (also written
 to --json). Target: the list, the searches by email and by number, and the "confirmation failed"
 filter each under 100 ms.
 
 What is timed is the whole request inside Django (middleware, queries, templates), not the network.
 """
+
 import argparse
 import json
 import os
@@ -82,7 +84,9 @@ def time_page(client, path, params, repeat):
     with CaptureQueriesContext(connection) as captured:
         client.get(path, params)
     return {
-        "p50_ms": round(statistics.median(walls), 1), "min_ms": round(min(walls), 1), "max_ms": round(max(walls), 1),
+        "p50_ms": round(statistics.median(walls), 1),
+        "min_ms": round(min(walls), 1),
+        "max_ms": round(max(walls), 1),
         # This process's CPU (Django: middleware, admin, templates) and the database's time, per request: on a
         # busy machine the wall time is more than their sum.
         "django_cpu_ms": round(statistics.median(cpus), 1),
@@ -119,8 +123,12 @@ def main():
 
         call_command("migrate", verbosity=0)
         category = Category.objects.create(name="Kitchen", slug="kitchen")
-        products = [Product.objects.create(category=category, name=name, slug=name.lower().replace(" ", "-"),
-                                           price=price, stock=0) for name, price in (("Blue mug", 7), ("Teapot", 20.5))]
+        products = [
+            Product.objects.create(
+                category=category, name=name, slug=name.lower().replace(" ", "-"), price=price, stock=0
+            )
+            for name, price in (("Blue mug", 7), ("Teapot", 20.5))
+        ]
         started = time.perf_counter()
         print(f"loading {args.orders:,} orders ...", flush=True)
         with connection.cursor() as cursor:
@@ -132,8 +140,9 @@ def main():
         # be timed too. The test client's host has to be allowed instead.
         settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
         client = Client()
-        client.force_login(get_user_model().objects.create_superuser("bench", "bench@example.com",
-                                                                     "a long bench passphrase"))
+        client.force_login(
+            get_user_model().objects.create_superuser("bench", "bench@example.com", "a long bench passphrase")
+        )
         sample = Order.objects.order_by("id")[args.orders // 2]
         load_before = f"{os.getloadavg()[0]:.2f}"
         results = {}
@@ -147,21 +156,29 @@ def main():
     print()
     print(f"{args.orders:,} orders on PostgreSQL; each page asked {args.repeat} times after a warm-up")
     print(f"load average before the run: {load_before}, after: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
-    print(f"{'page':<22} {'p50 ms':>7} {'min ms':>7} {'max ms':>7} {'cpu ms':>7} {'sql ms':>7} {'queries':>7} "
-          f"{'rows':>5} {'count':>10}  target")
+    print(
+        f"{'page':<22} {'p50 ms':>7} {'min ms':>7} {'max ms':>7} {'cpu ms':>7} {'sql ms':>7} {'queries':>7} "
+        f"{'rows':>5} {'count':>10}  target"
+    )
     for name, result in results.items():
-        target = (("ok" if result["p50_ms"] < TARGET_MS else "MISSED") + f" (< {TARGET_MS} ms)") if name in TARGETED \
-            else ""
+        target = (
+            (("ok" if result["p50_ms"] < TARGET_MS else "MISSED") + f" (< {TARGET_MS} ms)") if name in TARGETED else ""
+        )
         count = "-" if result["count"] is None else f"{'~' if result['count_estimated'] else ''}{result['count']}"
-        print(f"{name:<22} {result['p50_ms']:>7} {result['min_ms']:>7} {result['max_ms']:>7} "
-              f"{result['django_cpu_ms']:>7} {result['sql_ms']:>7} {result['queries']:>7} "
-              f"{result['rows_shown'] if result['rows_shown'] is not None else '-':>5} {count:>10}  {target}")
+        print(
+            f"{name:<22} {result['p50_ms']:>7} {result['min_ms']:>7} {result['max_ms']:>7} "
+            f"{result['django_cpu_ms']:>7} {result['sql_ms']:>7} {result['queries']:>7} "
+            f"{result['rows_shown'] if result['rows_shown'] is not None else '-':>5} {count:>10}  {target}"
+        )
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.node()} {os.cpu_count()} cores",
-        "orders": args.orders, "repeat": args.repeat, "load_seconds": round(load_seconds, 1),
+        "orders": args.orders,
+        "repeat": args.repeat,
+        "load_seconds": round(load_seconds, 1),
         "load_average": [load_before, f"{os.getloadavg()[0]:.2f}"],
-        "target_ms": TARGET_MS, "pages": results,
+        "target_ms": TARGET_MS,
+        "pages": results,
         "met": all(results[name]["p50_ms"] < TARGET_MS for name in TARGETED),
     }
     print(json.dumps(report, indent=2))

@@ -20,6 +20,7 @@ orders/s with --shoppers shoppers; checkout p50 (POST + redirect + page) with 1 
 pages' p50; worker CPU per email (the worker's process group, from /proc, over the emails of a round); and,
 from one probe checkout, the checkout POST's SQL statements and commits. Printed as a table and JSON (--json).
 """
+
 import argparse
 import json
 import os
@@ -48,9 +49,11 @@ from testkit.waiting import wait_until  # noqa: E402
 DEFAULT_BASELINE = "81389c8"
 KEY = re.compile(r'name="idempotency_key" value="([0-9a-f-]+)"')
 PAGES = ("product", "add", "checkout_page", "checkout")
-PREPARE = ("import json; from shop.models import Product; Product.objects.update(stock=10**9, available=True);"
-           "print(json.dumps([p.get_absolute_url() for p in Product.objects.all()]) + '\\n' + "
-           "json.dumps(list(Product.objects.values_list('id', flat=True))))")
+PREPARE = (
+    "import json; from shop.models import Product; Product.objects.update(stock=10**9, available=True);"
+    "print(json.dumps([p.get_absolute_url() for p in Product.objects.all()]) + '\\n' + "
+    "json.dumps(list(Product.objects.values_list('id', flat=True))))"
+)
 # One checkout through the test client, counting SQL statements and commits (as tests/test_query_budgets.py).
 PROBE = r"""
 import json
@@ -89,6 +92,7 @@ def log(message):
 
 # --- The load driver (its own process: python bench/checkout.py --drive) ---------------------------------
 
+
 def drive(job):
     """Run `job["shoppers"]` shopper threads of `job["loops"]` orders each; return the timings."""
     timings = {page: [] for page in PAGES}
@@ -114,9 +118,15 @@ def drive(job):
                 mine["checkout_page"] = time.perf_counter() - t
                 assert status == 200
                 key = KEY.search(page)
-                form = {"first_name": "Bench", "last_name": "Shopper", "email": f"bench+{index}-{loop}@example.com",
-                        "address": f"{loop} Bench Road", "postal_code": "10115", "city": "Berlin",
-                        "idempotency_key": key.group(1) if key else ""}
+                form = {
+                    "first_name": "Bench",
+                    "last_name": "Shopper",
+                    "email": f"bench+{index}-{loop}@example.com",
+                    "address": f"{loop} Bench Road",
+                    "postal_code": "10115",
+                    "city": "Berlin",
+                    "idempotency_key": key.group(1) if key else "",
+                }
                 t = time.perf_counter()
                 status, location, body = client.request("POST", "/orders/create/", form)
                 assert status == 302 and location == "/orders/created/", (status, location, body[:300])
@@ -140,34 +150,48 @@ def drive(job):
     # Throughput while every shopper was still shopping: a closed loop thins out at its very end.
     steady_end = sorted(ends)[int(len(ends) * 0.9) - 1] if len(ends) >= 10 else (max(ends) if ends else began)
     steady = sum(1 for end in ends if end <= steady_end)
-    return {"timings": timings, "orders": len(ends), "errors": errors[:20], "error_count": len(errors),
-            "orders_per_s": steady / (steady_end - began) if steady_end > began else 0.0}
+    return {
+        "timings": timings,
+        "orders": len(ends),
+        "errors": errors[:20],
+        "error_count": len(errors),
+        "orders_per_s": steady / (steady_end - began) if steady_end > began else 0.0,
+    }
 
 
 # --- One tree: its database, vhost, cache, web server and worker -----------------------------------------
+
 
 class Tree:
     def __init__(self, label, path, database, node, redis_db, workdir, args):
         self.label, self.path = label, path
         self.logs = workdir / label
         self.logs.mkdir()
-        self.db = ScratchDatabase(None if database == "sqlite" else f"{args.postgres}/myshop_bench_{label}",
-                                  self.logs, marker="bench").create()
+        self.db = ScratchDatabase(
+            None if database == "sqlite" else f"{args.postgres}/myshop_bench_{label}", self.logs, marker="bench"
+        ).create()
         vhost = f"bench-{label}"
         node.add_vhost(vhost)
         self.env = shop_environment(
-            database=self.db.url, broker=node.url.rstrip("/") + "/" + vhost, CACHE_URL=f"redis://127.0.0.1:6379/"
-            f"{redis_db}", CONN_MAX_AGE=60, EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
-            LOG_LEVEL="WARNING", CELERY_BEAT_SCHEDULE_FILENAME=self.logs / "beat-schedule")
+            database=self.db.url,
+            broker=node.url.rstrip("/") + "/" + vhost,
+            CACHE_URL=f"redis://127.0.0.1:6379/{redis_db}",
+            CONN_MAX_AGE=60,
+            EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+            LOG_LEVEL="WARNING",
+            CELERY_BEAT_SCHEDULE_FILENAME=self.logs / "beat-schedule",
+        )
         _flush_redis(redis_db)
         manage(self.env, "migrate", "--noinput", cwd=path)
         manage(self.env, "load_demo_catalog", cwd=path)
         product_urls, product_ids = manage(self.env, "shell", "-c", PREPARE, cwd=path).strip().splitlines()[-2:]
         self.product_urls, self.product_ids = json.loads(product_urls), json.loads(product_ids)
-        self.web = start_gunicorn(self.env, self.logs, workers=args.gunicorn_workers,
-                                  threads=args.gunicorn_threads, cwd=path)
-        self.worker = start_worker(self.env, self.logs, name=f"bench-{label}", concurrency=args.worker_processes,
-                                   cwd=path)
+        self.web = start_gunicorn(
+            self.env, self.logs, workers=args.gunicorn_workers, threads=args.gunicorn_threads, cwd=path
+        )
+        self.worker = start_worker(
+            self.env, self.logs, name=f"bench-{label}", concurrency=args.worker_processes, cwd=path
+        )
         self.rounds = []
 
     def worker_cpu_seconds(self):
@@ -178,8 +202,11 @@ class Tree:
         return cpu_seconds(lambda pid, name: self.web.owns(pid))
 
     def emails_sent(self):
-        table, column = ("orders_orderemail", "state = 'sent'") if self.label == "new" else (
-            "orders_order", "confirmation_status = 'sent'")
+        table, column = (
+            ("orders_orderemail", "state = 'sent'")
+            if self.label == "new"
+            else ("orders_order", "confirmation_status = 'sent'")
+        )
         return self.db.query(f"SELECT COUNT(*) FROM {table} WHERE {column}")[0][0]
 
     def orders(self):
@@ -212,8 +239,10 @@ def cpu_seconds(chosen):
 
 def services_cpu_seconds():
     """CPU of the services every tree shares the machine with: PostgreSQL, RabbitMQ, Redis."""
-    return {service: cpu_seconds(lambda pid, name, prefix=prefix: name.startswith(prefix))
-            for service, prefix in (("postgresql", "postgres"), ("rabbitmq", "beam.smp"), ("redis", "redis-server"))}
+    return {
+        service: cpu_seconds(lambda pid, name, prefix=prefix: name.startswith(prefix))
+        for service, prefix in (("postgresql", "postgres"), ("rabbitmq", "beam.smp"), ("redis", "redis-server"))
+    }
 
 
 def _flush_redis(number):
@@ -223,10 +252,21 @@ def _flush_redis(number):
 
 
 def run_driver(tree, shoppers, loops, seed):
-    job = {"base_url": tree.web.base_url, "shoppers": shoppers, "loops": loops, "seed": seed,
-           "product_urls": tree.product_urls, "product_ids": tree.product_ids}
-    result = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--drive"], input=json.dumps(job),
-                            capture_output=True, text=True, timeout=3600)
+    job = {
+        "base_url": tree.web.base_url,
+        "shoppers": shoppers,
+        "loops": loops,
+        "seed": seed,
+        "product_urls": tree.product_urls,
+        "product_ids": tree.product_ids,
+    }
+    result = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--drive"],
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     if result.returncode != 0:
         raise RuntimeError(f"the driver failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout)
@@ -238,17 +278,29 @@ def measure(tree, args, round_number):
     web_cpu, services, orders_before = tree.web_cpu_seconds(), services_cpu_seconds(), tree.orders()
     driver_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy = run_driver(tree, args.shoppers, args.loops, seed=1000 * round_number)
-    driver_cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - driver_cpu.ru_utime + \
-        resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime - driver_cpu.ru_stime
+    driver_cpu = (
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+        - driver_cpu.ru_utime
+        + resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime
+        - driver_cpu.ru_stime
+    )
     placed = tree.orders() - orders_before
-    cpu_per_order = {"web": tree.web_cpu_seconds() - web_cpu, "driver": driver_cpu,
-                     **{name: seconds - services[name] for name, seconds in services_cpu_seconds().items()}}
+    cpu_per_order = {
+        "web": tree.web_cpu_seconds() - web_cpu,
+        "driver": driver_cpu,
+        **{name: seconds - services[name] for name, seconds in services_cpu_seconds().items()},
+    }
     alone = run_driver(tree, 1, args.single_loops, seed=1000 * round_number + 999)
-    wait_until(lambda: tree.emails_sent() >= tree.orders(), timeout=300, interval=0.5,
-               what=f"the {tree.label} worker to send every email")
+    wait_until(
+        lambda: tree.emails_sent() >= tree.orders(),
+        timeout=300,
+        interval=0.5,
+        what=f"the {tree.label} worker to send every email",
+    )
     sent = tree.emails_sent() - emails
     result = {
-        "orders_per_s": busy["orders_per_s"], "errors": busy["error_count"] + alone["error_count"],
+        "orders_per_s": busy["orders_per_s"],
+        "errors": busy["error_count"] + alone["error_count"],
         "error_samples": busy["errors"][:3] + alone["errors"][:3],
         "checkout_p50_ms_1": 1000 * percentile(alone["timings"]["checkout"], 0.5),
         **{f"{page}_p50_ms": 1000 * percentile(busy["timings"][page], 0.5) for page in PAGES},
@@ -257,8 +309,10 @@ def measure(tree, args, round_number):
         **{f"cpu_ms_per_order_{name}": 1000 * seconds / placed for name, seconds in cpu_per_order.items()},
     }
     tree.rounds.append(result)
-    log(f"{tree.label} round {round_number}: {result['orders_per_s']:.1f} orders/s, checkout p50 "
-        f"{result['checkout_p50_ms_1']:.1f} ms alone, errors {result['errors']}")
+    log(
+        f"{tree.label} round {round_number}: {result['orders_per_s']:.1f} orders/s, checkout p50 "
+        f"{result['checkout_p50_ms_1']:.1f} ms alone, errors {result['errors']}"
+    )
 
 
 def summarise(tree):
@@ -282,37 +336,52 @@ def bench_database(database, baseline_path, args, workdir, node):
         summaries = {label: summarise(tree) for label, tree in trees.items()}
         for label in trees:
             summaries[label].update({f"probe_{key}": value for key, value in probes[label].items()})
-        ratios = {key: summaries["new"][key] / summaries["baseline"][key] for key in summaries["new"]
-                  if isinstance(summaries["new"][key], (int, float)) and summaries["baseline"].get(key)}
-        return {"new": summaries["new"], "baseline": summaries["baseline"], "new_over_baseline": ratios,
-                "rounds": {label: tree.rounds for label, tree in trees.items()}}
+        ratios = {
+            key: summaries["new"][key] / summaries["baseline"][key]
+            for key in summaries["new"]
+            if isinstance(summaries["new"][key], (int, float)) and summaries["baseline"].get(key)
+        }
+        return {
+            "new": summaries["new"],
+            "baseline": summaries["baseline"],
+            "new_over_baseline": ratios,
+            "rounds": {label: tree.rounds for label, tree in trees.items()},
+        }
     finally:
         for tree in trees.values():
             tree.close()
 
 
 def print_table(report):
-    print(f"\ncheckout benchmark: this tree vs baseline {report['baseline']}, {report['shoppers']} shoppers, "
-          f"medians of {report['rounds']} rounds\n")
-    rows = [("orders/s", "orders_per_s", "{:.1f}"), ("checkout p50, 1 shopper (ms)", "checkout_p50_ms_1", "{:.1f}"),
-            (f"checkout p50, {report['shoppers']} shoppers (ms)", "checkout_p50_ms", "{:.1f}"),
-            ("product page p50 (ms)", "product_p50_ms", "{:.1f}"), ("add to cart p50 (ms)", "add_p50_ms", "{:.1f}"),
-            ("checkout page p50 (ms)", "checkout_page_p50_ms", "{:.1f}"),
-            ("worker CPU per email (ms)", "worker_cpu_ms_per_email", "{:.2f}"),
-            ("web CPU per order (ms)", "cpu_ms_per_order_web", "{:.1f}"),
-            ("PostgreSQL CPU per order (ms)", "cpu_ms_per_order_postgresql", "{:.1f}"),
-            ("RabbitMQ CPU per order (ms)", "cpu_ms_per_order_rabbitmq", "{:.1f}"),
-            ("Redis CPU per order (ms)", "cpu_ms_per_order_redis", "{:.1f}"),
-            ("load driver CPU per order (ms)", "cpu_ms_per_order_driver", "{:.1f}"),
-            ("checkout POST: SQL statements", "probe_statements", "{:.0f}"),
-            ("checkout POST: commits", "probe_commits", "{:.0f}")]
+    print(
+        f"\ncheckout benchmark: this tree vs baseline {report['baseline']}, {report['shoppers']} shoppers, "
+        f"medians of {report['rounds']} rounds\n"
+    )
+    rows = [
+        ("orders/s", "orders_per_s", "{:.1f}"),
+        ("checkout p50, 1 shopper (ms)", "checkout_p50_ms_1", "{:.1f}"),
+        (f"checkout p50, {report['shoppers']} shoppers (ms)", "checkout_p50_ms", "{:.1f}"),
+        ("product page p50 (ms)", "product_p50_ms", "{:.1f}"),
+        ("add to cart p50 (ms)", "add_p50_ms", "{:.1f}"),
+        ("checkout page p50 (ms)", "checkout_page_p50_ms", "{:.1f}"),
+        ("worker CPU per email (ms)", "worker_cpu_ms_per_email", "{:.2f}"),
+        ("web CPU per order (ms)", "cpu_ms_per_order_web", "{:.1f}"),
+        ("PostgreSQL CPU per order (ms)", "cpu_ms_per_order_postgresql", "{:.1f}"),
+        ("RabbitMQ CPU per order (ms)", "cpu_ms_per_order_rabbitmq", "{:.1f}"),
+        ("Redis CPU per order (ms)", "cpu_ms_per_order_redis", "{:.1f}"),
+        ("load driver CPU per order (ms)", "cpu_ms_per_order_driver", "{:.1f}"),
+        ("checkout POST: SQL statements", "probe_statements", "{:.0f}"),
+        ("checkout POST: commits", "probe_commits", "{:.0f}"),
+    ]
     for database, result in report["databases"].items():
         print(f"{database:<32} {'baseline':>10} {'this tree':>10} {'ratio':>7}")
         for title, key, fmt in rows:
             base, new = result["baseline"].get(key), result["new"].get(key)
             ratio = result["new_over_baseline"].get(key)
-            print(f"  {title:<30} {fmt.format(base) if base is not None else '-':>10} "
-                  f"{fmt.format(new) if new is not None else '-':>10} {f'{ratio:.2f}' if ratio else '-':>7}")
+            print(
+                f"  {title:<30} {fmt.format(base) if base is not None else '-':>10} "
+                f"{fmt.format(new) if new is not None else '-':>10} {f'{ratio:.2f}' if ratio else '-':>7}"
+            )
         print(f"  errors: baseline {result['baseline']['errors']}, this tree {result['new']['errors']}\n")
 
 
@@ -323,8 +392,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="a git revision (default: %(default)s)")
     parser.add_argument("--database", choices=["postgresql", "sqlite", "both"], default="both")
-    parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432",
-                        help="the PostgreSQL server for --database postgresql (databases myshop_bench_*)")
+    parser.add_argument(
+        "--postgres",
+        default="postgres://postgres@127.0.0.1:5432",
+        help="the PostgreSQL server for --database postgresql (databases myshop_bench_*)",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--shoppers", type=int, default=8)
     parser.add_argument("--loops", type=int, default=25, help="orders per shopper per round")
@@ -337,18 +409,25 @@ def main():
 
     workdir = Path(tempfile.mkdtemp(prefix="myshop-bench-"))
     baseline_path = workdir / "baseline-tree"
-    revision = subprocess.run(["git", "rev-parse", "--short", args.baseline], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
-    subprocess.run(["git", "worktree", "add", "--detach", str(baseline_path), revision], cwd=ROOT, check=True,
-                   capture_output=True)
+    revision = subprocess.run(
+        ["git", "rev-parse", "--short", args.baseline], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(baseline_path), revision], cwd=ROOT, check=True, capture_output=True
+    )
     node = None
     try:
         node = RabbitNode().start()
-        report = {"baseline": revision, "shoppers": args.shoppers, "rounds": args.rounds,
-                  "gunicorn_workers": args.gunicorn_workers, "gunicorn_threads": args.gunicorn_threads,
-                  "worker_processes": args.worker_processes,
-                  "databases": {}}
-        for database in (["postgresql", "sqlite"] if args.database == "both" else [args.database]):
+        report = {
+            "baseline": revision,
+            "shoppers": args.shoppers,
+            "rounds": args.rounds,
+            "gunicorn_workers": args.gunicorn_workers,
+            "gunicorn_threads": args.gunicorn_threads,
+            "worker_processes": args.worker_processes,
+            "databases": {},
+        }
+        for database in ["postgresql", "sqlite"] if args.database == "both" else [args.database]:
             (workdir / database).mkdir()
             report["databases"][database] = bench_database(database, baseline_path, args, workdir, node)
     finally:

@@ -21,6 +21,7 @@ placed / emailed / duplicates / lost (target N / N / 0 / 0; the late-reply email
 and must end "unconfirmed"), the time from each kill to the email, and the crashing order's end
 ("failed" after ORDER_EMAIL_MAX_ATTEMPTS attempts, never delivered). Exit 0 iff all of that holds.
 """
+
 import argparse
 import json
 import random
@@ -47,8 +48,10 @@ from testkit.waiting import wait_until  # noqa: E402
 EMAIL_TIMEOUT = 5
 CRASHING = "crash+soak@example.com"
 FINAL = ("sent", "unconfirmed", "failed")
-PREPARE = ("from shop.models import Product; Product.objects.update(stock=10**9, available=True); "
-           "print(list(Product.objects.values_list('id', flat=True)))")
+PREPARE = (
+    "from shop.models import Product; Product.objects.update(stock=10**9, available=True); "
+    "print(list(Product.objects.values_list('id', flat=True)))"
+)
 
 
 def log(message):
@@ -62,15 +65,23 @@ class Soak:
         self.node = RabbitNode().start()
         self.db = ScratchDatabase(args.database_url, workdir, marker="soak").create()
         self.env = shop_environment(
-            database=self.db.url, broker=self.node.url, smtp_port=self.sink.port, EMAIL_TIMEOUT=EMAIL_TIMEOUT,
-            EMAIL_BACKEND="testkit.crash_backend.CrashingBackend", CRASH_DELEGATE_BACKEND="orders.mail.SMTPBackend",
-            CELERY_BEAT_SCHEDULE_FILENAME=workdir / "beat-schedule", LOG_LEVEL="INFO")
+            database=self.db.url,
+            broker=self.node.url,
+            smtp_port=self.sink.port,
+            EMAIL_TIMEOUT=EMAIL_TIMEOUT,
+            EMAIL_BACKEND="testkit.crash_backend.CrashingBackend",
+            CRASH_DELEGATE_BACKEND="orders.mail.SMTPBackend",
+            CELERY_BEAT_SCHEDULE_FILENAME=workdir / "beat-schedule",
+            LOG_LEVEL="INFO",
+        )
         manage(self.env, "migrate", "--noinput")
         manage(self.env, "load_demo_catalog")
         self.products = json.loads(manage(self.env, "shell", "-c", PREPARE).strip().splitlines()[-1])
         self.web = start_gunicorn(self.env, workdir, workers=2)
-        self.workers = [start_worker(self.env, workdir, name="w1", beat=True), start_worker(self.env, workdir,
-                                                                                            name="w2")]
+        self.workers = [
+            start_worker(self.env, workdir, name="w1", beat=True),
+            start_worker(self.env, workdir, name="w2"),
+        ]
         self.lock = threading.Condition()
         self.placed, self.checkouts, self.events, self.kills = 0, [], [], []
         self.started = time.monotonic()
@@ -81,15 +92,27 @@ class Soak:
         shopper = Shopper(self.web.base_url)
         for product in rng.sample(self.products, rng.randint(1, 3)):
             shopper.add_to_cart(product, rng.randint(1, 2))
-        customer = {"first_name": "Ada", "last_name": "Lovelace", "email": f"soak+{index}@example.com",
-                    "address": f"{index} Soak Street", "postal_code": "10115", "city": "Berlin"}
+        customer = {
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "email": f"soak+{index}@example.com",
+            "address": f"{index} Soak Street",
+            "postal_code": "10115",
+            "city": "Berlin",
+        }
         try:
             status, location, _, seconds = shopper.checkout(customer)
         except OSError as error:
             status, location, seconds = f"error {type(error).__name__}", None, None
         with self.lock:
-            self.checkouts.append({"index": index, "status": status, "seconds": seconds,
-                                   "placed": status == 302 and location == "/orders/created/"})
+            self.checkouts.append(
+                {
+                    "index": index,
+                    "status": status,
+                    "seconds": seconds,
+                    "placed": status == 302 and location == "/orders/created/",
+                }
+            )
             self.placed += self.checkouts[-1]["placed"]
             self.lock.notify_all()
 
@@ -119,8 +142,9 @@ class Soak:
 
     def at(self, share):
         with self.lock:
-            self.lock.wait_for(lambda: self.placed >= share * self.args.orders or len(self.checkouts)
-                               >= self.args.orders)
+            self.lock.wait_for(
+                lambda: self.placed >= share * self.args.orders or len(self.checkouts) >= self.args.orders
+            )
 
     def order_of(self, address):
         rows = self.db.query("SELECT id FROM orders_order WHERE email = %s ORDER BY id", [address])
@@ -128,11 +152,14 @@ class Soak:
 
     def holder_of(self, order_id):
         """The worker whose process holds the claim on `order_id`'s confirmation."""
+
         def holder():
-            rows = self.db.query("SELECT claimed_by FROM orders_orderemail WHERE order_id = %s AND state = "
-                                 "'sending'", [order_id])
+            rows = self.db.query(
+                "SELECT claimed_by FROM orders_orderemail WHERE order_id = %s AND state = 'sending'", [order_id]
+            )
             pid = int(rows[0][0].split()[1].rsplit(":", 1)[1]) if rows and rows[0][0] else None
             return next((worker for worker in self.workers if pid and worker.alive() and worker.owns(pid)), None)
+
         return wait_until(holder, timeout=10, what=f"the worker holding order {order_id}'s claim")
 
     def kill_mid_email(self, only=None):
@@ -181,8 +208,16 @@ class Soak:
             self.at(0.80)
             shopper = Shopper(self.web.base_url)
             shopper.add_to_cart(self.products[0], 1)
-            shopper.checkout({"first_name": "Crash", "last_name": "Test", "email": CRASHING,
-                              "address": "1 Crash Road", "postal_code": "10115", "city": "Berlin"})
+            shopper.checkout(
+                {
+                    "first_name": "Crash",
+                    "last_name": "Test",
+                    "email": CRASHING,
+                    "address": "1 Crash Road",
+                    "postal_code": "10115",
+                    "city": "Berlin",
+                }
+            )
             self.event("placed an order whose sending kills the worker")
         except Exception:
             self.chaos_error = traceback.format_exc()
@@ -195,43 +230,63 @@ class Soak:
 
     def report(self):
         orders = dict(self.db.query("SELECT email, id FROM orders_order"))
-        states = dict(self.db.query("SELECT o.email, e.state FROM orders_orderemail e JOIN orders_order o "
-                                    "ON o.id = e.order_id"))
+        states = dict(
+            self.db.query("SELECT o.email, e.state FROM orders_orderemail e JOIN orders_order o ON o.id = e.order_id")
+        )
         received = self.sink.received()
         copies = {}
         for order_id, arrived in received:
             copies.setdefault(order_id, []).append(arrived)
         placed = [orders[f"soak+{c['index']}@example.com"] for c in self.checkouts if c["placed"]]
         crashing = orders.get(CRASHING)
-        crash_row = self.db.query("SELECT state, attempts, last_error FROM orders_orderemail WHERE order_id = %s",
-                                  [crashing]) if crashing else []
-        late = [order_id for order_id, _ in received[self.late_from:self.late_from + 1]] if hasattr(
-            self, "late_from") else []
+        crash_row = (
+            self.db.query("SELECT state, attempts, last_error FROM orders_orderemail WHERE order_id = %s", [crashing])
+            if crashing
+            else []
+        )
+        late = (
+            [order_id for order_id, _ in received[self.late_from : self.late_from + 1]]
+            if hasattr(self, "late_from")
+            else []
+        )
         recoveries = []
         for kill in self.kills:
             arrivals = [t for t in copies.get(kill["order"], []) if t > kill["killed_at"]]
-            recoveries.append({"order": kill["order"], "worker": kill["worker"],
-                               "kill_to_email_s": round(arrivals[0] - kill["killed_at"], 1) if arrivals else None})
+            recoveries.append(
+                {
+                    "order": kill["order"],
+                    "worker": kill["worker"],
+                    "kill_to_email_s": round(arrivals[0] - kill["killed_at"], 1) if arrivals else None,
+                }
+            )
         result = {
-            "orders": self.args.orders, "database": self.db.kind,
-            "placed": len(placed), "emailed": sum(1 for order_id in placed if copies.get(order_id)),
+            "orders": self.args.orders,
+            "database": self.db.kind,
+            "placed": len(placed),
+            "emailed": sum(1 for order_id in placed if copies.get(order_id)),
             "duplicates": sum(1 for order_id in placed if len(copies.get(order_id, [])) > 1),
             "lost": sum(1 for order_id in placed if not copies.get(order_id)),
             "states": {state: sum(1 for value in states.values() if value == state) for state in set(states.values())},
             "late_reply_order": late[0] if late else None,
-            "late_reply_state": next((states[email] for email, order_id in orders.items()
-                                      if late and order_id == late[0]), None),
+            "late_reply_state": next(
+                (states[email] for email, order_id in orders.items() if late and order_id == late[0]), None
+            ),
             "kills": recoveries,
             "crashing_order": dict(zip(("state", "attempts", "last_error"), crash_row[0])) if crash_row else None,
             "crashing_order_delivered": bool(copies.get(crashing)),
             "checkout": summary([c["seconds"] for c in self.checkouts if c["seconds"] is not None]),
             "events": self.events,
         }
-        result["ok"] = (result["placed"] == result["emailed"] == self.args.orders and result["duplicates"] == 0
-                        and result["lost"] == 0 and result["late_reply_state"] == "unconfirmed"
-                        and all(kill["kill_to_email_s"] is not None for kill in recoveries)
-                        and result["crashing_order"] and result["crashing_order"]["state"] == "failed"
-                        and not result["crashing_order_delivered"])
+        result["ok"] = (
+            result["placed"] == result["emailed"] == self.args.orders
+            and result["duplicates"] == 0
+            and result["lost"] == 0
+            and result["late_reply_state"] == "unconfirmed"
+            and all(kill["kill_to_email_s"] is not None for kill in recoveries)
+            and result["crashing_order"]
+            and result["crashing_order"]["state"] == "failed"
+            and not result["crashing_order_delivered"]
+        )
         return result
 
     def close(self):
@@ -245,16 +300,22 @@ class Soak:
 def print_table(result):
     n = result["orders"]
     print(f"\nsoak: {n} orders on {result['database']}, production timings")
-    print(f"  placed / emailed / duplicates / lost: {result['placed']} / {result['emailed']} / "
-          f"{result['duplicates']} / {result['lost']}    (target {n} / {n} / 0 / 0)")
+    print(
+        f"  placed / emailed / duplicates / lost: {result['placed']} / {result['emailed']} / "
+        f"{result['duplicates']} / {result['lost']}    (target {n} / {n} / 0 / 0)"
+    )
     print(f"  email states: {result['states']}")
-    print(f"  late reply after DATA: order {result['late_reply_order']} -> {result['late_reply_state']} (target "
-          "unconfirmed, one copy)")
+    print(
+        f"  late reply after DATA: order {result['late_reply_order']} -> {result['late_reply_state']} (target "
+        "unconfirmed, one copy)"
+    )
     for kill in result["kills"]:
         print(f"  {kill['worker']} killed sending order {kill['order']}: email {kill['kill_to_email_s']} s later")
     crash = result["crashing_order"] or {}
-    print(f"  crashing email: {crash.get('state')} after {crash.get('attempts')} attempts, delivered: "
-          f"{result['crashing_order_delivered']}")
+    print(
+        f"  crashing email: {crash.get('state')} after {crash.get('attempts')} attempts, delivered: "
+        f"{result['crashing_order_delivered']}"
+    )
     checkout = result["checkout"]
     print(f"  checkout p50 / p95: {checkout['p50']} / {checkout['p95']} ms")
     print(f"  {'OK' if result['ok'] else 'NOT OK'}\n")

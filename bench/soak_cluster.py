@@ -30,6 +30,7 @@ another node); the node the worker consumes through is SIGKILLed, and the pause 
 the worker's next finished task; the node is restarted and it starts over, R times; prints each and the
 median. --consumer celery.worker.consumer:Consumer measures Celery's own consumer for comparison.
 """
+
 import argparse
 import json
 import random
@@ -113,14 +114,20 @@ class Database:
             parts = urllib.parse.urlsplit(url)
             self.name = parts.path.lstrip("/")
             if "soak" not in self.name or not re.fullmatch(r"[A-Za-z0-9_]+", self.name):
-                raise SystemExit("--database-url: the database is dropped and recreated, so its name must "
-                                 "contain 'soak' (letters, digits, underscores)")
-            self.admin = dict(host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
-                              user=urllib.parse.unquote(parts.username or "postgres"),
-                              password=urllib.parse.unquote(parts.password) if parts.password else None)
+                raise SystemExit(
+                    "--database-url: the database is dropped and recreated, so its name must "
+                    "contain 'soak' (letters, digits, underscores)"
+                )
+            self.admin = dict(
+                host=parts.hostname or "127.0.0.1",
+                port=parts.port or 5432,
+                user=urllib.parse.unquote(parts.username or "postgres"),
+                password=urllib.parse.unquote(parts.password) if parts.password else None,
+            )
 
     def _run(self, sql):
         import psycopg
+
         args = {key: value for key, value in self.admin.items() if value is not None}
         with psycopg.connect(dbname="postgres", autocommit=True, connect_timeout=5, **args) as conn:
             conn.execute(sql)
@@ -182,16 +189,30 @@ class Run:
 def shopper(run, base_url, products, seed):
     rng = random.Random(seed)
     while (index := run.take()) is not None:
-        result = {"index": index, "email": f"soak+{index}@example.com", "placed": False, "order": None,
-                  "status": None, "started": None, "seconds": None}
+        result = {
+            "index": index,
+            "email": f"soak+{index}@example.com",
+            "placed": False,
+            "order": None,
+            "status": None,
+            "started": None,
+            "seconds": None,
+        }
         try:
             client = Shopper(base_url)
             for product in rng.sample(products, rng.randint(1, min(3, len(products)))):
                 client.add_to_cart(product, rng.randint(1, 2))
             result["started"] = time.monotonic()
-            status, location, body, seconds = client.checkout({
-                "first_name": "Soak", "last_name": f"Shopper{index}", "email": result["email"],
-                "address": f"{index} Cluster Street", "postal_code": "10115", "city": "Berlin"})
+            status, location, body, seconds = client.checkout(
+                {
+                    "first_name": "Soak",
+                    "last_name": f"Shopper{index}",
+                    "email": result["email"],
+                    "address": f"{index} Cluster Street",
+                    "postal_code": "10115",
+                    "city": "Berlin",
+                }
+            )
             result.update(status=status, seconds=round(seconds, 3))
             if status == 302 and location == "/orders/created/":
                 result["placed"] = True
@@ -252,32 +273,51 @@ def report(args, run, arrivals, faults, settle_seconds, database_kind):
     lost = sorted(order for order in placed if order not in emails)
     recovery = {}
     for fault, at in faults.items():
-        later = [arrived for arrived, order, _ in arrivals
-                 if order in placed and placed[order]["started"] and placed[order]["started"] > at]
+        later = [
+            arrived
+            for arrived, order, _ in arrivals
+            if order in placed and placed[order]["started"] and placed[order]["started"] > at
+        ]
         recovery[fault] = round(min(later) - at, 2) if later else None
     seconds = [r["seconds"] for r in run.results if r["seconds"] is not None]
     result = {
-        "orders": args.orders, "placed": len(placed), "emailed": len([o for o in placed if o in emails]),
-        "duplicates": duplicates, "lost": len(lost), "lost_orders": lost[:50],
+        "orders": args.orders,
+        "placed": len(placed),
+        "emailed": len([o for o in placed if o in emails]),
+        "duplicates": duplicates,
+        "lost": len(lost),
+        "lost_orders": lost[:50],
         "failed_checkouts": [r for r in run.results if not r["placed"]][:20],
-        "recovery_seconds": recovery, "settled_after_last_order_seconds": settle_seconds,
-        "checkout_seconds": {"p50": percentile(seconds, 0.5), "p95": percentile(seconds, 0.95),
-                             "max": max(seconds) if seconds else None,
-                             "mean": round(statistics.mean(seconds), 3) if seconds else None},
-        "database": database_kind, "events": run.events, "seed": args.seed,
+        "recovery_seconds": recovery,
+        "settled_after_last_order_seconds": settle_seconds,
+        "checkout_seconds": {
+            "p50": percentile(seconds, 0.5),
+            "p95": percentile(seconds, 0.95),
+            "max": max(seconds) if seconds else None,
+            "mean": round(statistics.mean(seconds), 3) if seconds else None,
+        },
+        "database": database_kind,
+        "events": run.events,
+        "seed": args.seed,
     }
     result["ok"] = result["placed"] == args.orders == result["emailed"] and not duplicates and not lost
     return result
 
 
 def table(result):
-    rows = [("orders placed", f"{result['placed']} / {result['orders']}"), ("emailed", result["emailed"]),
-            ("duplicates", result["duplicates"]), ("lost", result["lost"])]
+    rows = [
+        ("orders placed", f"{result['placed']} / {result['orders']}"),
+        ("emailed", result["emailed"]),
+        ("duplicates", result["duplicates"]),
+        ("lost", result["lost"]),
+    ]
     rows += [(f"recovery after {fault}", f"{seconds} s") for fault, seconds in result["recovery_seconds"].items()]
-    rows += [("settled after last order", f"{result['settled_after_last_order_seconds']} s"),
-             ("checkout p50 / p95 / max", " / ".join(f"{result['checkout_seconds'][k]} s"
-                                                   for k in ("p50", "p95", "max"))),
-             ("database", result["database"]), ("verdict", "N/N/0/0" if result["ok"] else "NOT N/N/0/0")]
+    rows += [
+        ("settled after last order", f"{result['settled_after_last_order_seconds']} s"),
+        ("checkout p50 / p95 / max", " / ".join(f"{result['checkout_seconds'][k]} s" for k in ("p50", "p95", "max"))),
+        ("database", result["database"]),
+        ("verdict", "N/N/0/0" if result["ok"] else "NOT N/N/0/0"),
+    ]
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)
 
@@ -289,8 +329,12 @@ def measure_failover(args):
     pauses = []
     try:
         cluster = RabbitCluster(prefix=f"myshop-failover-{random.randrange(10**6)}").start()
-        env = shop_environment(database=f"sqlite:///{workdir / 'db.sqlite3'}", broker=cluster.url, smtp_port=1,
-                               CELERY_WORKER_CONSUMER=args.consumer)
+        env = shop_environment(
+            database=f"sqlite:///{workdir / 'db.sqlite3'}",
+            broker=cluster.url,
+            smtp_port=1,
+            CELERY_WORKER_CONSUMER=args.consumer,
+        )
         manage(env, "migrate", "--noinput")
         worker = start_worker(env, workdir, name="failover")
         from celery import Celery
@@ -304,9 +348,13 @@ def measure_failover(args):
                 if sender is None:
                     live = next(node for node in cluster.nodes if node.alive())
                     sender = Celery("probe", broker=live.url, set_as_current=False)
-                    sender.conf.update(task_default_queue=TASK_QUEUE, task_default_queue_type="quorum",
-                                       task_default_exchange_type="topic", broker_connection_timeout=0.5,
-                                       broker_transport_options={"confirm_publish": True})
+                    sender.conf.update(
+                        task_default_queue=TASK_QUEUE,
+                        task_default_queue_type="quorum",
+                        task_default_exchange_type="topic",
+                        broker_connection_timeout=0.5,
+                        broker_transport_options={"confirm_publish": True},
+                    )
                 number += 1
                 try:
                     sender.send_task("orders.tasks.order_created", args=[number])  # no such order: quick
@@ -360,18 +408,28 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=150)
     parser.add_argument("--shoppers", type=int, default=4)
-    parser.add_argument("--duration", type=float, default=45.0,
-                        help="spread the checkouts over about this many seconds (default 45)")
-    parser.add_argument("--database-url", default=None, help="PostgreSQL database to create and drop "
-                        "(its name must contain 'soak'); default a fresh SQLite file")
+    parser.add_argument(
+        "--duration", type=float, default=45.0, help="spread the checkouts over about this many seconds (default 45)"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="PostgreSQL database to create and drop (its name must contain 'soak'); default a fresh SQLite file",
+    )
     parser.add_argument("--settle-timeout", type=float, default=180.0)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--json", default=str(ROOT / "var" / "soak_cluster.json"))
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (database, logs)")
-    parser.add_argument("--measure-failover", type=int, default=0, metavar="RUNS",
-                        help="only measure the worker's pause after its node dies, RUNS times")
-    parser.add_argument("--consumer", default="myshop.celery:FailoverConsumer",
-                        help="CELERY_WORKER_CONSUMER for --measure-failover")
+    parser.add_argument(
+        "--measure-failover",
+        type=int,
+        default=0,
+        metavar="RUNS",
+        help="only measure the worker's pause after its node dies, RUNS times",
+    )
+    parser.add_argument(
+        "--consumer", default="myshop.celery:FailoverConsumer", help="CELERY_WORKER_CONSUMER for --measure-failover"
+    )
     args = parser.parse_args(argv)
     if args.orders < 10 or args.shoppers < 1 or args.duration <= 0:
         parser.error("--orders must be at least 10, --shoppers at least 1, --duration positive")
@@ -394,12 +452,16 @@ def main(argv=None):
         cluster = RabbitCluster(prefix=f"myshop-soak-cluster-{random.randrange(10**6)}").start()
         sink = Sink().start()
         database.create()
-        env = shop_environment(database=database.url, broker=cluster.url, smtp_port=sink.port,
-                               CELERY_BEAT_SCHEDULE_FILENAME=str(workdir / "celerybeat-schedule"), **FAST_SETTINGS)
+        env = shop_environment(
+            database=database.url,
+            broker=cluster.url,
+            smtp_port=sink.port,
+            CELERY_BEAT_SCHEDULE_FILENAME=str(workdir / "celerybeat-schedule"),
+            **FAST_SETTINGS,
+        )
         manage(env, "migrate", "--noinput")
         manage(env, "load_demo_catalog")
-        products = json.loads(manage(env, "shell", "-c", PREPARE_CATALOG).split("SOAK_PRODUCTS=", 1)[1]
-                              .splitlines()[0])
+        products = json.loads(manage(env, "shell", "-c", PREPARE_CATALOG).split("SOAK_PRODUCTS=", 1)[1].splitlines()[0])
 
         def start_worker_named(name, beat):
             return start_worker(env, workdir, name=name, beat=beat)
@@ -411,11 +473,14 @@ def main(argv=None):
 
         run = Run(args.orders, args.duration)
         rng = random.Random(args.seed)
-        threads = [threading.Thread(target=shopper, args=(run, web.base_url, products, rng.randrange(1 << 30)),
-                                    daemon=True) for _ in range(args.shoppers)]
+        threads = [
+            threading.Thread(target=shopper, args=(run, web.base_url, products, rng.randrange(1 << 30)), daemon=True)
+            for _ in range(args.shoppers)
+        ]
         faults = {}
-        chaos_thread = threading.Thread(target=lambda: faults.update(chaos(run, cluster, workers,
-                                                                           start_worker_named)), daemon=True)
+        chaos_thread = threading.Thread(
+            target=lambda: faults.update(chaos(run, cluster, workers, start_worker_named)), daemon=True
+        )
         for thread in threads + [chaos_thread]:
             thread.start()
         while any(thread.is_alive() for thread in threads):

@@ -20,6 +20,7 @@ N / N / N / N / 0 / 0), whether the invoice numbers are 1..N without a gap, whet
 whose text (pdftotext) shows its number and the order's total, and for each kill whether it landed mid-render
 and how long until that invoice's email arrived. Exit 0 iff all of that holds.
 """
+
 import argparse
 import json
 import random
@@ -49,8 +50,10 @@ from testkit.stats import summary  # noqa: E402
 from testkit.waiting import wait_until  # noqa: E402
 
 FINAL = ("sent", "unconfirmed", "failed")
-PREPARE = ("from shop.models import Product; Product.objects.update(stock=10**9, available=True); "
-           "print(list(Product.objects.values_list('id', flat=True)))")
+PREPARE = (
+    "from shop.models import Product; Product.objects.update(stock=10**9, available=True); "
+    "print(list(Product.objects.values_list('id', flat=True)))"
+)
 RENDERING = re.compile(r"order (\d+): rendering invoice (\S+)")
 
 
@@ -65,15 +68,22 @@ class PaymentSoak:
         self.node = RabbitNode().start()
         self.db = ScratchDatabase(args.database_url, workdir, marker="soak").create()
         self.env = shop_environment(
-            database=self.db.url, broker=self.node.url, smtp_port=self.sink.port, EMAIL_TIMEOUT=5,
-            PRIVATE_MEDIA_ROOT=workdir / "private", CELERY_BEAT_SCHEDULE_FILENAME=workdir / "beat-schedule")
+            database=self.db.url,
+            broker=self.node.url,
+            smtp_port=self.sink.port,
+            EMAIL_TIMEOUT=5,
+            PRIVATE_MEDIA_ROOT=workdir / "private",
+            CELERY_BEAT_SCHEDULE_FILENAME=workdir / "beat-schedule",
+        )
         manage(self.env, "migrate", "--noinput")
         manage(self.env, "load_demo_catalog")
         self.products = json.loads(manage(self.env, "shell", "-c", PREPARE).strip().splitlines()[-1])
         self.web = start_gunicorn(self.env, workdir, workers=2)
         self.env["SHOP_SITE_URL"] = self.web.base_url  # where the offline provider posts its webhooks
-        self.workers = [start_worker(self.env, workdir, name="w1", beat=True),
-                        start_worker(self.env, workdir, name="w2")]
+        self.workers = [
+            start_worker(self.env, workdir, name="w1", beat=True),
+            start_worker(self.env, workdir, name="w2"),
+        ]
         self.lock = threading.Lock()
         self.shoppers, self.events, self.kills = [], [], []
         self.started = time.monotonic()
@@ -89,8 +99,14 @@ class PaymentSoak:
         shopper = Shopper(self.web.base_url)
         for product in rng.sample(self.products, rng.randint(1, 3)):
             shopper.add_to_cart(product, rng.randint(1, 2))
-        customer = {"first_name": "Ada", "last_name": "Lovelace", "email": f"pay+{index}@example.com",
-                    "address": f"{index} Soak Street", "postal_code": "10115", "city": "Berlin"}
+        customer = {
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "email": f"pay+{index}@example.com",
+            "address": f"{index} Soak Street",
+            "postal_code": "10115",
+            "city": "Berlin",
+        }
         outcome = {"index": index, "placed": False, "paid_at_provider": False, "seconds": None}
         try:
             status, location, _, seconds = shopper.checkout(customer)
@@ -139,24 +155,37 @@ class PaymentSoak:
         victim.kill(signal.SIGKILL)
         killed_at = time.monotonic()
         order_id, number = int(found.group(1)), found.group(2)
-        after = victim.log()[found.end():]
+        after = victim.log()[found.end() :]
         mid_render = not re.search(rf"order {order_id}: invoice \S+ rendered", after)
-        self.event(f"SIGKILL {victim.name} rendering invoice {number} of order {order_id}"
-                   f" ({'mid-render' if mid_render else 'too late: already rendered'})")
+        self.event(
+            f"SIGKILL {victim.name} rendering invoice {number} of order {order_id}"
+            f" ({'mid-render' if mid_render else 'too late: already rendered'})"
+        )
         self.workers.remove(victim)
         time.sleep(2)  # a supervisor restarts it a little later
         beat = "-B" in victim.popen.args
         self.workers.append(start_worker(self.env, self.workdir, name=f"w{len(self.kills) + 3}", beat=beat))
-        self.kills.append({"order": order_id, "number": number, "worker": victim.name, "mid_render": mid_render,
-                           "killed_at": killed_at})
+        self.kills.append(
+            {
+                "order": order_id,
+                "number": number,
+                "worker": victim.name,
+                "mid_render": mid_render,
+                "killed_at": killed_at,
+            }
+        )
 
     def chaos(self):
         try:
             for kill in range(self.args.kills):
                 # Spread over the run: wait until that share of the orders has been placed.
                 share = (kill + 1) / (self.args.kills + 1)
-                wait_until(lambda: len(self.shoppers) >= share * self.args.orders, timeout=600, interval=0.1,
-                           what=f"{share:.0%} of the orders")
+                wait_until(
+                    lambda share=share: len(self.shoppers) >= share * self.args.orders,
+                    timeout=600,
+                    interval=0.1,
+                    what=f"{share:.0%} of the orders",
+                )
                 self.kill_while_rendering()
         except Exception:
             self.chaos_error = traceback.format_exc()
@@ -167,14 +196,22 @@ class PaymentSoak:
         paid = self.db.query("SELECT COUNT(*) FROM orders_order WHERE status = 'paid'")[0][0]
         invoices = self.db.query("SELECT state FROM orders_orderemail WHERE kind = 'invoice'")
         placed = sum(1 for shopper in self.shoppers if shopper["paid_at_provider"])
-        return (paid >= placed and len(invoices) >= placed and all(state in FINAL for state, in invoices)
-                and self.node.queue_depth() == 0)
+        return (
+            paid >= placed
+            and len(invoices) >= placed
+            and all(state in FINAL for (state,) in invoices)
+            and self.node.queue_depth() == 0
+        )
 
     def report(self):
-        orders = {email: (order_id, Decimal(total), status) for email, order_id, total, status in self.db.query(
-            "SELECT email, id, total, status FROM orders_order")}
-        invoices = {order_id: (year, sequence) for order_id, year, sequence in self.db.query(
-            "SELECT order_id, year, sequence FROM payments_invoice")}
+        orders = {
+            email: (order_id, Decimal(total), status)
+            for email, order_id, total, status in self.db.query("SELECT email, id, total, status FROM orders_order")
+        }
+        invoices = {
+            order_id: (year, sequence)
+            for order_id, year, sequence in self.db.query("SELECT order_id, year, sequence FROM payments_invoice")
+        }
         placed = [orders[f"pay+{s['index']}@example.com"][0] for s in self.shoppers if s["placed"]]
         totals = {order_id: total for order_id, total, _ in orders.values()}
         paid = [order_id for order_id, _, status in orders.values() if status == "paid"]
@@ -194,13 +231,21 @@ class PaymentSoak:
         kills = []
         for kill in self.kills:
             arrivals = [t for t in copies.get(kill["order"], []) if t > kill["killed_at"]]
-            kills.append({**{k: v for k, v in kill.items() if k != "killed_at"},
-                          "kill_to_email_s": round(arrivals[0] - kill["killed_at"], 1) if arrivals else None})
-        attempts = self.db.query("SELECT state, attempts, COUNT(*) FROM orders_orderemail WHERE kind = 'invoice' "
-                                 "GROUP BY state, attempts ORDER BY state, attempts")
+            kills.append(
+                {
+                    **{k: v for k, v in kill.items() if k != "killed_at"},
+                    "kill_to_email_s": round(arrivals[0] - kill["killed_at"], 1) if arrivals else None,
+                }
+            )
+        attempts = self.db.query(
+            "SELECT state, attempts, COUNT(*) FROM orders_orderemail WHERE kind = 'invoice' "
+            "GROUP BY state, attempts ORDER BY state, attempts"
+        )
         result = {
-            "orders": self.args.orders, "database": self.db.kind,
-            "placed": len(placed), "paid": sum(1 for order_id in placed if order_id in paid),
+            "orders": self.args.orders,
+            "database": self.db.kind,
+            "placed": len(placed),
+            "paid": sum(1 for order_id in placed if order_id in paid),
             "invoiced": sum(1 for order_id in placed if order_id in invoices),
             "emailed_once": sum(1 for order_id in placed if len(copies.get(order_id, [])) == 1),
             "duplicates": sum(1 for order_id in placed if len(copies.get(order_id, [])) > 1),
@@ -216,10 +261,16 @@ class PaymentSoak:
             "events": self.events,
         }
         n = self.args.orders
-        result["ok"] = (result["placed"] == result["paid"] == result["invoiced"] == result["emailed_once"] == n
-                        and result["duplicates"] == 0 and result["lost"] == 0 and gapless and not pdf_problems
-                        and len(kills) == self.args.kills and all(k["kill_to_email_s"] is not None for k in kills)
-                        and not self.chaos_error)
+        result["ok"] = (
+            result["placed"] == result["paid"] == result["invoiced"] == result["emailed_once"] == n
+            and result["duplicates"] == 0
+            and result["lost"] == 0
+            and gapless
+            and not pdf_problems
+            and len(kills) == self.args.kills
+            and all(k["kill_to_email_s"] is not None for k in kills)
+            and not self.chaos_error
+        )
         return result
 
     def close(self):
@@ -239,8 +290,11 @@ def pdf_problem(message, invoice, total):
     pdfs = [part for part in parsed.iter_attachments() if part.get_content_type() == "application/pdf"]
     if len(pdfs) != 1 or pdfs[0].get_filename() != f"invoice-{number}.pdf":
         return f"expected one attachment invoice-{number}.pdf, got {[p.get_filename() for p in pdfs]}"
-    text = " ".join(subprocess.run(["pdftotext", "-", "-"], input=pdfs[0].get_content(), capture_output=True,
-                                   check=True).stdout.decode().split())
+    text = " ".join(
+        subprocess.run(["pdftotext", "-", "-"], input=pdfs[0].get_content(), capture_output=True, check=True)
+        .stdout.decode()
+        .split()
+    )
     if f"Invoice {number}" not in text or f"€{total:,.2f}" not in text:
         return f"the PDF lacks its number {number} or its total €{total:,.2f}"
     return None
@@ -249,16 +303,21 @@ def pdf_problem(message, invoice, total):
 def print_table(result):
     n = result["orders"]
     print(f"\nsoak-payments: {n} orders on {result['database']}, production timings")
-    print(f"  placed / paid / invoiced / emailed once / duplicates / lost: {result['placed']} / {result['paid']} / "
-          f"{result['invoiced']} / {result['emailed_once']} / {result['duplicates']} / {result['lost']}    "
-          f"(target {n} / {n} / {n} / {n} / 0 / 0)")
+    print(
+        f"  placed / paid / invoiced / emailed once / duplicates / lost: {result['placed']} / {result['paid']} / "
+        f"{result['invoiced']} / {result['emailed_once']} / {result['duplicates']} / {result['lost']}    "
+        f"(target {n} / {n} / {n} / {n} / 0 / 0)"
+    )
     print(f"  invoice numbers (year: first, last, count): {result['numbers']}; gapless: {result['gapless']}")
-    print(f"  PDFs showing their number and total: {result['placed'] - len(result['pdf_problems'])} of "
-          f"{result['placed']}")
+    print(
+        f"  PDFs showing their number and total: {result['placed'] - len(result['pdf_problems'])} of {result['placed']}"
+    )
     print(f"  invoice emails by (state, attempts): {result['invoice_email_attempts']}")
     for kill in result["kills"]:
-        print(f"  {kill['worker']} killed {'mid-render' if kill['mid_render'] else 'after rendering'} of invoice "
-              f"{kill['number']} (order {kill['order']}): emailed {kill['kill_to_email_s']} s later")
+        print(
+            f"  {kill['worker']} killed {'mid-render' if kill['mid_render'] else 'after rendering'} of invoice "
+            f"{kill['number']} (order {kill['order']}): emailed {kill['kill_to_email_s']} s later"
+        )
     print(f"  checkout p50 / p95: {result['checkout']['p50']} / {result['checkout']['p95']} ms")
     print(f"  {'OK' if result['ok'] else 'NOT OK'}\n")
 

@@ -1,4 +1,5 @@
 """The session cart: product ids, quantities and the price the shopper saw; the catalog's price is charged."""
+
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
@@ -170,8 +171,9 @@ class Cart:
                 continue
             seen = self._prices_seen.get(product_id)
             if seen is not None and seen != product.price:
-                notices.append(f"The price of “{product.name}” changed from {format_money(seen)} to "
-                               f"{format_money(product.price)}.")
+                notices.append(
+                    f"The price of “{product.name}” changed from {format_money(seen)} to {format_money(product.price)}."
+                )
                 self.repriced.append(product)
             self._prices_seen[product_id] = product.price
             if quantity > product.stock:
@@ -219,6 +221,8 @@ def check_quantity(product, quantity, *, in_cart=0):
         problem = f"Only {product.stock} of “{product.name}” left in stock"
     if in_cart:
         more = quantity_limit(product) - in_cart
-        raise CartError(f"{problem}, and {in_cart} {'is' if in_cart == 1 else 'are'} in your cart: "
-                        + (f"you can add up to {more} more." if more > 0 else "you cannot add more."))
+        raise CartError(
+            f"{problem}, and {in_cart} {'is' if in_cart == 1 else 'are'} in your cart: "
+            + (f"you can add up to {more} more." if more > 0 else "you cannot add more.")
+        )
     raise CartError(f"{problem}.")

@@ -68,7 +68,10 @@ def cart_detail(request):
     lines = []
     for line in cart:
         refused = cart.pop_refused(line.product.id)
-        form = CartAddProductForm(initial={"quantity": refused or line.quantity},
-                                  max_quantity=quantity_limit(line.product), auto_id=f"id_line{line.product.id}_%s")
+        form = CartAddProductForm(
+            initial={"quantity": refused or line.quantity},
+            max_quantity=quantity_limit(line.product),
+            auto_id=f"id_line{line.product.id}_%s",
+        )
         lines.append((line, form))
     return render(request, "cart/detail.html", {"cart": cart, "lines": lines})

@@ -17,8 +17,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "myshop.settings")
 # processes through files in PROMETHEUS_MULTIPROC_DIR; without one set, it gets a fresh directory of its own,
 # removed when it exits. prometheus_client reads the variable when first imported (by Django's setup, before
 # any Celery signal), and the pool processes inherit it, hence here, for `celery ... worker` only.
-if os.environ.get("WORKER_METRICS_PORT") and not os.environ.get("PROMETHEUS_MULTIPROC_DIR") \
-        and "worker" in sys.argv[1:]:
+if (
+    os.environ.get("WORKER_METRICS_PORT")
+    and not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    and "worker" in sys.argv[1:]
+):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="myshop-worker-metrics-")
     atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
@@ -50,7 +53,8 @@ class FailoverConsumer(Consumer):
     class Blueprint(Consumer.Blueprint):
         default_steps = [
             "myshop.celery:OneNodeDelayedDelivery"
-            if step == "celery.worker.consumer.delayed_delivery:DelayedDelivery" else step
+            if step == "celery.worker.consumer.delayed_delivery:DelayedDelivery"
+            else step
             for step in Consumer.Blueprint.default_steps
         ]
 
@@ -69,4 +73,3 @@ def _close_old_database_connections(**kwargs):
     from django.db import close_old_connections
 
     close_old_connections()
-

@@ -1,4 +1,5 @@
 """Deploy checks for production settings that Django's own `check --deploy` does not know about."""
+
 from django.conf import settings
 from django.core.checks import Tags, Warning, register
 
@@ -23,10 +24,14 @@ def check_abuse_limits_are_shared(app_configs, **kwargs):
     enabled = [name for name in LIMIT_SETTINGS if getattr(settings, name, "")]
     backend = settings.CACHES["default"]["BACKEND"]
     if enabled and backend not in SHARED_CACHES:
-        return [Warning(f"The abuse limits ({', '.join(enabled)}) are counted in {backend}, which every web "
-                        "process keeps for itself: each process (and each restart) gets the full limit.",
-                        hint="Set CACHE_URL=redis://host:6379/0 (a cache all web processes share).",
-                        id="myshop.W001")]
+        return [
+            Warning(
+                f"The abuse limits ({', '.join(enabled)}) are counted in {backend}, which every web "
+                "process keeps for itself: each process (and each restart) gets the full limit.",
+                hint="Set CACHE_URL=redis://host:6379/0 (a cache all web processes share).",
+                id="myshop.W001",
+            )
+        ]
     return []
 
 
@@ -34,10 +39,14 @@ def check_abuse_limits_are_shared(app_configs, **kwargs):
 def check_emails_are_delivered(app_configs, **kwargs):
     """With DEBUG off, emails must go to a mail server, not into logs or files full of personal data."""
     if not settings.DEBUG and settings.EMAIL_BACKEND in NON_DELIVERING_MAIL_BACKENDS:
-        return [Warning(f"EMAIL_BACKEND is {settings.EMAIL_BACKEND}: customers get no email, and whole emails "
-                        "(names, addresses, status links) end up in the log or on disk.",
-                        hint="Use orders.mail.SMTPBackend (the default with DEBUG off) and set EMAIL_HOST.",
-                        id="myshop.W002")]
+        return [
+            Warning(
+                f"EMAIL_BACKEND is {settings.EMAIL_BACKEND}: customers get no email, and whole emails "
+                "(names, addresses, status links) end up in the log or on disk.",
+                hint="Use orders.mail.SMTPBackend (the default with DEBUG off) and set EMAIL_HOST.",
+                id="myshop.W002",
+            )
+        ]
     return []
 
 
@@ -46,8 +55,13 @@ def check_unknown_outcomes_are_told_apart(app_configs, **kwargs):
     """Django's own SMTP backend reports a reply lost after the message like any error: it would be retried,
     and the customer would get a copy per attempt."""
     if settings.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":
-        return [Warning("EMAIL_BACKEND is Django's SMTP backend, which cannot tell a mail server that stored the "
-                        "message but answered too late from one that refused it: such an email would be sent "
-                        "again on every retry.", hint="Use orders.mail.SMTPBackend (Django's, with that told apart).",
-                        id="myshop.W003")]
+        return [
+            Warning(
+                "EMAIL_BACKEND is Django's SMTP backend, which cannot tell a mail server that stored the "
+                "message but answered too late from one that refused it: such an email would be sent "
+                "again on every retry.",
+                hint="Use orders.mail.SMTPBackend (Django's, with that told apart).",
+                id="myshop.W003",
+            )
+        ]
     return []

@@ -4,6 +4,7 @@
 Status-page paths (/orders/<token>/) are keys to an order's name and address, and never expire: the access
 log shows them masked, in the request line, the path, the referer and every other field.
 """
+
 from gunicorn.glogging import Logger
 
 from myshop.logmask import mask_status_tokens
@@ -14,8 +15,7 @@ class StatusTokenMaskingLogger(Logger):
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
-        return {name: mask_status_tokens(value) if isinstance(value, str) else value
-                for name, value in atoms.items()}
+        return {name: mask_status_tokens(value) if isinstance(value, str) else value for name, value in atoms.items()}
 
 
 logger_class = StatusTokenMaskingLogger

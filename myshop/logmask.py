@@ -1,4 +1,5 @@
 """Status-page links are keys to an order (name, address): logs show them masked."""
+
 import logging
 import re
 

@@ -1,4 +1,5 @@
 """Request and response guards for the whole site: request bodies, database outages, the CSP header."""
+
 import codecs
 import logging
 import sys
@@ -34,14 +35,25 @@ class RequestBodyMiddleware:
     def __call__(self, request):
         charset = request.content_params.get("charset")
         if charset is not None and _codec_name(charset) not in ("utf-8", "ascii"):
-            return _refuse(request, 400, "Bad request", "This request declares its text as "
-                           f"“{charset[:40]}”. The shop reads forms in UTF-8 only.")
-        limit = (settings.REQUEST_BODY_MAX_SIZE if request.content_type == "multipart/form-data"
-                 else settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+            return _refuse(
+                request,
+                400,
+                "Bad request",
+                f"This request declares its text as “{charset[:40]}”. The shop reads forms in UTF-8 only.",
+            )
+        limit = (
+            settings.REQUEST_BODY_MAX_SIZE
+            if request.content_type == "multipart/form-data"
+            else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        )
         if _content_length(request) > limit:
-            return _refuse(request, 413, "Request too large",
-                           f"This request is too large: the shop accepts at most {_megabytes(limit)} at a time "
-                           "(files included). Nothing was saved.")
+            return _refuse(
+                request,
+                413,
+                "Request too large",
+                f"This request is too large: the shop accepts at most {_megabytes(limit)} at a time "
+                "(files included). Nothing was saved.",
+            )
         return self.get_response(request)
 
 
@@ -100,8 +112,13 @@ class DatabaseUnavailableMiddleware:
 def database_unavailable(request, error):
     """The 503 answer for a request that failed for want of the database; logged once, without traceback."""
     first_line = (str(error).strip().splitlines() or [""])[0][:200]
-    logger.warning("database unavailable: %s %s answered 503 (%s: %s)", request.method,
-                   mask_status_tokens(request.path), type(error).__name__, first_line)
+    logger.warning(
+        "database unavailable: %s %s answered 503 (%s: %s)",
+        request.method,
+        mask_status_tokens(request.path),
+        type(error).__name__,
+        first_line,
+    )
     # No request context: the context processors (cart, user) would query the database.
     response = HttpResponse(render_to_string("503.html", {"shop_name": settings.SHOP_NAME}), status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -119,6 +136,7 @@ def server_error(request):
 
 
 # --- Content-Security-Policy --------------------------------------------------------------------------------
+
 
 class ContentSecurityPolicyMiddleware:
     """Send SECURE_CSP as the Content-Security-Policy header of every response that has none.

@@ -1,4 +1,5 @@
 """Password rules for staff accounts beyond Django's own validators."""
+
 import re
 
 from django.contrib.auth.password_validation import CommonPasswordValidator
@@ -14,8 +15,9 @@ class DecoratedCommonPasswordValidator(CommonPasswordValidator):
     def validate(self, password, user=None):
         stem = _DECORATION.sub("", password.lower().strip())
         if stem and stem in self.passwords:
-            raise ValidationError("This password is a common word with digits or symbols added.",
-                                  code="password_too_common")
+            raise ValidationError(
+                "This password is a common word with digits or symbols added.", code="password_too_common"
+            )
 
     def get_help_text(self):
         return "Your password can’t be a common word with digits or symbols added."

@@ -1,4 +1,5 @@
 """How every task is published: bounded, and patient with a quorum queue that is failing over."""
+
 import math
 import time
 
@@ -21,8 +22,9 @@ class ConfirmBoundedTask(Task):
       Task.retry() turns into a dropped message (Reject). An `eta` is passed on unchanged.
     """
 
-    def apply_async(self, args=None, kwargs=None, task_id=None, producer=None, link=None, link_error=None,
-                    shadow=None, **options):
+    def apply_async(
+        self, args=None, kwargs=None, task_id=None, producer=None, link=None, link_error=None, shadow=None, **options
+    ):
         from django.conf import settings
 
         options.setdefault("confirm_timeout", settings.BROKER_CONFIRM_TIMEOUT)

@@ -1,4 +1,5 @@
 """Per-client abuse limits on state-changing requests, kept in Django's cache (Redis in production)."""
+
 import functools
 import ipaddress
 import logging
@@ -57,8 +58,11 @@ def client_address(request):
         global _warned_unidentifiable
         if not _warned_unidentifiable:
             _warned_unidentifiable = True
-            logger.warning("abuse limits: the peer address %r is not an IP address, so such requests are not "
-                           "limited (behind a proxy, set TRUSTED_PROXY_COUNT)", request.META.get("REMOTE_ADDR"))
+            logger.warning(
+                "abuse limits: the peer address %r is not an IP address, so such requests are not "
+                "limited (behind a proxy, set TRUSTED_PROXY_COUNT)",
+                request.META.get("REMOTE_ADDR"),
+            )
     return key
 
 

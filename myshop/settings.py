@@ -3,6 +3,7 @@
 Every value that differs between a laptop and production comes from an environment variable named after
 the setting itself; every default is the harmless local one. See the settings table in README.md.
 """
+
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -158,10 +159,13 @@ STATIC_MANIFEST = env_bool("STATIC_MANIFEST")
 PRIVATE_MEDIA_ROOT = Path(os.environ.get("PRIVATE_MEDIA_ROOT", BASE_DIR / "var" / "private"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "invoices": {"BACKEND": "payments.storage.PrivateStorage",
-                 "OPTIONS": {"location": PRIVATE_MEDIA_ROOT / "invoices"}},
+    "invoices": {
+        "BACKEND": "payments.storage.PrivateStorage",
+        "OPTIONS": {"location": PRIVATE_MEDIA_ROOT / "invoices"},
+    },
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage" if STATIC_MANIFEST
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
@@ -184,8 +188,11 @@ SESSION_CLEAR_EXPIRED_SECONDS = float(os.environ.get("SESSION_CLEAR_EXPIRED_SECO
 # the abuse limits below are shared by every web process.
 CACHE_URL = os.environ.get("CACHE_URL", "")
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
-                "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
     if CACHE_URL.startswith(("redis://", "rediss://"))
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "myshop"}
 }
@@ -194,8 +201,10 @@ CACHES = {
 # read or write per request, and no rows to clear. Without one (a laptop), in the database. Give Redis
 # persistence (appendonly) in production, or set SESSION_ENGINE=django.contrib.sessions.backends.cached_db.
 SESSION_ENGINE = os.environ.get("SESSION_ENGINE") or (
-    "django.contrib.sessions.backends.cache" if CACHES["default"]["BACKEND"].endswith("RedisCache")
-    else "django.contrib.sessions.backends.db")
+    "django.contrib.sessions.backends.cache"
+    if CACHES["default"]["BACKEND"].endswith("RedisCache")
+    else "django.contrib.sessions.backends.db"
+)
 
 # Abuse limits per client address, "requests/seconds" ("" switches one off). Answered with 429.
 RATE_LIMIT_CHECKOUT = os.environ.get("RATE_LIMIT_CHECKOUT", "10/600")  # order attempts (POST)
@@ -320,8 +329,11 @@ CELERY_WORKER_CONSUMER = os.environ.get("CELERY_WORKER_CONSUMER", "myshop.celery
 # read_timeout/write_timeout), which the reconnect after a failed publish needs as well.
 BROKER_CONFIRM_TIMEOUT = float(os.environ.get("BROKER_CONFIRM_TIMEOUT", "1.0"))
 BROKER_SOCKET_TIMEOUT = float(os.environ.get("BROKER_SOCKET_TIMEOUT", "1.0"))
-CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True, "read_timeout": BROKER_SOCKET_TIMEOUT,
-                                   "write_timeout": BROKER_SOCKET_TIMEOUT}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "confirm_publish": True,
+    "read_timeout": BROKER_SOCKET_TIMEOUT,
+    "write_timeout": BROKER_SOCKET_TIMEOUT,
+}
 # A publish the broker nacks (a quorum queue electing a new leader) is tried once more after this pause.
 BROKER_NACK_RETRY_SECONDS = float(os.environ.get("BROKER_NACK_RETRY_SECONDS", "0.5"))
 # Celery's Django fixup closes the database connection around every task unless told to reuse it; a new
@@ -362,8 +374,9 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": SESSION_CLEAR_EXPIRED_SECONDS},
     },
 }
-CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME",
-                                               str(BASE_DIR / "var" / "celerybeat-schedule"))
+CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
+    "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / "var" / "celerybeat-schedule")
+)
 
 # A worker's claim on an email is a lease it renews every third of this while it sends: a dead worker's
 # lease lapses within this many seconds, and the email is then sent by the next worker.
@@ -391,8 +404,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     # Status-page paths are keys to an order: masked in every line (myshop/logmask.py).
     "filters": {"mask_status_tokens": {"()": "myshop.logmask.MaskStatusTokens"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
-                             "filters": ["mask_status_tokens"]}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_status_tokens"]}
+    },
     # Warnings and errors from everything (a 500's traceback from django.request included) reach stderr,
     # where the process manager collects them; the orders logger also reports each email's outcome.
     "root": {"handlers": ["console"], "level": "WARNING"},

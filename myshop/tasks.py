@@ -1,4 +1,5 @@
 """Periodic housekeeping, run by Celery beat (see CELERY_BEAT_SCHEDULE)."""
+
 from importlib import import_module
 
 from celery import shared_task

@@ -1,4 +1,5 @@
 """Settings for the test suite: the real ones, with a fixed key and a few speed-ups."""
+
 import os
 import uuid
 
@@ -23,10 +24,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # honour x-expires, though redeclaring does not renew it) and the exchange goes with its last binding.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("TEST_CELERY_QUEUE", f"myshop-test-{uuid.uuid4().hex[:8]}")
 CELERY_TASK_QUEUES = [
-    Queue(CELERY_TASK_DEFAULT_QUEUE,
-          Exchange(CELERY_TASK_DEFAULT_QUEUE, type="topic", auto_delete=True),
-          routing_key=CELERY_TASK_DEFAULT_QUEUE,
-          queue_arguments={"x-queue-type": "quorum", "x-expires": 10 * 60 * 1000}),
+    Queue(
+        CELERY_TASK_DEFAULT_QUEUE,
+        Exchange(CELERY_TASK_DEFAULT_QUEUE, type="topic", auto_delete=True),
+        routing_key=CELERY_TASK_DEFAULT_QUEUE,
+        queue_arguments={"x-queue-type": "quorum", "x-expires": 10 * 60 * 1000},
+    ),
 ]
 CELERY_RESULT_BACKEND = "cache+memory://"
 

@@ -7,6 +7,7 @@ Gauges read from the database are computed at scrape time by the web process (Em
 
 For other code: `record_failed_handover(kind)` when an email could not be handed to the broker.
 """
+
 import os
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
@@ -43,8 +44,9 @@ class EmailStateCollector:
         return []
 
     def collect(self):
-        gauge = GaugeMetricFamily("myshop_order_emails", "Order emails by kind and state (from the database).",
-                                  labels=["kind", "state"])
+        gauge = GaugeMetricFamily(
+            "myshop_order_emails", "Order emails by kind and state (from the database).", labels=["kind", "state"]
+        )
         for (kind, state), number in sorted(self.counts().items()):
             gauge.add_metric([kind, state], number)
         yield gauge

@@ -1,5 +1,6 @@
 """What ops reads from the orders app: the one module that knows how orders and their emails are stored
 (the outbox: one OrderEmail row per order email)."""
+
 from django.db import transaction
 from django.db.models import Count
 from django.db.models.signals import post_save
@@ -19,8 +20,7 @@ def states():
 def counts_by_kind_and_state():
     """{(kind, state): number of order emails} for every kind and state, zeros included."""
     counts = {(kind, state): 0 for kind in KINDS for state in states()}
-    for kind, state, number in OrderEmail.objects.order_by().values_list("kind", "state").annotate(
-            number=Count("id")):
+    for kind, state, number in OrderEmail.objects.order_by().values_list("kind", "state").annotate(number=Count("id")):
         counts[(kind, state)] = number
     return counts
 

@@ -4,6 +4,7 @@ A check runs in a thread of its own and is given READYZ_TIMEOUT_SECONDS; one tha
 counts as failed, and while it still hangs no second copy of it is started (a probe every few seconds
 against a hung database must not pile up threads and connections).
 """
+
 import threading
 import time
 
@@ -46,8 +47,9 @@ def check_broker(timeout):
         else:
             nodes[shown] = "ok"
     if "ok" not in nodes.values():
-        raise ConnectionError("no broker node answered: " + "; ".join(f"{node} {answer}" for node, answer
-                                                                      in nodes.items()))
+        raise ConnectionError(
+            "no broker node answered: " + "; ".join(f"{node} {answer}" for node, answer in nodes.items())
+        )
     return {"nodes": nodes}
 
 
@@ -94,7 +96,8 @@ def readiness():
             results[name] = outcome
             continue
         thread.join(max(0.0, deadline - time.monotonic()))
-        results[name] = {"ok": False, "error": f"no answer within {timeout:g} s"} if thread.is_alive() \
-            else dict(outcome)
+        results[name] = (
+            {"ok": False, "error": f"no answer within {timeout:g} s"} if thread.is_alive() else dict(outcome)
+        )
     ready = all(results[name]["ok"] for name in settings.READYZ_REQUIRE if name in results)
     return ready, results

@@ -1,5 +1,6 @@
 """/healthz, /readyz and /metrics. Served by ops.middleware ahead of the rest of the stack, so that neither
 the HTTPS redirect nor the allowed-hosts check stands between them and a probe or scraper."""
+
 import hmac
 import ipaddress
 
@@ -20,8 +21,11 @@ def readyz(request):
     """Readiness: 200 if the database and the broker answer within READYZ_TIMEOUT_SECONDS, else 503 with
     what failed (only the checks named in READYZ_REQUIRE decide; the others are reported)."""
     ready, checks = readiness()
-    body = {"status": "ready" if ready else "not ready", "checks": checks,
-            "failed": [name for name, outcome in checks.items() if not outcome["ok"]]}
+    body = {
+        "status": "ready" if ready else "not ready",
+        "checks": checks,
+        "failed": [name for name, outcome in checks.items() if not outcome["ok"]],
+    }
     return JsonResponse(body, status=200 if ready else 503, json_dumps_params={"indent": 1})
 
 
@@ -38,8 +42,7 @@ def metrics_allowed(request):
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:
         return False
-    return any(address in ipaddress.ip_network(network, strict=False)
-               for network in settings.METRICS_ALLOWED_NETWORKS)
+    return any(address in ipaddress.ip_network(network, strict=False) for network in settings.METRICS_ALLOWED_NETWORKS)
 
 
 def metrics_view(request):

@@ -4,6 +4,7 @@ With WORKER_METRICS_PORT set, a worker serves its metrics at http://WORKER_METRI
 summed over its pool processes (see myshop/celery.py for the multiprocess directory). One port per worker
 process on a host: two workers on one machine need two ports.
 """
+
 import logging
 
 from celery.signals import task_postrun, task_retry, worker_ready

@@ -1,6 +1,7 @@
 """The orders in the admin: a list made for finding and following orders (fast at a million), an order page
 with its lines, its emails and a button for each next step, and the outbox. Statuses move only through
 orders.services.change_status."""
+
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -89,8 +90,13 @@ def _orders(order_ids):
 def _record(request, order_ids, what):
     """Write a step an operator took into each order's history (the order page's "History" link)."""
     if order_ids:
-        LogEntry.objects.log_actions(user_id=request.user.pk, queryset=Order.objects.filter(id__in=order_ids),
-                                     action_flag=CHANGE, change_message=what, single_object=len(order_ids) == 1)
+        LogEntry.objects.log_actions(
+            user_id=request.user.pk,
+            queryset=Order.objects.filter(id__in=order_ids),
+            action_flag=CHANGE,
+            change_message=what,
+            single_object=len(order_ids) == 1,
+        )
 
 
 def _resend(model_admin, request, order_ids, kind):
@@ -98,13 +104,20 @@ def _resend(model_admin, request, order_ids, kind):
     label = OrderEmail.Kind(kind).label.lower()
     _record(request, resent, f"Sent the {label} again.")
     if resent:
-        model_admin.message_user(request, f"Sending the {label} of {_orders(resent)} again. If the broker is "
-                                          "unreachable, the sweep hands it over when it is back.", messages.SUCCESS)
+        model_admin.message_user(
+            request,
+            f"Sending the {label} of {_orders(resent)} again. If the broker is "
+            "unreachable, the sweep hands it over when it is back.",
+            messages.SUCCESS,
+        )
     resent_ids = set(resent)
     skipped = [order_id for order_id in order_ids if order_id not in resent_ids]
     if skipped:
-        model_admin.message_user(request, f"Left alone: {_orders(skipped)}, whose {label} is being sent right "
-                                          f"now or was never owed.", messages.WARNING)
+        model_admin.message_user(
+            request,
+            f"Left alone: {_orders(skipped)}, whose {label} is being sent right now or was never owed.",
+            messages.WARNING,
+        )
 
 
 MAX_SEARCH = 254  # the longest email address
@@ -121,8 +134,12 @@ def search_orders(queryset, term, *, prefix=""):
     matches = Q(**{f"{prefix}last_name__iexact": term})
     words = term.split(" ")
     for split in range(1, min(len(words), MAX_NAME_WORDS)):  # "Ada King Lovelace": Ada + King Lovelace, or …
-        matches |= Q(**{f"{prefix}first_name__iexact": " ".join(words[:split]),
-                        f"{prefix}last_name__iexact": " ".join(words[split:])})
+        matches |= Q(
+            **{
+                f"{prefix}first_name__iexact": " ".join(words[:split]),
+                f"{prefix}last_name__iexact": " ".join(words[split:]),
+            }
+        )
     if "@" in term:
         matches = Q(**{f"{prefix}email__iexact": term})
     number = numbers.parse_number(term)
@@ -159,8 +176,7 @@ def owes(kind):
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     # Fits 1280 px without scrolling sideways; every column is read from the order row or its prefetched emails.
-    list_display = ["number", "customer", "email", "money_total", "placed", "status", "confirmation",
-                    "shipping_notice"]
+    list_display = ["number", "customer", "email", "money_total", "placed", "status", "confirmation", "shipping_notice"]
     list_display_links = ["number"]
     list_filter = [("status", KnownChoicesFilter), ConfirmationFilter, ShippingNoticeFilter, ("created", PlacedFilter)]
     search_fields = ["=number", "=email"]  # shows the search box; get_search_results does the matching
@@ -184,17 +200,38 @@ class OrderAdmin(admin.ModelAdmin):
         ("Customer", {"fields": ["first_name", "last_name", "email", "address", "postal_code", "city"]}),
     ]
     # The status moves only through the actions and the buttons (services.change_status and its table).
-    readonly_fields = ["number", "status", "placed", "last_changed", "status_page", "money_subtotal", "money_shipping",
-                       "money_total"]
-    actions = ["mark_paid", "mark_shipped", "cancel", "resend_confirmation", "resend_shipping", "export_csv",
-               "refund_and_cancel", "take_payment_by_hand", "resend_invoice"]
+    readonly_fields = [
+        "number",
+        "status",
+        "placed",
+        "last_changed",
+        "status_page",
+        "money_subtotal",
+        "money_shipping",
+        "money_total",
+    ]
+    actions = [
+        "mark_paid",
+        "mark_shipped",
+        "cancel",
+        "resend_confirmation",
+        "resend_shipping",
+        "export_csv",
+        "refund_and_cancel",
+        "take_payment_by_hand",
+        "resend_invoice",
+    ]
     # The order page's buttons, in this order, each shown only when its step is possible for the order.
     order_buttons = [
         OrderButton("mark_paid", "Mark paid", can_move_to(Status.PAID)),
         OrderButton("mark_shipped", "Mark shipped and email the customer", can_move_to(Status.SHIPPED)),
-        OrderButton("cancel", "Cancel: stock goes back on sale", can_move_to(Status.CANCELLED),
-                    confirm="Its stock goes back on sale, and a cancelled order cannot be reopened.",
-                    confirm_label="Yes, cancel the order"),
+        OrderButton(
+            "cancel",
+            "Cancel: stock goes back on sale",
+            can_move_to(Status.CANCELLED),
+            confirm="Its stock goes back on sale, and a cancelled order cannot be reopened.",
+            confirm_label="Yes, cancel the order",
+        ),
         OrderButton("resend_confirmation", "Send the confirmation again", owes(OrderEmail.Kind.CONFIRMATION)),
         OrderButton("resend_shipping", "Send the shipping notice again", owes(OrderEmail.Kind.SHIPPING)),
         OrderButton("resend_invoice", "Send the invoice again", owes(OrderEmail.Kind.INVOICE)),
@@ -226,8 +263,12 @@ class OrderAdmin(admin.ModelAdmin):
 
     def action_checkbox(self, order):
         """The row's tick box for the actions, as Django's JavaScript expects it."""
-        return format_html('<input type="checkbox" name="{}" value="{}" class="action-select" '
-                           'aria-label="Select order {}">', ACTION_CHECKBOX_NAME, order.pk, order.number)
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="Select order {}">',
+            ACTION_CHECKBOX_NAME,
+            order.pk,
+            order.number,
+        )
 
     @admin.display(description="Customer")
     def customer(self, order):
@@ -237,8 +278,11 @@ class OrderAdmin(admin.ModelAdmin):
     def placed(self, order):
         """In the shop's time zone, named; in a narrow column the time goes under the date."""
         local = timezone.localtime(order.created)
-        return format_html('<span class="date">{}</span> <span class="time">{}</span>', local.strftime("%Y-%m-%d"),
-                           local.strftime("%H:%M %Z"))
+        return format_html(
+            '<span class="date">{}</span> <span class="time">{}</span>',
+            local.strftime("%Y-%m-%d"),
+            local.strftime("%H:%M %Z"),
+        )
 
     @admin.display(description="Last changed")
     def last_changed(self, order):
@@ -276,8 +320,10 @@ class OrderAdmin(admin.ModelAdmin):
     # --- The order page's buttons ------------------------------------------------------------------
 
     def get_urls(self):
-        return [path("<path:object_id>/act/", self.admin_site.admin_view(self.order_button_view),
-                     name="orders_order_act"), *super().get_urls()]
+        return [
+            path("<path:object_id>/act/", self.admin_site.admin_view(self.order_button_view), name="orders_order_act"),
+            *super().get_urls(),
+        ]
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
@@ -285,8 +331,9 @@ class OrderAdmin(admin.ModelAdmin):
             context["order_emails"] = list(obj.emails.all())
             if self.has_change_permission(request, obj):
                 available = self.get_actions(request)
-                context["order_buttons"] = [button for button in self.order_buttons
-                                            if button.action in available and button.shown(obj)]
+                context["order_buttons"] = [
+                    button for button in self.order_buttons if button.action in available and button.shown(obj)
+                ]
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def order_button_view(self, request, object_id):
@@ -305,8 +352,14 @@ class OrderAdmin(admin.ModelAdmin):
             self.message_user(request, "That is not something this page can do to an order.", messages.ERROR)
             return redirect(change_page)
         if button.confirm and request.POST.get("confirmed") != "yes":
-            context = {**self.admin_site.each_context(request), "opts": self.opts, "order": order, "button": button,
-                       "title": f"{button.label.split(':')[0]} order {order.number}?", "change_page": change_page}
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "order": order,
+                "button": button,
+                "title": f"{button.label.split(':')[0]} order {order.number}?",
+                "change_page": change_page,
+            }
             return TemplateResponse(request, "admin/orders/order/confirm_button.html", context)
         run, _, _ = available[button.action]
         response = run(self, request, self.get_queryset(request).filter(pk=order.pk))
@@ -350,11 +403,15 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Refund and cancel selected orders (money back through the provider, stock back on sale)")
     def refund_and_cancel(self, request, queryset):
-        refunded, refused = payments.refund_and_cancel(order_ids=list(queryset.values_list("id", flat=True)),
-                                                       by=request.user.get_username())
+        refunded, refused = payments.refund_and_cancel(
+            order_ids=list(queryset.values_list("id", flat=True)), by=request.user.get_username()
+        )
         for payment in refunded:
-            self.message_user(request, f"Order {payment.order_id}: refunded {format_money(payment.amount)} through "
-                                       f"{payment.provider}.", messages.SUCCESS)
+            self.message_user(
+                request,
+                f"Order {payment.order_id}: refunded {format_money(payment.amount)} through {payment.provider}.",
+                messages.SUCCESS,
+            )
         for why in refused.values():
             self.message_user(request, why, messages.WARNING)
 
@@ -364,10 +421,14 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Wait for a payment by bank transfer (the order never expires)")
     def take_payment_by_hand(self, request, queryset):
-        ids = payments.take_payment_by_hand(order_ids=list(queryset.values_list("id", flat=True)),
-                                            by=request.user.get_username())
-        self.message_user(request, f"{len(ids)} pending order(s) now wait for a payment by hand; mark them paid when "
-                                   "it arrives.", messages.SUCCESS)
+        ids = payments.take_payment_by_hand(
+            order_ids=list(queryset.values_list("id", flat=True)), by=request.user.get_username()
+        )
+        self.message_user(
+            request,
+            f"{len(ids)} pending order(s) now wait for a payment by hand; mark them paid when it arrives.",
+            messages.SUCCESS,
+        )
 
 
 def _email_state(order, kind):
@@ -389,8 +450,20 @@ class OrderEmailAdmin(admin.ModelAdmin):
     paginator = EstimatingPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    readonly_fields = ["order", "kind", "state", "attempts", "created", "queued_at", "due_at", "claimed_at",
-                       "claim_expires_at", "claimed_by", "sent_at", "last_error"]
+    readonly_fields = [
+        "order",
+        "kind",
+        "state",
+        "attempts",
+        "created",
+        "queued_at",
+        "due_at",
+        "claimed_at",
+        "claim_expires_at",
+        "claimed_by",
+        "sent_at",
+        "last_error",
+    ]
     fields = readonly_fields
     actions = ["resend"]
 

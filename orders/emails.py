@@ -1,4 +1,5 @@
 """The emails an order sends, built from templates in templates/orders/emails/."""
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
@@ -34,8 +35,9 @@ def shipping_message(order, *, site_url=None):
 
 def invoice_message(order, *, invoice_number, site_url=None):
     """The invoice email for `order` (from load_order), without its PDF: payments.invoices attaches it."""
-    return _order_message(order, "invoice", f"{settings.SHOP_NAME}: invoice {invoice_number} for order {order.number}",
-                          site_url)
+    return _order_message(
+        order, "invoice", f"{settings.SHOP_NAME}: invoice {invoice_number} for order {order.number}", site_url
+    )
 
 
 def _order_message(order, template, subject, site_url):
@@ -62,8 +64,10 @@ def _order_message(order, template, subject, site_url):
         reply_to=[settings.SHOP_CONTACT_EMAIL],
         # The same Message-ID on every attempt makes a rare duplicate recognisable to mail clients. It is
         # derived from the order, never the status-page token: mail servers log Message-IDs.
-        headers={"Message-ID": f"<order-{order.id}-{template}.{_message_key(order, template)}"
-                               f"@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"},
+        headers={
+            "Message-ID": f"<order-{order.id}-{template}.{_message_key(order, template)}"
+            f"@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"
+        },
     )
     message.attach_alternative(render_to_string(f"orders/emails/{template}.html", context), "text/html")
     return message

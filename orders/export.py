@@ -1,4 +1,5 @@
 """Orders as CSV for spreadsheets: every cell quoted, nothing a spreadsheet would run as a formula."""
+
 import csv
 import re
 
@@ -12,8 +13,21 @@ from shop.money import format_money
 # each of those cell parts is neutralised too, not only the start of the value.
 FORMULA_START = re.compile(r"(^|[;,\t\r\n])(\s*)(?=[=+\-@])")
 
-COLUMNS = ["number", "created", "status", "confirmation email", "shipping email", "first name", "last name",
-           "email", "address", "postal code", "city", "items", "total"]
+COLUMNS = [
+    "number",
+    "created",
+    "status",
+    "confirmation email",
+    "shipping email",
+    "first name",
+    "last name",
+    "email",
+    "address",
+    "postal code",
+    "city",
+    "items",
+    "total",
+]
 
 
 def csv_cell(value):
@@ -27,12 +41,24 @@ def order_rows(queryset):
     yield [csv_cell(name) for name in COLUMNS]
     for order in queryset.prefetch_related("items", "emails").iterator(chunk_size=500):
         items = list(order.items.all())
-        yield [csv_cell(value) for value in (
-            order.number, order.created.isoformat(), order.get_status_display(),
-            order.email_state("confirmation"), order.email_state("shipping"), order.first_name,
-            order.last_name, order.email, order.address, order.postal_code, order.city,
-            sum(item.quantity for item in items), format_money(order.total),
-        )]
+        yield [
+            csv_cell(value)
+            for value in (
+                order.number,
+                order.created.isoformat(),
+                order.get_status_display(),
+                order.email_state("confirmation"),
+                order.email_state("shipping"),
+                order.first_name,
+                order.last_name,
+                order.email,
+                order.address,
+                order.postal_code,
+                order.city,
+                sum(item.quantity for item in items),
+                format_money(order.total),
+            )
+        ]
 
 
 class _Echo:
@@ -45,8 +71,9 @@ class _Echo:
 def orders_csv_response(queryset):
     """A streamed CSV download of the orders in `queryset`."""
     writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL)
-    response = StreamingHttpResponse((writer.writerow(row) for row in order_rows(queryset)),
-                                     content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        (writer.writerow(row) for row in order_rows(queryset)), content_type="text/csv; charset=utf-8"
+    )
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="orders-{stamp}.csv"'
     return response

@@ -22,8 +22,10 @@ class OrderCreateForm(forms.ModelForm):
         error_messages = {
             "first_name": {"required": "Enter your first name"},
             "last_name": {"required": "Enter your last name"},
-            "email": {"required": "Enter your email address",
-                      "invalid": "Enter an email address like name@example.com"},
+            "email": {
+                "required": "Enter your email address",
+                "invalid": "Enter an email address like name@example.com",
+            },
             "address": {"required": "Enter your street and house number"},
             "postal_code": {"required": "Enter your postal code"},
             "city": {"required": "Enter your town or city"},

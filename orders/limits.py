@@ -6,6 +6,7 @@ and orders per client a day (ORDER_MAX_PER_CLIENT_PER_DAY, counted in the cache 
 per client address). So one client can hold at most ORDER_MAX_UNITS x ORDER_MAX_PER_CLIENT_PER_DAY units
 a day. 0 switches a cap off.
 """
+
 from datetime import timedelta
 
 from django.conf import settings
@@ -26,16 +27,22 @@ def check_order_limits(request, quantities, email):
     order is placed."""
     units, max_units = sum(quantities.values()), settings.ORDER_MAX_UNITS
     if max_units and units > max_units:
-        raise OrderPlacementError(f"An order can hold at most {max_units} items and your cart has {units}: "
-                                  "please remove some before placing the order.")
+        raise OrderPlacementError(
+            f"An order can hold at most {max_units} items and your cart has {units}: "
+            "please remove some before placing the order."
+        )
     per_client = settings.ORDER_MAX_PER_CLIENT_PER_DAY
     if per_client and _orders_from_client(request) >= per_client:
-        raise OrderPlacementError(f"We accept at most {per_client} orders a day from one connection. "
-                                  "Please try again tomorrow, or contact us.")
+        raise OrderPlacementError(
+            f"We accept at most {per_client} orders a day from one connection. "
+            "Please try again tomorrow, or contact us."
+        )
     per_email = settings.ORDER_MAX_PER_EMAIL_PER_DAY
     if per_email and _orders_for_email(email) >= per_email:
-        raise OrderPlacementError(f"We accept at most {per_email} orders a day for one email address. "
-                                  "Please try again tomorrow, or contact us.")
+        raise OrderPlacementError(
+            f"We accept at most {per_email} orders a day for one email address. "
+            "Please try again tomorrow, or contact us."
+        )
 
 
 def record_order(request):
@@ -65,6 +72,7 @@ def _orders_from_client(request):
 
 def _orders_for_email(email):
     """Orders of the last 24 hours for this mailbox: case and a +tag do not make another address."""
-    recent = Order.objects.filter(mailbox=mailbox_of(email),
-                                  created__gte=timezone.now() - timedelta(seconds=DAY_SECONDS))
+    recent = Order.objects.filter(
+        mailbox=mailbox_of(email), created__gte=timezone.now() - timedelta(seconds=DAY_SECONDS)
+    )
     return recent.exclude(status=Order.Status.CANCELLED).count()

@@ -6,6 +6,7 @@ again is safe. A timeout or a dropped connection while waiting for the answer to
 may well have stored it: sending again would send a second copy, so the outcome is reported as unknown.
 `SMTPBackend` is Django's SMTP backend that tells the two apart; use it for real mail.
 """
+
 import logging
 import smtplib
 

@@ -79,7 +79,6 @@ class Order(models.Model):
         return email.get_state_display() if email else "—"
 
 
-
 class OrderItem(models.Model):
     order = models.ForeignKey(Order, related_name="items", on_delete=models.CASCADE)
     product = models.ForeignKey("shop.Product", related_name="order_items", on_delete=models.PROTECT)

@@ -6,6 +6,7 @@ nothing about how many orders the shop takes and the next one cannot be guessed 
 numbers leave a new order about one chance in a million of drawing a taken number at a million orders;
 placing the order runs again with a new one when it does (orders/services.py).
 """
+
 import re
 import secrets
 
@@ -28,7 +29,7 @@ def parse_number(text):
     """The order number `text` stands for ("ms 7k4p q2xd", "7K4P-Q2XO"), or None if it cannot be one."""
     compact = _SEPARATORS.sub("", text or "").upper()
     if len(compact) == len(PREFIX) + 2 * GROUP and compact.startswith(PREFIX):
-        compact = compact[len(PREFIX):]
+        compact = compact[len(PREFIX) :]
     compact = compact.translate(_LOOKALIKES)
     if len(compact) != 2 * GROUP or any(char not in ALPHABET for char in compact):
         return None

@@ -7,6 +7,7 @@ holds the row's claim: a lease it renews while sending. Every time is the databa
 
 This module knows the tasks by name only: tasks import it, never the other way round.
 """
+
 import logging
 import os
 import socket
@@ -64,6 +65,7 @@ def _as_datetime(value):
 
 # --- Owing and handing over ---------------------------------------------------------------------------
 
+
 def owe(order_id, kind):
     """Record, inside the caller's transaction, that order `order_id` owes its customer the `kind` email.
 
@@ -71,8 +73,14 @@ def owe(order_id, kind):
     changes nothing (one email of each kind per order).
     """
     OrderEmail.objects.bulk_create(
-        [OrderEmail(order_id=order_id, kind=kind, queued_at=Now(),
-                    due_at=seconds_from_now(settings.ORDER_EMAIL_REQUEUE_AFTER_SECONDS))],
+        [
+            OrderEmail(
+                order_id=order_id,
+                kind=kind,
+                queued_at=Now(),
+                due_at=seconds_from_now(settings.ORDER_EMAIL_REQUEUE_AFTER_SECONDS),
+            )
+        ],
         ignore_conflicts=True,
     )
 
@@ -130,8 +138,13 @@ def resend(*, order_ids, kind):
     emails = OrderEmail.objects.filter(order_id__in=order_ids, kind=kind).exclude(being_sent)
     resent = list(emails.select_for_update().values_list("order_id", flat=True))
     OrderEmail.objects.filter(order_id__in=resent, kind=kind).exclude(being_sent).update(
-        state=State.PENDING, attempts=0, claimed_at=None, claim_expires_at=None, claimed_by="",
-        queued_at=Now(), due_at=seconds_from_now(settings.ORDER_EMAIL_REQUEUE_AFTER_SECONDS),
+        state=State.PENDING,
+        attempts=0,
+        claimed_at=None,
+        claim_expires_at=None,
+        claimed_by="",
+        queued_at=Now(),
+        due_at=seconds_from_now(settings.ORDER_EMAIL_REQUEUE_AFTER_SECONDS),
     )
     hand_over_on_commit(resent, kind)
     return resent
@@ -162,7 +175,7 @@ def sweep(*, limit=500):
     for position, (_, order_id, kind) in enumerate(due):
         if not hand_over(order_id, kind):
             # The broker is gone again: what is left is due at once, and the next sweep carries on.
-            for _, later_order_id, later_kind in due[position + 1:]:
+            for _, later_order_id, later_kind in due[position + 1 :]:
                 due_now(later_order_id, later_kind)
             break
         swept.append((order_id, kind))
@@ -189,8 +202,9 @@ class Claim:
     wait_seconds: float = 0.0  # BUSY: until the other holder's lease lapses
 
     def _mine(self):
-        return OrderEmail.objects.filter(order_id=self.order_id, kind=self.kind, state=State.SENDING,
-                                         claimed_by=self.holder)
+        return OrderEmail.objects.filter(
+            order_id=self.order_id, kind=self.kind, state=State.SENDING, claimed_by=self.holder
+        )
 
     def sent(self):
         """Record the email as sent; False if this claim was no longer held (a lapsed lease)."""
@@ -200,7 +214,8 @@ class Claim:
                 f"UPDATE {OrderEmail._meta.db_table} SET state = %s, sent_at = {now}, claim_expires_at = NULL, "
                 "last_error = '' WHERE order_id = %s AND kind = %s AND state = %s AND claimed_by = %s "
                 "RETURNING created, sent_at",
-                [State.SENT, self.order_id, self.kind, State.SENDING, self.holder])
+                [State.SENT, self.order_id, self.kind, State.SENDING, self.holder],
+            )
             row = cursor.fetchone()
         if row is None:
             return False
@@ -210,8 +225,9 @@ class Claim:
 
     def unconfirmed(self, error):
         """The server got the message and its answer was lost: sent, unconfirmed, not retried by itself."""
-        return bool(self._mine().update(state=State.UNCONFIRMED, sent_at=Now(), claim_expires_at=None,
-                                        last_error=error[:1000]))
+        return bool(
+            self._mine().update(state=State.UNCONFIRMED, sent_at=Now(), claim_expires_at=None, last_error=error[:1000])
+        )
 
     def failed(self, error):
         """No more attempts: an operator may resend it from the admin."""
@@ -219,8 +235,10 @@ class Claim:
 
     def attempts(self):
         """How many attempts have started, this one included."""
-        return OrderEmail.objects.filter(order_id=self.order_id, kind=self.kind).values_list(
-            "attempts", flat=True).first() or 0
+        return (
+            OrderEmail.objects.filter(order_id=self.order_id, kind=self.kind).values_list("attempts", flat=True).first()
+            or 0
+        )
 
     def release(self, error, *, uncount=False):
         """Give the email back to be tried again later; `uncount` when this attempt never really began."""
@@ -262,9 +280,18 @@ def claim(order_id, kind, *, task_id=None):
     statement = (  # the conditional UPDATE that is the claim: one winner, whoever else tries at once
         f"UPDATE {OrderEmail._meta.db_table} SET state = %s, attempts = attempts + 1, claimed_at = {now}, "
         f"claimed_by = %s, claim_expires_at = {later} WHERE order_id = %s AND kind = %s AND attempts < %s "
-        f"AND (state = %s OR (state = %s AND claim_expires_at <= {now}))")
-    params = [State.SENDING, holder, lease, order_id, kind, settings.ORDER_EMAIL_MAX_ATTEMPTS, State.PENDING,
-              State.SENDING]
+        f"AND (state = %s OR (state = %s AND claim_expires_at <= {now}))"
+    )
+    params = [
+        State.SENDING,
+        holder,
+        lease,
+        order_id,
+        kind,
+        settings.ORDER_EMAIL_MAX_ATTEMPTS,
+        State.PENDING,
+        State.SENDING,
+    ]
     for _ in range(3):  # a row that changes between the two statements below is looked at again
         with connection.cursor() as cursor:
             cursor.execute(statement, params)
@@ -289,9 +316,10 @@ def _why_not_claimed(order_id, kind, claimable):
     if row["state"] in (State.PENDING, State.SENDING):
         # Claimable but out of attempts: the last ones were killed before they could count as failed.
         gave_up = emails.filter(claimable, attempts__gte=settings.ORDER_EMAIL_MAX_ATTEMPTS).update(
-            state=State.FAILED, claim_expires_at=None,
+            state=State.FAILED,
+            claim_expires_at=None,
             last_error=f"gave up after {row['attempts']} attempts; the last did not finish (worker killed or "
-                       "over its time limit)",
+            "over its time limit)",
         )
         return Claim(EXHAUSTED, order_id, kind) if gave_up else None
     return Claim(DONE, order_id, kind)
@@ -334,12 +362,16 @@ class _Renewals:
             for held_claim in self._due():
                 try:
                     if not held_claim.renew():
-                        logger.warning("order %s: lost the claim on its %s email while sending it",
-                                       held_claim.order_id, held_claim.kind)
+                        logger.warning(
+                            "order %s: lost the claim on its %s email while sending it",
+                            held_claim.order_id,
+                            held_claim.kind,
+                        )
                         self.release(held_claim)
                 except Exception:  # the database blinked: the next round tries again
-                    logger.warning("order %s: could not renew the claim on its %s email", held_claim.order_id,
-                                   held_claim.kind)
+                    logger.warning(
+                        "order %s: could not renew the claim on its %s email", held_claim.order_id, held_claim.kind
+                    )
                 finally:
                     close_old_connections()
 

@@ -5,6 +5,7 @@ table when nothing is filtered): at a million orders that count costs more than 
 the count stops at EXACT_UP_TO rows; beyond that, PostgreSQL's planner estimates it (from its statistics,
 in about a millisecond) and the page says "about". Other databases count exactly.
 """
+
 import json
 
 from django.core.paginator import Paginator
@@ -24,7 +25,7 @@ class EstimatingPaginator(Paginator):
         queryset = self.object_list.order_by()
         if connections[queryset.db].vendor != "postgresql":
             return queryset.count()
-        counted = queryset[:EXACT_UP_TO + 1].count()  # reads at most EXACT_UP_TO + 1 index entries
+        counted = queryset[: EXACT_UP_TO + 1].count()  # reads at most EXACT_UP_TO + 1 index entries
         if counted <= EXACT_UP_TO:
             return counted
         self.count_is_estimate = True

@@ -1,4 +1,5 @@
 """Placing orders and changing their status: the one place for each."""
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
@@ -67,15 +68,21 @@ def _create_order(customer, quantities, idempotency_key, prices_seen):
     # Lock the rows (PostgreSQL; SQLite's IMMEDIATE transactions already serialise writers), so two
     # checkouts racing for the last unit cannot both take it.
     products = Product.objects.select_for_update().in_bulk(list(quantities))
-    problems = [problem for product_id, quantity in quantities.items()
-                if (problem := _line_problem(products.get(product_id), quantity, prices_seen.get(product_id)))]
+    problems = [
+        problem
+        for product_id, quantity in quantities.items()
+        if (problem := _line_problem(products.get(product_id), quantity, prices_seen.get(product_id)))
+    ]
     if problems:
         raise OrderPlacementError(" ".join(problems))
 
     subtotal = sum((products[product_id].price * quantity for product_id, quantity in quantities.items()), ZERO)
     shipping = shipping_cost(subtotal)
     order = Order.objects.create(
-        number=numbers.new_number(), idempotency_key=idempotency_key, subtotal=subtotal, shipping_cost=shipping,
+        number=numbers.new_number(),
+        idempotency_key=idempotency_key,
+        subtotal=subtotal,
+        shipping_cost=shipping,
         total=subtotal + shipping,
         **{field: customer[field] for field in CUSTOMER_FIELDS},
     )
@@ -101,8 +108,10 @@ def _line_problem(product, quantity, price_seen):
             return f"“{product.name}”: sold out. Remove it from your cart to order the rest."
         return f"“{product.name}”: only {product.stock} left. Change the quantity in your cart, or remove it."
     if price_seen is not None and price_seen != product.price:
-        return (f"The price of “{product.name}” has just changed to {format_money(product.price)}: please "
-                "check your order and place it again.")
+        return (
+            f"The price of “{product.name}” has just changed to {format_money(product.price)}: please "
+            "check your order and place it again."
+        )
     return None
 
 
@@ -121,8 +130,7 @@ def change_status(*, order_ids, to):
         if to in TRANSITIONS[current]:
             changed.append(order_id)
         else:
-            refused[order_id] = (f"Order {number} is {Status(current).label.lower()}: it cannot be "
-                                 f"{_verb(to)}.")
+            refused[order_id] = f"Order {number} is {Status(current).label.lower()}: it cannot be {_verb(to)}."
     Order.objects.filter(id__in=changed).update(status=to, updated=Now())
     if to == Status.CANCELLED:
         for order_id in changed:
@@ -141,5 +149,9 @@ def change_status(*, order_ids, to):
 
 
 def _verb(status):
-    return {Status.PAID: "marked paid", Status.SHIPPED: "shipped", Status.CANCELLED: "cancelled",
-            Status.PENDING: "made pending again"}[status]
+    return {
+        Status.PAID: "marked paid",
+        Status.SHIPPED: "shipped",
+        Status.CANCELLED: "cancelled",
+        Status.PENDING: "made pending again",
+    }[status]

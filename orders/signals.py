@@ -1,4 +1,5 @@
 """What the orders app tells whoever listens (ops/ counts it in its metrics), without importing them."""
+
 from django.dispatch import Signal
 
 # An order email the broker did not take at hand-over (the sweep hands it over later). Sent with `kind`.

@@ -1,4 +1,5 @@
 """Queue messages in, emails out. Each task takes only an order id; the outbox says what is owed."""
+
 import logging
 import random
 import time
@@ -18,8 +19,7 @@ logger = logging.getLogger(__name__)
 
 def retry_delay(attempt):
     """Seconds to wait after failed attempt `attempt` (1, 2, ...): exponential, capped, with jitter."""
-    ceiling = min(settings.ORDER_EMAIL_RETRY_MAX_SECONDS,
-                  settings.ORDER_EMAIL_RETRY_BASE_SECONDS * 2 ** (attempt - 1))
+    ceiling = min(settings.ORDER_EMAIL_RETRY_MAX_SECONDS, settings.ORDER_EMAIL_RETRY_BASE_SECONDS * 2 ** (attempt - 1))
     return random.uniform(ceiling / 2, ceiling)
 
 
@@ -55,8 +55,13 @@ def send_order_email(task, order_id, kind, build_message):
         held = outbox.claim(order_id, kind, task_id=task.request.id)
     except DatabaseError as error:  # not an attempt: nothing was begun
         wait = retry_delay(task.request.retries + 1)
-        logger.warning("order %s: %s email waits for the database (%s), trying again in %.1f s", order_id, kind,
-                       type(error).__name__, wait)
+        logger.warning(
+            "order %s: %s email waits for the database (%s), trying again in %.1f s",
+            order_id,
+            kind,
+            type(error).__name__,
+            wait,
+        )
         _retry(task, order_id, kind, wait)
     if held.outcome == outbox.MISSING:
         logger.error("order %s: no %s email owed (no such order, or not due), message dropped", order_id, kind)
@@ -65,8 +70,9 @@ def send_order_email(task, order_id, kind, build_message):
         logger.info("order %s: %s email already handled, nothing sent", order_id, kind)
         return held.outcome
     if held.outcome == outbox.EXHAUSTED:
-        logger.error("order %s: %s email FAILED: every attempt was spent, the last ones killed before they "
-                     "ended", order_id, kind)
+        logger.error(
+            "order %s: %s email FAILED: every attempt was spent, the last ones killed before they ended", order_id, kind
+        )
         return "failed"
     if held.outcome == outbox.BUSY:
         wait = held.wait_seconds + random.uniform(0.5, 2)
@@ -86,8 +92,13 @@ def _attempt(task, held, build_message):
         except DatabaseError:
             pass  # the claim's lease lapses instead
         wait = retry_delay(task.request.retries + 1)
-        logger.warning("order %s: %s email waits for the database (%s), trying again in %.1f s", order_id, kind,
-                       type(error).__name__, wait)
+        logger.warning(
+            "order %s: %s email waits for the database (%s), trying again in %.1f s",
+            order_id,
+            kind,
+            type(error).__name__,
+            wait,
+        )
         _retry(task, order_id, kind, wait)
     except Exception as error:  # noqa: BLE001  (the message could not be made, e.g. its PDF: an attempt that failed)
         return _failed_attempt(task, held, error)
@@ -96,8 +107,12 @@ def _attempt(task, held, build_message):
             sending.send()
         except OutcomeUnknown as error:
             _record(held.unconfirmed, str(error))
-            logger.warning("order %s: %s email may have been delivered (the mail server took it but never "
-                           "answered); not sent again unless an operator resends it", order_id, kind)
+            logger.warning(
+                "order %s: %s email may have been delivered (the mail server took it but never "
+                "answered); not sent again unless an operator resends it",
+                order_id,
+                kind,
+            )
             return "unconfirmed"
         except Exception as error:  # noqa: BLE001  (anything before the message was handed over: retry)
             return _failed_attempt(task, held, error)
@@ -116,13 +131,20 @@ def _failed_attempt(task, held, error):
     if is_permanent(error) or attempt >= settings.ORDER_EMAIL_MAX_ATTEMPTS:
         _record(held.failed, description)
         # Only the type reaches the log: SMTP errors can quote the customer's address.
-        logger.error("order %s: %s email FAILED after %s attempt(s) (%s)", order_id, kind, attempt,
-                     type(error).__name__)
+        logger.error(
+            "order %s: %s email FAILED after %s attempt(s) (%s)", order_id, kind, attempt, type(error).__name__
+        )
         return "failed"
     _record(held.release, description)
     wait = retry_delay(attempt)
-    logger.warning("order %s: %s email attempt %s failed (%s), retrying in %.1f s", order_id, kind, attempt,
-                   type(error).__name__, wait)
+    logger.warning(
+        "order %s: %s email attempt %s failed (%s), retrying in %.1f s",
+        order_id,
+        kind,
+        attempt,
+        type(error).__name__,
+        wait,
+    )
     _retry(task, order_id, kind, wait)
 
 
@@ -145,6 +167,9 @@ def sweep_unsent_emails():
     """Hand over order emails the broker may have lost (run periodically by Celery beat)."""
     swept = outbox.sweep()
     if swept:
-        logger.info("sweep: handed %s email(s) to the broker again: %s", len(swept),
-                    ", ".join(f"order {order_id} {kind}" for order_id, kind in swept))
+        logger.info(
+            "sweep: handed %s email(s) to the broker again: %s",
+            len(swept),
+            ", ".join(f"order {order_id} {kind}" for order_id, kind in swept),
+        )
     return len(swept)

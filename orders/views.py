@@ -24,8 +24,9 @@ LAST_ORDER_KEY = "last_order_token"
 @limit_posts("checkout", "RATE_LIMIT_CHECKOUT")
 def order_create(request):
     cart = Cart(request.session)
-    if request.method == "POST" and (not cart or request.POST.get("idempotency_key") in request.session.get(
-            SPENT_KEYS, [])):
+    if request.method == "POST" and (
+        not cart or request.POST.get("idempotency_key") in request.session.get(SPENT_KEYS, [])
+    ):
         earlier = _order_for_resubmitted_form(request)
         if earlier is not None:  # the same form sent twice: show the order it already placed
             _remember_order(request, earlier)
@@ -43,9 +44,12 @@ def order_create(request):
                 check_order_limits(request, cart.quantities(), form.cleaned_data["email"])
                 # Every line is checked under the row locks: one withdrawn, sold out, short or repriced since
                 # the checkout page refuses the whole order (never a partial one), naming the line.
-                order = place_order(customer=form.cleaned_data, quantities=cart.quantities(),
-                                    idempotency_key=_issued_key(request, form.cleaned_data["idempotency_key"]),
-                                    prices_seen=cart.prices_seen())
+                order = place_order(
+                    customer=form.cleaned_data,
+                    quantities=cart.quantities(),
+                    idempotency_key=_issued_key(request, form.cleaned_data["idempotency_key"]),
+                    prices_seen=cart.prices_seen(),
+                )
             except OrderPlacementError as error:
                 form.add_error(None, str(error))
                 for notice in cart.sync():  # the cart as the catalog is now, and what changed

@@ -1,5 +1,6 @@
 """Payments, invoices and provider events for operators: read-only records, refunds as an action, invoices
 downloaded through the admin (never a public URL)."""
+
 from django.contrib import admin, messages
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
@@ -12,8 +13,20 @@ from . import invoices, services
 from .gateway import ProviderError
 from .models import Invoice, Payment, PaymentByHand, WebhookEvent
 
-PAYMENT_FIELDS = ["provider", "state", "problem", "amount_text", "reference", "provider_payment_id", "created",
-                  "paid_at", "refunded_at", "refund_reference", "refunded_by", "last_error"]
+PAYMENT_FIELDS = [
+    "provider",
+    "state",
+    "problem",
+    "amount_text",
+    "reference",
+    "provider_payment_id",
+    "created",
+    "paid_at",
+    "refunded_at",
+    "refund_reference",
+    "refunded_by",
+    "last_error",
+]
 
 
 class NeedsAttentionFilter(admin.SimpleListFilter):
@@ -43,13 +56,18 @@ def refund_payments(model_admin, request, payment_ids):
         except services.RefundRefused as refusal:
             model_admin.message_user(request, str(refusal), messages.WARNING)
         except ProviderError as error:
-            model_admin.message_user(request, f"Payment {payment_id}: the provider refused the refund ({error}). "
-                                              "Nothing was refunded.", messages.ERROR)
+            model_admin.message_user(
+                request,
+                f"Payment {payment_id}: the provider refused the refund ({error}). Nothing was refunded.",
+                messages.ERROR,
+            )
         else:
-            note = (" The order is still paid: cancel it if it will not ship." if payment.order.status == "paid"
-                    else "")
-            model_admin.message_user(request, f"Refunded {format_money(payment.amount)} of order {payment.order_id} "
-                                              f"(payment {payment.id}).{note}", messages.SUCCESS)
+            note = " The order is still paid: cancel it if it will not ship." if payment.order.status == "paid" else ""
+            model_admin.message_user(
+                request,
+                f"Refunded {format_money(payment.amount)} of order {payment.order_id} (payment {payment.id}).{note}",
+                messages.SUCCESS,
+            )
 
 
 @admin.register(Payment)
@@ -98,8 +116,9 @@ class PaymentInline(admin.StackedInline):  # stacked: a tabular inline's empty h
 def invoice_link(invoice):
     if not invoice.pdf_name:
         return "not rendered yet"
-    return format_html('<a href="{}">Download {}</a>', reverse("admin:payments_invoice_pdf", args=[invoice.id]),
-                       invoice.filename)
+    return format_html(
+        '<a href="{}">Download {}</a>', reverse("admin:payments_invoice_pdf", args=[invoice.id]), invoice.filename
+    )
 
 
 @admin.register(Invoice)
@@ -127,8 +146,10 @@ class InvoiceAdmin(admin.ModelAdmin):
         return invoice_link(invoice)
 
     def get_urls(self):
-        return [path("<int:invoice_id>/pdf/", self.admin_site.admin_view(self.download), name="payments_invoice_pdf"),
-                *super().get_urls()]
+        return [
+            path("<int:invoice_id>/pdf/", self.admin_site.admin_view(self.download), name="payments_invoice_pdf"),
+            *super().get_urls(),
+        ]
 
     def download(self, request, invoice_id):
         invoice = get_object_or_404(Invoice, id=invoice_id)

@@ -4,6 +4,7 @@ A provider starts a checkout (a page where the shopper pays), turns its webhooks
 verifying their signature, answers a check on one checkout, refunds, and closes a checkout nobody may pay
 any more. Everything else (the payment's states, the order, the invoice) is the shop's, in services.py.
 """
+
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -13,8 +14,24 @@ FAILED = "failed"
 EXPIRED = "expired"
 
 # Currencies without minor units (ISO 4217 exponent 0): amounts travel as whole units.
-ZERO_DECIMAL_CURRENCIES = {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND",
-                           "VUV", "XAF", "XOF", "XPF"}
+ZERO_DECIMAL_CURRENCIES = {
+    "BIF",
+    "CLP",
+    "DJF",
+    "GNF",
+    "JPY",
+    "KMF",
+    "KRW",
+    "MGA",
+    "PYG",
+    "RWF",
+    "UGX",
+    "VND",
+    "VUV",
+    "XAF",
+    "XOF",
+    "XPF",
+}
 
 
 class ProviderError(Exception):

@@ -9,6 +9,7 @@ claim (payments.tasks.invoice_email): a worker killed while rendering is replace
 sending, and every attempt counts. It is stored in the private "invoices" storage (PRIVATE_MEDIA_ROOT), which
 no URL serves; customers and operators download it through views that check who asks.
 """
+
 import logging
 
 from django.conf import settings
@@ -58,13 +59,25 @@ def render_pdf(invoice, order):
     from weasyprint.urls import URLFetcher
 
     items = list(order.items.select_related("product"))
-    payment = order.payments.filter(state__in=[Payment.State.SUCCEEDED, Payment.State.REFUNDING,
-                                               Payment.State.REFUNDED], problem="").order_by("paid_at").first()
+    payment = (
+        order.payments.filter(
+            state__in=[Payment.State.SUCCEEDED, Payment.State.REFUNDING, Payment.State.REFUNDED], problem=""
+        )
+        .order_by("paid_at")
+        .first()
+    )
     context = {
         "invoice": invoice,
         "order": order,
-        "lines": [{"name": item.product.name, "quantity": item.quantity, "price": format_money(item.price),
-                   "cost": format_money(item.cost)} for item in items],
+        "lines": [
+            {
+                "name": item.product.name,
+                "quantity": item.quantity,
+                "price": format_money(item.price),
+                "cost": format_money(item.cost),
+            }
+            for item in items
+        ],
         "subtotal": format_money(order.subtotal),
         "shipping_cost": format_money(order.shipping_cost) if order.shipping_cost else "free",
         "total": format_money(order.total),
@@ -87,8 +100,9 @@ def ensure_pdf(invoice, order):
             with storage.open(invoice.pdf_name, "rb") as stored:
                 return stored.read()
         except FileNotFoundError:
-            logger.warning("order %s: invoice %s was rendered but its file is gone; rendering it again",
-                           order.id, invoice.number)
+            logger.warning(
+                "order %s: invoice %s was rendered but its file is gone; rendering it again", order.id, invoice.number
+            )
     logger.info("order %s: rendering invoice %s", order.id, invoice.number)
     pdf = render_pdf(invoice, order)
     name = f"{invoice.year}/{invoice.filename}"

@@ -1,5 +1,6 @@
 """Payments, the provider events already processed, invoices and their numbering, and the offline provider's
 own records. Every state change goes through payments/services.py (payments) or payments/invoices.py."""
+
 from django.db import models
 from django.db.models.functions import Now
 

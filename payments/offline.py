@@ -8,6 +8,7 @@ sent by the worker (tasks.deliver_offline_event) and retried while the shop does
 records are OfflineCheckout rows, which the shop's side never reads except through `check`, the provider's
 "API".
 """
+
 import hashlib
 import hmac
 import json
@@ -39,14 +40,19 @@ SIGNATURE_HEADER = "X-Offline-Signature"
 TOLERANCE_SECONDS = 300  # an older signature is refused: a captured webhook cannot be replayed later
 Status = OfflineCheckout.Status
 OUTCOMES = {"checkout.approved": SUCCEEDED, "checkout.declined": FAILED, "checkout.expired": EXPIRED}
-EVENT_TYPES = {Status.APPROVED: "checkout.approved", Status.DECLINED: "checkout.declined",
-               Status.EXPIRED: "checkout.expired"}
+EVENT_TYPES = {
+    Status.APPROVED: "checkout.approved",
+    Status.DECLINED: "checkout.declined",
+    Status.EXPIRED: "checkout.expired",
+}
 
 
 def webhook_secret():
     """The secret both sides share: PAYMENT_OFFLINE_WEBHOOK_SECRET, or one derived from SECRET_KEY."""
-    return settings.PAYMENT_OFFLINE_WEBHOOK_SECRET or salted_hmac(
-        "payments.offline.webhook", "secret", algorithm="sha256").hexdigest()
+    return (
+        settings.PAYMENT_OFFLINE_WEBHOOK_SECRET
+        or salted_hmac("payments.offline.webhook", "secret", algorithm="sha256").hexdigest()
+    )
 
 
 def sign(body, *, secret=None, timestamp=None):
@@ -67,8 +73,13 @@ def event_for(checkout):
         "id": f"evt_{uuid.uuid4().hex}",
         "type": EVENT_TYPES[checkout.status],
         "created": int(time.time()),
-        "checkout": {"id": checkout.id, "client_reference_id": checkout.client_reference_id,
-                     "amount": checkout.amount_minor, "currency": checkout.currency, "status": checkout.status},
+        "checkout": {
+            "id": checkout.id,
+            "client_reference_id": checkout.client_reference_id,
+            "amount": checkout.amount_minor,
+            "currency": checkout.currency,
+            "status": checkout.status,
+        },
     }
 
 
@@ -76,8 +87,7 @@ def decide(checkout_id, *, approve):
     """The shopper's decision on the provider's page; the event to send, or None if the checkout was no
     longer open (decided already, expired)."""
     status = Status.APPROVED if approve else Status.DECLINED
-    if not OfflineCheckout.objects.filter(id=checkout_id, status=Status.OPEN).update(status=status,
-                                                                                   decided_at=Now()):
+    if not OfflineCheckout.objects.filter(id=checkout_id, status=Status.OPEN).update(status=status, decided_at=Now()):
         return None
     return event_for(OfflineCheckout.objects.get(id=checkout_id))
 
@@ -90,8 +100,10 @@ class OfflineProvider(Provider):
         # on (a redirect to another origin, such as SHOP_SITE_URL's localhost vs 127.0.0.1, would be blocked
         # by the Content-Security-Policy's form-action).
         checkout = OfflineCheckout.objects.create(
-            id=f"ofc_{uuid.uuid4().hex}", client_reference_id=str(order.id),
-            amount_minor=to_minor_units(payment.amount, payment.currency), currency=payment.currency,
+            id=f"ofc_{uuid.uuid4().hex}",
+            client_reference_id=str(order.id),
+            amount_minor=to_minor_units(payment.amount, payment.currency),
+            currency=payment.currency,
             return_url=urlsplit(return_url).path,
         )
         return Checkout(reference=checkout.id, redirect_url=reverse("payments:offline_checkout", args=[checkout.id]))
@@ -112,28 +124,45 @@ class OfflineProvider(Provider):
         try:
             event = json.loads(text)
             checkout = event["checkout"]
-            return ProviderEvent(id=str(event["id"]), type=str(event["type"]), reference=str(checkout["id"]),
-                                 outcome=OUTCOMES.get(event["type"], ""), amount_minor=int(checkout["amount"]),
-                                 currency=str(checkout["currency"]).upper(), payment_id=str(checkout["id"]))
+            return ProviderEvent(
+                id=str(event["id"]),
+                type=str(event["type"]),
+                reference=str(checkout["id"]),
+                outcome=OUTCOMES.get(event["type"], ""),
+                amount_minor=int(checkout["amount"]),
+                currency=str(checkout["currency"]).upper(),
+                payment_id=str(checkout["id"]),
+            )
         except (ValueError, KeyError, TypeError) as error:
             raise MalformedEvent(f"unreadable event: {type(error).__name__}") from None
 
     def check(self, payment):
         # The provider knows a decision only once its (slow) confirmation is done.
         confirmed_before = Now() - timedelta(seconds=settings.PAYMENT_OFFLINE_CONFIRM_SECONDS)
-        checkout = (OfflineCheckout.objects.filter(id=payment.reference).exclude(status=Status.OPEN)
-                    .exclude(status__in=[Status.APPROVED, Status.DECLINED], decided_at__gt=confirmed_before).first())
+        checkout = (
+            OfflineCheckout.objects.filter(id=payment.reference)
+            .exclude(status=Status.OPEN)
+            .exclude(status__in=[Status.APPROVED, Status.DECLINED], decided_at__gt=confirmed_before)
+            .first()
+        )
         if checkout is None:
             return None
         status = Status.APPROVED if checkout.status == Status.REFUNDED else checkout.status
-        return ProviderEvent(id=f"check:{checkout.id}:{status}", type="check", reference=checkout.id,
-                             outcome=OUTCOMES[EVENT_TYPES[status]], amount_minor=checkout.amount_minor,
-                             currency=checkout.currency, payment_id=checkout.id)
+        return ProviderEvent(
+            id=f"check:{checkout.id}:{status}",
+            type="check",
+            reference=checkout.id,
+            outcome=OUTCOMES[EVENT_TYPES[status]],
+            amount_minor=checkout.amount_minor,
+            currency=checkout.currency,
+            payment_id=checkout.id,
+        )
 
     def refund(self, payment):
         refund_id = f"ofr_{uuid.uuid4().hex}"
         OfflineCheckout.objects.filter(id=payment.reference, status=Status.APPROVED).update(
-            status=Status.REFUNDED, refund_id=refund_id)
+            status=Status.REFUNDED, refund_id=refund_id
+        )
         checkout = OfflineCheckout.objects.filter(id=payment.reference).first()
         if checkout is None or checkout.status != Status.REFUNDED:
             raise ProviderError(f"offline checkout {payment.reference} was never approved: nothing to refund")

@@ -1,4 +1,5 @@
 """The providers by name; PAYMENT_PROVIDER names the one new checkouts use."""
+
 from django.conf import settings
 
 from .offline import OfflineProvider

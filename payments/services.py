@@ -5,6 +5,7 @@ The order moves only through orders.services.change_status: a payment that succe
 PAYMENT_TIMEOUT moves pending -> cancelled (its stock goes back on sale). Locks are always taken order first,
 then payment, so a webhook and the expiry never wait on each other in a circle.
 """
+
 import logging
 import time
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ class RefundRefused(Exception):
 
 # --- Starting a checkout --------------------------------------------------------------------------------
 
+
 def why_not_payable(order):
     """Why `order` cannot be paid online now (a sentence for the shopper), or None if it can."""
     if order.status in (Status.PAID, Status.SHIPPED):
@@ -79,14 +81,20 @@ def start_payment(*, order_id):
         open_payment = order.payments.filter(provider=provider.name, state=State.OPEN).order_by("-created").first()
         if open_payment is not None and open_payment.redirect_url:
             return open_payment  # one checkout per order at a time: two open ones could both be paid
-        starting = open_payment is not None and Payment.objects.filter(
-            id=open_payment.id, created__gt=Now() - timedelta(seconds=STARTING_SECONDS)).exists()
+        starting = (
+            open_payment is not None
+            and Payment.objects.filter(
+                id=open_payment.id, created__gt=Now() - timedelta(seconds=STARTING_SECONDS)
+            ).exists()
+        )
         if open_payment is not None and not starting:
             Payment.objects.filter(id=open_payment.id).update(  # its start never finished (a killed process)
-                state=State.FAILED, updated=Now(), last_error="the checkout was never started")
+                state=State.FAILED, updated=Now(), last_error="the checkout was never started"
+            )
         if not starting:
-            payment = Payment.objects.create(order=order, provider=provider.name, amount=order.total,
-                                             currency=settings.SHOP_CURRENCY.upper())
+            payment = Payment.objects.create(
+                order=order, provider=provider.name, amount=order.total, currency=settings.SHOP_CURRENCY.upper()
+            )
     if starting:  # another request (a double click) is starting it: the same page for both
         return _wait_for_checkout(open_payment.id)
     lines = [(item.product.name, item.price, item.quantity) for item in order.items.select_related("product")]
@@ -95,17 +103,27 @@ def start_payment(*, order_id):
     site = settings.SHOP_SITE_URL.rstrip("/")
     try:
         checkout = provider.start_checkout(
-            payment=payment, order=order, lines=lines,
+            payment=payment,
+            order=order,
+            lines=lines,
             return_url=site + reverse("payments:payment_return", args=[order.token]),
-            cancel_url=site + reverse("payments:payment_return", args=[order.token]) + "?cancelled=1")
+            cancel_url=site + reverse("payments:payment_return", args=[order.token]) + "?cancelled=1",
+        )
     except ProviderError as error:
-        Payment.objects.filter(id=payment.id).update(state=State.FAILED, updated=Now(),
-                                                     last_error=f"could not start: {error}"[:1000])
-        logger.warning("order %s: payment %s could not start at %s (%s)", order.id, payment.id, provider.name,
-                       type(error.__cause__ or error).__name__)
+        Payment.objects.filter(id=payment.id).update(
+            state=State.FAILED, updated=Now(), last_error=f"could not start: {error}"[:1000]
+        )
+        logger.warning(
+            "order %s: payment %s could not start at %s (%s)",
+            order.id,
+            payment.id,
+            provider.name,
+            type(error.__cause__ or error).__name__,
+        )
         raise
-    Payment.objects.filter(id=payment.id).update(reference=checkout.reference, redirect_url=checkout.redirect_url,
-                                                 updated=Now())
+    Payment.objects.filter(id=payment.id).update(
+        reference=checkout.reference, redirect_url=checkout.redirect_url, updated=Now()
+    )
     payment.reference, payment.redirect_url = checkout.reference, checkout.redirect_url
     logger.info("order %s: payment %s started at %s", order.id, payment.id, provider.name)
     return payment
@@ -124,6 +142,7 @@ def _wait_for_checkout(payment_id, *, seconds=10, step=0.2):
 
 
 # --- What providers report ------------------------------------------------------------------------------
+
 
 def apply_event(*, provider, event):
     """Act once on a verified ProviderEvent from `provider` (a webhook, or a check with the provider);
@@ -159,8 +178,9 @@ def _apply(provider, event, record):
         return f"payment {payment.id} {event.outcome}"
 
     currency = event.currency.upper()
-    received = (None if event.amount_minor is None
-                else from_minor_units(event.amount_minor, currency or payment.currency))
+    received = (
+        None if event.amount_minor is None else from_minor_units(event.amount_minor, currency or payment.currency)
+    )
     if event.amount_minor != to_minor_units(order.total, payment.currency) or currency != payment.currency.upper():
         problem = Problem.MISMATCH
     elif order.status == Status.PENDING:
@@ -171,11 +191,21 @@ def _apply(provider, event, record):
     else:
         problem = Problem.DUPLICATE
     Payment.objects.filter(id=payment.id).update(
-        state=State.SUCCEEDED, problem=problem, paid_at=Now(), updated=Now(), amount_received=received,
-        currency_received=currency, provider_payment_id=event.payment_id or payment.provider_payment_id)
+        state=State.SUCCEEDED,
+        problem=problem,
+        paid_at=Now(),
+        updated=Now(),
+        amount_received=received,
+        currency_received=currency,
+        provider_payment_id=event.payment_id or payment.provider_payment_id,
+    )
     if problem:
-        logger.warning("order %s: payment %s succeeded but %s: flagged for an operator", order.id, payment.id,
-                       Problem(problem).label.lower())
+        logger.warning(
+            "order %s: payment %s succeeded but %s: flagged for an operator",
+            order.id,
+            payment.id,
+            Problem(problem).label.lower(),
+        )
         return f"payment {payment.id} succeeded, flagged: {problem}"
     return f"payment {payment.id} succeeded, order {order.id} paid"
 
@@ -189,13 +219,15 @@ def check_with_provider(*, payment_id):
     try:
         event = get_provider(payment.provider).check(payment)
     except ProviderError as error:
-        logger.warning("order %s: could not check payment %s with %s (%s)", payment.order_id, payment.id,
-                       payment.provider, error)
+        logger.warning(
+            "order %s: could not check payment %s with %s (%s)", payment.order_id, payment.id, payment.provider, error
+        )
         return None
     return None if event is None else apply_event(provider=payment.provider, event=event)
 
 
 # --- Unpaid orders expire ---------------------------------------------------------------------------------
+
 
 def expire_unpaid_orders(*, limit=200):
     """Cancel orders still waiting for their online payment PAYMENT_TIMEOUT after they were placed (their
@@ -207,15 +239,21 @@ def expire_unpaid_orders(*, limit=200):
     deadline = Now() - timedelta(seconds=settings.PAYMENT_TIMEOUT)
     # Ask the provider about checkouts still open first: money it took but has not reported yet (a slow or
     # lost webhook) then pays its order, instead of arriving after the cancellation.
-    still_open = (Payment.objects.filter(state=State.OPEN, order__status=Status.PENDING, order__created__lte=deadline)
-                  .exclude(reference=None).values_list("id", flat=True)[:limit])
+    still_open = (
+        Payment.objects.filter(state=State.OPEN, order__status=Status.PENDING, order__created__lte=deadline)
+        .exclude(reference=None)
+        .values_list("id", flat=True)[:limit]
+    )
     for payment_id in list(still_open):
         check_with_provider(payment_id=payment_id)
     with transaction.atomic():
-        due = list(Order.objects.select_for_update(skip_locked=True)
-                   .filter(status=Status.PENDING, created__lte=deadline)
-                   .exclude(id__in=PaymentByHand.objects.values("order_id"))
-                   .order_by("created").values_list("id", flat=True)[:limit])
+        due = list(
+            Order.objects.select_for_update(skip_locked=True)
+            .filter(status=Status.PENDING, created__lte=deadline)
+            .exclude(id__in=PaymentByHand.objects.values("order_id"))
+            .order_by("created")
+            .values_list("id", flat=True)[:limit]
+        )
         if not due:
             return []
         expired, _ = change_status(order_ids=due, to=Status.CANCELLED)
@@ -226,22 +264,30 @@ def expire_unpaid_orders(*, limit=200):
         try:
             get_provider(payment.provider).close_checkout(payment)
         except ProviderError as error:
-            logger.warning("order %s: checkout of payment %s not closed at %s (%s)", payment.order_id, payment.id,
-                           payment.provider, error)
+            logger.warning(
+                "order %s: checkout of payment %s not closed at %s (%s)",
+                payment.order_id,
+                payment.id,
+                payment.provider,
+                error,
+            )
     return expired
 
 
 @transaction.atomic
 def take_payment_by_hand(*, order_ids, by=""):
     """Mark these pending orders as paid by hand (bank transfer, cash): they never expire; return their ids."""
-    pending = list(Order.objects.select_for_update().filter(id__in=order_ids, status=Status.PENDING)
-                   .values_list("id", flat=True))
-    PaymentByHand.objects.bulk_create([PaymentByHand(order_id=order_id, arranged_by=by) for order_id in pending],
-                                      ignore_conflicts=True)
+    pending = list(
+        Order.objects.select_for_update().filter(id__in=order_ids, status=Status.PENDING).values_list("id", flat=True)
+    )
+    PaymentByHand.objects.bulk_create(
+        [PaymentByHand(order_id=order_id, arranged_by=by) for order_id in pending], ignore_conflicts=True
+    )
     return pending
 
 
 # --- Refunds ----------------------------------------------------------------------------------------------
+
 
 def refund(*, payment_id, by=""):
     """Give a succeeded payment's money back through its provider and record it; return the Payment.
@@ -252,24 +298,30 @@ def refund(*, payment_id, by=""):
     """
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(id=payment_id)
-        stuck = Payment.objects.filter(id=payment_id, state=State.REFUNDING,
-                                       refund_started_at__lte=Now() - timedelta(seconds=REFUND_RETRY_SECONDS))
+        stuck = Payment.objects.filter(
+            id=payment_id, state=State.REFUNDING, refund_started_at__lte=Now() - timedelta(seconds=REFUND_RETRY_SECONDS)
+        )
         if payment.state == State.REFUNDING and not stuck.exists():
             raise RefundRefused(f"Payment {payment.id} of order {payment.order_id} is being refunded right now.")
         if payment.state not in (State.SUCCEEDED, State.REFUNDING):
-            raise RefundRefused(f"Payment {payment.id} of order {payment.order_id} is "
-                                f"{payment.get_state_display().lower()}: there is nothing to refund.")
-        Payment.objects.filter(id=payment.id).update(state=State.REFUNDING, refund_started_at=Now(),
-                                                     refunded_by=by[:150], updated=Now())
+            raise RefundRefused(
+                f"Payment {payment.id} of order {payment.order_id} is "
+                f"{payment.get_state_display().lower()}: there is nothing to refund."
+            )
+        Payment.objects.filter(id=payment.id).update(
+            state=State.REFUNDING, refund_started_at=Now(), refunded_by=by[:150], updated=Now()
+        )
     try:
         reference = get_provider(payment.provider).refund(payment)
     except ProviderError as error:
         Payment.objects.filter(id=payment.id, state=State.REFUNDING).update(
-            state=State.SUCCEEDED, updated=Now(), last_error=f"refund refused: {error}"[:1000])
+            state=State.SUCCEEDED, updated=Now(), last_error=f"refund refused: {error}"[:1000]
+        )
         logger.warning("order %s: refund of payment %s refused by %s", payment.order_id, payment.id, payment.provider)
         raise
     Payment.objects.filter(id=payment.id, state=State.REFUNDING).update(
-        state=State.REFUNDED, refunded_at=Now(), refund_reference=reference[:255], updated=Now(), last_error="")
+        state=State.REFUNDED, refunded_at=Now(), refund_reference=reference[:255], updated=Now(), last_error=""
+    )
     logger.info("order %s: payment %s refunded at %s", payment.order_id, payment.id, payment.provider)
     payment.refresh_from_db()
     return payment
@@ -282,14 +334,15 @@ def refund_and_cancel(*, order_ids, by=""):
     refunded, refused = [], {}
     for order in Order.objects.filter(id__in=order_ids).order_by("id"):
         if order.status == Status.SHIPPED:
-            refused[order.id] = (f"Order {order.id} has shipped: refund its payment under Payments once the goods "
-                                 "are back.")
+            refused[order.id] = (
+                f"Order {order.id} has shipped: refund its payment under Payments once the goods are back."
+            )
             continue
         paid = list(order.payments.filter(state__in=[State.SUCCEEDED, State.REFUNDING]).values_list("id", flat=True))
         if not paid:
-            refused[order.id] = (f"Order {order.id} has no online payment to refund"
-                                 + (" (paid by hand: refund it by hand, then cancel it)." if order.status == Status.PAID
-                                    else "."))
+            refused[order.id] = f"Order {order.id} has no online payment to refund" + (
+                " (paid by hand: refund it by hand, then cancel it)." if order.status == Status.PAID else "."
+            )
             continue
         try:
             for payment_id in paid:
@@ -303,6 +356,7 @@ def refund_and_cancel(*, order_ids, by=""):
 
 
 # --- What the shopper is shown ----------------------------------------------------------------------------
+
 
 @dataclass
 class PaymentSummary:
@@ -327,10 +381,13 @@ def summarise(order, *, reference=None):
     """The PaymentSummary of `order`; `reference` is the checkout the shopper just came back from."""
     payments = list(order.payments.all())
     latest = payments[0] if payments else None
-    summary = PaymentSummary(stage="pay", order=order, payment=latest,
-                             refunds=[payment for payment in payments if payment.state == State.REFUNDED],
-                             late=[payment for payment in payments
-                                   if payment.problem and payment.state != State.REFUNDED])
+    summary = PaymentSummary(
+        stage="pay",
+        order=order,
+        payment=latest,
+        refunds=[payment for payment in payments if payment.state == State.REFUNDED],
+        late=[payment for payment in payments if payment.problem and payment.state != State.REFUNDED],
+    )
     if order.status in (Status.PAID, Status.SHIPPED):
         summary.stage = "paid"
         summary.invoice = Invoice.objects.filter(order_id=order.id).first()

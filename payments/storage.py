@@ -1,4 +1,5 @@
 """Where private files live: a file system storage that has no URL, so nothing can link to its files."""
+
 from django.core.files.storage import FileSystemStorage
 
 

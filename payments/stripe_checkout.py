@@ -8,6 +8,7 @@ Stripe events handled (everything else is recorded and ignored):
   checkout.session.async_payment_failed    failed
   checkout.session.expired                 expired (nobody paid before the session closed)
 """
+
 import json
 import time
 
@@ -52,11 +53,20 @@ class StripeCheckout(Provider):
 
     def start_checkout(self, *, payment, order, lines, return_url, cancel_url):
         currency = payment.currency.lower()
-        line_items = [{"quantity": quantity, "price_data": {
-            "currency": currency, "unit_amount": to_minor_units(price, currency), "product_data": {"name": name}}}
-            for name, price, quantity in lines]
+        line_items = [
+            {
+                "quantity": quantity,
+                "price_data": {
+                    "currency": currency,
+                    "unit_amount": to_minor_units(price, currency),
+                    "product_data": {"name": name},
+                },
+            }
+            for name, price, quantity in lines
+        ]
         if sum(item["quantity"] * item["price_data"]["unit_amount"] for item in line_items) != to_minor_units(
-                payment.amount, currency):
+            payment.amount, currency
+        ):
             raise ProviderError(f"order {order.id}: its lines do not add up to its total")
         remaining = settings.PAYMENT_TIMEOUT - (time.time() - order.created.timestamp())
         params = {
@@ -73,7 +83,8 @@ class StripeCheckout(Provider):
         try:
             # The same payment never opens two sessions, even when a timed-out request is sent again.
             session = self.client().v1.checkout.sessions.create(
-                params=params, options={"idempotency_key": f"myshop-checkout-{payment.id}"})
+                params=params, options={"idempotency_key": f"myshop-checkout-{payment.id}"}
+            )
         except stripe.StripeError as error:
             raise ProviderError(f"Stripe refused or did not answer: {type(error).__name__}: {error}") from error
         return Checkout(reference=session.id, redirect_url=session.url)
@@ -81,8 +92,12 @@ class StripeCheckout(Provider):
     def parse_webhook(self, *, body, headers):
         try:
             # Stripe's own scheme: HMAC-SHA256 of "<t>.<body>", with a 5-minute tolerance against replays.
-            stripe.WebhookSignature.verify_header(body, headers.get(SIGNATURE_HEADER), settings.STRIPE_WEBHOOK_SECRET,
-                                                  tolerance=stripe.Webhook.DEFAULT_TOLERANCE)
+            stripe.WebhookSignature.verify_header(
+                body,
+                headers.get(SIGNATURE_HEADER),
+                settings.STRIPE_WEBHOOK_SECRET,
+                tolerance=stripe.Webhook.DEFAULT_TOLERANCE,
+            )
         except (stripe.SignatureVerificationError, UnicodeDecodeError) as error:
             raise InvalidSignature(str(error)[:200]) from None
         try:
@@ -100,8 +115,13 @@ class StripeCheckout(Provider):
             session = self.client().v1.checkout.sessions.retrieve(payment.reference).to_dict()
         except stripe.StripeError as error:
             raise ProviderError(f"Stripe did not answer the check: {type(error).__name__}") from error
-        outcome = (SUCCEEDED if session.get("payment_status") == "paid"
-                   else EXPIRED if session.get("status") == "expired" else "")
+        outcome = (
+            SUCCEEDED
+            if session.get("payment_status") == "paid"
+            else EXPIRED
+            if session.get("status") == "expired"
+            else ""
+        )
         if not outcome:
             return None
         return _session_event(f"check:{session['id']}:{outcome}", "check", session, outcome=outcome)
@@ -111,9 +131,12 @@ class StripeCheckout(Provider):
             raise ProviderError(f"payment {payment.id}: Stripe never named its PaymentIntent; refund it in Stripe")
         try:
             refund = self.client().v1.refunds.create(
-                params={"payment_intent": payment.provider_payment_id,
-                        "metadata": {"order_id": str(payment.order_id), "payment_id": str(payment.id)}},
-                options={"idempotency_key": f"myshop-refund-{payment.id}"})  # refunded once, however often asked
+                params={
+                    "payment_intent": payment.provider_payment_id,
+                    "metadata": {"order_id": str(payment.order_id), "payment_id": str(payment.id)},
+                },
+                options={"idempotency_key": f"myshop-refund-{payment.id}"},
+            )  # refunded once, however often asked
         except stripe.StripeError as error:
             raise ProviderError(f"Stripe refused the refund: {type(error).__name__}: {error}") from error
         return refund.id
@@ -135,6 +158,12 @@ def _session_event(event_id, event_type, session, outcome=None):
     if isinstance(intent, dict):  # expanded
         intent = intent.get("id", "")
     amount = session.get("amount_total")
-    return ProviderEvent(id=event_id, type=event_type, reference=str(session["id"]), outcome=outcome,
-                         amount_minor=None if amount is None else int(amount),
-                         currency=str(session.get("currency") or "").upper(), payment_id=str(intent))
+    return ProviderEvent(
+        id=event_id,
+        type=event_type,
+        reference=str(session["id"]),
+        outcome=outcome,
+        amount_minor=None if amount is None else int(amount),
+        currency=str(session.get("currency") or "").upper(),
+        payment_id=str(intent),
+    )

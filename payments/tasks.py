@@ -1,5 +1,6 @@
 """The worker's side of payments: the invoice email, the offline provider's webhooks, and expiring unpaid
 orders (run by Celery beat). Each task takes ids or plain JSON values."""
+
 import json
 import logging
 import urllib.error
@@ -38,20 +39,26 @@ def deliver_offline_event(self, event):
     """Post the offline provider's `event` (a dict) to the shop's webhook endpoint, signed at each sending;
     sent again with backoff until the shop answers (a 4xx answer will not change: it is not retried)."""
     body = json.dumps(event, separators=(",", ":"))
-    request = urllib.request.Request(offline.webhook_url(), data=body.encode(), method="POST", headers={
-        "Content-Type": "application/json", offline.SIGNATURE_HEADER: offline.sign(body)})
+    request = urllib.request.Request(
+        offline.webhook_url(),
+        data=body.encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", offline.SIGNATURE_HEADER: offline.sign(body)},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status
     except urllib.error.HTTPError as error:
         if 400 <= error.code < 500 and error.code != 429:
-            logger.error("offline provider: the shop refused event %s with HTTP %s; not sent again", event.get("id"),
-                         error.code)
+            logger.error(
+                "offline provider: the shop refused event %s with HTTP %s; not sent again", event.get("id"), error.code
+            )
             return error.code
         reason = f"HTTP {error.code}"
     except OSError as error:  # URLError, a refused connection, a timeout
         reason = type(error).__name__
-    countdown = min(300, 2 * 2 ** self.request.retries)
-    logger.warning("offline provider: event %s not delivered (%s), sending again in %s s", event.get("id"), reason,
-                   countdown)
+    countdown = min(300, 2 * 2**self.request.retries)
+    logger.warning(
+        "offline provider: event %s not delivered (%s), sending again in %s s", event.get("id"), reason, countdown
+    )
     raise self.retry(countdown=countdown)

@@ -1,4 +1,5 @@
 """Mounted at the site's root: order pages live under /orders/<token>/ (whose tokens every log masks)."""
+
 from django.urls import path
 
 from . import views

@@ -4,6 +4,7 @@ Order pages are reached by the order's unguessable token, under /orders/<token>/
 shopper's return from the provider shows where the payment stands and may ask the provider (a check), but
 never marks anything paid by itself: only a verified webhook or the provider's own answer does.
 """
+
 import logging
 
 from django.conf import settings
@@ -40,8 +41,10 @@ def payment_start(request, token):
     except services.PaymentRefused as refusal:
         messages.warning(request, str(refusal))
     except ProviderError:
-        messages.error(request, "The payment service is not answering right now. Your order is kept for you: "
-                                "please try again in a minute.")
+        messages.error(
+            request,
+            "The payment service is not answering right now. Your order is kept for you: please try again in a minute.",
+        )
     else:
         return redirect(payment.redirect_url)
     return redirect("payments:payment_return", token=order.token)
@@ -54,8 +57,11 @@ def payment_return(request, token):
     provider's word arrives)."""
     order = get_object_or_404(Order, token=token)
     reference = _check_returning_payment(order, request.GET.get("ref"))
-    context = {"order": order, "summary": services.summarise(order, reference=reference),
-               "cancelled": "cancelled" in request.GET}
+    context = {
+        "order": order,
+        "summary": services.summarise(order, reference=reference),
+        "cancelled": "cancelled" in request.GET,
+    }
     return render(request, "payments/payment/return.html", context)
 
 
@@ -99,6 +105,7 @@ def invoice_download(request, token):
 
 # --- The offline provider's page (what a real provider hosts on its own site) ---------------------------
 
+
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def offline_checkout(request, checkout_id):
@@ -117,9 +124,16 @@ def offline_checkout(request, checkout_id):
             transaction.on_commit(lambda: _send_later(event))
         return redirect(back)
     amount = format_money(from_minor_units(checkout.amount_minor, checkout.currency), checkout.currency)
-    return render(request, "payments/offline/checkout.html", {
-        "checkout": checkout, "amount": amount, "back": back,
-        "confirm_seconds": settings.PAYMENT_OFFLINE_CONFIRM_SECONDS})
+    return render(
+        request,
+        "payments/offline/checkout.html",
+        {
+            "checkout": checkout,
+            "amount": amount,
+            "back": back,
+            "confirm_seconds": settings.PAYMENT_OFFLINE_CONFIRM_SECONDS,
+        },
+    )
 
 
 def _send_later(event):
@@ -128,11 +142,13 @@ def _send_later(event):
     try:
         deliver_offline_event.apply_async((event,), countdown=settings.PAYMENT_OFFLINE_CONFIRM_SECONDS)
     except Exception:  # kombu's OperationalError, or whatever a broken broker raises
-        logger.warning("offline provider: event %s not queued (broker unreachable); the shop will ask instead",
-                       event["id"])
+        logger.warning(
+            "offline provider: event %s not queued (broker unreachable); the shop will ask instead", event["id"]
+        )
 
 
 # --- Webhooks -------------------------------------------------------------------------------------------
+
 
 @csrf_exempt  # signed by the provider instead
 @require_POST

@@ -39,11 +39,20 @@ class CategoryAdmin(admin.ModelAdmin):
 
 
 class StockChangeForm(forms.Form):
-    kind = forms.ChoiceField(choices=[("received", "Received: add this many units (a delivery)"),
-                                      ("counted", "Stock-take: this many units are on the shelf")],
-                             widget=forms.RadioSelect, initial="received")
-    quantity = forms.IntegerField(min_value=0, max_value=1_000_000, label="Units", error_messages={
-        "min_value": "Enter a number of units: at least 1 for a delivery, 0 or more for a stock-take."})
+    kind = forms.ChoiceField(
+        choices=[
+            ("received", "Received: add this many units (a delivery)"),
+            ("counted", "Stock-take: this many units are on the shelf"),
+        ],
+        widget=forms.RadioSelect,
+        initial="received",
+    )
+    quantity = forms.IntegerField(
+        min_value=0,
+        max_value=1_000_000,
+        label="Units",
+        error_messages={"min_value": "Enter a number of units: at least 1 for a delivery, 0 or more for a stock-take."},
+    )
     note = forms.CharField(max_length=200, required=False, help_text="e.g. the delivery note's number")
 
     def clean(self):
@@ -80,12 +89,17 @@ class ProductAdmin(admin.ModelAdmin):
     def stock_on_hand(self, product):
         url = reverse("admin:shop_product_stock", args=[product.id])
         history = reverse("admin:shop_stockmovement_changelist") + f"?product__id__exact={product.id}"
-        return format_html('{} units · <a href="{}">Receive or count stock</a> · <a href="{}">History</a>',
-                           product.stock, url, history)
+        return format_html(
+            '{} units · <a href="{}">Receive or count stock</a> · <a href="{}">History</a>', product.stock, url, history
+        )
 
     def get_urls(self):
-        return [path("<int:product_id>/stock/", self.admin_site.admin_view(self.stock_change_view),
-                     name="shop_product_stock"), *super().get_urls()]
+        return [
+            path(
+                "<int:product_id>/stock/", self.admin_site.admin_view(self.stock_change_view), name="shop_product_stock"
+            ),
+            *super().get_urls(),
+        ]
 
     def stock_change_view(self, request, product_id):
         """Receive units or record a stock-take: a movement with who, when and why, never an overwrite."""
@@ -98,19 +112,26 @@ class ProductAdmin(admin.ModelAdmin):
             try:
                 if kind == "received":
                     now = stock.receive(product_id=product.id, quantity=quantity, by=request.user, note=note)
-                    self.message_user(request, f"Received {quantity} of “{product.name}”: {now} in stock.",
-                                      messages.SUCCESS)
+                    self.message_user(
+                        request, f"Received {quantity} of “{product.name}”: {now} in stock.", messages.SUCCESS
+                    )
                 else:
                     delta = stock.count(product_id=product.id, counted=quantity, by=request.user, note=note)
-                    self.message_user(request, f"Stock-take of “{product.name}”: {quantity} in stock "
-                                               f"({delta:+d}).", messages.SUCCESS)
+                    self.message_user(
+                        request, f"Stock-take of “{product.name}”: {quantity} in stock ({delta:+d}).", messages.SUCCESS
+                    )
             except stock.StockError as error:
                 form.add_error(None, str(error))
             else:
                 return redirect("admin:shop_product_change", product.id)
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "product": product,
-                   "form": form, "title": f"Stock of “{product.name}”",
-                   "movements": product.stock_movements.select_related("by", "order")[:10]}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "product": product,
+            "form": form,
+            "title": f"Stock of “{product.name}”",
+            "movements": product.stock_movements.select_related("by", "order")[:10],
+        }
         return TemplateResponse(request, "admin/shop/product/stock.html", context)
 
 

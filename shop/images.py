@@ -6,6 +6,7 @@ is narrower than the widest: never upscaled);
 pages offer them with `srcset`/`sizes` and the browser picks the width it needs. The original is kept
 (for a later re-run with other widths: `manage.py make_image_renditions`) but never linked from a page.
 """
+
 import logging
 import posixpath
 from io import BytesIO

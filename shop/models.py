@@ -67,12 +67,20 @@ class Product(models.Model):
         """
         adding = self._state.adding
         if not adding and kwargs.get("update_fields") is None:
-            kwargs["update_fields"] = [field.attname for field in self._meta.concrete_fields
-                                       if not field.primary_key and field.attname != "stock"]
+            kwargs["update_fields"] = [
+                field.attname
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.attname != "stock"
+            ]
         super().save(*args, **kwargs)
         if adding and self.stock:
-            StockMovement.objects.create(product=self, delta=self.stock, balance=self.stock,
-                                         reason=StockMovement.Reason.RECEIVED, note="initial stock")
+            StockMovement.objects.create(
+                product=self,
+                delta=self.stock,
+                balance=self.stock,
+                reason=StockMovement.Reason.RECEIVED,
+                note="initial stock",
+            )
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "image" not in update_fields:
             return
@@ -105,10 +113,10 @@ class StockMovement(models.Model):
     delta = models.IntegerField()
     balance = models.PositiveIntegerField(help_text="The stock after this movement.")
     reason = models.CharField(max_length=20, choices=Reason.choices)
-    order = models.ForeignKey("orders.Order", null=True, blank=True, related_name="stock_movements",
-                              on_delete=models.PROTECT)
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                           related_name="+")
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, related_name="stock_movements", on_delete=models.PROTECT
+    )
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     note = models.CharField(max_length=200, blank=True)
     created = models.DateTimeField(db_default=Now())
 

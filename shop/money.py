@@ -1,4 +1,5 @@
 """Amounts of money: rounding, formatting, and what shipping costs. The one place for each."""
+
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings

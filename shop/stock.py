@@ -1,5 +1,6 @@
 """Stock moves only by recorded deltas: every change is a StockMovement with its reason, applied to the
 product under its row lock. The one place stock changes."""
+
 from django.db import transaction
 
 from .models import Product, StockMovement
@@ -25,16 +26,20 @@ def _apply(products, deltas, reason, *, order_id=None, by=None, note=""):
         product.stock += delta
         if product.stock < 0:
             raise StockError(f"“{product.name}” has only {product.stock - delta} in stock.")
-        movements.append(StockMovement(product=product, delta=delta, balance=product.stock, reason=reason,
-                                       order_id=order_id, by=by, note=note))
+        movements.append(
+            StockMovement(
+                product=product, delta=delta, balance=product.stock, reason=reason, order_id=order_id, by=by, note=note
+            )
+        )
     Product.objects.bulk_update([products[product_id] for product_id in deltas], ["stock"])
     StockMovement.objects.bulk_create(movements)
 
 
 def sell(*, products, quantities, order_id):
     """Take {product_id: quantity} for order `order_id`; `products` must be locked by the caller's transaction."""
-    _apply(products, {product_id: -quantity for product_id, quantity in quantities.items()}, Reason.SOLD,
-           order_id=order_id)
+    _apply(
+        products, {product_id: -quantity for product_id, quantity in quantities.items()}, Reason.SOLD, order_id=order_id
+    )
 
 
 @transaction.atomic

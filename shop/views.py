@@ -38,9 +38,16 @@ def product_detail(request, id, slug):
     addable = cart.addable_quantity(product)
     refused = cart.pop_refused(product.id)
     form = CartAddProductForm(initial={"quantity": refused or 1}, max_quantity=addable)
-    return render(request, "shop/product/detail.html", {
-        "product": product, "cart_product_form": form, "addable": addable, "in_cart": cart.quantity_of(product.id),
-    })
+    return render(
+        request,
+        "shop/product/detail.html",
+        {
+            "product": product,
+            "cart_product_form": form,
+            "addable": addable,
+            "in_cart": cart.quantity_of(product.id),
+        },
+    )
 
 
 def server_error(request):
@@ -55,7 +62,8 @@ def csrf_failure(request, reason=""):
     "Try again" leads back to the page the form was on, when the browser said which one and it is ours.
     """
     referer = request.META.get("HTTP_REFERER", "")
-    safe = url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure())
+    safe = url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
     retry_url = referer if referer and safe else reverse("cart:cart_detail")
     return render(request, "403_csrf.html", {"retry_url": retry_url}, status=403)

@@ -6,6 +6,7 @@ lines, a confirmation email (mostly sent; every `failed_every`-th failed, every 
 but unconfirmed) and, once shipped, a shipping notice. Orders are spread evenly over `days` days up to now;
 two orders share each email address and about twenty each last name. PostgreSQL only.
 """
+
 from orders.numbers import ALPHABET, GROUP, PREFIX
 
 # Order i's number: i times an odd constant, plus one, modulo 2**40, is a different 40-bit value for every i
@@ -13,11 +14,16 @@ from orders.numbers import ALPHABET, GROUP, PREFIX
 _NUMBER_BITS = "((i::bigint * 2654435761 + 1) % 1099511627776)"
 _NUMBER_SQL = " || ".join(
     [f"'{PREFIX}-'"]
-    + [f"substr('{ALPHABET}', (({_NUMBER_BITS} >> {5 * (2 * GROUP - 1 - k)}) & 31)::int + 1, 1)"
-       + (" || '-'" if k == GROUP - 1 else "") for k in range(2 * GROUP)]
+    + [
+        f"substr('{ALPHABET}', (({_NUMBER_BITS} >> {5 * (2 * GROUP - 1 - k)}) & 31)::int + 1, 1)"
+        + (" || '-'" if k == GROUP - 1 else "")
+        for k in range(2 * GROUP)
+    ]
 )
-_STATUS_SQL = ("CASE WHEN i % 10 < 3 THEN 'shipped' WHEN i % 10 < 6 THEN 'paid' WHEN i % 10 = 6 THEN 'cancelled' "
-               "ELSE 'pending' END")
+_STATUS_SQL = (
+    "CASE WHEN i % 10 < 3 THEN 'shipped' WHEN i % 10 < 6 THEN 'paid' WHEN i % 10 = 6 THEN 'cancelled' "
+    "ELSE 'pending' END"
+)
 
 
 def load_orders(cursor, count, *, product_ids, days=365, failed_every=1000, unconfirmed_every=2000, vacuum=False):
@@ -26,11 +32,13 @@ def load_orders(cursor, count, *, product_ids, days=365, failed_every=1000, unco
     seconds_apart = days * 86400 / count
     first, second = product_ids[0], product_ids[1]
     # A schema from before order numbers (a benchmark's "before" run) gets none.
-    cursor.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'orders_order' AND "
-                   "column_name = 'number'")
+    cursor.execute(
+        "SELECT 1 FROM information_schema.columns WHERE table_name = 'orders_order' AND column_name = 'number'"
+    )
     numbered = cursor.fetchone() is not None
-    cursor.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'orders_order' AND "
-                   "column_name = 'mailbox'")
+    cursor.execute(
+        "SELECT 1 FROM information_schema.columns WHERE table_name = 'orders_order' AND column_name = 'mailbox'"
+    )
     mailbox = cursor.fetchone() is not None
     cursor.execute(f"""
         INSERT INTO orders_order (first_name, last_name, email, address, postal_code, city, created, updated,

@@ -13,6 +13,7 @@ both the server and rabbitmqctl as that user. The shared broker on 5672 is never
 
 Needs rabbitmq-server and root (to hand the folders to the rabbitmq user), as RabbitNode does.
 """
+
 import os
 import shutil
 import signal
@@ -40,8 +41,9 @@ class ClusterNode(RabbitNode):
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
-            result = self._ctl("await_startup", "--timeout", str(max(1, int(remaining))), check=False,
-                               timeout=max(5, remaining + 10))
+            result = self._ctl(
+                "await_startup", "--timeout", str(max(1, int(remaining))), check=False, timeout=max(5, remaining + 10)
+            )
             if result.returncode == 0:
                 return
             if time.monotonic() > deadline:
@@ -105,8 +107,12 @@ class RabbitCluster:
         for node in joining:  # one at a time: joins change the cluster's membership
             node._ctl("join_cluster", first.name)
         self._each(joining, lambda node: (node._ctl("start_app"), node.await_startup(timeout=timeout)))
-        wait_until(lambda: len(self.running_nodes()) == len(self.nodes), timeout=60, interval=0.5,
-                   what="every node running in the cluster")
+        wait_until(
+            lambda: len(self.running_nodes()) == len(self.nodes),
+            timeout=60,
+            interval=0.5,
+            what="every node running in the cluster",
+        )
         return self
 
     @staticmethod
@@ -181,8 +187,9 @@ class RabbitCluster:
     def restart(self, node, timeout=180):
         """Start a killed node again on its own data: it rejoins the cluster and its queue replicas catch up."""
         node.start(timeout=timeout)
-        wait_until(lambda: node.name in self.running_nodes(), timeout=60, interval=0.5,
-                   what=f"{node.name} back in the cluster")
+        wait_until(
+            lambda: node.name in self.running_nodes(), timeout=60, interval=0.5, what=f"{node.name} back in the cluster"
+        )
 
     def stop(self):
         """Stop every node (side by side) and remove its folders, whatever state the cluster is in."""

@@ -1,5 +1,6 @@
 """An email backend for fault tests: sending to a crash+...@ address kills the process sending it (as an OOM
 kill or a crash in a C library would); other messages go to the backend named by CRASH_DELEGATE_BACKEND."""
+
 import os
 import signal
 

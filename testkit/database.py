@@ -1,4 +1,5 @@
 """Databases for subprocesses: the one a test runs on, or one of its own for a benchmark."""
+
 import re
 import sqlite3
 import urllib.parse
@@ -12,8 +13,10 @@ def database_url(settings_dict):
     user = urllib.parse.quote(settings_dict.get("USER") or "")
     password = settings_dict.get("PASSWORD") or ""
     auth = f"{user}:{urllib.parse.quote(password)}@" if password else (f"{user}@" if user else "")
-    return (f"postgres://{auth}{settings_dict.get('HOST') or '127.0.0.1'}:{settings_dict.get('PORT') or 5432}/"
-            f"{settings_dict['NAME']}")
+    return (
+        f"postgres://{auth}{settings_dict.get('HOST') or '127.0.0.1'}:{settings_dict.get('PORT') or 5432}/"
+        f"{settings_dict['NAME']}"
+    )
 
 
 class ScratchDatabase:
@@ -32,10 +35,16 @@ class ScratchDatabase:
             raise SystemExit(f"not a usable PostgreSQL database URL: {url}")
         if marker not in self.name:
             raise SystemExit(f"the database is dropped afterwards, so its name must contain {marker!r}")
-        self.connect_args = {key: value for key, value in {
-            "host": parts.hostname or "127.0.0.1", "port": parts.port or 5432,
-            "user": urllib.parse.unquote(parts.username) if parts.username else None,
-            "password": urllib.parse.unquote(parts.password) if parts.password else None}.items() if value}
+        self.connect_args = {
+            key: value
+            for key, value in {
+                "host": parts.hostname or "127.0.0.1",
+                "port": parts.port or 5432,
+                "user": urllib.parse.unquote(parts.username) if parts.username else None,
+                "password": urllib.parse.unquote(parts.password) if parts.password else None,
+            }.items()
+            if value
+        }
 
     def _pg(self, dbname):
         import psycopg

@@ -4,6 +4,7 @@ stopped and restarted at will. The shared server at 127.0.0.1:5432 is never touc
 PostgreSQL refuses to run as root: as root the server runs as the `postgres` user (Debian's packages create
 it), otherwise as the current user.
 """
+
 import os
 import pwd
 import shutil
@@ -20,8 +21,11 @@ POSTGRES_ROOT = Path("/usr/lib/postgresql")
 
 def binaries():
     """The bin folder of the newest PostgreSQL installed (Debian layout), or None."""
-    folders = sorted(POSTGRES_ROOT.glob("*/bin"), key=lambda path: int(path.parent.name)
-                     if path.parent.name.isdigit() else 0, reverse=True)
+    folders = sorted(
+        POSTGRES_ROOT.glob("*/bin"),
+        key=lambda path: int(path.parent.name) if path.parent.name.isdigit() else 0,
+        reverse=True,
+    )
     return next((folder for folder in folders if (folder / "initdb").exists()), None)
 
 
@@ -56,19 +60,44 @@ class PostgresNode:
     def _run(self, program, *args, timeout=120, check=True):
         options = {}
         if self._account is not None:
-            options = {"user": self._account.pw_uid, "group": self._account.pw_gid, "extra_groups": [],
-                       "env": {"PATH": os.environ["PATH"], "HOME": self._account.pw_dir, "LC_ALL": "C.UTF-8"}}
-        return subprocess.run([str(self.bin / program), *args], cwd=self.base, capture_output=True, text=True,
-                              timeout=timeout, check=check, **options)
+            options = {
+                "user": self._account.pw_uid,
+                "group": self._account.pw_gid,
+                "extra_groups": [],
+                "env": {"PATH": os.environ["PATH"], "HOME": self._account.pw_dir, "LC_ALL": "C.UTF-8"},
+            }
+        return subprocess.run(
+            [str(self.bin / program), *args],
+            cwd=self.base,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=check,
+            **options,
+        )
 
     def start(self, timeout=60):
         """initdb on first start, then start the server and wait until it accepts connections."""
         if not self.data.exists():
             self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-        options = (f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off")
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log_path), "-o", options, "-w", "-t",
-                  str(timeout), "start", timeout=timeout + 10)
+        options = (
+            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log_path),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            str(timeout),
+            "start",
+            timeout=timeout + 10,
+        )
         wait_until(self.accepts_connections, timeout=timeout, what=f"PostgreSQL on port {self.port}")
         return self
 
@@ -86,14 +115,14 @@ class PostgresNode:
         return down, time.monotonic()
 
     def accepts_connections(self):
-        return self._run("pg_isready", "-h", "127.0.0.1", "-p", str(self.port), "-t", "1",
-                         check=False).returncode == 0
+        return self._run("pg_isready", "-h", "127.0.0.1", "-p", str(self.port), "-t", "1", check=False).returncode == 0
 
     def create_database(self, name):
         import psycopg
 
-        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
-                             autocommit=True) as connection:
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
+        ) as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 

@@ -1,5 +1,6 @@
 """The shop's processes for tests and benchmarks: web server and Celery workers as subprocesses in process
 groups of their own, with production settings pointed at the services given."""
+
 import os
 import signal
 import socket
@@ -64,8 +65,9 @@ class Process:
         self.name = name
         self.log_path = Path(log_dir) / f"{name}.log"
         self._log = open(self.log_path, "ab")
-        self.popen = subprocess.Popen(args, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
+        self.popen = subprocess.Popen(
+            args, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     @property
     def pid(self):
@@ -111,11 +113,14 @@ class Process:
 
 def manage(env, *args, timeout=300, cwd=ROOT):
     """Run `manage.py *args` with `env`; its output, or RuntimeError with the tail of it."""
-    result = subprocess.run([sys.executable, "manage.py", *args], cwd=cwd, env=env, capture_output=True,
-                            text=True, timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
     if result.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args[:2])} failed ({result.returncode}):\n"
-                           f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        raise RuntimeError(
+            f"manage.py {' '.join(args[:2])} failed ({result.returncode}):\n"
+            f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
     return result.stdout
 
 
@@ -128,8 +133,22 @@ def _started(process, ready, what, timeout=60):
 
 def start_worker(env, log_dir, *, name, beat=False, concurrency=1, cwd=ROOT, python=sys.executable):
     """A Celery worker (prefork) named `name`@host, optionally running beat; returned once it is ready."""
-    args = [python, "-m", "celery", "-A", "myshop", "worker", "-l", "info", "-c", str(concurrency),
-            "-n", f"{name}@%h", "--without-gossip", "--without-mingle"]
+    args = [
+        python,
+        "-m",
+        "celery",
+        "-A",
+        "myshop",
+        "worker",
+        "-l",
+        "info",
+        "-c",
+        str(concurrency),
+        "-n",
+        f"{name}@%h",
+        "--without-gossip",
+        "--without-mingle",
+    ]
     if beat:
         args += ["-B", "-s", str(Path(log_dir) / f"{name}-beat-schedule")]
     process = Process(name, args, env, log_dir, cwd=cwd)
@@ -139,8 +158,13 @@ def start_worker(env, log_dir, *, name, beat=False, concurrency=1, cwd=ROOT, pyt
 def start_web(env, log_dir, *, name="web", cwd=ROOT, python=sys.executable):
     """Django's development server, single-threaded (a faithful, simple web tier for fault tests)."""
     port = free_port()
-    process = Process(name, [python, "manage.py", "runserver", "--noreload", "--nothreading",
-                             f"127.0.0.1:{port}"], env, log_dir, cwd=cwd)
+    process = Process(
+        name,
+        [python, "manage.py", "runserver", "--noreload", "--nothreading", f"127.0.0.1:{port}"],
+        env,
+        log_dir,
+        cwd=cwd,
+    )
     process.base_url = f"http://127.0.0.1:{port}"
     return _started(process, lambda: port_answers(port), "the web server")
 
@@ -148,9 +172,21 @@ def start_web(env, log_dir, *, name="web", cwd=ROOT, python=sys.executable):
 def start_gunicorn(env, log_dir, *, name="gunicorn", workers=2, threads=1, cwd=ROOT, python=sys.executable):
     """The production web server: gunicorn with `workers` sync workers (or gthread with `threads`)."""
     port = free_port()
-    args = [python, "-m", "gunicorn", "myshop.wsgi:application", "--bind", f"127.0.0.1:{port}",
-            "--workers", str(workers), "--threads", str(threads), "--no-control-socket", "--log-level",
-            "warning"]
+    args = [
+        python,
+        "-m",
+        "gunicorn",
+        "myshop.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--no-control-socket",
+        "--log-level",
+        "warning",
+    ]
     process = Process(name, args, env, log_dir, cwd=cwd)
     process.base_url = f"http://127.0.0.1:{port}"
     return _started(process, lambda: port_answers(port), "gunicorn")

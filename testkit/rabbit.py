@@ -1,5 +1,6 @@
 """A RabbitMQ node of its own for fault tests and benchmarks: own name, ports, config and data, so faults
 never hit the shared broker on 5672."""
+
 import os
 import shutil
 import subprocess
@@ -21,8 +22,9 @@ class RabbitNode:
         self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
 
     def _ctl(self, *args, timeout=60, check=True):
-        return subprocess.run(["rabbitmqctl", "-n", self.name, *args], capture_output=True, text=True,
-                              timeout=timeout, check=check)
+        return subprocess.run(
+            ["rabbitmqctl", "-n", self.name, *args], capture_output=True, text=True, timeout=timeout, check=check
+        )
 
     def start(self, timeout=120):
         if shutil.which("rabbitmq-server") is None:
@@ -45,10 +47,15 @@ class RabbitNode:
             "RABBITMQ_LOG_BASE": str(self.base / "log"),
             "RABBITMQ_PID_FILE": str(self.base / "pid"),
         }
-        subprocess.run(["rabbitmq-server", "-detached"], env=env, cwd="/tmp", check=True, timeout=60,
-                       capture_output=True)
-        wait_until(lambda: port_answers(self.port), timeout=timeout, interval=0.25,
-                   what=f"RabbitMQ node {self.name} on port {self.port}")
+        subprocess.run(
+            ["rabbitmq-server", "-detached"], env=env, cwd="/tmp", check=True, timeout=60, capture_output=True
+        )
+        wait_until(
+            lambda: port_answers(self.port),
+            timeout=timeout,
+            interval=0.25,
+            what=f"RabbitMQ node {self.name} on port {self.port}",
+        )
         self._ctl("await_startup", timeout=timeout)
         return self
 

@@ -1,4 +1,5 @@
 """A shopper over HTTP: cookies, the CSRF token, no redirects followed, for driving the shop's web layer."""
+
 import http.cookiejar
 import re
 import time
@@ -13,8 +14,7 @@ class Shopper:
     def __init__(self, base_url):
         self.base_url = base_url
         self.cookies = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies),
-                                                  _NoRedirect())
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirect())
 
     def _csrf(self):
         for cookie in self.cookies:

@@ -1,5 +1,6 @@
 """A real SMTP server on 127.0.0.1 (aiosmtpd) that records what it accepts, with arrival times, and that
 refuses, stalls or answers late on demand: the mail server faults the outbox must survive."""
+
 import asyncio
 import email
 import re
@@ -73,7 +74,8 @@ class SmtpSink:
 
     fail_next (refuse the next N conversations with `fail_reply`), stall_next (hold the next N
     conversations at RCPT until `release` is set; `stalled` tells when one is held, `stalled_for` lists
-    whose; stall_only, one recipient's only), mail_delay / quit_delay (answer MAIL or QUIT that many seconds late), reply_delay (answer
+    whose; stall_only, one recipient's only), mail_delay / quit_delay (answer MAIL or QUIT that many seconds late),
+    reply_delay (answer
     every message's final "." late), reply_delay_next + late_reply (only the next N messages).
     """
 
@@ -122,6 +124,9 @@ class SmtpSink:
         """Every copy of order `order_id`'s `kind` email received (email.message.Message objects)."""
         with self.lock:
             messages = list(self.messages)
-        return [message for message in messages
-                if (match := ORDER_EMAIL.search(str(message["Message-ID"] or "")))
-                and (int(match.group(1)), match.group(2)) == (order_id, TEMPLATES[kind])]
+        return [
+            message
+            for message in messages
+            if (match := ORDER_EMAIL.search(str(message["Message-ID"] or "")))
+            and (int(match.group(1)), match.group(2)) == (order_id, TEMPLATES[kind])
+        ]

@@ -1,4 +1,5 @@
 """Percentiles and latency summaries: the one definition tests and benchmarks share."""
+
 import math
 import statistics
 
@@ -13,11 +14,17 @@ def percentile(values, fraction):
 
 def summary(seconds):
     """{count, p50, p95, p99, max} of durations in seconds, reported in milliseconds."""
+
     def ms(value):
         return None if value is None else round(value * 1000, 2)
 
-    return {"count": len(seconds), "p50": ms(percentile(seconds, 0.50)), "p95": ms(percentile(seconds, 0.95)),
-            "p99": ms(percentile(seconds, 0.99)), "max": ms(max(seconds) if seconds else None)}
+    return {
+        "count": len(seconds),
+        "p50": ms(percentile(seconds, 0.50)),
+        "p95": ms(percentile(seconds, 0.95)),
+        "p99": ms(percentile(seconds, 0.99)),
+        "max": ms(max(seconds) if seconds else None),
+    }
 
 
 def median(values):

@@ -1,4 +1,5 @@
 """Waiting for a condition, with a timeout, instead of sleeping."""
+
 import time
 
 

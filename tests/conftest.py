@@ -1,6 +1,7 @@
 """Fixtures for the fault tests: a private RabbitMQ node, a local SMTP server, and the shop's web server
 and workers as subprocesses with production settings against the test's database. And session
 housekeeping on the shared broker: the run's own task queue is removed when the run ends."""
+
 import os
 import shutil
 import uuid
@@ -17,8 +18,14 @@ from testkit.rabbit import RabbitNode
 from testkit.shopper import Shopper
 from testkit.smtp import SmtpSink
 
-CUSTOMER = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com",
-            "address": "12 Analytical Street", "postal_code": "10115", "city": "Berlin"}
+CUSTOMER = {
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "email": "ada@example.com",
+    "address": "12 Analytical Street",
+    "postal_code": "10115",
+    "city": "Berlin",
+}
 
 
 @pytest.fixture(scope="session")
@@ -50,9 +57,14 @@ def shop(rabbit_node, smtp_sink, tmp_path, transactional_db, request):
         node = rabbit_node
         sink = smtp_sink
         env = shop_environment(
-            database=database_url(connection.settings_dict), broker=rabbit_node.url, smtp_port=smtp_sink.port,
-            ORDER_EMAIL_RETRY_BASE_SECONDS="0.2", ORDER_EMAIL_MAX_ATTEMPTS="4", ORDER_EMAIL_SWEEP_SECONDS="1",
-            CELERY_TASK_TIME_LIMIT="6", ORDER_EMAIL_CLAIM_SECONDS="6",
+            database=database_url(connection.settings_dict),
+            broker=rabbit_node.url,
+            smtp_port=smtp_sink.port,
+            ORDER_EMAIL_RETRY_BASE_SECONDS="0.2",
+            ORDER_EMAIL_MAX_ATTEMPTS="4",
+            ORDER_EMAIL_SWEEP_SECONDS="1",
+            CELERY_TASK_TIME_LIMIT="6",
+            ORDER_EMAIL_CLAIM_SECONDS="6",
             CELERY_BEAT_SCHEDULE_FILENAME=str(tmp_path / "beat-schedule"),
         )
 
@@ -75,11 +87,14 @@ def shop(rabbit_node, smtp_sink, tmp_path, transactional_db, request):
 
 @pytest.fixture
 def products(make_product):
-    return [make_product(name="Blue mug", price=Decimal("7.00"), stock=500),
-            make_product(name="Teapot", price=Decimal("20.50"), stock=500)]
+    return [
+        make_product(name="Blue mug", price=Decimal("7.00"), stock=500),
+        make_product(name="Teapot", price=Decimal("20.50"), stock=500),
+    ]
 
 
 # --- Helpers for the fault tests --------------------------------------------------------------------
+
 
 def place_order(web, products, email="ada@example.com"):
     """Fill a cart and check out through the web server; return (order, seconds the checkout POST took)."""
@@ -113,15 +128,18 @@ def operator_resends(web, order, settings, action="resend_confirmation"):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # as the web server has
     get_user_model().objects.create_superuser("operator", "op@example.com", "a-long-password-123")
     operator = Shopper(web.base_url)
-    status, _, body = operator.request("POST", "/admin/login/?next=/admin/",
-                                       {"username": "operator", "password": "a-long-password-123"})
+    status, _, body = operator.request(
+        "POST", "/admin/login/?next=/admin/", {"username": "operator", "password": "a-long-password-123"}
+    )
     assert status == 302, body[-3000:]
-    status, _, _ = operator.request("POST", "/admin/orders/order/", {
-        "action": action, "_selected_action": order.id, "index": 0})
+    status, _, _ = operator.request(
+        "POST", "/admin/orders/order/", {"action": action, "_selected_action": order.id, "index": 0}
+    )
     assert status == 302
 
 
 # --- The shared broker, left as found ---------------------------------------------------------------
+
 
 def delete_queue_and_exchange(broker_url, name):
     """Delete queue `name` and the exchange of the same name on the broker; True if nothing is left.
@@ -161,6 +179,6 @@ def _remove_the_run_queue_at_the_end():
         return  # never a production queue, whatever TEST_CELERY_QUEUE says
     try:
         if not delete_queue_and_exchange(settings.CELERY_BROKER_URL, name):
-            warnings.warn(f"the run's queue {name} is still on the broker")
+            warnings.warn(f"the run's queue {name} is still on the broker", stacklevel=2)
     except Exception as error:  # the broker is gone: the queue expires by itself (x-expires)
-        warnings.warn(f"could not delete the run's queue {name}: {type(error).__name__}: {error}")
+        warnings.warn(f"could not delete the run's queue {name}: {type(error).__name__}: {error}", stacklevel=2)

@@ -1,5 +1,6 @@
 """Helpers of the payment tests: placing an order as checkout does, and speaking as a provider (the offline
 one's signed webhooks, Stripe's events and API answers) without a network."""
+
 import json
 import time
 import uuid
@@ -31,15 +32,20 @@ def started(order):
 
 # --- The offline provider ----------------------------------------------------------------------------------
 
+
 def offline_event(payment, *, status="approved", event_id=None, amount=None, currency=None):
     """The event the offline provider sends about `payment`'s checkout (fields overridable for forgeries)."""
     return {
         "id": event_id or f"evt_{uuid.uuid4().hex}",
         "type": f"checkout.{status}",
         "created": int(time.time()),
-        "checkout": {"id": payment.reference, "client_reference_id": str(payment.order_id),
-                     "amount": to_minor_units(payment.amount, payment.currency) if amount is None else amount,
-                     "currency": currency or payment.currency, "status": status},
+        "checkout": {
+            "id": payment.reference,
+            "client_reference_id": str(payment.order_id),
+            "amount": to_minor_units(payment.amount, payment.currency) if amount is None else amount,
+            "currency": currency or payment.currency,
+            "status": status,
+        },
     }
 
 
@@ -47,16 +53,21 @@ def post_offline(client, event, *, secret=None, timestamp=None, body=None, signa
     """POST `event` to the offline webhook endpoint, signed as the provider signs it (or as told)."""
     body = json.dumps(event) if body is None else body
     header = signature if signature is not None else offline.sign(body, secret=secret, timestamp=timestamp)
-    return client.post(reverse("payments:webhook", args=["offline"]), data=body, content_type="application/json",
-                       headers={offline.SIGNATURE_HEADER: header})
+    return client.post(
+        reverse("payments:webhook", args=["offline"]),
+        data=body,
+        content_type="application/json",
+        headers={offline.SIGNATURE_HEADER: header},
+    )
 
 
 def approve_offline(client, payment, decision="approve"):
     """The shopper approves on the provider's page; returns the response and the event the provider sends."""
-    with patch("payments.tasks.deliver_offline_event.apply_async") as send, \
-            TestCase.captureOnCommitCallbacks(execute=True):
-        response = client.post(reverse("payments:offline_checkout", args=[payment.reference]),
-                               {"decision": decision})
+    with (
+        patch("payments.tasks.deliver_offline_event.apply_async") as send,
+        TestCase.captureOnCommitCallbacks(execute=True),
+    ):
+        response = client.post(reverse("payments:offline_checkout", args=[payment.reference]), {"decision": decision})
     event = send.call_args.args[0][0] if send.called else None
     return response, event
 
@@ -87,8 +98,14 @@ class FakeStripeHTTP(stripe.HTTPClient):
         self.answers = list(answers or [])
 
     def request(self, method, url, headers, post_data=None):
-        self.requests.append({"method": method, "url": url, "headers": dict(headers),
-                              "data": post_data.decode() if isinstance(post_data, bytes) else (post_data or "")})
+        self.requests.append(
+            {
+                "method": method,
+                "url": url,
+                "headers": dict(headers),
+                "data": post_data.decode() if isinstance(post_data, bytes) else (post_data or ""),
+            }
+        )
         status, body = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         return json.dumps(body), status, {"request-id": f"req_{len(self.requests)}"}
 
@@ -99,17 +116,39 @@ class FakeStripeHTTP(stripe.HTTPClient):
         pass
 
 
-def stripe_session(*, session_id="cs_test_a1", order=None, payment_status="unpaid", status="open",
-                   amount=None, currency="eur", intent="pi_test_1", url="https://checkout.stripe.com/c/pay/cs_test_a1"):
-    return {"id": session_id, "object": "checkout.session", "client_reference_id": str(order.id) if order else None,
-            "amount_total": amount if amount is not None else (to_minor_units(order.total, "EUR") if order else 0),
-            "currency": currency, "payment_status": payment_status, "status": status, "payment_intent": intent,
-            "url": url}
+def stripe_session(
+    *,
+    session_id="cs_test_a1",
+    order=None,
+    payment_status="unpaid",
+    status="open",
+    amount=None,
+    currency="eur",
+    intent="pi_test_1",
+    url="https://checkout.stripe.com/c/pay/cs_test_a1",
+):
+    return {
+        "id": session_id,
+        "object": "checkout.session",
+        "client_reference_id": str(order.id) if order else None,
+        "amount_total": amount if amount is not None else (to_minor_units(order.total, "EUR") if order else 0),
+        "currency": currency,
+        "payment_status": payment_status,
+        "status": status,
+        "payment_intent": intent,
+        "url": url,
+    }
 
 
 def stripe_event(event_type, session, *, event_id=None):
-    return {"id": event_id or f"evt_{uuid.uuid4().hex[:24]}", "object": "event", "type": event_type,
-            "api_version": "2025-01-27", "created": int(time.time()), "data": {"object": session}}
+    return {
+        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
+        "object": "event",
+        "type": event_type,
+        "api_version": "2025-01-27",
+        "created": int(time.time()),
+        "data": {"object": session},
+    }
 
 
 def post_stripe(client, event, *, secret=STRIPE_WEBHOOK_SECRET, timestamp=None, body=None, signature=None):
@@ -118,5 +157,9 @@ def post_stripe(client, event, *, secret=STRIPE_WEBHOOK_SECRET, timestamp=None, 
     body = json.dumps(event) if body is None else body
     if signature is None:
         signature = stripe.WebhookSignature.generate_signature_header(body, secret, timestamp=timestamp)
-    return client.post(reverse("payments:webhook", args=["stripe"]), data=body, content_type="application/json",
-                       headers={"Stripe-Signature": signature})
+    return client.post(
+        reverse("payments:webhook", args=["stripe"]),
+        data=body,
+        content_type="application/json",
+        headers={"Stripe-Signature": signature},
+    )

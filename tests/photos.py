@@ -1,4 +1,5 @@
 """Photo-like JPEGs made with Pillow, for tests of uploads and page weight (no image files in the repo)."""
+
 import functools
 import io
 import random

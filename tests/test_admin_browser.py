@@ -1,6 +1,7 @@
 """The admin pages operators use, in Chromium at 1280 px: the order list fits without scrolling sideways, the
 order page's buttons work, and axe-core finds no violation on the order list, the order page, the product
 list and the pages around them. Uses the browser, axe and screenshot helpers of test_browser.py."""
+
 from decimal import Decimal
 
 import pytest
@@ -18,9 +19,13 @@ PASSWORD = "a long admin passphrase"
 # number, a big total and the longest email states.
 LONG_EMAIL = "a" * 64 + "@" + ".".join(["b" * 62, "c" * 62, "d" * 60]) + ".de"
 assert len(LONG_EMAIL) == 254
-WIDEST = {"first_name": "Maximiliane-Konstanze Theodora Wilhelmina von",
-          "last_name": "Hohenzollern-Sigmaringen-Schwarzenberg-Lichtens", "email": LONG_EMAIL,
-          "number": "MS-WWWW-WWWW", "total": Decimal("99999.99")}
+WIDEST = {
+    "first_name": "Maximiliane-Konstanze Theodora Wilhelmina von",
+    "last_name": "Hohenzollern-Sigmaringen-Schwarzenberg-Lichtens",
+    "email": LONG_EMAIL,
+    "number": "MS-WWWW-WWWW",
+    "total": Decimal("99999.99"),
+}
 
 
 @pytest.fixture
@@ -30,19 +35,35 @@ def orders(catalog):
     mug, teapot = catalog["mug"], catalog["teapot"]
     made = {}
     for status in ("pending", "paid", "shipped", "cancelled", "widest"):
-        fields = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com",
-                  "subtotal": Decimal("34.50"), "shipping_cost": Decimal("4.90"), "total": Decimal("39.40"),
-                  **(WIDEST if status == "widest" else {})}
-        order = Order.objects.create(address="12 Analytical Street", postal_code="10115", city="Berlin",
-                                     status="shipped" if status == "widest" else status, **fields)
+        fields = {
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "email": "ada@example.com",
+            "subtotal": Decimal("34.50"),
+            "shipping_cost": Decimal("4.90"),
+            "total": Decimal("39.40"),
+            **(WIDEST if status == "widest" else {}),
+        }
+        order = Order.objects.create(
+            address="12 Analytical Street",
+            postal_code="10115",
+            city="Berlin",
+            status="shipped" if status == "widest" else status,
+            **fields,
+        )
         OrderItem.objects.create(order=order, product=mug, price=Decimal("7.00"), quantity=2)
         OrderItem.objects.create(order=order, product=teapot, price=Decimal("20.50"), quantity=1)
         confirmation = {"paid": "failed", "widest": "unconfirmed"}.get(status, "sent")
-        OrderEmail.objects.create(order=order, kind="confirmation", state=confirmation,
-                                  last_error="550 mailbox unavailable" if confirmation == "failed" else "")
+        OrderEmail.objects.create(
+            order=order,
+            kind="confirmation",
+            state=confirmation,
+            last_error="550 mailbox unavailable" if confirmation == "failed" else "",
+        )
         if status in ("shipped", "widest"):
-            OrderEmail.objects.create(order=order, kind="shipping", state="sent" if status == "shipped" else
-                                      "unconfirmed")
+            OrderEmail.objects.create(
+                order=order, kind="shipping", state="sent" if status == "shipped" else "unconfirmed"
+            )
         made[status] = order
     return made
 
@@ -79,14 +100,16 @@ def assert_nothing_scrolls_sideways(page, screen):
     assert outside == [], f"{screen}: columns beyond the window's edge: {outside}"
 
 
-def test_order_list_shows_every_column_at_1280_px_without_scrolling_and_passes_axe(browser, live_server, orders,
-                                                                                   operator, request):
+def test_order_list_shows_every_column_at_1280_px_without_scrolling_and_passes_axe(
+    browser, live_server, orders, operator, request
+):
     with browsing(browser, live_server, request.node.name, **DESKTOP) as (page, screens):
         log_in(page)
         page.goto(reverse("admin:orders_order_changelist"))
         headers = page.locator("#result_list thead th")
-        expect(headers).to_have_text(["", "Number", "Customer", "Email", "Total", "Placed", "Status",
-                                      "Confirmation", "Shipping notice"])
+        expect(headers).to_have_text(
+            ["", "Number", "Customer", "Email", "Total", "Placed", "Status", "Confirmation", "Shipping notice"]
+        )
         row = page.locator("#result_list tbody tr", has_text=orders["paid"].number)
         expect(row).to_contain_text("€39.40")
         expect(row.locator("td.field-confirmation")).to_have_text("Failed")
@@ -132,8 +155,14 @@ def test_order_page_buttons_move_the_order_and_the_pages_pass_axe(browser, live_
 
         page.get_by_role("button", name="Mark paid").click()
         expect(page.locator("ul.messagelist")).to_contain_text(f"Marked paid: order {order.number}.")
-        expect(buttons).to_have_text(["Mark shipped and email the customer", "Cancel: stock goes back on sale",
-                                      "Send the confirmation again", "Send the invoice again"])  # paid: invoiced
+        expect(buttons).to_have_text(
+            [
+                "Mark shipped and email the customer",
+                "Cancel: stock goes back on sale",
+                "Send the confirmation again",
+                "Send the invoice again",
+            ]
+        )  # paid: invoiced
         assert_accessible(page, "order page after a move")
 
         page.get_by_role("button", name="Cancel: stock goes back on sale").click()

@@ -1,4 +1,5 @@
 """Operators in the admin: finding orders, exporting them, changing their status, resending emails."""
+
 import csv
 import io
 import re
@@ -16,12 +17,18 @@ from orders.tasks import order_created, order_shipped
 
 CHANGELIST = reverse("admin:orders_order_changelist")
 # The order page's read-only inline of emails, as a browser posts it back.
-NO_EMAIL_ROWS = {"emails-TOTAL_FORMS": "0", "emails-INITIAL_FORMS": "0", "emails-MIN_NUM_FORMS": "0",
-                 "emails-MAX_NUM_FORMS": "1000"}
+NO_EMAIL_ROWS = {
+    "emails-TOTAL_FORMS": "0",
+    "emails-INITIAL_FORMS": "0",
+    "emails-MIN_NUM_FORMS": "0",
+    "emails-MAX_NUM_FORMS": "1000",
+}
 # The read-only inlines of payments, the invoice and a payment by hand (payments/admin.py), empty.
-NO_EMAIL_ROWS |= {f"{prefix}-{field}": "0" if field != "MAX_NUM_FORMS" else "1000"
-                  for prefix in ("payments", "invoice", "payment_by_hand")
-                  for field in ("TOTAL_FORMS", "INITIAL_FORMS", "MIN_NUM_FORMS", "MAX_NUM_FORMS")}
+NO_EMAIL_ROWS |= {
+    f"{prefix}-{field}": "0" if field != "MAX_NUM_FORMS" else "1000"
+    for prefix in ("payments", "invoice", "payment_by_hand")
+    for field in ("TOTAL_FORMS", "INITIAL_FORMS", "MIN_NUM_FORMS", "MAX_NUM_FORMS")
+}
 
 
 @pytest.fixture
@@ -30,8 +37,7 @@ def make_order(customer, make_product):
 
     def make(emails=None, **fields):
         order = Order.objects.create(**{**customer, "subtotal": Decimal("14.00"), "total": Decimal("14.00"), **fields})
-        OrderItem.objects.create(order=order, product=make_product(name="Blue mug"), price=Decimal("7.00"),
-                                 quantity=2)
+        OrderItem.objects.create(order=order, product=make_product(name="Blue mug"), price=Decimal("7.00"), quantity=2)
         for kind, email_fields in (emails or {}).items():
             OrderEmail.objects.create(order=order, kind=kind, **email_fields)
         return order
@@ -67,8 +73,17 @@ def test_changelist_finds_an_order_by_number_email_or_name_exactly_in_any_case(a
         assert listed(admin_client.get(CHANGELIST, {"q": part})) == set(), part
 
 
-@pytest.mark.parametrize("params", [{"status__exact": "\x00"}, {"status__exact": "lost"}, {"confirmation": "\x00"},
-                                    {"shipping": "lost"}, {"q": "ada\x00@example.com"}, {"q": "word " * 3000}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"status__exact": "\x00"},
+        {"status__exact": "lost"},
+        {"confirmation": "\x00"},
+        {"shipping": "lost"},
+        {"q": "ada\x00@example.com"},
+        {"q": "word " * 3000},
+    ],
+)
 def test_a_hand_made_list_address_is_refused_or_answered_never_a_500(admin_client, make_order, params):
     make_order()
     response = admin_client.get(CHANGELIST, params)
@@ -139,8 +154,9 @@ def test_mark_paid_and_mark_shipped_actions(admin_client, make_order, django_cap
 
 
 @pytest.mark.parametrize("state", ["failed", "unconfirmed", "sent"])
-def test_resend_action_makes_the_confirmation_owed_again(admin_client, make_order, django_capture_on_commit_callbacks,
-                                                         state):
+def test_resend_action_makes_the_confirmation_owed_again(
+    admin_client, make_order, django_capture_on_commit_callbacks, state
+):
     order = make_order(emails={"confirmation": {"state": state, "attempts": 6, "last_error": "451 later"}})
     with patch.object(order_created, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
         admin_client.post(CHANGELIST, {"action": "resend_confirmation", "_selected_action": [order.id]})
@@ -150,8 +166,9 @@ def test_resend_action_makes_the_confirmation_owed_again(admin_client, make_orde
 
 
 def test_resend_action_sends_a_shipping_notice_again(admin_client, make_order, django_capture_on_commit_callbacks):
-    order = make_order(status="shipped", emails={"confirmation": {"state": "sent"},
-                                                 "shipping": {"state": "failed", "attempts": 6}})
+    order = make_order(
+        status="shipped", emails={"confirmation": {"state": "sent"}, "shipping": {"state": "failed", "attempts": 6}}
+    )
     with patch.object(order_shipped, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
         admin_client.post(CHANGELIST, {"action": "resend_shipping", "_selected_action": [order.id]})
     assert order.emails.get(kind="shipping").state == "pending"
@@ -159,16 +176,21 @@ def test_resend_action_sends_a_shipping_notice_again(admin_client, make_order, d
     delay.assert_called_once_with(order.id)
 
 
-def test_the_outbox_lists_every_email_and_resends_any_kind(admin_client, make_order,
-                                                          django_capture_on_commit_callbacks):
-    order = make_order(status="shipped", emails={"confirmation": {"state": "unconfirmed"},
-                                                 "shipping": {"state": "failed"}})
+def test_the_outbox_lists_every_email_and_resends_any_kind(
+    admin_client, make_order, django_capture_on_commit_callbacks
+):
+    order = make_order(
+        status="shipped", emails={"confirmation": {"state": "unconfirmed"}, "shipping": {"state": "failed"}}
+    )
     outbox_page = reverse("admin:orders_orderemail_changelist")
     listing = admin_client.get(outbox_page, {"state__exact": "failed"})
     assert [email.kind for email in listing.context["cl"].result_list] == ["shipping"]
     selected = list(order.emails.values_list("id", flat=True))
-    with patch.object(order_created, "delay") as confirm, patch.object(order_shipped, "delay") as ship, \
-            django_capture_on_commit_callbacks(execute=True):
+    with (
+        patch.object(order_created, "delay") as confirm,
+        patch.object(order_shipped, "delay") as ship,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         admin_client.post(outbox_page, {"action": "resend", "_selected_action": selected})
     confirm.assert_called_once_with(order.id)
     ship.assert_called_once_with(order.id)
@@ -198,8 +220,9 @@ def test_resend_leaves_an_email_that_a_worker_is_sending_right_now_alone(
     busy = make_order(emails={"confirmation": {}})
     outbox.claim(busy.id, "confirmation")
     with patch.object(order_created, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(CHANGELIST, {"action": "resend_confirmation", "_selected_action": [busy.id]},
-                                     follow=True)
+        response = admin_client.post(
+            CHANGELIST, {"action": "resend_confirmation", "_selected_action": [busy.id]}, follow=True
+        )
     assert busy.emails.get().state == "sending" and not delay.called
     assert "being sent right now" in response.content.decode()
 
@@ -213,11 +236,22 @@ def test_saving_the_order_form_does_not_overwrite_what_the_worker_recorded(admin
     page = admin_client.get(reverse("admin:orders_order_change", args=[order.id]))
     assert page.status_code == 200
     OrderEmail.objects.filter(order=order).update(state="sent")  # the worker, meanwhile
-    form = {"status": "pending", "first_name": "Ada", "last_name": "Byron", "email": order.email,
-            "address": order.address, "postal_code": order.postal_code, "city": order.city,
-            "items-TOTAL_FORMS": "1", "items-INITIAL_FORMS": "1", "items-MIN_NUM_FORMS": "0",
-            "items-MAX_NUM_FORMS": "1000", "items-0-id": str(order.items.get().id), "items-0-order": str(order.id),
-            **NO_EMAIL_ROWS}
+    form = {
+        "status": "pending",
+        "first_name": "Ada",
+        "last_name": "Byron",
+        "email": order.email,
+        "address": order.address,
+        "postal_code": order.postal_code,
+        "city": order.city,
+        "items-TOTAL_FORMS": "1",
+        "items-INITIAL_FORMS": "1",
+        "items-MIN_NUM_FORMS": "0",
+        "items-MAX_NUM_FORMS": "1000",
+        "items-0-id": str(order.items.get().id),
+        "items-0-order": str(order.id),
+        **NO_EMAIL_ROWS,
+    }
     assert admin_client.post(reverse("admin:orders_order_change", args=[order.id]), form).status_code == 302
     order.refresh_from_db()
     assert order.last_name == "Byron" and order.emails.get().state == "sent"
@@ -227,13 +261,20 @@ def test_changelist_shows_what_an_operator_follows_an_order_by(admin_client, mak
     order = make_order(status="paid", emails={"confirmation": {"state": "failed"}})
     response = admin_client.get(CHANGELIST)
     headers = [capfirst(header["text"]) for header in result_headers(response.context["cl"])][1:]  # [0]: the tick
-    assert headers == ["Number", "Customer", "Email", "Total", "Placed", "Status", "Confirmation",
-                       "Shipping notice"]
-    row = response.content.decode().split('<tbody>', 1)[1].split("</tr>", 1)[0]
+    assert headers == ["Number", "Customer", "Email", "Total", "Placed", "Status", "Confirmation", "Shipping notice"]
+    row = response.content.decode().split("<tbody>", 1)[1].split("</tr>", 1)[0]
     placed = timezone.localtime(order.created)
     placed = f'{placed:%Y-%m-%d}</span> <span class="time">{placed:%H:%M} UTC'
-    for shown in (order.number, "Ada Lovelace", "ada@example.com", "€14.00", placed, "Paid",
-                  "<strong>Failed</strong>", "—"):
+    for shown in (
+        order.number,
+        "Ada Lovelace",
+        "ada@example.com",
+        "€14.00",
+        placed,
+        "Paid",
+        "<strong>Failed</strong>",
+        "—",
+    ):
         assert shown in row, shown
     assert f">{order.id}<" not in row  # the database id stays internal
 
@@ -268,16 +309,23 @@ def buttons_on(admin_client, order):
     return re.findall(r'<button type="submit" name="action" value="(\w+)"', page)
 
 
-@pytest.mark.parametrize("status, emails, expected", [
-    ("pending", {"confirmation": {"state": "sent"}}, ["mark_paid", "cancel", "resend_confirmation"]),
-    ("paid", {"confirmation": {"state": "failed"}}, ["mark_shipped", "cancel", "resend_confirmation"]),
-    ("shipped", {"confirmation": {"state": "sent"}, "shipping": {"state": "sent"}},
-     ["resend_confirmation", "resend_shipping"]),
-    ("cancelled", {"confirmation": {"state": "sent"}}, ["resend_confirmation"]),
-    ("pending", {}, ["mark_paid", "cancel"]),
-])
-def test_order_page_offers_a_button_for_each_move_the_transition_table_allows(admin_client, make_order, status,
-                                                                              emails, expected):
+@pytest.mark.parametrize(
+    "status, emails, expected",
+    [
+        ("pending", {"confirmation": {"state": "sent"}}, ["mark_paid", "cancel", "resend_confirmation"]),
+        ("paid", {"confirmation": {"state": "failed"}}, ["mark_shipped", "cancel", "resend_confirmation"]),
+        (
+            "shipped",
+            {"confirmation": {"state": "sent"}, "shipping": {"state": "sent"}},
+            ["resend_confirmation", "resend_shipping"],
+        ),
+        ("cancelled", {"confirmation": {"state": "sent"}}, ["resend_confirmation"]),
+        ("pending", {}, ["mark_paid", "cancel"]),
+    ],
+)
+def test_order_page_offers_a_button_for_each_move_the_transition_table_allows(
+    admin_client, make_order, status, emails, expected
+):
     order = make_order(status=status, emails=emails)
     assert buttons_on(admin_client, order) == expected
 
@@ -286,12 +334,12 @@ def press(admin_client, order, action, **extra):
     return admin_client.post(reverse(ACT, args=[order.id]), {"action": action, **extra})
 
 
-def test_order_page_buttons_mark_paid_then_shipped_and_email_once(admin_client, make_order,
-                                                                    django_capture_on_commit_callbacks):
+def test_order_page_buttons_mark_paid_then_shipped_and_email_once(
+    admin_client, make_order, django_capture_on_commit_callbacks
+):
     order = make_order(emails={"confirmation": {"state": "sent"}})
     response = press(admin_client, order, "mark_paid")
-    assert response.status_code == 302 and response["Location"] == reverse("admin:orders_order_change",
-                                                                            args=[order.id])
+    assert response.status_code == 302 and response["Location"] == reverse("admin:orders_order_change", args=[order.id])
     order.refresh_from_db()
     assert order.status == "paid"
     with patch.object(order_shipped, "delay") as delay, django_capture_on_commit_callbacks(execute=True):

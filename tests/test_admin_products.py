@@ -1,4 +1,5 @@
 """The product list in the admin: its editable cells say which product they belong to."""
+
 import re
 from decimal import Decimal
 

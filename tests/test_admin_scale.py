@@ -1,5 +1,6 @@
 """The order admin stays fast on a big table: no full count, and every list, search and filter is served by an
 index. Checked on PostgreSQL's query plans at 20,000 orders; bench/admin_scale.py times it at a million."""
+
 import re
 from datetime import timedelta
 
@@ -90,14 +91,19 @@ def test_each_list_search_and_filter_reads_an_index_not_the_table(admin_client, 
         "number": {"q": many_orders.number},
         "email": {"q": many_orders.email.upper()},
         "name": {"q": f"{many_orders.first_name} {many_orders.last_name}"},
-        "month": {"created__gte": (timezone.now() - timedelta(days=30)).isoformat(),
-                  "created__lt": (timezone.now() + timedelta(days=1)).isoformat()},
+        "month": {
+            "created__gte": (timezone.now() - timedelta(days=30)).isoformat(),
+            "created__lt": (timezone.now() + timedelta(days=1)).isoformat(),
+        },
     }
     for name, params, indexes in CASES:
         response, statements = served(admin_client, typed.get(params) if isinstance(params, str) else params)
         assert response.context["cl"].result_list, name
-        [page_query] = [sql for sql in statements
-                        if sql.startswith("SELECT") and '"orders_order"."first_name"' in sql and "COUNT(" not in sql]
+        [page_query] = [
+            sql
+            for sql in statements
+            if sql.startswith("SELECT") and '"orders_order"."first_name"' in sql and "COUNT(" not in sql
+        ]
         page_plan = plan(page_query)
         assert any(index in page_plan for index in indexes), f"{name}: {page_plan}"
         if "LIMIT" in page_query:  # a page of a longer list: read in its order, not sorted from all matches

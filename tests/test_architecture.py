@@ -1,4 +1,5 @@
 """The code says what it does: imports run one way, and the product's own sentence is in the code."""
+
 import ast
 from pathlib import Path
 
@@ -19,8 +20,9 @@ def project_imports(path):
             elif node.module and node.module.split(".")[0] in APPS:
                 found.add(".".join(node.module.split(".")[:2]))
         elif isinstance(node, ast.Import):
-            found.update(".".join(alias.name.split(".")[:2]) for alias in node.names
-                         if alias.name.split(".")[0] in APPS)
+            found.update(
+                ".".join(alias.name.split(".")[:2]) for alias in node.names if alias.name.split(".")[0] in APPS
+            )
     return found
 
 

@@ -9,6 +9,7 @@ every passing run (for review), and a screenshot plus the page's HTML of the scr
 
 Never `playwright install`: the browser is /usr/bin/chromium (skipped when missing, except under CI=true).
 """
+
 import base64
 import contextlib
 import functools
@@ -56,6 +57,7 @@ expect.set_options(timeout=TIMEOUT_MS)
 
 # --- Fixtures ------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def browser(transactional_db, live_server, monkeypatch):
     """Headless Chromium, for one test.
@@ -93,14 +95,23 @@ def catalog(transactional_db):
     kitchen = Category.objects.create(name="Kitchen", slug="kitchen")
     garden = Category.objects.create(name="Garden", slug="garden")
     products = {
-        "mug": Product.objects.create(category=kitchen, name="Blue mug", slug="blue-mug",
-                                      price=Decimal("7.00"), stock=10, description="Holds a large tea."),
-        "teapot": Product.objects.create(category=kitchen, name="Teapot", slug="teapot",
-                                         price=Decimal("20.50"), stock=5),
-        "can": Product.objects.create(category=garden, name="Watering can", slug="watering-can",
-                                      price=Decimal("15.00"), stock=8),
-        "gnome": Product.objects.create(category=garden, name="Garden gnome", slug="garden-gnome",
-                                        price=Decimal("12.00"), stock=0),
+        "mug": Product.objects.create(
+            category=kitchen,
+            name="Blue mug",
+            slug="blue-mug",
+            price=Decimal("7.00"),
+            stock=10,
+            description="Holds a large tea.",
+        ),
+        "teapot": Product.objects.create(
+            category=kitchen, name="Teapot", slug="teapot", price=Decimal("20.50"), stock=5
+        ),
+        "can": Product.objects.create(
+            category=garden, name="Watering can", slug="watering-can", price=Decimal("15.00"), stock=8
+        ),
+        "gnome": Product.objects.create(
+            category=garden, name="Garden gnome", slug="garden-gnome", price=Decimal("12.00"), stock=0
+        ),
     }
     return products
 
@@ -118,8 +129,14 @@ def photo_catalog(transactional_db, media_served):
     """Twelve products (one page), each with a 3024 px phone-sized JPEG uploaded."""
     garden = Category.objects.create(name="Garden", slug="garden")
     return [
-        Product.objects.create(category=garden, name=f"Plant {n:02d}", slug=f"plant-{n:02d}", price=Decimal("9.00"),
-                               stock=5, image=ContentFile(photo_jpeg(seed=n), name=f"plant-{n:02d}.jpg"))
+        Product.objects.create(
+            category=garden,
+            name=f"Plant {n:02d}",
+            slug=f"plant-{n:02d}",
+            price=Decimal("9.00"),
+            stock=5,
+            image=ContentFile(photo_jpeg(seed=n), name=f"plant-{n:02d}.jpg"),
+        )
         for n in range(12)
     ]
 
@@ -129,6 +146,7 @@ DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 
 
 # --- Helpers -------------------------------------------------------------------------------------------
+
 
 class Screens:
     """Saves the screenshots of a run under test-artifacts/browser/, named after the test."""
@@ -145,8 +163,10 @@ class Screens:
 
     def save_failure(self):
         """Save the screen the test failed on (screenshot and HTML); never raises: the test's error counts."""
-        for suffix, save in ((".png", lambda path: self.page.screenshot(path=path, full_page=True)),
-                             (".html", lambda path: path.write_text(self.page.content(), encoding="utf-8"))):
+        for suffix, save in (
+            (".png", lambda path: self.page.screenshot(path=path, full_page=True)),
+            (".html", lambda path: path.write_text(self.page.content(), encoding="utf-8")),
+        ):
             path = ARTIFACTS / f"{self.test_name}--FAILED{suffix}"
             try:
                 save(path)
@@ -168,8 +188,14 @@ def browsing(browser, live_server, test_name, **context_options):
     page = context.new_page()
     problems = []
     page.on("pageerror", lambda error: problems.append(f"JavaScript error: {error}"))
-    page.on("response", lambda response: problems.append(f"HTTP {response.status} for {response.url}")
-            if response.status >= 400 and response.request.resource_type in CHECKED_RESOURCES else None)
+    page.on(
+        "response",
+        lambda response: (
+            problems.append(f"HTTP {response.status} for {response.url}")
+            if response.status >= 400 and response.request.resource_type in CHECKED_RESOURCES
+            else None
+        ),
+    )
     screens = Screens(page, test_name)
     try:
         yield page, screens
@@ -201,8 +227,10 @@ def assert_no_horizontal_scroll(page, screen):
                            + `(right edge at ${Math.round(e.getBoundingClientRect().right)}px)`)""",
             viewport_width,
         )
-        pytest.fail(f"{screen}: the page is {scroll_width}px wide (window.innerWidth {inner_width}px) on a "
-                    f"{viewport_width}px wide phone; sticking out: {culprits}")
+        pytest.fail(
+            f"{screen}: the page is {scroll_width}px wide (window.innerWidth {inner_width}px) on a "
+            f"{viewport_width}px wide phone; sticking out: {culprits}"
+        )
 
 
 @functools.cache
@@ -230,7 +258,8 @@ def assert_accessible(page, screen):
         }));
     }""")
     assert not violations, f"{screen}: axe found {len(violations)} violation(s):\n" + "\n".join(
-        f"- {v['id']} ({v['impact']}): {v['help']}\n    " + "\n    ".join(v["nodes"]) for v in violations)
+        f"- {v['id']} ({v['impact']}): {v['help']}\n    " + "\n    ".join(v["nodes"]) for v in violations
+    )
 
 
 def page_weight(page, path):
@@ -256,8 +285,9 @@ def page_weight(page, path):
     by_type = {}
     for request in finished:
         sizes = request.sizes()
-        by_type[request.resource_type] = (by_type.get(request.resource_type, 0) + sizes["responseBodySize"]
-                                          + sizes["responseHeadersSize"])
+        by_type[request.resource_type] = (
+            by_type.get(request.resource_type, 0) + sizes["responseBodySize"] + sizes["responseHeadersSize"]
+        )
     return sum(by_type.values()), by_type
 
 
@@ -275,6 +305,7 @@ def cart_line(page, name):
 
 
 # --- Tests ---------------------------------------------------------------------------------------------
+
 
 def test_phone_screens_do_not_scroll_sideways(browser, live_server, catalog, request):
     phone = {"viewport": {"width": 375, "height": 740}, "is_mobile": True, "has_touch": True}
@@ -318,8 +349,9 @@ def test_phone_screens_do_not_scroll_sideways(browser, live_server, catalog, req
 
 
 @pytest.mark.broker
-def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, live_server, catalog,
-                                                                       worker_outbox, request):
+def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(
+    browser, live_server, catalog, worker_outbox, request
+):
     desktop = {"viewport": {"width": 1280, "height": 900}}
     with browsing(browser, live_server, request.node.name, **desktop) as (page, screens):
         h1 = page.get_by_role("heading", level=1)
@@ -330,7 +362,8 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
         expect(page).to_have_title(re.compile(r"^All products · "))
         expect(h1).to_have_text("All products")
         expect(page.locator(".product-card a.product-name")).to_have_text(
-            ["Blue mug", "Garden gnome", "Teapot", "Watering can"])
+            ["Blue mug", "Garden gnome", "Teapot", "Watering can"]
+        )
         gnome_card = page.locator(".product-card", has_text="Garden gnome")
         expect(gnome_card.locator(".badge.sold-out")).to_have_text("Sold out")
         expect(cart_summary(page)).to_contain_text("0 items")
@@ -472,15 +505,20 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(browser, 
         assert Product.objects.get(id=catalog["can"].id).stock == 8  # removed from the cart: not reserved
 
         # The worker sends the confirmation email for that order.
-        [email] = wait_for(lambda: [m for m in worker_outbox if f"order {number}" in m.subject],
-                           timeout=20, what=f"the worker's confirmation email for order {number}")
+        [email] = wait_for(
+            lambda: [m for m in worker_outbox if f"order {number}" in m.subject],
+            timeout=20,
+            what=f"the worker's confirmation email for order {number}",
+        )
         assert re.search(rf"\border {number}\b", email.subject), email.subject
         assert email.to == ["ada@example.com"]
         assert "3 × Blue mug @ €7.00 = €21.00" in email.body, email.body
         assert "Subtotal: €21.00" in email.body and "Total: €25.90" in email.body, email.body
         assert "Watering can" not in email.body
-        wait_for(lambda: OrderEmail.objects.filter(order=order, kind="confirmation", state="sent").exists(),
-                 what="the order marked as confirmed")
+        wait_for(
+            lambda: OrderEmail.objects.filter(order=order, kind="confirmation", state="sent").exists(),
+            what="the order marked as confirmed",
+        )
 
         # The status link of the confirmation page (the email's link has the same path, on SHOP_SITE_URL).
         status_link = page.get_by_role("link", name="your order status page")
@@ -517,15 +555,21 @@ def test_home_page_with_twelve_photos_weighs_under_500_kb_on_a_phone(browser, li
 
 
 def fill_checkout(page, **overrides):
-    details = {"First name": "Ada", "Last name": "Lovelace", "Email": "ada@example.com",
-               "Address": "12 Analytical Street", "Postal code": "10115", "City": "Berlin", **overrides}
+    details = {
+        "First name": "Ada",
+        "Last name": "Lovelace",
+        "Email": "ada@example.com",
+        "Address": "12 Analytical Street",
+        "Postal code": "10115",
+        "City": "Berlin",
+        **overrides,
+    }
     for label, value in details.items():
         page.get_by_label(label).fill(value)
 
 
 @pytest.mark.parametrize("width", [1280, 390])
-def test_every_shop_page_passes_axe_at_desktop_and_phone_width(browser, live_server, catalog, settings, request,
-                                                               width):
+def test_every_shop_page_passes_axe_at_desktop_and_phone_width(browser, live_server, catalog, settings, request, width):
     """Every screen a shopper can reach, axe-checked: catalog, category, product, cart, checkout (and with
     errors), thank-you, status, 404, the expired-session page and the 429 page."""
     from django.core.cache import cache
@@ -614,8 +658,10 @@ def test_every_shop_page_passes_axe_at_desktop_and_phone_width(browser, live_ser
         from shop.views import server_error
 
         error_page = server_error(RequestFactory().get("/")).content
-        page.route("**/server-error-page/", lambda route: route.fulfill(status=500, body=error_page,
-                                                                        content_type="text/html; charset=utf-8"))
+        page.route(
+            "**/server-error-page/",
+            lambda route: route.fulfill(status=500, body=error_page, content_type="text/html; charset=utf-8"),
+        )
         page.goto("/server-error-page/")
         expect(h1).to_have_text("Something went wrong on our side")
         check("500")
@@ -674,8 +720,9 @@ def test_keyboard_reaches_content_with_a_visible_ring_and_one_stop_per_card(brow
             assert style == "solid" and ratio >= 3, (selector, style, ratio)
 
 
-def test_checkout_works_without_javascript_and_its_error_links_lead_to_the_fields(browser, live_server, catalog,
-                                                                                  request):
+def test_checkout_works_without_javascript_and_its_error_links_lead_to_the_fields(
+    browser, live_server, catalog, request
+):
     with browsing(browser, live_server, request.node.name, java_script_enabled=False, **DESKTOP) as (page, screens):
         page.goto(catalog["mug"].get_absolute_url())
         page.get_by_role("button", name="Add to cart").click()
@@ -734,7 +781,8 @@ def test_home_page_without_photos_stays_light_on_a_phone(browser, live_server, c
 
 @pytest.mark.broker
 def test_shopper_pays_with_the_offline_provider_and_gets_the_invoice_once_with_its_pdf(
-        browser, live_server, catalog, worker_outbox, settings, tmp_path, request):
+    browser, live_server, catalog, worker_outbox, settings, tmp_path, request
+):
     """The payment step in a real browser: the thank-you page leads to the offline provider's page; after
     "Approve" the shop shows "payment being confirmed" until the provider's signed webhook (sent by the real
     worker, through RabbitMQ) arrives; the worker then renders the invoice and emails it, once, as a PDF."""
@@ -744,8 +792,10 @@ def test_shopper_pays_with_the_offline_provider_and_gets_the_invoice_once_with_i
 
     settings.SHOP_SITE_URL = live_server.url  # where the provider posts its webhook (and emails link to)
     settings.PAYMENT_OFFLINE_CONFIRM_SECONDS = 1
-    settings.STORAGES = {**settings.STORAGES, "invoices": {
-        "BACKEND": "payments.storage.PrivateStorage", "OPTIONS": {"location": tmp_path / "invoices"}}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "invoices": {"BACKEND": "payments.storage.PrivateStorage", "OPTIONS": {"location": tmp_path / "invoices"}},
+    }
     with browsing(browser, live_server, request.node.name, **DESKTOP, accept_downloads=True) as (page, screens):
         h1 = page.get_by_role("heading", level=1)
         page.goto(catalog["teapot"].get_absolute_url())
@@ -779,16 +829,22 @@ def test_shopper_pays_with_the_offline_provider_and_gets_the_invoice_once_with_i
         assert Order.objects.get(id=order.id).status == "paid"
         invoice = Invoice.objects.get(order=order)
 
-        [email] = wait_for(lambda: [m for m in worker_outbox if "invoice" in m.subject], timeout=30,
-                           what=f"the worker's invoice email for order {number}")
+        [email] = wait_for(
+            lambda: [m for m in worker_outbox if "invoice" in m.subject],
+            timeout=30,
+            what=f"the worker's invoice email for order {number}",
+        )
         assert email.to == ["ada@example.com"] and invoice.number in email.subject
         [(filename, pdf, mimetype)] = email.attachments
         assert (filename, mimetype) == (f"invoice-{invoice.number}.pdf", "application/pdf")
-        text = " ".join(subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True,
-                                       check=True).stdout.decode().split())
+        text = " ".join(
+            subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode().split()
+        )
         assert f"Invoice {invoice.number}" in text and "Total €45.90" in text, text
-        wait_for(lambda: OrderEmail.objects.filter(order=order, kind="invoice", state="sent").exists(),
-                 what="the invoice email recorded as sent")
+        wait_for(
+            lambda: OrderEmail.objects.filter(order=order, kind="invoice", state="sent").exists(),
+            what="the invoice email recorded as sent",
+        )
 
         page.goto(order.get_absolute_url())
         expect(page.locator(".order-status")).to_have_text("Paid")

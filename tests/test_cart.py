@@ -107,8 +107,14 @@ def test_sync_drops_deleted_and_unavailable_products_and_flags_short_stock(sessi
 def test_tampered_session_data_is_ignored_not_a_crash(session, make_product):
     product = make_product()
     session[SESSION_KEY] = {
-        "abc": {"quantity": 1}, str(product.id): {"quantity": 2, "price": "NaN"}, "7": {"quantity": "many"},
-        "8": {"quantity": -3}, "9": {"quantity": True}, "10": None, "11": 5, "-4": {"quantity": 1},
+        "abc": {"quantity": 1},
+        str(product.id): {"quantity": 2, "price": "NaN"},
+        "7": {"quantity": "many"},
+        "8": {"quantity": -3},
+        "9": {"quantity": True},
+        "10": None,
+        "11": 5,
+        "-4": {"quantity": 1},
     }
     assert Cart(session).quantities() == {product.id: 2}
     assert Cart(session).sync() == []  # an unreadable remembered price is simply replaced
@@ -116,13 +122,25 @@ def test_tampered_session_data_is_ignored_not_a_crash(session, make_product):
     assert Cart(session).quantities() == {}
 
 
-@pytest.mark.parametrize("raw, valid", [("1", True), ("20", True), ("0", False), ("-2", False), ("21", False),
-                                        ("abc", False), ("", False), ("1e3", False)])
+@pytest.mark.parametrize(
+    "raw, valid",
+    [
+        ("1", True),
+        ("20", True),
+        ("0", False),
+        ("-2", False),
+        ("21", False),
+        ("abc", False),
+        ("", False),
+        ("1e3", False),
+    ],
+)
 def test_add_form_validates_quantity_shape(raw, valid):
     assert CartAddProductForm({"quantity": raw}).is_valid() is valid
 
 
 # --- views ------------------------------------------------------------------------------------------------
+
 
 def test_add_view_redirects_to_cart_and_header_shows_count_and_total(client, make_product):
     product = make_product(price=Decimal("4.25"))

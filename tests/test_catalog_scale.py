@@ -1,4 +1,5 @@
 """A catalog of 10,000 products stays paginated and is served from its indexes."""
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -13,8 +14,17 @@ SIZE = 10_000
 def big_catalog(db):
     categories = Category.objects.bulk_create(Category(name=f"Category {i}", slug=f"category-{i}") for i in range(20))
     Product.objects.bulk_create(
-        (Product(category=categories[i % 20], name=f"Product {i:05d}", slug=f"product-{i:05d}", price=i % 90 + 1,
-                 stock=5, available=i % 10 != 0) for i in range(SIZE)),
+        (
+            Product(
+                category=categories[i % 20],
+                name=f"Product {i:05d}",
+                slug=f"product-{i:05d}",
+                price=i % 90 + 1,
+                stock=5,
+                available=i % 10 != 0,
+            )
+            for i in range(SIZE)
+        ),
         batch_size=500,
     )
     with connection.cursor() as cursor:

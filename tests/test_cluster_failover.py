@@ -3,6 +3,7 @@
 The web server and a worker run as subprocesses with production settings and CELERY_BROKER_URL listing the
 three nodes; the task queue is a quorum queue replicated on all three. One cluster serves the module.
 """
+
 import json
 import os
 import shutil
@@ -32,8 +33,14 @@ pytestmark = [
 ]
 
 TASK_QUEUE = "myshop"
-CUSTOMER = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com",
-            "address": "12 Analytical Street", "postal_code": "10115", "city": "Berlin"}
+CUSTOMER = {
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "email": "ada@example.com",
+    "address": "12 Analytical Street",
+    "postal_code": "10115",
+    "city": "Berlin",
+}
 
 
 def wait_until(condition, *, timeout=60, what="condition"):
@@ -73,9 +80,13 @@ def shop(cluster, smtp_sink, tmp_path, transactional_db):
     class Shop:
         sink = smtp_sink
         env = shop_environment(
-            database=database_url(connection.settings_dict), broker=cluster.url, smtp_port=smtp_sink.port,
-            ORDER_EMAIL_SWEEP_SECONDS="1", CELERY_TASK_TIME_LIMIT="6",
-            ORDER_EMAIL_CLAIM_SECONDS="8", CELERY_BEAT_SCHEDULE_FILENAME=str(tmp_path / "beat-schedule"),
+            database=database_url(connection.settings_dict),
+            broker=cluster.url,
+            smtp_port=smtp_sink.port,
+            ORDER_EMAIL_SWEEP_SECONDS="1",
+            CELERY_TASK_TIME_LIMIT="6",
+            ORDER_EMAIL_CLAIM_SECONDS="8",
+            CELERY_BEAT_SCHEDULE_FILENAME=str(tmp_path / "beat-schedule"),
         )
 
         def web(self):
@@ -117,7 +128,8 @@ def emailed(sink, order_id):
 
 
 def test_killing_the_node_that_leads_the_queue_loses_no_order_email_and_pauses_the_worker_briefly(
-        cluster, shop, products):
+    cluster, shop, products
+):
     """One SIGKILL, no restart (a node restart costs ~15 s of the CI budget): the node that leads the quorum
     queue, and through which web and worker are connected (the first URL of the list), dies mid-checkouts."""
     web = shop.web()
@@ -142,8 +154,11 @@ def test_killing_the_node_that_leads_the_queue_loses_no_order_email_and_pauses_t
     killed_at = time.monotonic()
     first_after = f"shopper{len(results) + 1}@example.com"  # its checkout starts after the kill
     cluster.kill(leader)
-    wait_until(lambda: first_after in recipients(shop.sink), timeout=60,
-               what="the worker to email an order placed after the failover")
+    wait_until(
+        lambda: first_after in recipients(shop.sink),
+        timeout=60,
+        what="the worker to email an order placed after the failover",
+    )
     paused = time.monotonic() - killed_at
     print(f"an order placed after the kill was emailed {paused:.2f} s after the node was killed")
     shoppers.join(60)
@@ -156,10 +171,16 @@ def test_killing_the_node_that_leads_the_queue_loses_no_order_email_and_pauses_t
     assert new_leader is not None and new_leader is not leader
     orders = list(Order.objects.exclude(email="warm-up@example.com").values_list("id", flat=True))
     assert len(orders) == 8
-    wait_until(lambda: all(emailed(shop.sink, order_id) for order_id in orders), timeout=90,
-               what="every order emailed after the failover")
-    wait_until(lambda: OrderEmail.objects.filter(kind="confirmation", state="sent").count() == 9, timeout=20,
-               what="every order marked sent")
+    wait_until(
+        lambda: all(emailed(shop.sink, order_id) for order_id in orders),
+        timeout=90,
+        what="every order emailed after the failover",
+    )
+    wait_until(
+        lambda: OrderEmail.objects.filter(kind="confirmation", state="sent").count() == 9,
+        timeout=20,
+        what="every order marked sent",
+    )
     time.sleep(1)  # a late duplicate would arrive now
     assert [emailed(shop.sink, order_id) for order_id in orders] == [1] * 8
     assert set(cluster.consumer_nodes(TASK_QUEUE)) - {leader.name}  # the worker consumes through another node

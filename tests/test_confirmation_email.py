@@ -1,5 +1,6 @@
 """The email task's logic, called directly (no broker): what the email says, and the outbox's rules for
 claiming, retrying, giving up and "outcome unknown". The broker's side is in test_email_retries.py."""
+
 import logging
 import smtplib
 import threading
@@ -24,8 +25,9 @@ SEND = "orders.mail.Sending.send"
 
 @pytest.fixture
 def order(customer, make_product):
-    order = Order.objects.create(**customer, subtotal=Decimal("34.50"), shipping_cost=Decimal("4.90"),
-                                 total=Decimal("39.40"))
+    order = Order.objects.create(
+        **customer, subtotal=Decimal("34.50"), shipping_cost=Decimal("4.90"), total=Decimal("39.40")
+    )
     OrderItem.objects.create(order=order, product=make_product(name="Blue mug"), price=Decimal("7.00"), quantity=2)
     OrderItem.objects.create(order=order, product=make_product(name="Teapot"), price=Decimal("20.50"), quantity=1)
     outbox.owe(order.id, "confirmation")
@@ -190,8 +192,9 @@ def test_the_claim_is_renewed_while_a_slow_send_runs(customer, make_product, set
     def slow_send():
         for _ in range(2):
             time.sleep(2.5)  # the mail server is slow: together longer than one lease
-            thread = threading.Thread(target=lambda: (seen.append(outbox.claim(order.id, "confirmation").outcome),
-                                                      connection.close()))
+            thread = threading.Thread(
+                target=lambda: (seen.append(outbox.claim(order.id, "confirmation").outcome), connection.close())
+            )
             thread.start()
             thread.join()
 

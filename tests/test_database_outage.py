@@ -1,5 +1,6 @@
 """The database unreachable in the web tier: a friendly 503 with Retry-After and one log line per request,
 never a 500 with a traceback. (The real restart under load is in tests/test_database_restart.py.)"""
+
 import logging
 from unittest.mock import patch
 
@@ -21,8 +22,11 @@ def shopper(make_product):
 
 
 def database_down(error=OperationalError):
-    return patch.object(CursorWrapper, "execute", side_effect=error("connection to server at 127.0.0.1, "
-                                                                    "port 5432 failed: Connection refused"))
+    return patch.object(
+        CursorWrapper,
+        "execute",
+        side_effect=error("connection to server at 127.0.0.1, port 5432 failed: Connection refused"),
+    )
 
 
 def assert_friendly_503(response, caplog):

@@ -4,6 +4,7 @@ The shop (web server and a Celery worker with beat, production settings, persist
 runs against a PostgreSQL and a RabbitMQ node of this test's own; a few shopper threads browse, fill carts and
 check out throughout. The scenario runs once per module; each test asserts one side of it.
 """
+
 import contextlib
 import os
 import threading
@@ -23,8 +24,13 @@ from testkit.waiting import wait_until
 pytestmark = [pytest.mark.faults, pytest.mark.broker, pytest.mark.any_database]
 
 SHOPPERS = 3
-CUSTOMER = {"first_name": "Ada", "last_name": "Lovelace", "address": "12 Analytical Street",
-            "postal_code": "10115", "city": "Berlin"}
+CUSTOMER = {
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "address": "12 Analytical Street",
+    "postal_code": "10115",
+    "city": "Berlin",
+}
 CREATE_PRODUCTS = (
     "from decimal import Decimal; from shop.models import Category, Product;"
     "c = Category.objects.create(name='Mugs', slug='mugs');"
@@ -45,11 +51,13 @@ class RecordingShopper(Shopper):
             try:
                 response = plain_open(request, timeout=timeout)
             except urllib.error.HTTPError as error:
-                responses.append((time.monotonic() - started, request.get_method(), request.selector,
-                                  error.code, error.headers))
+                responses.append(
+                    (time.monotonic() - started, request.get_method(), request.selector, error.code, error.headers)
+                )
                 raise
-            responses.append((time.monotonic() - started, request.get_method(), request.selector,
-                              response.status, response.headers))
+            responses.append(
+                (time.monotonic() - started, request.get_method(), request.selector, response.status, response.headers)
+            )
             return response
 
         self.opener.open = recording_open
@@ -93,10 +101,14 @@ def restart_under_load(tmp_path_factory, rabbit_node):
         sink.start()
         cleanup.callback(sink.stop)
         env = shop_environment(
-            database=postgres.create_database("myshop"), broker=broker, smtp_port=sink.port,
-            CONN_MAX_AGE=60, CELERY_BEAT_SCHEDULE_FILENAME=str(log_dir / "beat-schedule"),
+            database=postgres.create_database("myshop"),
+            broker=broker,
+            smtp_port=sink.port,
+            CONN_MAX_AGE=60,
+            CELERY_BEAT_SCHEDULE_FILENAME=str(log_dir / "beat-schedule"),
             # Every shopper comes from 127.0.0.1, with many orders: the hoarding caps would refuse them.
-            ORDER_MAX_PER_CLIENT_PER_DAY=0, ORDER_MAX_PER_EMAIL_PER_DAY=0,
+            ORDER_MAX_PER_CLIENT_PER_DAY=0,
+            ORDER_MAX_PER_EMAIL_PER_DAY=0,
         )
         manage(env, "migrate", "--noinput")
         output = manage(env, "shell", "-c", CREATE_PRODUCTS)
@@ -106,14 +118,24 @@ def restart_under_load(tmp_path_factory, rabbit_node):
         processes.append(start_worker(env, log_dir, name="restart-worker", beat=True))
 
         responses, client_errors, stop, started = [], [], threading.Event(), time.monotonic()
-        threads = [threading.Thread(target=shop_until, daemon=True,
-                                    args=(stop, web.base_url, products, responses, client_errors, started, n))
-                   for n in range(SHOPPERS)]
+        threads = [
+            threading.Thread(
+                target=shop_until,
+                daemon=True,
+                args=(stop, web.base_url, products, responses, client_errors, started, n),
+            )
+            for n in range(SHOPPERS)
+        ]
         for thread in threads:
             thread.start()
-        placed = lambda since=0.0: [r for r in responses  # noqa: E731
-                                    if r[0] >= since and r[1] == "POST" and r[3] == 302
-                                    and r[4].get("Location") == "/orders/created/"]
+
+        def placed(since=0.0):
+            return [
+                r
+                for r in responses
+                if r[0] >= since and r[1] == "POST" and r[3] == 302 and r[4].get("Location") == "/orders/created/"
+            ]
+
         wait_until(lambda: len(placed()) >= 2 * SHOPPERS, timeout=60, what="orders before the restart")
         down_at, back_at = postgres.restart(outage_seconds=1.0)
         back = back_at - started
@@ -124,12 +146,22 @@ def restart_under_load(tmp_path_factory, rabbit_node):
             thread.join(timeout=60)
         order_ids = [row[0] for row in postgres.query("myshop", "SELECT id FROM orders_order ORDER BY id")]
         statuses = [response[3] for response in responses]
-        print(f"restart: outage {back_at - down_at:.2f} s; {len(statuses)} requests, {statuses.count(503)} "
-              f"answered 503, {statuses.count(500)} answered 500, {len(client_errors)} unanswered; orders "
-              f"placed again {recovered[0][0] - back:.2f} s after the database was back; {len(order_ids)} orders")
-        yield {"responses": list(responses), "client_errors": client_errors, "outage": back_at - down_at,
-               "back": back, "back_at": back_at, "recovered_at": recovered[0][0], "web": web, "sink": sink,
-               "order_ids": order_ids}
+        print(
+            f"restart: outage {back_at - down_at:.2f} s; {len(statuses)} requests, {statuses.count(503)} "
+            f"answered 503, {statuses.count(500)} answered 500, {len(client_errors)} unanswered; orders "
+            f"placed again {recovered[0][0] - back:.2f} s after the database was back; {len(order_ids)} orders"
+        )
+        yield {
+            "responses": list(responses),
+            "client_errors": client_errors,
+            "outage": back_at - down_at,
+            "back": back,
+            "back_at": back_at,
+            "recovered_at": recovered[0][0],
+            "web": web,
+            "sink": sink,
+            "order_ids": order_ids,
+        }
     finally:
         for process in processes:
             process.stop()
@@ -167,5 +199,6 @@ def test_every_order_placed_around_the_restart_is_emailed_within_a_minute(restar
         wait_until(emailed, timeout=remaining, what="every order's confirmation email")
     except TimeoutError:
         missing = sorted(set(run["order_ids"]) - set(run["sink"].order_ids()))
-        pytest.fail(f"{len(missing)} of {len(run['order_ids'])} orders not emailed a minute after the "
-                    f"restart: {missing[:20]}")
+        pytest.fail(
+            f"{len(missing)} of {len(run['order_ids'])} orders not emailed a minute after the restart: {missing[:20]}"
+        )

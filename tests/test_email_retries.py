@@ -1,6 +1,7 @@
 """Retries through the real broker: a real Celery worker (in a thread of this process) consuming from the
 real RabbitMQ. A failed attempt publishes a retry with a countdown, which the broker hands back and the
 worker runs; the outbox counts each attempt. (Called directly, Celery's retry publishes nothing.)"""
+
 import logging
 import threading
 import time
@@ -45,10 +46,13 @@ def email_state(order):
 
 
 def test_retries_are_published_with_their_countdown_and_each_attempt_counts(
-        make_product, customer, worker_outbox, fast_retries):
+    make_product, customer, worker_outbox, fast_retries
+):
     send, started = flaky_send(failures=2)
-    with patch.object(Sending, "send", send), patch.object(Task, "retry", autospec=True,
-                                                           side_effect=Task.retry) as retry:
+    with (
+        patch.object(Sending, "send", send),
+        patch.object(Task, "retry", autospec=True, side_effect=Task.retry) as retry,
+    ):
         order = place_order(customer=customer, quantities={make_product().id: 1})
         wait_for(lambda: email_state(order).state == "sent", timeout=30, what="the email after two retries")
 
@@ -60,7 +64,8 @@ def test_retries_are_published_with_their_countdown_and_each_attempt_counts(
 
 
 def test_a_retry_that_cannot_be_published_leaves_the_email_due_and_the_sweep_sends_it_once(
-        make_product, customer, worker_outbox, fast_retries):
+    make_product, customer, worker_outbox, fast_retries
+):
     send, started = flaky_send(failures=1)
     real_apply_async = Task.apply_async
 
@@ -71,8 +76,11 @@ def test_a_retry_that_cannot_be_published_leaves_the_email_due_and_the_sweep_sen
 
     with patch.object(Sending, "send", send), patch.object(Task, "apply_async", publish):
         order = place_order(customer=customer, quantities={make_product().id: 1})
-        wait_for(lambda: len(started) == 1 and email_state(order).state == "pending", timeout=30,
-                 what="the failed attempt released")
+        wait_for(
+            lambda: len(started) == 1 and email_state(order).state == "pending",
+            timeout=30,
+            what="the failed attempt released",
+        )
         # Celery rejected the message; the outbox made the email due at once.
         wait_for(lambda: outbox.sweep() == [(order.id, "confirmation")], timeout=10, what="the sweep to take it")
         wait_for(lambda: email_state(order).state == "sent", timeout=30, what="the swept email")
@@ -80,7 +88,8 @@ def test_a_retry_that_cannot_be_published_leaves_the_email_due_and_the_sweep_sen
 
 
 def test_a_second_delivery_waits_out_a_live_claim_through_the_broker_and_sends_nothing(
-        make_product, customer, worker_outbox, settings, caplog):
+    make_product, customer, worker_outbox, settings, caplog
+):
     caplog.set_level(logging.INFO, logger="orders")
     settings.ORDER_EMAIL_CLAIM_SECONDS = 3
     order = place_order(customer=customer, quantities={make_product(price=Decimal("2.00")).id: 1})
@@ -100,7 +109,10 @@ def test_a_second_delivery_waits_out_a_live_claim_through_the_broker_and_sends_n
         return any(text in record.getMessage() for record in caplog.records)
 
     # The redelivery found the claim live, was published again with a countdown, and then found it sent.
-    wait_for(lambda: said(f"order {order.id}: confirmation email already handled"), timeout=15,
-             what="the redelivery to come back and find the email sent")
+    wait_for(
+        lambda: said(f"order {order.id}: confirmation email already handled"),
+        timeout=15,
+        what="the redelivery to come back and find the email sent",
+    )
     assert said(f"order {order.id}: confirmation email claimed by another worker, checking again")
     assert worker_outbox == [] and email_state(order).attempts == 2  # the first send, the other worker: no more

@@ -1,4 +1,5 @@
 """Error pages in the site's layout with a way back, as production (DEBUG off) shows them."""
+
 import re
 import sys
 
@@ -68,8 +69,9 @@ def test_expired_csrf_cookie_gets_a_try_again_page_and_keeps_the_cart(make_produ
 
     del client.cookies[settings.CSRF_COOKIE_NAME]  # the cookie expired (or the browser dropped it)
     checkout = "http://testserver" + reverse("orders:order_create")
-    response = client.post(reverse("orders:order_create"), {**customer, "csrfmiddlewaretoken": token},
-                           HTTP_REFERER=checkout)
+    response = client.post(
+        reverse("orders:order_create"), {**customer, "csrfmiddlewaretoken": token}, HTTP_REFERER=checkout
+    )
     html = response.content.decode()
     assert response.status_code == 403
     assert "Your session expired, please try again." in html
@@ -79,8 +81,9 @@ def test_expired_csrf_cookie_gets_a_try_again_page_and_keeps_the_cart(make_produ
 
 def test_csrf_try_again_never_leads_to_another_site(make_product):
     client = Client(enforce_csrf_checks=True)
-    response = client.post(reverse("cart:cart_add", args=[make_product().id]), {"quantity": 1},
-                           HTTP_REFERER="https://evil.example/phish")
+    response = client.post(
+        reverse("cart:cart_add", args=[make_product().id]), {"quantity": 1}, HTTP_REFERER="https://evil.example/phish"
+    )
     html = response.content.decode()
     assert response.status_code == 403 and "evil.example" not in html
     assert f'<a class="button primary" href="{reverse("cart:cart_detail")}">Try again</a>' in html

@@ -1,4 +1,5 @@
 """The orders CSV export: no cell, nor any part of a cell after a separator, is run as a formula."""
+
 import csv
 import io
 from decimal import Decimal
@@ -13,7 +14,7 @@ FORMULA_STARTS = ("=", "+", "-", "@")
 SEPARATORS = [";", ",", "\t"]
 HOSTILE = {
     "city": "Berlin;=2+3",
-    "address": "Main St 1,=HYPERLINK(\"http://evil.example\")",
+    "address": 'Main St 1,=HYPERLINK("http://evil.example")',
     "last_name": "Smith\t=1+1",
     "first_name": "@SUM(A1:A9)",
     "postal_code": "10115; -2+3",
@@ -60,19 +61,22 @@ def test_neutralised_values_keep_their_text(exported):
     assert record["number"] == order.number and record["total"] == "€14.00"
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("plain", "plain"),
-    ("", ""),
-    (None, ""),
-    (42, "42"),
-    ("=1+1", "'=1+1"),
-    ("a;=1", "a;'=1"),
-    ("a, +1", "a, '+1"),
-    ("a\t-1", "a\t'-1"),
-    ("line 1\n=cmd", "line 1\n'=cmd"),
-    ("\r=cmd", "\r'=cmd"),
-    ("co-op; e-mail", "co-op; e-mail"),  # a dash inside a word starts nothing
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("plain", "plain"),
+        ("", ""),
+        (None, ""),
+        (42, "42"),
+        ("=1+1", "'=1+1"),
+        ("a;=1", "a;'=1"),
+        ("a, +1", "a, '+1"),
+        ("a\t-1", "a\t'-1"),
+        ("line 1\n=cmd", "line 1\n'=cmd"),
+        ("\r=cmd", "\r'=cmd"),
+        ("co-op; e-mail", "co-op; e-mail"),  # a dash inside a word starts nothing
+    ],
+)
 def test_cell_neutralisation(value, expected):
     from orders.export import csv_cell
 

@@ -2,6 +2,7 @@
 server that refuses or stalls, poison messages. Web and workers run as subprocesses with production
 settings, against this test's database.
 """
+
 import json
 import signal
 import uuid
@@ -70,8 +71,9 @@ def test_mail_server_failing_then_recovering_gets_exactly_one_email(shop, produc
     assert email.last_error == ""
 
 
-def test_mail_server_failing_for_good_marks_order_failed_and_admin_resend_delivers(shop, products, admin_client,
-                                                                                 settings):
+def test_mail_server_failing_for_good_marks_order_failed_and_admin_resend_delivers(
+    shop, products, admin_client, settings
+):
     web = shop.web()
     shop.worker()
     shop.sink.fail_next = 1000
@@ -95,16 +97,25 @@ def test_poison_messages_are_dropped_and_never_block_other_orders(shop, products
     web = shop.web()
     worker = shop.worker()
     sender = Celery("poison", broker=shop.node.url, set_as_current=False)  # the suite's app stays current
-    sender.conf.update(task_default_queue=TASK_QUEUE, task_default_queue_type="quorum",
-                       task_default_exchange_type="topic", broker_transport_options={"confirm_publish": True})
+    sender.conf.update(
+        task_default_queue=TASK_QUEUE,
+        task_default_queue_type="quorum",
+        task_default_exchange_type="topic",
+        broker_transport_options={"confirm_publish": True},
+    )
     sender.send_task("orders.tasks.order_created", args=["not-an-id"])
     sender.send_task("orders.tasks.order_created", args=[987654321])
     sender.send_task("orders.tasks.order_created", args=[1, 2, 3])
     sender.send_task("orders.tasks.no_such_task", args=[1])
     with Connection(shop.node.url) as conn:
-        Producer(conn).publish(b"\x00 not json", exchange=TASK_EXCHANGE, routing_key=TASK_QUEUE,
-                               content_type="application/json", content_encoding="utf-8",
-                               headers={"task": "orders.tasks.order_created", "id": str(uuid.uuid4())})
+        Producer(conn).publish(
+            b"\x00 not json",
+            exchange=TASK_EXCHANGE,
+            routing_key=TASK_QUEUE,
+            content_type="application/json",
+            content_encoding="utf-8",
+            headers={"task": "orders.tasks.order_created", "id": str(uuid.uuid4())},
+        )
 
     order, _ = place_order(web, products)
 
@@ -120,11 +131,16 @@ def test_broker_messages_carry_only_the_order_id_and_are_persistent(shop, produc
     web = shop.web()  # no worker: the message stays in the queue for inspection
     order, _ = place_order(web, products)
     with Connection(shop.node.url) as conn:
-        queue = Queue(TASK_QUEUE, TASK_EXCHANGE, routing_key=TASK_QUEUE,
-                      queue_arguments={"x-queue-type": "quorum"})
+        queue = Queue(TASK_QUEUE, TASK_EXCHANGE, routing_key=TASK_QUEUE, queue_arguments={"x-queue-type": "quorum"})
         message = conn.SimpleQueue(queue, no_ack=True).get(timeout=10)
-    raw = json.dumps({"body": message.body if isinstance(message.body, str) else message.body.decode(),
-                      "headers": message.headers, "properties": message.properties}, default=str)
+    raw = json.dumps(
+        {
+            "body": message.body if isinstance(message.body, str) else message.body.decode(),
+            "headers": message.headers,
+            "properties": message.properties,
+        },
+        default=str,
+    )
     assert message.decode()[0] == [order.id]
     assert message.headers["task"] == "orders.tasks.order_created"
     assert message.properties["delivery_mode"] == 2

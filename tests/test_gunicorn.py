@@ -1,5 +1,6 @@
 """gunicorn as the Dockerfile and docker-compose.yml start it: no status-page token in the access log, no
 control socket."""
+
 import json
 import os
 import re
@@ -28,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def dockerfile_command():
     """The CMD of the Dockerfile, as a list."""
     line = next(line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD "))
-    return json.loads(line[len("CMD "):])
+    return json.loads(line[len("CMD ") :])
 
 
 def compose_web_command():
@@ -38,8 +39,14 @@ def compose_web_command():
         text = (ROOT / "docker-compose.yml").read_text()
         return re.search(r"\n  web:\n(?:.*\n)*?    command: (\[[^\]]*\])", text).group(1)
     env = {**os.environ, "SECRET_KEY": "compose-config-check"}
-    resolved = subprocess.run([binary, "-f", str(ROOT / "docker-compose.yml"), "config"], env=env,
-                              capture_output=True, text=True, timeout=60, check=True).stdout
+    resolved = subprocess.run(
+        [binary, "-f", str(ROOT / "docker-compose.yml"), "config"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     return resolved.split("\n  web:\n", 1)[1].split("\n  worker:\n", 1)[0]
 
 
@@ -51,8 +58,12 @@ def gunicorn(transactional_db, tmp_path):
     args[args.index("0.0.0.0:8000")] = f"127.0.0.1:{port}"
     args[args.index("--workers") + 1] = "1"
     args[0] = str(Path(sys.executable).parent / "gunicorn")
-    env = shop_environment(database=database_url(connection.settings_dict), broker="amqp://guest:guest@127.0.0.1:1//",
-                           smtp_port=1, HOME=str(tmp_path))
+    env = shop_environment(
+        database=database_url(connection.settings_dict),
+        broker="amqp://guest:guest@127.0.0.1:1//",
+        smtp_port=1,
+        HOME=str(tmp_path),
+    )
     env.pop("XDG_RUNTIME_DIR", None)
     process = Process("gunicorn", args, env, tmp_path)
     process.base_url = f"http://127.0.0.1:{port}"

@@ -1,5 +1,6 @@
 """The hand-over after commit never fails the request: whatever breaks after the order (or the operator's
 change) committed, the shopper gets an answer, the cart is cleared, and every email stays owed."""
+
 from unittest.mock import patch
 
 import pytest
@@ -13,20 +14,24 @@ pytestmark = pytest.mark.django_db(transaction=True)  # on_commit runs for real
 
 def fail_writes_after_commit(execute, sql, params, many, context):
     """The database fails every write to the orders tables made outside a transaction (after the commit)."""
-    if not context["connection"].in_atomic_block and '"orders_' in sql \
-            and sql.lstrip().upper().startswith(("UPDATE", "INSERT", "DELETE")):
+    if (
+        not context["connection"].in_atomic_block
+        and '"orders_' in sql
+        and sql.lstrip().upper().startswith(("UPDATE", "INSERT", "DELETE"))
+    ):
         raise OperationalError("the database went away (injected)")
     return execute(sql, params, many, context)
 
 
 @pytest.mark.parametrize("broker", ["up", "down"])
-def test_checkout_answers_and_clears_the_cart_whatever_fails_after_the_commit(client, make_product, customer,
-                                                                            broker):
+def test_checkout_answers_and_clears_the_cart_whatever_fails_after_the_commit(client, make_product, customer, broker):
     product = make_product()
     client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1})
     refused = OSError("connection refused") if broker == "down" else None
-    with patch("celery.app.task.Task.apply_async", side_effect=refused) as publish, \
-            connection.execute_wrapper(fail_writes_after_commit):
+    with (
+        patch("celery.app.task.Task.apply_async", side_effect=refused) as publish,
+        connection.execute_wrapper(fail_writes_after_commit),
+    ):
         response = client.post(reverse("orders:order_create"), customer)
     assert response.status_code == 302 and response["Location"] == reverse("orders:order_created")
     assert publish.called and client.session.get("cart") in (None, {})
@@ -47,10 +52,13 @@ def test_one_failing_hand_over_never_skips_the_others_in_a_bulk_action(admin_cli
         if len(published) == 1:
             raise OSError("connection reset")  # the first hand-over fails...
 
-    with patch("celery.app.task.Task.apply_async", autospec=True, side_effect=publish), \
-            connection.execute_wrapper(fail_writes_after_commit):  # ...and so does recording it
-        response = admin_client.post(reverse("admin:orders_order_changelist"),
-                                     {"action": "resend_confirmation", "_selected_action": ids})
+    with (
+        patch("celery.app.task.Task.apply_async", autospec=True, side_effect=publish),
+        connection.execute_wrapper(fail_writes_after_commit),
+    ):  # ...and so does recording it
+        response = admin_client.post(
+            reverse("admin:orders_order_changelist"), {"action": "resend_confirmation", "_selected_action": ids}
+        )
     assert response.status_code == 302
     assert sorted(published) == sorted(ids)
     assert OrderEmail.objects.filter(order_id__in=ids, state="pending").count() == 3

@@ -1,4 +1,5 @@
 """Bad and hostile input: a clear error or a 4xx, never a 500, never a half-written order."""
+
 import uuid
 from decimal import Decimal
 from unittest.mock import patch
@@ -55,13 +56,16 @@ def test_unknown_and_unavailable_products(client, make_product):
     assert client.get("/product/abc/def/").status_code == 404
 
 
-@pytest.mark.parametrize("tampered", [
-    {"99999": {"quantity": 1}},
-    {"1": {"quantity": "1; DROP TABLE"}},
-    {"x": [1, 2]},
-    "not a dict",
-    {"1": {"quantity": 10**30}},
-])
+@pytest.mark.parametrize(
+    "tampered",
+    [
+        {"99999": {"quantity": 1}},
+        {"1": {"quantity": "1; DROP TABLE"}},
+        {"x": [1, 2]},
+        "not a dict",
+        {"1": {"quantity": 10**30}},
+    ],
+)
 def test_cart_edited_behind_our_back_never_crashes_checkout(client, make_product, customer, tampered):
     make_product()
     session = client.session
@@ -108,11 +112,22 @@ def test_deleted_product_is_dropped_and_the_rest_can_be_ordered(
     assert [item.product_id for item in OrderItem.objects.all()] == [kept.id]
 
 
-@pytest.mark.parametrize("field, value", [
-    ("first_name", "x" * 51), ("city", "y" * 101), ("address", "z" * 251), ("postal_code", "1" * 21),
-    ("email", "not-an-email"), ("email", "a@b"), ("email", "ada@example.com\r\nBcc: victim@example.com"),
-    ("last_name", "Love\r\nlace"), ("city", "Ber\x00lin"), ("first_name", ""), ("first_name", "   "),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("first_name", "x" * 51),
+        ("city", "y" * 101),
+        ("address", "z" * 251),
+        ("postal_code", "1" * 21),
+        ("email", "not-an-email"),
+        ("email", "a@b"),
+        ("email", "ada@example.com\r\nBcc: victim@example.com"),
+        ("last_name", "Love\r\nlace"),
+        ("city", "Ber\x00lin"),
+        ("first_name", ""),
+        ("first_name", "   "),
+    ],
+)
 def test_invalid_checkout_fields_rerender_the_form_and_save_nothing(client, make_product, customer, field, value):
     add(client, make_product(), 1)
     response = client.post(CHECKOUT, {**customer, field: value})
@@ -124,17 +139,25 @@ def test_invalid_checkout_fields_rerender_the_form_and_save_nothing(client, make
 def test_unicode_and_markup_are_stored_as_typed_and_escaped_everywhere(
     client, admin_client, make_product, customer, django_capture_on_commit_callbacks, mailoutbox
 ):
-    hostile = {**customer, "first_name": "<script>alert(1)</script>", "last_name": "Ørsted 山田 🚀",
-               "address": '"><img src=x onerror=alert(1)>', "city": "Zürich"}
+    hostile = {
+        **customer,
+        "first_name": "<script>alert(1)</script>",
+        "last_name": "Ørsted 山田 🚀",
+        "address": '"><img src=x onerror=alert(1)>',
+        "city": "Zürich",
+    }
     add(client, make_product(), 1)
     with patch.object(order_created, "delay"), django_capture_on_commit_callbacks(execute=True):
         assert client.post(CHECKOUT, hostile).status_code == 302
     order = Order.objects.get()
     assert (order.first_name, order.last_name) == ("<script>alert(1)</script>", "Ørsted 山田 🚀")
 
-    pages = [client.get(reverse("orders:order_created")), client.get(order.get_absolute_url()),
-             admin_client.get(reverse("admin:orders_order_change", args=[order.id])),
-             admin_client.get(reverse("admin:orders_order_changelist"))]
+    pages = [
+        client.get(reverse("orders:order_created")),
+        client.get(order.get_absolute_url()),
+        admin_client.get(reverse("admin:orders_order_change", args=[order.id])),
+        admin_client.get(reverse("admin:orders_order_changelist")),
+    ]
     order_created(order.id)
     html_email = mailoutbox[0].alternatives[0][0]
     contents = [page.content.decode() for page in pages] + [html_email]
@@ -161,10 +184,17 @@ def test_post_without_csrf_token_is_refused(make_product, customer):
 def test_wrong_methods_are_refused_on_every_endpoint(client, make_product, customer, method):
     product = make_product()
     order = Order.objects.create(**customer)
-    gets_only = [reverse("shop:product_list"), product.category.get_absolute_url(), product.get_absolute_url(),
-                 reverse("cart:cart_detail"), reverse("orders:order_created"), order.get_absolute_url()]
-    posts_only = [reverse(name, args=[product.id]) for name in ("cart:cart_add", "cart:cart_update",
-                                                               "cart:cart_remove")]
+    gets_only = [
+        reverse("shop:product_list"),
+        product.category.get_absolute_url(),
+        product.get_absolute_url(),
+        reverse("cart:cart_detail"),
+        reverse("orders:order_created"),
+        order.get_absolute_url(),
+    ]
+    posts_only = [
+        reverse(name, args=[product.id]) for name in ("cart:cart_add", "cart:cart_update", "cart:cart_remove")
+    ]
     for url in gets_only + posts_only + [CHECKOUT]:
         assert getattr(client, method)(url).status_code == 405, url
     for url in gets_only:
@@ -184,8 +214,9 @@ def test_double_submitted_checkout_places_one_order(client, make_product, custom
     assert Order.objects.count() == 1 and delay.call_count == 1
 
 
-def test_a_key_not_issued_to_this_session_is_not_honoured(client, make_product, customer,
-                                                          django_capture_on_commit_callbacks):
+def test_a_key_not_issued_to_this_session_is_not_honoured(
+    client, make_product, customer, django_capture_on_commit_callbacks
+):
     add(client, make_product(stock=10), 1)
     foreign = uuid.uuid4()
     Order.objects.create(**customer, idempotency_key=foreign)  # someone else's order
@@ -209,8 +240,9 @@ def test_email_header_injection_cannot_reach_the_message(db, customer, make_prod
     assert "BadHeaderError" in OrderEmail.objects.get(order=order).last_error
 
 
-def test_replaying_an_old_checkout_form_keeps_the_new_cart(client, make_product, customer,
-                                                           django_capture_on_commit_callbacks):
+def test_replaying_an_old_checkout_form_keeps_the_new_cart(
+    client, make_product, customer, django_capture_on_commit_callbacks
+):
     first, second = make_product(stock=10), make_product(stock=10)
     add(client, first, 1)
     key = client.get(CHECKOUT).context["form"]["idempotency_key"].value()
@@ -227,8 +259,9 @@ def test_checkout_page_is_never_cached(client, make_product):
     assert "no-store" in client.get(CHECKOUT)["Cache-Control"]
 
 
-def test_thank_you_page_is_only_for_the_shopper_who_just_ordered(client, make_product, customer,
-                                                                  django_capture_on_commit_callbacks):
+def test_thank_you_page_is_only_for_the_shopper_who_just_ordered(
+    client, make_product, customer, django_capture_on_commit_callbacks
+):
     add(client, make_product(), 1)
     with patch.object(order_created, "delay"), django_capture_on_commit_callbacks(execute=True):
         client.post(CHECKOUT, customer)
@@ -249,22 +282,33 @@ def test_message_id_does_not_reveal_the_status_page_token(db, customer, make_pro
 
 # --- Malformed requests ------------------------------------------------------------------------------------
 
+
 def post_urls(product, order):
     """Every URL that takes a POST, and a few that answer it with 404 or 405."""
-    return [reverse("cart:cart_add", args=[product.id]), reverse("cart:cart_update", args=[product.id]),
-            reverse("cart:cart_remove", args=[product.id]), CHECKOUT, reverse("admin:login"),
-            reverse("admin:orders_order_changelist"), reverse("shop:product_list"), order.get_absolute_url(),
-            "/no-such-page/"]
+    return [
+        reverse("cart:cart_add", args=[product.id]),
+        reverse("cart:cart_update", args=[product.id]),
+        reverse("cart:cart_remove", args=[product.id]),
+        CHECKOUT,
+        reverse("admin:login"),
+        reverse("admin:orders_order_changelist"),
+        reverse("shop:product_list"),
+        order.get_absolute_url(),
+        "/no-such-page/",
+    ]
 
 
-@pytest.mark.parametrize("content_type", [
-    "application/x-www-form-urlencoded; charset=utf-16",
-    "application/x-www-form-urlencoded; charset=UTF-32",
-    "application/x-www-form-urlencoded; charset=latin-1",
-    "application/x-www-form-urlencoded; charset=x-no-such-charset",
-    "multipart/form-data; boundary=xyz; charset=utf-16",
-    "text/plain; charset=cp500",
-])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/x-www-form-urlencoded; charset=utf-16",
+        "application/x-www-form-urlencoded; charset=UTF-32",
+        "application/x-www-form-urlencoded; charset=latin-1",
+        "application/x-www-form-urlencoded; charset=x-no-such-charset",
+        "multipart/form-data; boundary=xyz; charset=utf-16",
+        "text/plain; charset=cp500",
+    ],
+)
 def test_a_post_in_a_charset_other_than_utf8_gets_400_never_500(make_product, customer, content_type):
     product, order = make_product(), Order.objects.create(**customer)
     client = Client(enforce_csrf_checks=True, raise_request_exception=False)
@@ -279,8 +323,11 @@ def test_a_post_in_a_charset_other_than_utf8_gets_400_never_500(make_product, cu
 
 def test_a_form_declared_as_utf8_is_accepted(client, make_product):
     product = make_product()
-    response = client.post(reverse("cart:cart_add", args=[product.id]), data=b"quantity=2",
-                           content_type="application/x-www-form-urlencoded; charset=UTF-8")
+    response = client.post(
+        reverse("cart:cart_add", args=[product.id]),
+        data=b"quantity=2",
+        content_type="application/x-www-form-urlencoded; charset=UTF-8",
+    )
     assert response.status_code == 302 and Cart(client.session).quantities() == {product.id: 2}
 
 
@@ -289,7 +336,8 @@ def test_an_oversized_form_gets_413_never_500(make_product):
     client = Client(enforce_csrf_checks=True, raise_request_exception=False)
     client.cookies["csrftoken"] = "a" * 32
     body = f"csrfmiddlewaretoken={'a' * 32}&quantity=1&padding={'x' * 3 * 1024 * 1024}"
-    response = client.post(reverse("cart:cart_add", args=[product.id]), data=body,
-                           content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        reverse("cart:cart_add", args=[product.id]), data=body, content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 413 and "too large" in response.content.decode()
     assert Cart(client.session).quantities() == {}

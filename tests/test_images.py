@@ -1,4 +1,5 @@
 """Product photos: checked on upload, resized once into light copies that the pages offer by width."""
+
 import io
 import re
 from unittest.mock import patch
@@ -12,7 +13,6 @@ from PIL import Image
 from shop import images
 from shop.models import Product
 from tests.photos import photo_jpeg, png_bytes
-
 
 pytestmark = pytest.mark.any_database  # image files
 
@@ -96,6 +96,7 @@ def test_an_unreadable_image_file_leaves_the_product_saved_without_copies(make_p
 
 # --- pages -----------------------------------------------------------------------------------------------
 
+
 def _img_tags(html):
     return re.findall(r"<img\b[^>]*>", html)
 
@@ -103,8 +104,11 @@ def _img_tags(html):
 def test_catalog_product_and_cart_images_offer_sizes_by_width_never_the_original(client, make_product):
     product = make_product(name="Lamp", image=ContentFile(photo_jpeg(size=(1000, 1000)), name="lamp.jpg"))
     client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1})
-    for url, sizes in ((reverse("shop:product_list"), "calc(50vw - 24px)"), (product.get_absolute_url(), "100vw"),
-                       (reverse("cart:cart_detail"), "64px")):
+    for url, sizes in (
+        (reverse("shop:product_list"), "calc(50vw - 24px)"),
+        (product.get_absolute_url(), "100vw"),
+        (reverse("cart:cart_detail"), "64px"),
+    ):
         [tag] = [tag for tag in _img_tags(client.get(url).content.decode()) if "/lamp" in tag]
         assert product.image.url not in tag, f"{url} serves the original: {tag}"
         srcset = re.search(r'srcset="([^"]+)"', tag).group(1)
@@ -117,7 +121,7 @@ def test_catalog_product_and_cart_images_offer_sizes_by_width_never_the_original
 def test_product_without_image_keeps_the_placeholder(client, make_product):
     product = make_product(name="Plain")
     for url in (reverse("shop:product_list"), product.get_absolute_url()):
-        [tag] = [tag for tag in _img_tags(client.get(url).content.decode())]
+        [tag] = list(_img_tags(client.get(url).content.decode()))
         assert "img/no-image.svg" in tag and "srcset" not in tag
 
 
@@ -136,24 +140,36 @@ def test_image_uploaded_before_copies_existed_is_shown_until_they_are_made(clien
 
 # --- the admin's upload checks -----------------------------------------------------------------------------
 
+
 def _add_product(admin_client, category, upload):
-    return admin_client.post(reverse("admin:shop_product_add"), {
-        "category": category.id, "name": "Photo lamp", "slug": "photo-lamp", "description": "", "price": "9.00",
-        "stock": "3", "available": "on", "image": upload,
-    })
+    return admin_client.post(
+        reverse("admin:shop_product_add"),
+        {
+            "category": category.id,
+            "name": "Photo lamp",
+            "slug": "photo-lamp",
+            "description": "",
+            "price": "9.00",
+            "stock": "3",
+            "available": "on",
+            "image": upload,
+        },
+    )
 
 
 def test_admin_upload_of_a_phone_photo_makes_the_copies(admin_client, make_category):
-    response = _add_product(admin_client, make_category(),
-                            SimpleUploadedFile("lamp.jpg", photo_jpeg(size=(1200, 900)), "image/jpeg"))
+    response = _add_product(
+        admin_client, make_category(), SimpleUploadedFile("lamp.jpg", photo_jpeg(size=(1200, 900)), "image/jpeg")
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert [r["width"] for r in Product.objects.get().image_renditions] == [160, 320, 480, 560, 640, 960, 1200]
 
 
 def test_admin_refuses_a_file_above_the_size_cap_with_a_clear_error(admin_client, make_category, settings):
     settings.SHOP_IMAGE_MAX_UPLOAD_MB = 0.5
-    response = _add_product(admin_client, make_category(),
-                            SimpleUploadedFile("big.jpg", photo_jpeg(size=(1600, 1600)), "image/jpeg"))
+    response = _add_product(
+        admin_client, make_category(), SimpleUploadedFile("big.jpg", photo_jpeg(size=(1600, 1600)), "image/jpeg")
+    )
     assert response.status_code == 200 and not Product.objects.exists()
     errors = " ".join(response.context["adminform"].form.errors["image"])
     assert re.search(r"This file is [\d.]+ MB; the limit is 0.5 MB", errors), errors
@@ -161,8 +177,9 @@ def test_admin_refuses_a_file_above_the_size_cap_with_a_clear_error(admin_client
 
 def test_admin_refuses_a_picture_with_too_many_pixels(admin_client, make_category, settings):
     settings.SHOP_IMAGE_MAX_PIXELS = 1_000_000
-    response = _add_product(admin_client, make_category(),
-                            SimpleUploadedFile("wide.png", png_bytes((2000, 600)), "image/png"))
+    response = _add_product(
+        admin_client, make_category(), SimpleUploadedFile("wide.png", png_bytes((2000, 600)), "image/png")
+    )
     assert response.status_code == 200 and not Product.objects.exists()
     errors = " ".join(response.context["adminform"].form.errors["image"])
     assert "2000 × 600 pixels" in errors and "1.0 megapixels" in errors, errors

@@ -1,6 +1,7 @@
 """The payment and invoice path end to end, with the real pieces as subprocesses (testkit): the web server, a
 private RabbitMQ node, Celery workers with production settings, an SMTP server. The offline provider's webhook
 is sent by the worker to the web server; the worker renders the invoice and emails it through the outbox."""
+
 import re
 import subprocess
 import urllib.parse
@@ -49,19 +50,24 @@ def pdf_attachment(message):
 
 
 def pdf_text(data):
-    return " ".join(subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True, check=True).stdout
-                    .decode().split())
+    return " ".join(
+        subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True, check=True).stdout.decode().split()
+    )
 
 
 def test_a_paid_order_gets_its_invoice_by_email_once_with_the_pdf(paying_shop, products):
     paying_shop.worker(beat=True)
     order, shopper = order_and_pay(paying_shop.web_process, products)  # Blue mug €7.00 + Teapot €20.50 + €4.90
 
-    wait_for(lambda: Order.objects.filter(id=order.id, status="paid").exists(), timeout=30,
-             what="the provider's webhook, sent by the worker, to mark the order paid")
+    wait_for(
+        lambda: Order.objects.filter(id=order.id, status="paid").exists(),
+        timeout=30,
+        what="the provider's webhook, sent by the worker, to mark the order paid",
+    )
     invoice = Invoice.objects.get(order=order)
-    [message] = wait_for(lambda: paying_shop.sink.messages_of("invoice", order.id), timeout=30,
-                         what="the invoice email")
+    [message] = wait_for(
+        lambda: paying_shop.sink.messages_of("invoice", order.id), timeout=30, what="the invoice email"
+    )
     filename, data = pdf_attachment(message)
     assert filename == f"invoice-{invoice.number}.pdf"
     text = pdf_text(data)
@@ -76,15 +82,21 @@ def test_a_paid_order_gets_its_invoice_by_email_once_with_the_pdf(paying_shop, p
 def test_a_worker_killed_while_rendering_the_invoice_is_replaced_and_the_invoice_sent_once(paying_shop, products):
     first = paying_shop.worker(name="renderer")
     order, _ = order_and_pay(paying_shop.web_process, products)
-    wait_for(lambda: re.search(rf"order {order.id}: rendering invoice", first.log()), timeout=30,
-             what="the worker to start rendering the invoice")
+    wait_for(
+        lambda: re.search(rf"order {order.id}: rendering invoice", first.log()),
+        timeout=30,
+        what="the worker to start rendering the invoice",
+    )
     first.kill()  # SIGKILL, mid-render (WeasyPrint is loaded by the first render)
     assert not re.search(rf"order {order.id}: invoice \S+ rendered", first.log()), "the kill came too late"
     assert paying_shop.sink.messages_of("invoice", order.id) == []
 
     paying_shop.worker(name="replacement")  # RabbitMQ hands it the message again; the dead claim lapses
-    [message] = wait_for(lambda: paying_shop.sink.messages_of("invoice", order.id), timeout=60,
-                         what="the replacement worker's invoice email")
+    [message] = wait_for(
+        lambda: paying_shop.sink.messages_of("invoice", order.id),
+        timeout=60,
+        what="the replacement worker's invoice email",
+    )
     invoice = Invoice.objects.get(order=order)
     assert invoice.sequence == 1  # the number was given with the payment: the kill burnt none
     assert invoice.number in pdf_text(pdf_attachment(message)[1])

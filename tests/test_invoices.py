@@ -1,6 +1,7 @@
 """Invoices: numbered gapless per year when the order is paid (once, by whatever path), rendered to PDF by the
 worker inside the invoice email's outbox claim, stored where no URL serves it, emailed once with the PDF,
 downloaded by the customer (order token) and operators (admin) only."""
+
 import subprocess
 import threading
 from datetime import UTC, datetime
@@ -24,8 +25,13 @@ from tests.payments_kit import place
 def invoice_storage(settings, tmp_path):
     """Invoices stored under a temporary private root, as PRIVATE_MEDIA_ROOT would place them."""
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.STORAGES = {**settings.STORAGES, "invoices": {
-        "BACKEND": "payments.storage.PrivateStorage", "OPTIONS": {"location": tmp_path / "private" / "invoices"}}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "invoices": {
+            "BACKEND": "payments.storage.PrivateStorage",
+            "OPTIONS": {"location": tmp_path / "private" / "invoices"},
+        },
+    }
     return tmp_path / "private" / "invoices"
 
 
@@ -54,6 +60,7 @@ def invoice_row(order):
 
 # --- Numbers --------------------------------------------------------------------------------------------------
 
+
 def test_invoices_are_numbered_one_by_one_in_the_year_of_payment(make_product, customer):
     year = datetime.now(UTC).year
     numbers = [pay(place(make_product, customer)).number for _ in range(3)]
@@ -81,8 +88,10 @@ def test_a_payment_rolled_back_gives_its_number_back(make_product, customer):
 def test_an_order_is_invoiced_once_whatever_path_led_to_paid(paid):
     order, invoice = paid
     with patch("celery.app.task.Task.apply_async"):
-        assert change_status(order_ids=[order.id], to="paid") == ([], {order.id: f"Order {order.number} is paid: it "
-                                                                         "cannot be marked paid."})
+        assert change_status(order_ids=[order.id], to="paid") == (
+            [],
+            {order.id: f"Order {order.number} is paid: it cannot be marked paid."},
+        )
         assert invoices.issue(order_id=order.id) == invoice
     assert Invoice.objects.count() == 1 and OrderEmail.objects.filter(kind="invoice").count() == 1
 
@@ -115,6 +124,7 @@ def test_payments_at_the_same_moment_get_distinct_consecutive_numbers(make_produ
 
 # --- The PDF and its email -----------------------------------------------------------------------------------
 
+
 def test_the_invoice_email_carries_the_pdf_with_the_number_lines_and_total(paid, mailoutbox):
     order, invoice = paid
     assert invoice_email(order.id) == "sent"
@@ -125,8 +135,17 @@ def test_the_invoice_email_carries_the_pdf_with_the_number_lines_and_total(paid,
     [(filename, data, mimetype)] = message.attachments
     assert (filename, mimetype) == (f"invoice-{invoice.number}.pdf", "application/pdf") and data.startswith(b"%PDF")
     text = pdf_text(data)
-    for words in (f"Invoice {invoice.number}", "Teapot", "€20.50", "€41.00", "€4.90", "€45.90", "Ada Lovelace",
-                  "10115 Berlin", f"{order.number}, placed"):
+    for words in (
+        f"Invoice {invoice.number}",
+        "Teapot",
+        "€20.50",
+        "€41.00",
+        "€4.90",
+        "€45.90",
+        "Ada Lovelace",
+        "10115 Berlin",
+        f"{order.number}, placed",
+    ):
         assert words in text, f"{words!r} not in the PDF:\n{text}"
     assert invoice_row(order).state == "sent"
 
@@ -201,6 +220,7 @@ def test_the_invoice_email_carries_no_text_the_shopper_typed(make_product, custo
 
 # --- Downloads -------------------------------------------------------------------------------------------------
 
+
 def test_the_customer_downloads_the_invoice_from_the_order_status_page(client, paid, mailoutbox):
     order, invoice = paid
     page = client.get(order.get_absolute_url()).content.decode()
@@ -221,8 +241,11 @@ def test_invoices_are_never_served_from_media_url(client, paid, settings, mailou
     invoice_email(order.id)
     invoice.refresh_from_db()
     settings.ROOT_URLCONF = "tests.urls_with_media"  # MEDIA_ROOT served, as DEBUG or the proxy would
-    for path in (f"{settings.MEDIA_URL}{invoice.pdf_name}", f"{settings.MEDIA_URL}invoices/{invoice.pdf_name}",
-                 f"{settings.MEDIA_URL}../private/invoices/{invoice.pdf_name}"):
+    for path in (
+        f"{settings.MEDIA_URL}{invoice.pdf_name}",
+        f"{settings.MEDIA_URL}invoices/{invoice.pdf_name}",
+        f"{settings.MEDIA_URL}../private/invoices/{invoice.pdf_name}",
+    ):
         assert client.get(path).status_code in (400, 404), path  # 400: a path leaving MEDIA_ROOT
 
 
@@ -246,8 +269,11 @@ def test_operators_send_the_invoice_again_from_the_order_list(admin_client, paid
     order, invoice = paid
     invoice_email(order.id)
     with patch("celery.app.task.Task.apply_async"):
-        response = admin_client.post(reverse("admin:orders_order_changelist"),
-                                     {"action": "resend_invoice", "_selected_action": [order.id]}, follow=True)
+        response = admin_client.post(
+            reverse("admin:orders_order_changelist"),
+            {"action": "resend_invoice", "_selected_action": [order.id]},
+            follow=True,
+        )
     assert f"Sending the invoice of order {order.number} again" in response.content.decode()
     assert invoice_email(order.id) == "sent"
     assert [m.attachments[0][0] for m in mailoutbox] == [invoice.filename, invoice.filename]

@@ -1,5 +1,6 @@
 """An order's life: one guarded way to change its status, a table of the allowed moves, stock given back
 exactly once when it is cancelled, a shipping notice exactly once whatever path led to "shipped"."""
+
 from decimal import Decimal
 from unittest.mock import patch
 
@@ -49,8 +50,9 @@ def test_cancelling_gives_the_stock_back_once(admin_client, placed, django_captu
     assert "is cancelled" in response.content.decode()
 
 
-def test_the_allowed_moves_pending_paid_shipped_and_nothing_out_of_shipped(admin_client, placed,
-                                                                           django_capture_on_commit_callbacks):
+def test_the_allowed_moves_pending_paid_shipped_and_nothing_out_of_shipped(
+    admin_client, placed, django_capture_on_commit_callbacks
+):
     order, lamp = placed()
     response, _ = act(admin_client, "mark_shipped", order, django_capture_on_commit_callbacks)
     assert order.status == "pending" and "cannot" in response.content.decode()  # not paid yet
@@ -72,8 +74,15 @@ def test_the_status_cannot_be_set_freely_in_the_order_form(admin_client, placed)
     Order.objects.filter(id=order.id).update(status="shipped")
     page = admin_client.get(reverse("admin:orders_order_change", args=[order.id])).content.decode()
     assert 'name="status"' not in page  # shown, not a field: changes go through the actions
-    form = {"status": "pending", "first_name": "Ada", "last_name": "Byron", "email": order.email,
-            "address": order.address, "postal_code": order.postal_code, "city": order.city}
+    form = {
+        "status": "pending",
+        "first_name": "Ada",
+        "last_name": "Byron",
+        "email": order.email,
+        "address": order.address,
+        "postal_code": order.postal_code,
+        "city": order.city,
+    }
     admin_client.post(reverse("admin:orders_order_change", args=[order.id]), form)
     order.refresh_from_db()
     assert order.status == "shipped"

@@ -1,4 +1,5 @@
 """Migrations that move data keep every row's meaning."""
+
 from datetime import timedelta
 
 import pytest
@@ -33,11 +34,22 @@ def test_the_outbox_migration_carries_every_orders_email_state_over_and_back(cus
     states = {
         "owed": dict(confirmation_status="pending"),
         "handed_over": dict(confirmation_status="pending", confirmation_queued_at=now),
-        "being_sent": dict(confirmation_status="sending", confirmation_queued_at=now, confirmation_claimed_at=claimed,
-                           confirmation_attempts=2, confirmation_error="451 try later"),
-        "sent_and_shipped": dict(confirmation_status="sent", confirmation_sent_at=now, confirmation_attempts=1,
-                                 status="shipped", shipping_status="failed", shipping_attempts=6,
-                                 shipping_error="550 mailbox full"),
+        "being_sent": dict(
+            confirmation_status="sending",
+            confirmation_queued_at=now,
+            confirmation_claimed_at=claimed,
+            confirmation_attempts=2,
+            confirmation_error="451 try later",
+        ),
+        "sent_and_shipped": dict(
+            confirmation_status="sent",
+            confirmation_sent_at=now,
+            confirmation_attempts=1,
+            status="shipped",
+            shipping_status="failed",
+            shipping_attempts=6,
+            shipping_error="550 mailbox full",
+        ),
         "floor": dict(confirmation_status="not_due"),
     }
     ids = {name: Order.objects.create(**customer, **fields).id for name, fields in states.items()}
@@ -45,9 +57,9 @@ def test_the_outbox_migration_carries_every_orders_email_state_over_and_back(cus
     new = migrate(OUTBOX)
     OrderEmail = new.get_model("orders", "OrderEmail")
     rows = {(email.order_id, email.kind): email for email in OrderEmail.objects.all()}
-    assert set(rows) == {(ids[name], "confirmation") for name in ("owed", "handed_over", "being_sent",
-                                                                  "sent_and_shipped")} | {
-        (ids["sent_and_shipped"], "shipping")}
+    assert set(rows) == {
+        (ids[name], "confirmation") for name in ("owed", "handed_over", "being_sent", "sent_and_shipped")
+    } | {(ids["sent_and_shipped"], "shipping")}
     owed, handed_over = rows[ids["owed"], "confirmation"], rows[ids["handed_over"], "confirmation"]
     assert owed.state == "pending" and owed.queued_at is None and owed.due_at <= timezone.now()
     assert handed_over.queued_at == now and handed_over.due_at == now + timedelta(seconds=900)

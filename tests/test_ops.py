@@ -1,4 +1,5 @@
 """/healthz, /readyz and /metrics: what probes and scrapers see, with the real database and broker."""
+
 import socket
 import threading
 import time
@@ -72,9 +73,11 @@ class SilentServer:
 
 # --- /healthz ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_healthz_answers_without_the_database_behind_https_redirect_and_host_checks(
-        client, settings, django_assert_num_queries):
+    client, settings, django_assert_num_queries
+):
     settings.SECURE_SSL_REDIRECT = True
     settings.ALLOWED_HOSTS = ["shop.example.com"]
     with django_assert_num_queries(0):
@@ -89,6 +92,7 @@ def test_healthz_only_answers_reads(client):
 
 
 # --- /readyz ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.django_db(transaction=True)
 def test_readyz_is_ready_when_database_and_broker_answer(client, settings):
@@ -140,8 +144,7 @@ def test_readyz_is_ready_while_one_broker_node_of_the_list_is_down(client, setti
 
 
 @pytest.mark.django_db(transaction=True)
-def test_readyz_reports_a_hung_database_within_the_bound_and_starts_no_second_check(client, settings,
-                                                                                   monkeypatch):
+def test_readyz_reports_a_hung_database_within_the_bound_and_starts_no_second_check(client, settings, monkeypatch):
     release = threading.Event()
 
     def hung_database(timeout):
@@ -173,6 +176,7 @@ def test_readyz_can_leave_the_broker_out_of_the_verdict(client, settings):
 
 # --- /metrics: who may read it ------------------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_metrics_are_closed_by_default(client):
     response = client.get("/metrics")
@@ -198,8 +202,10 @@ def test_metrics_open_to_allowed_networks_but_not_through_a_proxy(client, settin
 def test_production_settings_leave_metrics_closed_and_debug_opens_loopback():
     from tests.test_wiring import run_python
 
-    code = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE']='myshop.settings'; django.setup();"
-            "from django.conf import settings as s; print(repr(s.METRICS_TOKEN), s.METRICS_ALLOWED_NETWORKS)")
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='myshop.settings'; django.setup();"
+        "from django.conf import settings as s; print(repr(s.METRICS_TOKEN), s.METRICS_ALLOWED_NETWORKS)"
+    )
     production = run_python(code, SECRET_KEY="x" * 50)
     development = run_python(code, DEBUG="1")
     assert production.returncode == 0 and development.returncode == 0, production.stderr + development.stderr
@@ -209,6 +215,7 @@ def test_production_settings_leave_metrics_closed_and_debug_opens_loopback():
 
 # --- /metrics: what it says ----------------------------------------------------------------------------
 
+
 def _checkout(client, product, customer):
     assert client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1}).status_code == 302
     response = client.post(reverse("orders:order_create"), customer)
@@ -217,22 +224,28 @@ def _checkout(client, product, customer):
 
 @pytest.mark.broker
 @pytest.mark.django_db(transaction=True)
-def test_metrics_after_orders_count_them_their_emails_and_the_latency(client, make_product, customer,
-                                                                     worker_outbox, metrics_open):
+def test_metrics_after_orders_count_them_their_emails_and_the_latency(
+    client, make_product, customer, worker_outbox, metrics_open
+):
     before = scrape(client, **metrics_open)
     mug = make_product(name="Blue mug", price=Decimal("7.00"), stock=50)
 
     _checkout(client, mug, customer)
     _checkout(client, mug, {**customer, "email": "grace@example.com"})
-    wait_for(lambda: OrderEmail.objects.filter(kind="confirmation", state="sent").count() == 2, timeout=20,
-             what="both confirmations sent by the worker")
+    wait_for(
+        lambda: OrderEmail.objects.filter(kind="confirmation", state="sent").count() == 2,
+        timeout=20,
+        what="both confirmations sent by the worker",
+    )
     latency, tasks = "myshop_order_email_latency_seconds", "myshop_worker_tasks"
     sent = {"task": "orders.tasks.order_created", "outcome": "success"}
 
     def worker_observations():  # recorded just after each task returns, a moment after "sent" is committed
         found = scrape(client, **metrics_open)
-        if grown(before, found, latency, "_count", kind="confirmation") >= 2 and \
-                grown(before, found, tasks, "_total", **sent) >= 2:
+        if (
+            grown(before, found, latency, "_count", kind="confirmation") >= 2
+            and grown(before, found, tasks, "_total", **sent) >= 2
+        ):
             return found
         return None
 
@@ -264,8 +277,9 @@ def broker_down(monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_metrics_count_a_failed_hand_over_and_no_rolled_back_order(client, make_product, customer, metrics_open,
-                                                                 broker_down):
+def test_metrics_count_a_failed_hand_over_and_no_rolled_back_order(
+    client, make_product, customer, metrics_open, broker_down
+):
     from django.db import transaction
 
     before = scrape(client, **metrics_open)
@@ -279,7 +293,9 @@ def test_metrics_count_a_failed_hand_over_and_no_rolled_back_order(client, make_
     after = scrape(client, **metrics_open)
 
     failed = "myshop_email_handover_failures"
-    assert sample(after, failed, "_total", kind="confirmation") - sample(before, failed, "_total",
-                                                                         kind="confirmation") == 1
+    assert (
+        sample(after, failed, "_total", kind="confirmation") - sample(before, failed, "_total", kind="confirmation")
+        == 1
+    )
     assert sample(after, "myshop_orders_placed", "_total") - sample(before, "myshop_orders_placed", "_total") == 1
     assert sample(after, "myshop_order_emails", kind="confirmation", state="pending") == 1

@@ -3,6 +3,7 @@
 These tests need the broker at CELERY_BROKER_URL; they use a queue of their own (see test_settings), and
 `transaction=True` because the worker only sees committed rows.
 """
+
 from decimal import Decimal
 from unittest.mock import patch
 
@@ -33,8 +34,10 @@ def test_placing_an_order_emails_the_customer_once_via_the_worker(client, make_p
 
     order = Order.objects.get()
     assert response.status_code == 200 and order.number in response.content.decode()
-    wait_for(lambda: OrderEmail.objects.filter(order=order, kind="confirmation", state="sent").exists(),
-             what="the worker to send the confirmation")
+    wait_for(
+        lambda: OrderEmail.objects.filter(order=order, kind="confirmation", state="sent").exists(),
+        what="the worker to send the confirmation",
+    )
     [email] = [m for m in worker_outbox if f"order {order.number}" in m.subject]
     assert email.to == [customer["email"]]
     assert "2 × Blue mug" in email.body and "1 × Teapot" in email.body
@@ -57,8 +60,7 @@ def test_rolled_back_order_publishes_nothing(make_product, customer, worker_outb
     # the rolled-back order had published would have been consumed before it.
     later = place_order(customer={**customer, "email": "later@example.com"}, quantities={pen.id: 1})
     wait_for(lambda: len(worker_outbox) >= 1, what="the later order's email")
-    wait_for(lambda: OrderEmail.objects.filter(order=later, state="sent").exists(),
-             what="the later order marked sent")
+    wait_for(lambda: OrderEmail.objects.filter(order=later, state="sent").exists(), what="the later order marked sent")
     assert [m.to for m in worker_outbox] == [["later@example.com"]]
 
 
@@ -66,19 +68,26 @@ def test_marking_an_order_shipped_in_the_admin_emails_the_customer_via_the_worke
     admin_client, make_product, customer, worker_outbox
 ):
     order = place_order(customer=customer, quantities={make_product(name="Teapot").id: 1})
-    wait_for(lambda: OrderEmail.objects.filter(order=order, kind="confirmation", state="sent").exists(),
-             what="the confirmation")
+    wait_for(
+        lambda: OrderEmail.objects.filter(order=order, kind="confirmation", state="sent").exists(),
+        what="the confirmation",
+    )
 
     admin_client.post(reverse("admin:orders_order_changelist"), {"action": "mark_paid", "_selected_action": [order.id]})
-    response = admin_client.post(reverse("admin:orders_order_changelist"),
-                                 {"action": "mark_shipped", "_selected_action": [order.id]})
+    response = admin_client.post(
+        reverse("admin:orders_order_changelist"), {"action": "mark_shipped", "_selected_action": [order.id]}
+    )
 
     assert response.status_code == 302
-    wait_for(lambda: OrderEmail.objects.filter(order=order, kind="shipping", state="sent").exists(),
-             what="the worker to send the shipping notice")
+    wait_for(
+        lambda: OrderEmail.objects.filter(order=order, kind="shipping", state="sent").exists(),
+        what="the worker to send the shipping notice",
+    )
     # Marking it paid numbered its invoice, which the worker emails too (payments/invoices.py).
-    wait_for(lambda: OrderEmail.objects.filter(order=order, kind="invoice", state="sent").exists(),
-             what="the worker to send the invoice")
+    wait_for(
+        lambda: OrderEmail.objects.filter(order=order, kind="invoice", state="sent").exists(),
+        what="the worker to send the invoice",
+    )
     subjects = [m.subject for m in worker_outbox]
     invoice = f"myshop: invoice {order.invoice.number} for order {order.number}"
     assert subjects[0] == f"myshop: order {order.number} received"

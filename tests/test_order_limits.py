@@ -1,5 +1,6 @@
 """No hoarding: caps on units per order and on orders per email and per client a day, so that one client
 takes at most a small share of the stock."""
+
 import uuid
 from unittest.mock import patch
 
@@ -17,8 +18,9 @@ CHECKOUT = reverse("orders:order_create")
 
 @pytest.fixture(autouse=True)
 def own_cache(settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                   "LOCATION": uuid.uuid4().hex}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -46,8 +48,9 @@ def refusal(response):
     return " ".join(response.context["form"].non_field_errors())
 
 
-def test_an_order_over_the_unit_cap_is_refused_and_the_cart_kept(client, make_product, customer, settings,
-                                                                django_capture_on_commit_callbacks):
+def test_an_order_over_the_unit_cap_is_refused_and_the_cart_kept(
+    client, make_product, customer, settings, django_capture_on_commit_callbacks
+):
     settings.ORDER_MAX_UNITS = 5
     mug, pot = make_product(stock=10), make_product(stock=10)
     add(client, mug, 3)
@@ -59,8 +62,9 @@ def test_an_order_over_the_unit_cap_is_refused_and_the_cart_kept(client, make_pr
     assert refusal(checkout(client, customer, django_capture_on_commit_callbacks)) is None
 
 
-def test_orders_per_email_address_a_day_are_capped(client, make_product, customer, settings,
-                                                   django_capture_on_commit_callbacks):
+def test_orders_per_email_address_a_day_are_capped(
+    client, make_product, customer, settings, django_capture_on_commit_callbacks
+):
     settings.ORDER_MAX_PER_EMAIL_PER_DAY = 2
     product = make_product(stock=50)
     # Case and +tags do not make another address.
@@ -71,12 +75,15 @@ def test_orders_per_email_address_a_day_are_capped(client, make_product, custome
     assert message and "at most 2 orders a day for one email address" in message
     assert Order.objects.count() == 2
     add(client, product, 1)
-    assert refusal(checkout(client, {**customer, "email": "grace@example.com"},
-                            django_capture_on_commit_callbacks)) is None
+    assert (
+        refusal(checkout(client, {**customer, "email": "grace@example.com"}, django_capture_on_commit_callbacks))
+        is None
+    )
 
 
-def test_orders_older_than_a_day_do_not_count_against_the_email(client, make_product, customer, settings,
-                                                                django_capture_on_commit_callbacks):
+def test_orders_older_than_a_day_do_not_count_against_the_email(
+    client, make_product, customer, settings, django_capture_on_commit_callbacks
+):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -88,18 +95,21 @@ def test_orders_older_than_a_day_do_not_count_against_the_email(client, make_pro
     assert refusal(checkout(client, customer, django_capture_on_commit_callbacks)) is None
 
 
-def test_orders_per_client_a_day_are_capped(client, make_product, customer, settings,
-                                            django_capture_on_commit_callbacks):
+def test_orders_per_client_a_day_are_capped(
+    client, make_product, customer, settings, django_capture_on_commit_callbacks
+):
     settings.ORDER_MAX_PER_CLIENT_PER_DAY = 2
     product = make_product(stock=50)
     add(client, product, 1)
-    assert refusal(checkout(client, {**customer, "email": "not-an-email"},
-                            django_capture_on_commit_callbacks)) is not None  # a failed attempt does not count
+    assert (
+        refusal(checkout(client, {**customer, "email": "not-an-email"}, django_capture_on_commit_callbacks)) is not None
+    )  # a failed attempt does not count
     responses = []
     for n in range(3):
         add(client, product, 1)
-        responses.append(checkout(client, {**customer, "email": f"buyer{n}@example.com"},
-                                  django_capture_on_commit_callbacks))
+        responses.append(
+            checkout(client, {**customer, "email": f"buyer{n}@example.com"}, django_capture_on_commit_callbacks)
+        )
     assert [refusal(response) for response in responses[:2]] == [None, None]
     assert "at most 2 orders a day from one connection" in refusal(responses[2])
     assert Order.objects.count() == 2
@@ -109,12 +119,17 @@ def test_orders_per_client_a_day_are_capped(client, make_product, customer, sett
     assert refusal(checkout(other, customer, django_capture_on_commit_callbacks)) is None
 
 
-def test_one_client_cannot_empty_the_shop(client, make_product, settings, customer,
-                                          django_capture_on_commit_callbacks):
+def test_one_client_cannot_empty_the_shop(client, make_product, settings, customer, django_capture_on_commit_callbacks):
     """The attack from issue 13, with the production defaults: one session puts every product in the cart at
     the per-line cap and checks out again and again (a fresh email address each time), adapting to refusals."""
-    for name in ("CART_MAX_QUANTITY", "ORDER_MAX_UNITS", "ORDER_MAX_PER_EMAIL_PER_DAY",
-                 "ORDER_MAX_PER_CLIENT_PER_DAY", "RATE_LIMIT_CHECKOUT", "RATE_LIMIT_CART"):
+    for name in (
+        "CART_MAX_QUANTITY",
+        "ORDER_MAX_UNITS",
+        "ORDER_MAX_PER_EMAIL_PER_DAY",
+        "ORDER_MAX_PER_CLIENT_PER_DAY",
+        "RATE_LIMIT_CHECKOUT",
+        "RATE_LIMIT_CART",
+    ):
         if hasattr(production, name):
             setattr(settings, name, getattr(production, name))
     products = [make_product(stock=40) for _ in range(12)]
@@ -123,10 +138,13 @@ def test_one_client_cannot_empty_the_shop(client, make_product, settings, custom
     refusals = []
     for attempt in range(10):
         for product in Product.objects.filter(stock__gt=0):  # every product at the cap
-            client.post(reverse("cart:cart_update", args=[product.id]),
-                        {"quantity": min(product.stock, settings.CART_MAX_QUANTITY)})
-        message = refusal(checkout(client, {**customer, "email": f"hoarder{attempt}@example.com"},
-                                   django_capture_on_commit_callbacks))
+            client.post(
+                reverse("cart:cart_update", args=[product.id]),
+                {"quantity": min(product.stock, settings.CART_MAX_QUANTITY)},
+            )
+        message = refusal(
+            checkout(client, {**customer, "email": f"hoarder{attempt}@example.com"}, django_capture_on_commit_callbacks)
+        )
         if message and "items" in message:  # over the per-order cap: trim the cart to just under it
             left = settings.ORDER_MAX_UNITS
             for product_id, quantity in Cart(client.session).quantities().items():
@@ -136,8 +154,11 @@ def test_one_client_cannot_empty_the_shop(client, make_product, settings, custom
                     client.post(reverse("cart:cart_update", args=[product_id]), {"quantity": take})
                 else:
                     client.post(reverse("cart:cart_remove", args=[product_id]))
-            message = refusal(checkout(client, {**customer, "email": f"hoarder{attempt}b@example.com"},
-                                       django_capture_on_commit_callbacks))
+            message = refusal(
+                checkout(
+                    client, {**customer, "email": f"hoarder{attempt}b@example.com"}, django_capture_on_commit_callbacks
+                )
+            )
         refusals.append(message)
 
     taken = stock_before - sum(Product.objects.values_list("stock", flat=True))

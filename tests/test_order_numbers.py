@@ -1,5 +1,6 @@
 """Order numbers people can read out ("MS-7K4P-Q2XD"): random, unique, shown wherever a person sees an order;
 the database id stays internal."""
+
 import csv
 import io
 import re
@@ -45,8 +46,10 @@ def test_numbers_are_random_and_distinct(db, customer):
 def test_a_number_already_taken_is_drawn_again_inside_the_checkout_transaction(customer, placed, make_product):
     teapot = make_product(name="Teapot", stock=5)
     fresh = "MS-2222-3333"
-    with patch.object(numbers, "new_number", side_effect=[placed.number, fresh]), \
-            patch("celery.app.task.Task.apply_async"):
+    with (
+        patch.object(numbers, "new_number", side_effect=[placed.number, fresh]),
+        patch("celery.app.task.Task.apply_async"),
+    ):
         second = place_order(customer=customer, quantities={teapot.id: 1})
     assert second.number == fresh and second.items.get().product == teapot
     assert Order.objects.count() == 2
@@ -65,8 +68,19 @@ def test_the_number_is_unique_in_the_database(customer, placed):
         Order.objects.create(**customer, number=placed.number)
 
 
-@pytest.mark.parametrize("typed", ["MS-7K4P-Q2XD", "ms-7k4p-q2xd", "MS 7K4P Q2XD", "7K4P-Q2XD", "7k4pq2xd",
-                                   "MS7K4PQ2XD", " #MS-7K4P-Q2XD ", "ms.7k4p.q2xd"])
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "MS-7K4P-Q2XD",
+        "ms-7k4p-q2xd",
+        "MS 7K4P Q2XD",
+        "7K4P-Q2XD",
+        "7k4pq2xd",
+        "MS7K4PQ2XD",
+        " #MS-7K4P-Q2XD ",
+        "ms.7k4p.q2xd",
+    ],
+)
 def test_a_number_is_read_the_way_people_type_it(typed):
     assert numbers.parse_number(typed) == "MS-7K4P-Q2XD"
 
@@ -76,8 +90,9 @@ def test_lookalike_letters_are_read_as_the_digits_they_stand_for():
     assert numbers.parse_number("Lovelace") == "MS-10VE-1ACE"  # so the admin's search tries names as well
 
 
-@pytest.mark.parametrize("typed", ["", "42", "ada@example.com", "MS-7K4P-Q2X", "MS-7K4P-Q2XDZ", "MS-7K4P-Q2XU",
-                                   "Smith", "Ada Lovelace"])
+@pytest.mark.parametrize(
+    "typed", ["", "42", "ada@example.com", "MS-7K4P-Q2X", "MS-7K4P-Q2XDZ", "MS-7K4P-Q2XU", "Smith", "Ada Lovelace"]
+)
 def test_text_that_cannot_be_a_number_is_not_one(typed):
     assert numbers.parse_number(typed) is None
 
@@ -109,8 +124,9 @@ def test_a_refused_status_change_names_the_order_by_its_number(placed):
 
 
 def test_the_csv_export_gives_the_number(admin_client, placed):
-    response = admin_client.post(reverse("admin:orders_order_changelist"),
-                                 {"action": "export_csv", "_selected_action": [placed.id]})
+    response = admin_client.post(
+        reverse("admin:orders_order_changelist"), {"action": "export_csv", "_selected_action": [placed.id]}
+    )
     header, row = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert dict(zip(header, row))["number"] == placed.number
 

@@ -17,6 +17,7 @@ from shop.stock import count
 
 # --- place_order --------------------------------------------------------------------------------------
 
+
 def test_place_order_freezes_catalog_prices_and_queues_only_after_commit(
     make_product, customer, django_capture_on_commit_callbacks
 ):
@@ -102,6 +103,7 @@ def test_a_failed_hand_over_never_raises_and_makes_the_email_due_for_the_sweep(m
 
 # --- form -------------------------------------------------------------------------------------------------
 
+
 def test_order_form_requires_every_field_and_a_valid_email(customer):
     assert OrderCreateForm(customer).is_valid()
     form = OrderCreateForm({**customer, "email": "not-an-email", "city": ""})
@@ -114,6 +116,7 @@ def test_order_form_refuses_line_breaks(customer):
 
 
 # --- views ------------------------------------------------------------------------------------------------
+
 
 def _fill_cart(client, *products_and_quantities):
     for product, quantity in products_and_quantities:

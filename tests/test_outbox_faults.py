@@ -2,6 +2,7 @@
 and answers too late, one slow on MAIL and QUIT past the time limits, an email whose sending kills the
 worker, workers SIGKILLed mid-email (once, twice) with the production timings. Real RabbitMQ node, real
 SMTP server, web and workers as subprocesses (fixtures in tests/conftest.py)."""
+
 import signal
 import time
 
@@ -13,8 +14,13 @@ from tests.conftest import email_in_state, email_row, emails_for, operator_resen
 
 pytestmark = [pytest.mark.broker, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
-PRODUCTION_TIMINGS = ("ORDER_EMAIL_CLAIM_SECONDS", "CELERY_TASK_TIME_LIMIT", "ORDER_EMAIL_SWEEP_SECONDS",
-                      "ORDER_EMAIL_RETRY_BASE_SECONDS", "ORDER_EMAIL_MAX_ATTEMPTS")
+PRODUCTION_TIMINGS = (
+    "ORDER_EMAIL_CLAIM_SECONDS",
+    "CELERY_TASK_TIME_LIMIT",
+    "ORDER_EMAIL_SWEEP_SECONDS",
+    "ORDER_EMAIL_RETRY_BASE_SECONDS",
+    "ORDER_EMAIL_MAX_ATTEMPTS",
+)
 
 
 def test_a_reply_lost_after_the_message_is_one_email_marked_unconfirmed_and_resendable(shop, products, settings):
@@ -56,8 +62,12 @@ def test_a_server_slow_on_mail_and_quit_costs_bounded_attempts_and_ends_failed(s
 def test_an_email_whose_sending_kills_the_worker_is_failed_after_its_attempts(shop, products):
     """An attempt killed outright (OOM, a crash in a C library) never records its failure; the attempt
     still counts, so the email ends failed instead of taking a worker down forever."""
-    shop.env.update(EMAIL_BACKEND="testkit.crash_backend.CrashingBackend", ORDER_EMAIL_MAX_ATTEMPTS="2",
-                    CRASH_DELEGATE_BACKEND="orders.mail.SMTPBackend", ORDER_EMAIL_CLAIM_SECONDS="3")
+    shop.env.update(
+        EMAIL_BACKEND="testkit.crash_backend.CrashingBackend",
+        ORDER_EMAIL_MAX_ATTEMPTS="2",
+        CRASH_DELEGATE_BACKEND="orders.mail.SMTPBackend",
+        ORDER_EMAIL_CLAIM_SECONDS="3",
+    )
     web = shop.web()
     worker = shop.worker()
     poison, _ = place_order(web, products, email="crash+1@example.com")

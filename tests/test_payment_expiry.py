@@ -1,6 +1,7 @@
 """Unpaid orders expire: PAYMENT_TIMEOUT after it was placed, an order still waiting for its online payment is
 cancelled through the order lifecycle (its stock goes back on sale) by a periodic task; a payment that comes
 after that is never lost but flagged for the operator; orders paid by hand never expire."""
+
 import threading
 from datetime import timedelta
 from unittest.mock import patch
@@ -70,8 +71,11 @@ def test_paid_shipped_and_cancelled_orders_are_never_expired(make_product, custo
 
 
 def test_an_order_an_operator_takes_payment_for_by_hand_never_expires(admin_client, order):
-    response = admin_client.post(reverse("admin:orders_order_changelist"),
-                                 {"action": "take_payment_by_hand", "_selected_action": [order.id]}, follow=True)
+    response = admin_client.post(
+        reverse("admin:orders_order_changelist"),
+        {"action": "take_payment_by_hand", "_selected_action": [order.id]},
+        follow=True,
+    )
     assert "now wait for a payment by hand" in response.content.decode()
     placed_minutes_ago(order, 60 * 24 * 7)
     assert expire_unpaid_orders() == 0 and status_of(order) == "pending"
@@ -137,9 +141,17 @@ def test_an_order_being_paid_at_that_moment_is_not_expired(make_product, custome
                 Order.objects.select_for_update().get(id=order.id)
                 holding.set()
                 release.wait(timeout=20)
-                services.apply_event(provider="offline", event=ProviderEvent(
-                    id="evt_now", type="checkout.approved", reference=paying.reference, outcome="succeeded",
-                    amount_minor=3490, currency="EUR"))
+                services.apply_event(
+                    provider="offline",
+                    event=ProviderEvent(
+                        id="evt_now",
+                        type="checkout.approved",
+                        reference=paying.reference,
+                        outcome="succeeded",
+                        amount_minor=3490,
+                        currency="EUR",
+                    ),
+                )
         except Exception as error:  # noqa: BLE001  (reported below)
             errors.append(error)
         finally:

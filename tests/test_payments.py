@@ -1,6 +1,7 @@
 """Taking payment with the offline provider: the thank-you page leads to it, the provider's page decides, and
 only the provider's signed webhook (or its answer to a check) moves the order: never the shopper's return.
 Webhook faults: bad signatures, resent events, events out of order, wrong amounts, late and second payments."""
+
 import json
 import threading
 import time
@@ -44,6 +45,7 @@ def state_of(order):
 
 # --- The way to pay -----------------------------------------------------------------------------------------
 
+
 def test_the_thank_you_page_and_the_status_page_lead_to_payment(client, order):
     pay = reverse("payments:payment_start", args=[order.token])
     for page in (thank_you_page(client, order), client.get(order.get_absolute_url())):
@@ -76,8 +78,9 @@ def test_a_double_clicked_pay_button_sends_both_clicks_to_the_same_checkout(orde
 
 
 def test_a_checkout_whose_start_never_finished_is_replaced(order):
-    Payment.objects.create(order=order, provider="offline", amount=order.total, currency="EUR",
-                           created=datetime(2020, 1, 1, tzinfo=UTC))  # its process was killed
+    Payment.objects.create(
+        order=order, provider="offline", amount=order.total, currency="EUR", created=datetime(2020, 1, 1, tzinfo=UTC)
+    )  # its process was killed
     paying = started(order)
     assert paying.redirect_url and Payment.objects.filter(order=order, state="failed").count() == 1
 
@@ -92,7 +95,8 @@ def test_approving_marks_nothing_paid_until_the_providers_webhook_arrives(client
     paying = started(order)
     response, event = approve_offline(client, paying)
     assert response.status_code == 302 and response["Location"].endswith(
-        f"{reverse('payments:payment_return', args=[order.token])}?ref={paying.reference}")
+        f"{reverse('payments:payment_return', args=[order.token])}?ref={paying.reference}"
+    )
 
     back = client.get(response["Location"])  # the shopper is back before the webhook
     assert "Payment being confirmed" in back.content.decode()
@@ -108,10 +112,12 @@ def test_approving_marks_nothing_paid_until_the_providers_webhook_arrives(client
 def test_the_provider_sends_its_webhook_later_from_the_worker(client, order, settings):
     settings.PAYMENT_OFFLINE_CONFIRM_SECONDS = 7
     paying = started(order)
-    with patch("payments.tasks.deliver_offline_event.apply_async") as send, \
-            TestCase.captureOnCommitCallbacks(execute=True):
+    with (
+        patch("payments.tasks.deliver_offline_event.apply_async") as send,
+        TestCase.captureOnCommitCallbacks(execute=True),
+    ):
         client.post(reverse("payments:offline_checkout", args=[paying.reference]), {"decision": "approve"})
-    (event,), = send.call_args.args
+    ((event,),) = send.call_args.args
     assert send.call_args.kwargs == {"countdown": 7}
     assert event["type"] == "checkout.approved" and event["checkout"]["id"] == paying.reference
 
@@ -123,13 +129,15 @@ def test_a_return_before_the_webhook_settles_by_asking_the_provider_once_it_has_
     url = f"{reverse('payments:payment_return', args=[order.token])}?ref={paying.reference}"
     assert "Payment being confirmed" in client.get(url).content.decode()
     assert client.get(reverse("payments:payment_state", args=[order.token]), {"ref": paying.reference}).json() == {
-        "stage": "confirming"}
+        "stage": "confirming"
+    }
     assert state_of(order) == "pending"
 
     settings.PAYMENT_OFFLINE_CONFIRM_SECONDS = 0  # the provider has confirmed by now
     cache.clear()  # and a few seconds have passed since the last check
     assert client.get(reverse("payments:payment_state", args=[order.token]), {"ref": paying.reference}).json() == {
-        "stage": "paid"}
+        "stage": "paid"
+    }
     assert state_of(order) == "paid" and Invoice.objects.filter(order=order).count() == 1
 
 
@@ -158,15 +166,19 @@ def test_the_providers_page_takes_one_decision_only(client, order):
     assert event is None and response.status_code == 302  # already decided: nothing sent again
     _, event = approve_offline(client, paying, decision="decline")
     assert event is None and offline_status(paying) == "approved"
-    assert client.post(reverse("payments:offline_checkout", args=[paying.reference]),
-                       {"decision": "maybe"}).status_code == 400
+    assert (
+        client.post(reverse("payments:offline_checkout", args=[paying.reference]), {"decision": "maybe"}).status_code
+        == 400
+    )
 
 
 def test_approving_with_the_broker_down_answers_the_shopper_and_the_shop_learns_by_asking(client, order, settings):
     paying = started(order)
     settings.PAYMENT_OFFLINE_CONFIRM_SECONDS = 0
-    with patch("payments.tasks.deliver_offline_event.apply_async", side_effect=OSError("broker down")), \
-            TestCase.captureOnCommitCallbacks(execute=True):
+    with (
+        patch("payments.tasks.deliver_offline_event.apply_async", side_effect=OSError("broker down")),
+        TestCase.captureOnCommitCallbacks(execute=True),
+    ):
         response = client.post(reverse("payments:offline_checkout", args=[paying.reference]), {"decision": "approve"})
     assert response.status_code == 302
     assert client.get(response["Location"]).status_code == 200
@@ -175,8 +187,10 @@ def test_approving_with_the_broker_down_answers_the_shopper_and_the_shop_learns_
 
 # --- Webhook faults -------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("forgery", ["wrong secret", "tampered body", "no signature", "garbage signature",
-                                     "too old", "not utf-8"])
+
+@pytest.mark.parametrize(
+    "forgery", ["wrong secret", "tampered body", "no signature", "garbage signature", "too old", "not utf-8"]
+)
 def test_a_webhook_that_does_not_verify_gets_400_and_changes_nothing(client, order, forgery):
     paying = started(order)
     event = offline_event(paying)
@@ -259,8 +273,7 @@ def test_a_success_reported_after_a_failure_is_believed(client, order):
 
 
 @pytest.mark.parametrize("amount, currency", [(4589, "EUR"), (459000, "EUR"), (4590, "USD"), (0, "EUR")])
-def test_a_payment_of_the_wrong_amount_or_currency_never_pays_the_order_and_is_flagged(client, order, amount,
-                                                                                       currency):
+def test_a_payment_of_the_wrong_amount_or_currency_never_pays_the_order_and_is_flagged(client, order, amount, currency):
     paying = started(order)
     assert post_offline(client, offline_event(paying, amount=amount, currency=currency)).status_code == 200
     flagged = payment(paying.id)
@@ -279,10 +292,12 @@ def test_an_event_about_an_unknown_checkout_is_recorded_and_ignored(client, orde
 def test_a_second_payment_for_a_paid_order_is_flagged_for_the_operator(client, order):
     first = started(order)
     # A second checkout of the same order, opened in another tab say, and paid too.
-    OfflineCheckout.objects.create(id="ofc_second", client_reference_id=str(order.id), amount_minor=4590,
-                                   currency="EUR", return_url="/")
-    second = Payment.objects.create(order=order, provider="offline", reference="ofc_second", amount=order.total,
-                                    currency="EUR", redirect_url="/y")
+    OfflineCheckout.objects.create(
+        id="ofc_second", client_reference_id=str(order.id), amount_minor=4590, currency="EUR", return_url="/"
+    )
+    second = Payment.objects.create(
+        order=order, provider="offline", reference="ofc_second", amount=order.total, currency="EUR", redirect_url="/y"
+    )
     post_offline(client, offline_event(first))
     post_offline(client, offline_event(second))
     assert payment(second.id).problem == "duplicate" and payment(first.id).problem == ""

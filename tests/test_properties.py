@@ -1,5 +1,6 @@
 """Property-based: random shoppers (and an operator cancelling) never break the shop's invariants, and
 they really do place orders: the invariants are checked over real orders, not an empty table."""
+
 from decimal import Decimal
 from unittest.mock import patch
 
@@ -15,26 +16,46 @@ from orders.services import change_status
 from shop.models import Product, StockMovement
 from shop.money import shipping_cost
 
-GOOD_CUSTOMER = {"first_name": "Ok", "last_name": "Shopper", "email": "ok@example.com", "address": "1 Road",
-                 "postal_code": "10115", "city": "Ok"}
-quantities = st.one_of(st.integers(1, 3).map(str), st.integers(-3, 25).map(str), st.text(max_size=6),
-                       st.just(""), st.just("1e9"))
+GOOD_CUSTOMER = {
+    "first_name": "Ok",
+    "last_name": "Shopper",
+    "email": "ok@example.com",
+    "address": "1 Road",
+    "postal_code": "10115",
+    "city": "Ok",
+}
+quantities = st.one_of(
+    st.integers(1, 3).map(str), st.integers(-3, 25).map(str), st.text(max_size=6), st.just(""), st.just("1e9")
+)
 product_refs = st.one_of(st.integers(0, 2), st.integers(0, 2), st.integers(10**6, 10**6 + 2))
 field_values = st.one_of(st.text(max_size=60), st.just("Ada"), st.just("<b>x</b>\r\n"))
-hostile_customers = st.fixed_dictionaries({
-    "first_name": field_values, "last_name": field_values, "email": st.one_of(st.emails(), st.text(max_size=30)),
-    "address": field_values, "postal_code": st.text(max_size=25), "city": field_values,
-})
+hostile_customers = st.fixed_dictionaries(
+    {
+        "first_name": field_values,
+        "last_name": field_values,
+        "email": st.one_of(st.emails(), st.text(max_size=30)),
+        "address": field_values,
+        "postal_code": st.text(max_size=25),
+        "city": field_values,
+    }
+)
 good_add = st.tuples(st.just("add"), st.integers(0, 2), st.integers(1, 2).map(str))
 good_checkout = st.tuples(st.just("checkout"), st.just(GOOD_CUSTOMER), st.just(""))
-steps = st.lists(st.one_of(
-    good_add, good_add, good_checkout, good_checkout,
-    st.tuples(st.just("add"), product_refs, quantities),
-    st.tuples(st.just("update"), product_refs, quantities),
-    st.tuples(st.just("remove"), product_refs, st.just("")),
-    st.tuples(st.just("checkout"), st.one_of(st.just(GOOD_CUSTOMER), hostile_customers), st.just("")),
-    st.tuples(st.just("cancel"), st.integers(0, 5), st.just("")),
-), min_size=1, max_size=10)
+steps = st.lists(
+    st.one_of(
+        good_add,
+        good_add,
+        good_checkout,
+        good_checkout,
+        st.tuples(st.just("add"), product_refs, quantities),
+        st.tuples(st.just("update"), product_refs, quantities),
+        st.tuples(st.just("remove"), product_refs, st.just("")),
+        st.tuples(st.just("checkout"), st.one_of(st.just(GOOD_CUSTOMER), hostile_customers), st.just("")),
+        st.tuples(st.just("cancel"), st.integers(0, 5), st.just("")),
+    ),
+    min_size=1,
+    max_size=10,
+)
 
 INITIAL_STOCK = [6, 9, 2]
 examples = {"run": 0, "with_orders": 0}
@@ -49,8 +70,10 @@ def most_examples_place_real_orders():
 
 @pytest.fixture
 def catalog(make_product):
-    return [make_product(price=Decimal(price), stock=stock)
-            for price, stock in zip(["9.99", "0.50", "120.00"], INITIAL_STOCK)]
+    return [
+        make_product(price=Decimal(price), stock=stock)
+        for price, stock in zip(["9.99", "0.50", "120.00"], INITIAL_STOCK)
+    ]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -2,6 +2,7 @@
 
 These count queries, not time, so they are stable on a noisy machine.
 """
+
 from decimal import Decimal
 from unittest.mock import patch
 
@@ -26,8 +27,7 @@ def shop_of(make_category, make_product):
 
     def build(client, size):
         categories = [make_category() for _ in range(size)]
-        products = [make_product(category=categories[i % size], price=Decimal("2.00"), stock=100)
-                    for i in range(size)]
+        products = [make_product(category=categories[i % size], price=Decimal("2.00"), stock=100) for i in range(size)]
         for product in products:
             assert client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1}).status_code == 302
         return categories[0], products[0]
@@ -50,8 +50,9 @@ def page_counts(client, django_user_model, size, shop_of, customer):
     return counts, captured
 
 
-def test_query_counts_do_not_grow_with_catalog_or_cart(client, django_user_model, shop_of, customer,
-                                                       settings, transactional_db):
+def test_query_counts_do_not_grow_with_catalog_or_cart(
+    client, django_user_model, shop_of, customer, settings, transactional_db
+):
     settings.SHOP_PRODUCTS_PER_PAGE = 12
     small, _ = page_counts(client, django_user_model, 1, shop_of, customer)
     client.cookies.clear()
@@ -117,7 +118,8 @@ class Statements:
     def _count(self, execute, sql, params, many, context):
         self.statements.append(sql)
         if not context["connection"].in_atomic_block and sql.lstrip().upper().startswith(
-                ("INSERT", "UPDATE", "DELETE")):
+            ("INSERT", "UPDATE", "DELETE")
+        ):
             self.commits += 1
         return execute(sql, params, many, context)
 
@@ -131,7 +133,8 @@ def production_sessions_and_limits(settings):
 
 
 def test_the_checkout_post_runs_at_most_eight_statements_in_at_most_two_commits(
-        client, make_product, customer, production_sessions_and_limits, transactional_db):
+    client, make_product, customer, production_sessions_and_limits, transactional_db
+):
     products = [make_product(stock=100) for _ in range(3)]
     for product in products:
         client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 2})
@@ -143,8 +146,7 @@ def test_the_checkout_post_runs_at_most_eight_statements_in_at_most_two_commits(
     assert counted.commits <= 2, counted.commits
 
 
-def test_the_worker_sends_an_email_in_at_most_four_statements(make_product, customer, mailoutbox,
-                                                              transactional_db):
+def test_the_worker_sends_an_email_in_at_most_four_statements(make_product, customer, mailoutbox, transactional_db):
     from orders.services import place_order
 
     with patch("celery.app.task.Task.apply_async"):

@@ -3,6 +3,7 @@ alike; countdown retries travel through RabbitMQ's native delayed delivery and c
 
 Uses the shared broker at CELERY_BROKER_URL and the run's own queue (see test_settings).
 """
+
 import json
 import threading
 import time
@@ -30,8 +31,14 @@ _probe_lock = threading.Lock()
 def countdown_probe(self, token, countdown):
     """Test-only task: fails its first run with a retry after `countdown` seconds, succeeds on the second."""
     with _probe_lock:
-        _probe_runs.append({"token": token, "at": time.monotonic(), "retries": self.request.retries,
-                            "routing_key": (self.request.delivery_info or {}).get("routing_key", "")})
+        _probe_runs.append(
+            {
+                "token": token,
+                "at": time.monotonic(),
+                "retries": self.request.retries,
+                "routing_key": (self.request.delivery_info or {}).get("routing_key", ""),
+            }
+        )
     if self.request.retries == 0:
         raise self.retry(countdown=countdown)
     return "done"
@@ -61,8 +68,12 @@ def test_production_declares_one_quorum_task_queue_behind_a_topic_exchange_with_
     declared = json.loads(result.stdout.strip().splitlines()[-1])
     # One module (settings) configures the app for web and worker alike: the producer declares this queue too.
     assert declared == {
-        "name": "myshop", "arguments": {"x-queue-type": "quorum"}, "exchange": "myshop",
-        "exchange_type": "topic", "routing_key": "myshop", "delayed_queue_type": "quorum",
+        "name": "myshop",
+        "arguments": {"x-queue-type": "quorum"},
+        "exchange": "myshop",
+        "exchange_type": "topic",
+        "routing_key": "myshop",
+        "delayed_queue_type": "quorum",
         # Confirms, and every socket read and write bounded (a broker alarm must not hang a checkout).
         "transport_options": {"confirm_publish": True, "read_timeout": 1.0, "write_timeout": 1.0},
     }
@@ -73,7 +84,10 @@ def test_the_task_queue_name_can_be_chosen_for_a_migration():
     assert result.returncode == 0, result.stderr
     declared = json.loads(result.stdout.strip().splitlines()[-1])
     assert (declared["name"], declared["exchange"], declared["arguments"]) == (
-        "myshop-v2", "myshop-v2", {"x-queue-type": "quorum"})
+        "myshop-v2",
+        "myshop-v2",
+        {"x-queue-type": "quorum"},
+    )
 
 
 def test_the_run_queue_on_the_broker_is_a_quorum_queue(running_worker):
@@ -90,8 +104,9 @@ def test_a_retry_with_a_countdown_waits_in_the_broker_then_runs_on_a_worker(runn
     token = uuid.uuid4().hex
     countdown_probe.delay(token, 2)
 
-    first, second = wait_for(lambda: _runs(token) if len(_runs(token)) >= 2 else None, timeout=30,
-                             what="the retried run")
+    first, second = wait_for(
+        lambda: _runs(token) if len(_runs(token)) >= 2 else None, timeout=30, what="the retried run"
+    )
     assert (first["retries"], second["retries"]) == (0, 1)
     assert second["at"] - first["at"] >= 1.9  # whole seconds: kombu rounds a countdown down
     # The retry came back through the celery_delayed_* queues: its routing key carries the delay in binary
@@ -109,8 +124,9 @@ def test_a_countdown_under_one_second_is_rounded_up_to_one_second_and_runs(runni
     token = uuid.uuid4().hex
     countdown_probe.delay(token, 0.3)
 
-    first, second = wait_for(lambda: _runs(token) if len(_runs(token)) >= 2 else None, timeout=30,
-                             what="the retried run")
+    first, second = wait_for(
+        lambda: _runs(token) if len(_runs(token)) >= 2 else None, timeout=30, what="the retried run"
+    )
     assert second["at"] - first["at"] >= 0.9
     assert second["routing_key"].split(".")[:DELAY_PREFIX_WORDS] == ["0"] * 27 + ["1"]
 
@@ -118,8 +134,9 @@ def test_a_countdown_under_one_second_is_rounded_up_to_one_second_and_runs(runni
 def test_deleting_a_run_queue_leaves_neither_queue_nor_exchange():
     name = f"myshop-test-probe-{uuid.uuid4().hex[:8]}"
     model = settings.CELERY_TASK_QUEUES[0]
-    queue = Queue(name, Exchange(name, type="topic", auto_delete=True), routing_key=name,
-                  queue_arguments=model.queue_arguments)
+    queue = Queue(
+        name, Exchange(name, type="topic", auto_delete=True), routing_key=name, queue_arguments=model.queue_arguments
+    )
     with Connection(settings.CELERY_BROKER_URL) as connection:
         queue(connection.channel()).declare()
 

@@ -1,5 +1,6 @@
 """Refunds: operators refund through the provider from the admin (the offline provider simulates it), and the
 refund is recorded on the payment and shown with the order; money is never refunded twice."""
+
 import threading
 from unittest.mock import patch
 
@@ -114,8 +115,9 @@ def test_a_provider_refusing_the_refund_leaves_the_payment_paid_with_the_reason(
 
 def test_a_refund_whose_answer_never_came_may_be_asked_again_later(paid_order):
     payment = Payment.objects.get(order=paid_order)
-    Payment.objects.filter(id=payment.id).update(state="refunding",
-                                                 refund_started_at=payment.created.replace(year=2020))
+    Payment.objects.filter(id=payment.id).update(
+        state="refunding", refund_started_at=payment.created.replace(year=2020)
+    )
     assert services.refund(payment_id=payment.id).state == "refunded"
 
 
@@ -139,8 +141,9 @@ def test_an_order_without_an_online_payment_has_nothing_to_refund(admin_client, 
     assert order.status == "pending"
 
 
-def test_a_late_payment_is_refunded_from_the_payments_list_and_leaves_the_to_do_list(admin_client, client, make_product,
-                                                                                   customer, teapot):
+def test_a_late_payment_is_refunded_from_the_payments_list_and_leaves_the_to_do_list(
+    admin_client, client, make_product, customer, teapot
+):
     order = place(make_product, customer, product=teapot)
     paying = started(order)
     _, event = approve_offline(client, paying)

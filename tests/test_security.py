@@ -1,4 +1,5 @@
 """Production configuration: safe by default, clean under Django's deploy checks; abuse limits."""
+
 import io
 import os
 import re
@@ -36,10 +37,14 @@ PRODUCTION_ENV = {
 
 
 def manage(*args, **env):
-    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"),
-            "DJANGO_SETTINGS_MODULE": "myshop.settings"}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env},
-                          capture_output=True, text=True, timeout=120)
+    base = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DJANGO_SETTINGS_MODULE": "myshop.settings",
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_check_deploy_is_clean_with_the_documented_production_environment():
@@ -68,43 +73,81 @@ def test_check_deploy_fails_without_a_shared_cache_for_the_abuse_limits():
 
 def test_check_deploy_accepts_an_in_process_cache_when_every_limit_is_switched_off():
     env = {key: value for key, value in PRODUCTION_ENV.items() if key != "CACHE_URL"}
-    result = manage("check", "--deploy", "--fail-level", "WARNING", **env, RATE_LIMIT_CHECKOUT="",
-                    RATE_LIMIT_CART="", RATE_LIMIT_LOGIN="", ORDER_MAX_PER_CLIENT_PER_DAY="0")
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        **env,
+        RATE_LIMIT_CHECKOUT="",
+        RATE_LIMIT_CART="",
+        RATE_LIMIT_LOGIN="",
+        ORDER_MAX_PER_CLIENT_PER_DAY="0",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("backend", ["console", "filebased", "locmem"])
 def test_check_deploy_fails_when_emails_would_be_written_to_a_log_or_file(backend):
-    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV,
-                    EMAIL_BACKEND=f"django.core.mail.backends.{backend}.EmailBackend")
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        **PRODUCTION_ENV,
+        EMAIL_BACKEND=f"django.core.mail.backends.{backend}.EmailBackend",
+    )
     assert result.returncode != 0 and "myshop.W002" in result.stderr + result.stdout
 
 
 def test_check_deploy_fails_on_djangos_smtp_backend_which_would_resend_a_stored_email():
-    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV,
-                    EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend")
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        **PRODUCTION_ENV,
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+    )
     assert result.returncode != 0 and "myshop.W003" in result.stderr + result.stdout
 
 
 def test_check_deploy_warns_when_https_protection_is_switched_off():
-    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV, SECURE_SSL_REDIRECT="0",
-                    SESSION_COOKIE_SECURE="0")
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        **PRODUCTION_ENV,
+        SECURE_SSL_REDIRECT="0",
+        SESSION_COOKIE_SECURE="0",
+    )
     assert result.returncode != 0 and "security.W008" in result.stderr + result.stdout
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"DEBUG": "0"}, "Set SECRET_KEY"),
-    ({"DEBUG": "0", "SECRET_KEY": "django-insecure-development-key-do-not-use-in-production"},
-     "development SECRET_KEY"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"DEBUG": "0"}, "Set SECRET_KEY"),
+        (
+            {"DEBUG": "0", "SECRET_KEY": "django-insecure-development-key-do-not-use-in-production"},
+            "development SECRET_KEY",
+        ),
+    ],
+)
 def test_production_refuses_to_start_without_a_real_secret_key(env, message):
     result = manage("check", **env)
     assert result.returncode != 0 and message in result.stderr
 
 
 def test_admin_path_is_configurable():
-    result = manage("shell", "-c", "from django.urls import reverse; print(reverse('admin:index'))",
-                    **PRODUCTION_ENV, ADMIN_URL="backoffice-7f3a/")
+    result = manage(
+        "shell",
+        "-c",
+        "from django.urls import reverse; print(reverse('admin:index'))",
+        **PRODUCTION_ENV,
+        ADMIN_URL="backoffice-7f3a/",
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("/backoffice-7f3a/")
 
@@ -120,6 +163,7 @@ def test_no_credentials_are_committed():
 
 # --- abuse limits ------------------------------------------------------------------------------------------
 
+
 def redis_cache_or_skip():
     import redis
 
@@ -129,8 +173,13 @@ def redis_cache_or_skip():
         if os.environ.get("CI") == "true":
             pytest.fail("Redis is expected at 127.0.0.1:6379 under CI")
         pytest.skip("no Redis at 127.0.0.1:6379")
-    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                        "LOCATION": "redis://127.0.0.1:6379/0", "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/0",
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        }
+    }
 
 
 @pytest.fixture(params=["locmem", "redis"])
@@ -140,13 +189,17 @@ def cache_backend(request):
             yield request.param
             caches["default"].clear()
     else:
-        with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                                   "LOCATION": uuid.uuid4().hex}}):
+        with override_settings(
+            CACHES={
+                "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+            }
+        ):
             yield request.param
 
 
-def test_checkout_attempts_beyond_the_limit_get_429_and_no_order(client, make_product, customer, settings,
-                                                                  cache_backend):
+def test_checkout_attempts_beyond_the_limit_get_429_and_no_order(
+    client, make_product, customer, settings, cache_backend
+):
     settings.RATE_LIMIT_CHECKOUT = "3/600"
     client.post(reverse("cart:cart_add", args=[make_product().id]), {"quantity": 1})
     bad = {**customer, "email": "nope"}
@@ -163,15 +216,15 @@ def test_checkout_attempts_beyond_the_limit_get_429_and_no_order(client, make_pr
 def test_cart_changes_beyond_the_limit_get_429(client, make_product, settings, cache_backend):
     settings.RATE_LIMIT_CART = "5/60"
     product = make_product(stock=100)
-    codes = [client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1}).status_code
-             for _ in range(7)]
+    codes = [client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1}).status_code for _ in range(7)]
     assert codes == [302] * 5 + [429] * 2
 
 
 def test_forwarded_address_is_used_only_behind_a_trusted_proxy(client, make_product, settings):
     settings.RATE_LIMIT_CART = "1/60"
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                   "LOCATION": uuid.uuid4().hex}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+    }
     url = reverse("cart:cart_add", args=[make_product(stock=100).id])
     # Without a trusted proxy a client cannot dodge the limit by inventing X-Forwarded-For values.
     assert client.post(url, {"quantity": 1}, HTTP_X_FORWARDED_FOR="1.1.1.1").status_code == 302
@@ -183,8 +236,9 @@ def test_forwarded_address_is_used_only_behind_a_trusted_proxy(client, make_prod
 
 def test_an_ipv6_client_cannot_dodge_the_limit_by_rotating_addresses(client, make_product, settings):
     settings.RATE_LIMIT_CART = "2/60"
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                   "LOCATION": uuid.uuid4().hex}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+    }
     url = reverse("cart:cart_add", args=[make_product(stock=100).id])
     codes = [client.post(url, {"quantity": 1}, REMOTE_ADDR=f"2001:db8:1:2::{n}").status_code for n in range(1, 4)]
     assert codes == [302, 302, 429]
@@ -193,8 +247,9 @@ def test_an_ipv6_client_cannot_dodge_the_limit_by_rotating_addresses(client, mak
 
 def test_admin_login_attempts_beyond_the_limit_get_429(client, settings, django_user_model):
     settings.RATE_LIMIT_LOGIN = "3/300"
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                   "LOCATION": uuid.uuid4().hex}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+    }
     django_user_model.objects.create_superuser("boss", "boss@example.com", "right-password-123")
     login = reverse("admin:login")
     codes = [client.post(login, {"username": "boss", "password": f"guess-{n}"}).status_code for n in range(3)]
@@ -217,24 +272,27 @@ def test_the_limit_window_starts_at_the_clients_first_request(client, make_produ
     assert codes == [302] * 5 + [429] * 2
 
 
-@pytest.mark.parametrize("remote, forwarded, proxies, expected", [
-    ("1.2.3.4", None, 0, "1.2.3.4"),
-    ("1.2.3.4:5678", None, 0, "1.2.3.4"),
-    ("[2001:db8:1:2::7]:443", None, 0, "2001:db8:1:2::/64"),
-    ("2001:db8:1:2::7", None, 0, "2001:db8:1:2::/64"),
-    ("fe80::1%eth0", None, 0, "fe80::/64"),
-    ("::ffff:1.2.3.4", None, 0, "1.2.3.4"),
-    ("10.0.0.1", "1.2.3.4:5678", 1, "1.2.3.4"),
-    ("10.0.0.1", "[2001:db8::1]:8080", 1, "2001:db8::/64"),
-    ("10.0.0.1", "9.9.9.9, 1.2.3.4:5678", 1, "1.2.3.4"),
-    ("10.0.0.1", "unknown", 1, "10.0.0.1"),
-    ("10.0.0.1", "1.2.3.4:http", 1, "10.0.0.1"),
-    ("10.0.0.1", "", 1, "10.0.0.1"),
-    ("10.0.0.1", "1.2.3.4", 0, "10.0.0.1"),  # no trusted proxy: the header is ignored
-    ("", None, 0, None),
-    ("unix:/run/gunicorn.sock", None, 0, None),
-    ("not an address", "also not", 1, None),
-])
+@pytest.mark.parametrize(
+    "remote, forwarded, proxies, expected",
+    [
+        ("1.2.3.4", None, 0, "1.2.3.4"),
+        ("1.2.3.4:5678", None, 0, "1.2.3.4"),
+        ("[2001:db8:1:2::7]:443", None, 0, "2001:db8:1:2::/64"),
+        ("2001:db8:1:2::7", None, 0, "2001:db8:1:2::/64"),
+        ("fe80::1%eth0", None, 0, "fe80::/64"),
+        ("::ffff:1.2.3.4", None, 0, "1.2.3.4"),
+        ("10.0.0.1", "1.2.3.4:5678", 1, "1.2.3.4"),
+        ("10.0.0.1", "[2001:db8::1]:8080", 1, "2001:db8::/64"),
+        ("10.0.0.1", "9.9.9.9, 1.2.3.4:5678", 1, "1.2.3.4"),
+        ("10.0.0.1", "unknown", 1, "10.0.0.1"),
+        ("10.0.0.1", "1.2.3.4:http", 1, "10.0.0.1"),
+        ("10.0.0.1", "", 1, "10.0.0.1"),
+        ("10.0.0.1", "1.2.3.4", 0, "10.0.0.1"),  # no trusted proxy: the header is ignored
+        ("", None, 0, None),
+        ("unix:/run/gunicorn.sock", None, 0, None),
+        ("not an address", "also not", 1, None),
+    ],
+)
 def test_client_addresses_are_parsed_strictly(rf, settings, remote, forwarded, proxies, expected):
     from myshop.ratelimit import client_address
 
@@ -248,8 +306,9 @@ def test_client_addresses_are_parsed_strictly(rf, settings, remote, forwarded, p
 def test_clients_behind_a_proxy_that_adds_ports_are_limited_apart(client, make_product, settings):
     settings.RATE_LIMIT_CART = "1/60"
     settings.TRUSTED_PROXY_COUNT = 1
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                   "LOCATION": uuid.uuid4().hex}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+    }
     url = reverse("cart:cart_add", args=[make_product(stock=100).id])
     post = partial(client.post, url, {"quantity": 1}, REMOTE_ADDR="10.0.0.1")
     assert post(HTTP_X_FORWARDED_FOR="1.2.3.4:5678").status_code == 302
@@ -259,19 +318,24 @@ def test_clients_behind_a_proxy_that_adds_ports_are_limited_apart(client, make_p
 
 def test_clients_without_a_usable_address_never_share_one_bucket(client, make_product, settings):
     settings.RATE_LIMIT_CART = "1/60"
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                   "LOCATION": uuid.uuid4().hex}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex}
+    }
     url = reverse("cart:cart_add", args=[make_product(stock=100).id])
-    codes = [client.post(url, {"quantity": 1}, REMOTE_ADDR=remote).status_code
-             for remote in ("", "", "unix:/run/gunicorn.sock")]
+    codes = [
+        client.post(url, {"quantity": 1}, REMOTE_ADDR=remote).status_code
+        for remote in ("", "", "unix:/run/gunicorn.sock")
+    ]
     assert codes == [302, 302, 302]
     assert client.post(url, {"quantity": 1}, REMOTE_ADDR="1.2.3.4").status_code == 302
 
 
 # --- uploads and passwords ----------------------------------------------------------------------------------
 
-def test_a_30_mb_upload_is_refused_with_a_clear_answer_and_nothing_is_stored(admin_client, make_category,
-                                                                             settings, tmp_path):
+
+def test_a_30_mb_upload_is_refused_with_a_clear_answer_and_nothing_is_stored(
+    admin_client, make_category, settings, tmp_path
+):
     from django.core.files.uploadedfile import SimpleUploadedFile
     from PIL import Image
 
@@ -281,10 +345,18 @@ def test_a_30_mb_upload_is_refused_with_a_clear_answer_and_nothing_is_stored(adm
     picture = io.BytesIO()
     Image.new("RGB", (4, 4), "teal").save(picture, "PNG")
     huge = picture.getvalue() + b"\0" * (30 * 1024 * 1024)  # a valid PNG with 30 MB behind it
-    response = admin_client.post(reverse("admin:shop_product_add"), {
-        "category": make_category().id, "name": "Huge", "slug": "huge", "price": "1.00", "stock": "1",
-        "available": "on", "image": SimpleUploadedFile("huge.png", huge, "image/png"),
-    })
+    response = admin_client.post(
+        reverse("admin:shop_product_add"),
+        {
+            "category": make_category().id,
+            "name": "Huge",
+            "slug": "huge",
+            "price": "1.00",
+            "stock": "1",
+            "available": "on",
+            "image": SimpleUploadedFile("huge.png", huge, "image/png"),
+        },
+    )
     assert response.status_code == 413
     page = response.content.decode()
     assert "too large" in page and f"{settings.REQUEST_BODY_MAX_SIZE // (1024 * 1024)} MB" in page
@@ -301,10 +373,18 @@ def test_a_normal_image_upload_still_works(admin_client, make_category, settings
     settings.MEDIA_ROOT = tmp_path
     picture = io.BytesIO()
     Image.new("RGB", (400, 400), "teal").save(picture, "PNG")
-    response = admin_client.post(reverse("admin:shop_product_add"), {
-        "category": make_category().id, "name": "Mug", "slug": "mug", "price": "1.00", "stock": "1",
-        "available": "on", "image": SimpleUploadedFile("mug.png", picture.getvalue(), "image/png"),
-    })
+    response = admin_client.post(
+        reverse("admin:shop_product_add"),
+        {
+            "category": make_category().id,
+            "name": "Mug",
+            "slug": "mug",
+            "price": "1.00",
+            "stock": "1",
+            "available": "on",
+            "image": SimpleUploadedFile("mug.png", picture.getvalue(), "image/png"),
+        },
+    )
     assert response.status_code == 302
     assert (tmp_path / Product.objects.get().image.name).exists()
 
@@ -326,6 +406,8 @@ def test_a_long_passphrase_is_accepted(django_user_model):
 
 
 def test_password_rules_apply_to_the_admin_password_form(admin_client, admin_user):
-    response = admin_client.post(reverse("admin:auth_user_password_change", args=[admin_user.id]),
-                                 {"password1": "Summer2024", "password2": "Summer2024"})
+    response = admin_client.post(
+        reverse("admin:auth_user_password_change", args=[admin_user.id]),
+        {"password1": "Summer2024", "password2": "Summer2024"},
+    )
     assert response.status_code == 200 and "at least 12 characters" in response.content.decode()

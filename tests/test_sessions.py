@@ -1,5 +1,6 @@
 """Sessions: none for a visitor who has done nothing, expired ones cleared on a schedule, a new key once an
 order is placed."""
+
 from datetime import timedelta
 from unittest.mock import patch
 
@@ -15,8 +16,14 @@ from orders.tasks import order_created
 
 def test_a_visitor_who_has_done_nothing_gets_no_session_row(client, make_product):
     product = make_product()
-    urls = [reverse("shop:product_list"), product.category.get_absolute_url(), product.get_absolute_url(),
-            reverse("cart:cart_detail"), reverse("orders:order_create"), reverse("orders:order_created")]
+    urls = [
+        reverse("shop:product_list"),
+        product.category.get_absolute_url(),
+        product.get_absolute_url(),
+        reverse("cart:cart_detail"),
+        reverse("orders:order_create"),
+        reverse("orders:order_created"),
+    ]
     for url in urls:
         response = client.get(url, follow=True)
         assert response.status_code == 200, url
@@ -40,8 +47,7 @@ def test_expired_sessions_are_cleared_by_a_periodic_task(db):
     assert list(Session.objects.values_list("session_key", flat=True)) == ["b" * 32]
 
 
-def test_a_planted_session_cookie_does_not_see_the_order(make_product, customer,
-                                                         django_capture_on_commit_callbacks):
+def test_a_planted_session_cookie_does_not_see_the_order(make_product, customer, django_capture_on_commit_callbacks):
     product = make_product(stock=10)
     attacker = Client()
     attacker.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1})

@@ -1,5 +1,6 @@
 """What shoppers read: what happens after ordering, prices with VAT and shipping, errors they can act on,
 quantities the shop can deliver, the catalog's navigation and cards, error pages."""
+
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -60,22 +61,23 @@ NEXT_STEPS = [
 ]
 
 
-def test_thank_you_page_status_page_and_email_say_the_same_about_what_happens_next(client, order, mailoutbox,
-                                                                                   settings):
+def test_thank_you_page_status_page_and_email_say_the_same_about_what_happens_next(client, order, mailoutbox, settings):
     settings.SHOP_DISPATCH_DAYS = 3
     settings.SHOP_CONTACT_EMAIL = "help@shop.example"
     message = confirmation(order, mailoutbox)
     html_email = re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", message.alternatives[0][0])))
     plain_email = re.sub(r"\s+", " ", message.body)
-    for where, words in (("thank-you page", text(thank_you_page(client, order))),
-                         ("status page", text(client.get(order.get_absolute_url()))),
-                         ("plain email", plain_email), ("HTML email", html_email)):
+    for where, words in (
+        ("thank-you page", text(thank_you_page(client, order))),
+        ("status page", text(client.get(order.get_absolute_url()))),
+        ("plain email", plain_email),
+        ("HTML email", html_email),
+    ):
         for step in NEXT_STEPS:
             assert step in words, f"{where} lacks {step!r}: {words}"
 
 
-def test_email_subject_says_received_while_payment_is_pending_and_replies_reach_the_shop(order, mailoutbox,
-                                                                                       settings):
+def test_email_subject_says_received_while_payment_is_pending_and_replies_reach_the_shop(order, mailoutbox, settings):
     settings.SHOP_CONTACT_EMAIL = "help@shop.example"
     message = confirmation(order, mailoutbox)
     assert "confirmed" not in message.subject.lower()
@@ -111,6 +113,7 @@ def test_status_page_shows_the_address_as_plain_text_never_as_a_link(client, mak
 
 # --- dates ----------------------------------------------------------------------------------------------
 
+
 def test_dates_are_shown_in_the_shops_time_zone_with_the_zone_named(client, order, mailoutbox, settings):
     settings.TIME_ZONE = "Europe/Berlin"
     page = text(client.get(order.get_absolute_url()))
@@ -128,6 +131,7 @@ def test_thank_you_page_points_to_the_status_page_to_bookmark(client, order):
 
 
 # --- prices, VAT, shipping, the button -----------------------------------------------------------------
+
 
 def _fill_cart(client, product, quantity):
     assert client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": quantity}).status_code == 302
@@ -161,25 +165,28 @@ def test_prices_say_whether_vat_is_included(client, make_product, settings):
 def test_checkout_button_says_it_commits_to_pay(client, make_product):
     _fill_cart(client, make_product(), 1)
     html = client.get(reverse("orders:order_create")).content.decode()
-    assert re.search(r'<button type="submit"[^>]*>\s*Place order and pay later\s*</button>', html) or \
-        re.search(r'<button type="submit"[^>]*>\s*Place order with obligation to pay\s*</button>', html), html
+    assert re.search(r'<button type="submit"[^>]*>\s*Place order and pay later\s*</button>', html) or re.search(
+        r'<button type="submit"[^>]*>\s*Place order with obligation to pay\s*</button>', html
+    ), html
 
 
 # --- checkout errors ------------------------------------------------------------------------------------
 
+
 def test_checkout_errors_are_summarised_at_the_top_with_links_and_say_what_to_fix(client, make_product, customer):
     _fill_cart(client, make_product(), 1)
-    response = client.post(reverse("orders:order_create"), {**customer, "first_name": "", "email": "nope",
-                                                             "city": ""})
+    response = client.post(reverse("orders:order_create"), {**customer, "first_name": "", "email": "nope", "city": ""})
     html = response.content.decode()
     assert response.status_code == 400
     assert re.search(r"<title>Error: Checkout", html)
     summary = re.search(r'<div class="error-summary"[^>]*>(.*?)</div>', html, re.S)
     assert summary, html
     links = re.findall(r'<a href="#(id_\w+)">([^<]+)</a>', summary.group(1))
-    assert links == [("id_first_name", "Enter your first name"),
-                     ("id_email", "Enter an email address like name@example.com"),
-                     ("id_city", "Enter your town or city")], links
+    assert links == [
+        ("id_first_name", "Enter your first name"),
+        ("id_email", "Enter an email address like name@example.com"),
+        ("id_city", "Enter your town or city"),
+    ], links
     assert "This field is required." not in html
     assert re.search(r'<script src="/static/js/shop\.js" defer></script>', html)
 
@@ -191,6 +198,7 @@ def test_checkout_without_errors_has_no_summary_and_a_plain_title(client, make_p
 
 
 # --- quantities ------------------------------------------------------------------------------------------
+
 
 def _quantity_max(html, name="quantity"):
     return int(re.search(r'<input type="number" name="' + name + r'"[^>]*max="(\d+)"', html).group(1))
@@ -229,6 +237,7 @@ def test_asking_more_than_the_stock_keeps_the_chosen_quantity_and_says_what_is_p
     assert "Only 5 of “Teapot” left in stock." in text(response)
     assert re.search(r'<input type="number" name="quantity" value="9"', response.content.decode())
     from cart.cart import Cart
+
     assert Cart(client.session).quantities() == {product.id: 3}
 
 
@@ -242,6 +251,7 @@ def test_cart_page_quantity_max_follows_stock_and_the_line_cap(client, make_prod
 
 
 # --- catalog ---------------------------------------------------------------------------------------------
+
 
 def test_navigation_lists_only_categories_with_something_to_buy(client, make_category, make_product):
     tea = make_category(name="Tea", slug="tea")
@@ -274,9 +284,14 @@ def test_every_page_starts_with_a_skip_link_to_the_content(client, db):
 def test_pages_ship_no_inline_script_or_style_attribute(client, make_product, customer):
     product = make_product(stock=3)
     _fill_cart(client, product, 1)
-    pages = [client.get(reverse("shop:product_list")), client.get(product.get_absolute_url()),
-             client.get(reverse("cart:cart_detail")), client.get(reverse("orders:order_create")),
-             client.post(reverse("orders:order_create"), {**customer, "email": "x"}), client.get("/nope/")]
+    pages = [
+        client.get(reverse("shop:product_list")),
+        client.get(product.get_absolute_url()),
+        client.get(reverse("cart:cart_detail")),
+        client.get(reverse("orders:order_create")),
+        client.post(reverse("orders:order_create"), {**customer, "email": "x"}),
+        client.get("/nope/"),
+    ]
     for response in pages:
         html = response.content.decode()
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), response.request["PATH_INFO"]
@@ -285,6 +300,7 @@ def test_pages_ship_no_inline_script_or_style_attribute(client, make_product, cu
 
 
 # --- bin/run -------------------------------------------------------------------------------------------------
+
 
 def test_bin_run_points_email_links_at_the_port_it_serves(tmp_path):
     """bin/run with its commands stubbed: the web server's port and SHOP_SITE_URL agree unless one is set."""
@@ -305,8 +321,9 @@ def test_bin_run_points_email_links_at_the_port_it_serves(tmp_path):
 
     def run(**env):
         base = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
-        return subprocess.run(["bash", "bin/run"], cwd=tmp_path, env={**base, **env}, capture_output=True,
-                              text=True, timeout=30).stdout
+        return subprocess.run(
+            ["bash", "bin/run"], cwd=tmp_path, env={**base, **env}, capture_output=True, text=True, timeout=30
+        ).stdout
 
     assert "127.0.0.1:8000 at http://127.0.0.1:8000" in run()
     assert "127.0.0.1:8123 at http://127.0.0.1:8123" in run(PORT="8123")

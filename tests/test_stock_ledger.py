@@ -1,5 +1,6 @@
 """Stock moves only by recorded deltas: sold, returned, received, counted. An operator's edit of anything
 else never writes stock, and the ledger explains every unit: stock = sum of the product's movements."""
+
 import threading
 from decimal import Decimal
 from unittest.mock import patch
@@ -17,9 +18,15 @@ CHANGE = "admin:shop_product_change"
 
 def product_form(product, **changes):
     """The product change form as the admin page posted it, from what it showed when it was loaded."""
-    form = {"name": product.name, "slug": product.slug, "category": product.category_id,
-            "description": product.description, "price": str(product.price), "available": "on",
-            "stock": str(product.stock)}
+    form = {
+        "name": product.name,
+        "slug": product.slug,
+        "category": product.category_id,
+        "description": product.description,
+        "price": str(product.price),
+        "available": "on",
+        "stock": str(product.stock),
+    }
     form.update(changes)
     return form
 
@@ -31,7 +38,8 @@ def buy(customer, product, quantity):
 
 @pytest.mark.django_db(transaction=True)
 def test_an_operator_editing_a_product_never_overwrites_the_stock_a_shopper_just_bought(
-        admin_client, make_product, customer):
+    admin_client, make_product, customer
+):
     lamp = make_product(name="Lamp", stock=5)
     loaded = Product.objects.get(id=lamp.id)
     assert admin_client.get(reverse(CHANGE, args=[lamp.id])).status_code == 200  # the operator opens it
@@ -46,15 +54,21 @@ def test_an_operator_editing_a_product_never_overwrites_the_stock_a_shopper_just
 def test_the_product_list_never_overwrites_stock_either(admin_client, make_product, customer):
     lamp = make_product(name="Lamp", stock=5, price=Decimal("10.00"))
     buy(customer, lamp, 3)
-    changelist = {"form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "1", "form-0-id": str(lamp.id),
-                  "form-0-price": "12.00", "form-0-stock": "5", "form-0-available": "on", "_save": "Save"}
+    changelist = {
+        "form-TOTAL_FORMS": "1",
+        "form-INITIAL_FORMS": "1",
+        "form-0-id": str(lamp.id),
+        "form-0-price": "12.00",
+        "form-0-stock": "5",
+        "form-0-available": "on",
+        "_save": "Save",
+    }
     admin_client.post(reverse("admin:shop_product_changelist"), changelist)
     lamp.refresh_from_db()
     assert (lamp.price, lamp.stock) == (Decimal("12.00"), 2)
 
 
-def test_receiving_and_counting_stock_are_recorded_movements_with_who_and_why(admin_client, make_product,
-                                                                              admin_user):
+def test_receiving_and_counting_stock_are_recorded_movements_with_who_and_why(admin_client, make_product, admin_user):
     from shop.models import StockMovement
 
     lamp = make_product(name="Lamp", stock=5)
@@ -63,18 +77,19 @@ def test_receiving_and_counting_stock_are_recorded_movements_with_who_and_why(ad
     assert admin_client.post(url, {"kind": "counted", "quantity": "10", "note": "stock-take"}).status_code == 302
     lamp.refresh_from_db()
     assert lamp.stock == 10
-    moves = list(StockMovement.objects.filter(product=lamp).order_by("id").values_list("reason", "delta", "by",
-                                                                                           "note"))
-    assert moves == [("received", 5, None, "initial stock"), ("received", 7, admin_user.id, "delivery 42"),
-                     ("counted", -2, admin_user.id, "stock-take")]
+    moves = list(StockMovement.objects.filter(product=lamp).order_by("id").values_list("reason", "delta", "by", "note"))
+    assert moves == [
+        ("received", 5, None, "initial stock"),
+        ("received", 7, admin_user.id, "delivery 42"),
+        ("counted", -2, admin_user.id, "stock-take"),
+    ]
     page = admin_client.post(url, {"kind": "received", "quantity": "-3", "note": ""})
     assert page.status_code == 200 and "at least 1" in page.content.decode()  # a clear error, nothing saved
     assert Product.objects.get(id=lamp.id).stock == 10
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_ledger_explains_every_unit_under_concurrent_selling_receiving_and_cancelling(make_product,
-                                                                                          customer):
+def test_the_ledger_explains_every_unit_under_concurrent_selling_receiving_and_cancelling(make_product, customer):
     from django.db.models import Sum
 
     from orders.services import change_status
@@ -89,8 +104,11 @@ def test_the_ledger_explains_every_unit_under_concurrent_selling_receiving_and_c
         try:
             for _ in range(4):
                 try:
-                    orders.append(place_order(customer={**customer, "email": f"s{n}@example.com"},
-                                              quantities={lamps[n % 3].id: 2}))
+                    orders.append(
+                        place_order(
+                            customer={**customer, "email": f"s{n}@example.com"}, quantities={lamps[n % 3].id: 2}
+                        )
+                    )
                 except Exception:  # noqa: BLE001  (sold out: refused, nothing half-done)
                     pass
         finally:
@@ -128,7 +146,8 @@ def test_a_new_products_stock_is_its_first_movement(make_product):
 
 def test_no_client_can_post_a_stock_change(make_product, client):
     lamp = make_product(stock=5)
-    response = Client().post(reverse("admin:shop_product_stock", args=[lamp.id]), {"kind": "received",
-                                                                                   "quantity": "100"})
+    response = Client().post(
+        reverse("admin:shop_product_stock", args=[lamp.id]), {"kind": "received", "quantity": "100"}
+    )
     assert response.status_code == 302 and "login" in response["Location"]
     assert Product.objects.get(id=lamp.id).stock == 5

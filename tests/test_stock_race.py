@@ -1,4 +1,5 @@
 """Shoppers racing for the last units: stock is reserved atomically, so it is never oversold."""
+
 import threading
 from decimal import Decimal
 from unittest.mock import patch
@@ -65,8 +66,9 @@ def double_click(product, quantity, customer):
     twins = [client, Client()]
     twins[1].cookies = client.cookies  # the same browser session, two requests in flight
     with patch.object(order_created, "delay"):
-        return twins, race(twins, lambda c: c.post(reverse("orders:order_create"),
-                                                    {**customer, "idempotency_key": key}))
+        return twins, race(
+            twins, lambda c: c.post(reverse("orders:order_create"), {**customer, "idempotency_key": key})
+        )
 
 
 def test_double_clicked_checkout_for_the_last_unit_shows_the_order_both_times(make_product, customer):

@@ -1,6 +1,7 @@
 """Stripe Checkout through the real `stripe` library, without a network: its HTTP layer is replaced by one that
 records each request and answers as Stripe's API would. Webhooks are signed with Stripe's own scheme (the
 library's helper) and a test secret; forged, replayed, out-of-order and wrong-amount events are thrown at it."""
+
 import json
 import time
 import urllib.parse
@@ -41,6 +42,7 @@ def order(make_product, customer):
     from unittest.mock import patch
 
     from orders.services import place_order
+
     with patch("celery.app.task.Task.apply_async"):
         return place_order(customer=customer, quantities={mug.id: 2, teapot.id: 1})  # €34.50 + €4.90 = €39.40
 
@@ -65,6 +67,7 @@ def status_of(order):
 
 # --- The API calls ------------------------------------------------------------------------------------------
 
+
 def test_the_checkout_session_is_made_from_the_orders_lines_and_reference(stripe_shop, paying, order):
     [call] = stripe_shop.requests
     assert (call["method"], call["url"]) == ("post", "https://api.stripe.com/v1/checkout/sessions")
@@ -73,9 +76,15 @@ def test_the_checkout_session_is_made_from_the_orders_lines_and_reference(stripe
     sent = form(call)
     assert sent["mode"] == "payment" and sent["client_reference_id"] == str(order.id)
     assert sent["customer_email"] == "ada@example.com"
-    lines = {(sent[f"line_items[{n}][price_data][product_data][name]"],
-              sent[f"line_items[{n}][price_data][unit_amount]"], sent[f"line_items[{n}][quantity]"],
-              sent[f"line_items[{n}][price_data][currency]"]) for n in range(3)}
+    lines = {
+        (
+            sent[f"line_items[{n}][price_data][product_data][name]"],
+            sent[f"line_items[{n}][price_data][unit_amount]"],
+            sent[f"line_items[{n}][quantity]"],
+            sent[f"line_items[{n}][price_data][currency]"],
+        )
+        for n in range(3)
+    }
     assert lines == {("Blue mug", "700", "2", "eur"), ("Teapot", "2050", "1", "eur"), ("Shipping", "490", "1", "eur")}
     return_url = f"https://shop.example{reverse('payments:payment_return', args=[order.token])}"
     assert sent["success_url"] == return_url + "?ref={CHECKOUT_SESSION_ID}"
@@ -108,6 +117,7 @@ def test_a_return_before_the_webhook_asks_stripe_and_settles(client, stripe_shop
     assert status_of(order) == "pending"
 
     from django.core.cache import cache
+
     cache.clear()  # a few seconds later
     stripe_shop.answers = [(200, stripe_session(order=order, status="complete", payment_status="paid"))]
     assert "Paid." in client.get(url, {"ref": "cs_test_a1"}).content.decode()
@@ -125,8 +135,11 @@ def test_a_refund_goes_through_stripe_by_payment_intent_once(admin_client, strip
     post_stripe(client, stripe_event("checkout.session.completed", stripe_session(order=order, payment_status="paid")))
     stripe_shop.requests.clear()
     stripe_shop.answers = [(200, {"id": "re_test_1", "object": "refund", "status": "succeeded"})]
-    response = admin_client.post(reverse("admin:orders_order_changelist"),
-                                 {"action": "refund_and_cancel", "_selected_action": [order.id]}, follow=True)
+    response = admin_client.post(
+        reverse("admin:orders_order_changelist"),
+        {"action": "refund_and_cancel", "_selected_action": [order.id]},
+        follow=True,
+    )
     assert "refunded €39.40 through stripe" in response.content.decode()
     [call] = stripe_shop.requests
     assert call["url"] == "https://api.stripe.com/v1/refunds" and form(call)["payment_intent"] == "pi_test_1"
@@ -141,15 +154,19 @@ def test_expiry_expires_the_session_at_stripe(stripe_shop, paying, order):
 
     Order.objects.filter(id=order.id).update(created=order.created.replace(year=order.created.year - 1))
     stripe_shop.requests.clear()
-    stripe_shop.answers = [(200, stripe_session(order=order, status="open")),  # the check first: not paid
-                           (200, stripe_session(order=order, status="expired"))]
+    stripe_shop.answers = [
+        (200, stripe_session(order=order, status="open")),  # the check first: not paid
+        (200, stripe_session(order=order, status="expired")),
+    ]
     assert expire_unpaid_orders() == [order.id]
     assert [(call["method"], call["url"]) for call in stripe_shop.requests] == [
         ("get", "https://api.stripe.com/v1/checkout/sessions/cs_test_a1"),
-        ("post", "https://api.stripe.com/v1/checkout/sessions/cs_test_a1/expire")]
+        ("post", "https://api.stripe.com/v1/checkout/sessions/cs_test_a1/expire"),
+    ]
 
 
 # --- Webhooks ------------------------------------------------------------------------------------------------
+
 
 def test_a_signed_completed_event_pays_the_order_once(client, stripe_shop, paying, order):
     event = stripe_event("checkout.session.completed", stripe_session(order=order, payment_status="paid"))
@@ -160,16 +177,20 @@ def test_a_signed_completed_event_pays_the_order_once(client, stripe_shop, payin
     assert not stripe_shop.requests[1:]  # the webhook is believed as it is: no call back to Stripe
 
 
-@pytest.mark.parametrize("forgery", ["another secret", "tampered body", "no header", "unknown scheme",
-                                     "replayed later"])
+@pytest.mark.parametrize(
+    "forgery", ["another secret", "tampered body", "no header", "unknown scheme", "replayed later"]
+)
 def test_a_forged_or_replayed_webhook_gets_400_and_changes_nothing(client, stripe_shop, paying, order, forgery):
     event = stripe_event("checkout.session.completed", stripe_session(order=order, payment_status="paid"))
     body = json.dumps(event)
     import stripe
+
     kwargs = {
         "another secret": {"secret": "whsec_someone_else"},
-        "tampered body": {"body": body.replace('"amount_total": 3940', '"amount_total": 3941'),
-                          "signature": stripe.WebhookSignature.generate_signature_header(body, STRIPE_WEBHOOK_SECRET)},
+        "tampered body": {
+            "body": body.replace('"amount_total": 3940', '"amount_total": 3941'),
+            "signature": stripe.WebhookSignature.generate_signature_header(body, STRIPE_WEBHOOK_SECRET),
+        },
         "no header": {"signature": ""},
         "unknown scheme": {"signature": f"t={int(time.time())},v0=abc"},
         "replayed later": {"timestamp": int(time.time()) - 600},  # a captured request sent again 10 minutes on
@@ -205,8 +226,13 @@ def test_events_out_of_order_never_undo_a_payment(client, stripe_shop, paying, o
 def test_a_slow_payment_method_pays_when_its_success_arrives(client, stripe_shop, paying, order):
     post_stripe(client, stripe_event("checkout.session.completed", stripe_session(order=order, status="complete")))
     assert status_of(order) == "pending" and Payment.objects.get().state == "open"  # bank debit on its way
-    post_stripe(client, stripe_event("checkout.session.async_payment_succeeded",
-                                     stripe_session(order=order, status="complete", payment_status="paid")))
+    post_stripe(
+        client,
+        stripe_event(
+            "checkout.session.async_payment_succeeded",
+            stripe_session(order=order, status="complete", payment_status="paid"),
+        ),
+    )
     assert status_of(order) == "paid"
 
 
@@ -225,16 +251,19 @@ def test_a_wrong_amount_or_currency_never_pays_the_order(client, stripe_shop, pa
 
 
 def test_other_event_types_are_recorded_and_ignored(client, stripe_shop, paying, order):
-    response = post_stripe(client, {"id": "evt_other", "object": "event", "type": "charge.succeeded",
-                                    "data": {"object": {"id": "ch_1"}}})
+    response = post_stripe(
+        client, {"id": "evt_other", "object": "event", "type": "charge.succeeded", "data": {"object": {"id": "ch_1"}}}
+    )
     assert response.status_code == 200 and response.json()["outcome"].startswith("ignored")
     assert status_of(order) == "pending"
 
 
 def test_a_signed_event_stripe_never_made_for_this_shop_is_ignored(client, stripe_shop, paying, order):
     session = stripe_session(order=order, session_id="cs_test_someone_else", payment_status="paid")
-    assert post_stripe(client, stripe_event("checkout.session.completed", session)).json()["outcome"] == \
-        "ignored: no such checkout"
+    assert (
+        post_stripe(client, stripe_event("checkout.session.completed", session)).json()["outcome"]
+        == "ignored: no such checkout"
+    )
     assert status_of(order) == "pending"
 
 
@@ -244,6 +273,7 @@ def test_a_signed_but_malformed_event_gets_400(client, stripe_shop, paying):
 
 
 # --- Configuration -------------------------------------------------------------------------------------------
+
 
 def test_stripe_without_its_keys_is_a_configuration_error(settings):
     settings.PAYMENT_PROVIDER = "stripe"
@@ -258,12 +288,21 @@ def test_the_pay_form_may_post_on_to_stripe_under_the_content_security_policy():
     import sys
     from pathlib import Path
 
-    code = ("from django.conf import settings; import django; django.setup(); "
-            "print(settings.SECURE_CSP['form-action'])")
-    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "myshop.settings", "SECRET_KEY": "x" * 50,
-           "PAYMENT_PROVIDER": "stripe"}
-    output = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent, env=env,
-                            capture_output=True, text=True, check=True).stdout
+    code = "from django.conf import settings; import django; django.setup(); print(settings.SECURE_CSP['form-action'])"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "myshop.settings",
+        "SECRET_KEY": "x" * 50,
+        "PAYMENT_PROVIDER": "stripe",
+    }
+    output = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "https://checkout.stripe.com" in output
 
 

@@ -1,4 +1,5 @@
 """The sweep: owed emails the broker may have lost are handed over again, each at most once a period."""
+
 import threading
 import time
 from datetime import timedelta
@@ -42,10 +43,12 @@ def test_sweep_hands_over_exactly_the_emails_the_broker_may_not_hold(make_email,
     with patch.object(order_created, "delay") as delay:
         swept = outbox.sweep()
 
-    assert sorted(swept) == sorted((order_id, "confirmation")
-                                   for order_id in (never_handed_over, lost_long_ago, dead_workers_claim))
+    assert sorted(swept) == sorted(
+        (order_id, "confirmation") for order_id in (never_handed_over, lost_long_ago, dead_workers_claim)
+    )
     assert sorted(call.args for call in delay.call_args_list) == sorted(
-        [(never_handed_over,), (lost_long_ago,), (dead_workers_claim,)])
+        [(never_handed_over,), (lost_long_ago,), (dead_workers_claim,)]
+    )
     period = timedelta(seconds=settings.ORDER_EMAIL_REQUEUE_AFTER_SECONDS)
     for email in OrderEmail.objects.filter(order_id__in=[order_id for order_id, _ in swept]):
         assert email.due_at > timezone.now() + period - timedelta(seconds=60)

@@ -1,4 +1,5 @@
 """The project's wiring: the Celery app, settings from the environment, docker-compose.yml."""
+
 import os
 import shutil
 import subprocess
@@ -16,8 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def run_python(code, **env):
     """Run `code` in a fresh interpreter with only the given environment on top of a minimal one."""
     base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**base, **env}, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_celery_app_reads_django_settings_and_finds_the_task():
@@ -31,32 +33,49 @@ def test_celery_app_reads_django_settings_and_finds_the_task():
 
 
 def test_settings_come_from_the_environment():
-    code = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE']='myshop.settings'; django.setup();"
-            "from django.conf import settings as s;"
-            "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.EMAIL_BACKEND, s.ALLOWED_HOSTS, s.DEBUG)")
-    result = run_python(code, SECRET_KEY="x" * 50, DATABASE_URL="postgres://u@db:5432/shop",
-                        CELERY_BROKER_URL="amqp://a:b@mq:5672/v", ALLOWED_HOSTS="shop.example,www.shop.example",
-                        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend")
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='myshop.settings'; django.setup();"
+        "from django.conf import settings as s;"
+        "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.EMAIL_BACKEND, s.ALLOWED_HOSTS, s.DEBUG)"
+    )
+    result = run_python(
+        code,
+        SECRET_KEY="x" * 50,
+        DATABASE_URL="postgres://u@db:5432/shop",
+        CELERY_BROKER_URL="amqp://a:b@mq:5672/v",
+        ALLOWED_HOSTS="shop.example,www.shop.example",
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split(" ", 3)[:3] == ["django.db.backends.postgresql", "amqp://a:b@mq:5672/v",
-                                              "django.core.mail.backends.smtp.EmailBackend"]
+    assert result.stdout.split(" ", 3)[:3] == [
+        "django.db.backends.postgresql",
+        "amqp://a:b@mq:5672/v",
+        "django.core.mail.backends.smtp.EmailBackend",
+    ]
     assert "'shop.example', 'www.shop.example']" in result.stdout and result.stdout.strip().endswith("False")
 
 
 def test_defaults_are_local_and_safe():
-    code = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE']='myshop.settings'; django.setup();"
-            "from django.conf import settings as s;"
-            "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.EMAIL_BACKEND)")
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='myshop.settings'; django.setup();"
+        "from django.conf import settings as s;"
+        "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.EMAIL_BACKEND)"
+    )
     result = run_python(code, DEBUG="1")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["django.db.backends.sqlite3", "amqp://guest:guest@localhost:5672//",
-                                     "django.core.mail.backends.console.EmailBackend"]
+    assert result.stdout.split() == [
+        "django.db.backends.sqlite3",
+        "amqp://guest:guest@localhost:5672//",
+        "django.core.mail.backends.console.EmailBackend",
+    ]
 
 
 def test_production_sends_email_over_smtp_unless_told_otherwise():
     """With DEBUG off the console backend would write whole emails (names, addresses, links) to the log."""
-    code = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE']='myshop.settings'; django.setup();"
-            "from django.conf import settings as s; print(s.EMAIL_BACKEND)")
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='myshop.settings'; django.setup();"
+        "from django.conf import settings as s; print(s.EMAIL_BACKEND)"
+    )
     result = run_python(code, SECRET_KEY="x" * 50)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "orders.mail.SMTPBackend"
@@ -76,8 +95,13 @@ def _compose(*args, env_file=None):
         pytest.skip("docker-compose is not installed (apt-get install -y docker-compose)")
     env = {**os.environ, "SECRET_KEY": "compose-config-check"}
     options = ["--env-file", str(env_file)] if env_file else []
-    result = subprocess.run([binary, *options, "-f", str(ROOT / "docker-compose.yml"), "config", *args], env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [binary, *options, "-f", str(ROOT / "docker-compose.yml"), "config", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -106,8 +130,14 @@ def test_docker_compose_requires_a_secret_key():
     if binary is None:
         pytest.skip("docker-compose is not installed")
     env = {key: value for key, value in os.environ.items() if key != "SECRET_KEY"}
-    result = subprocess.run([binary, "-f", str(ROOT / "docker-compose.yml"), "config"], env=env,
-                            capture_output=True, text=True, timeout=60, cwd="/")
+    result = subprocess.run(
+        [binary, "-f", str(ROOT / "docker-compose.yml"), "config"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+    )
     assert result.returncode != 0 and "SECRET_KEY" in result.stderr
 
 
@@ -152,8 +182,10 @@ def test_docker_compose_cluster_profile_runs_three_rabbitmq_nodes_and_points_the
     for number, hostname in enumerate(("myshop-rabbitmq", "myshop-rabbitmq-2", "myshop-rabbitmq-3"), start=1):
         assert f"cluster_formation.classic_config.nodes.{number} = rabbit@{hostname}" in discovery
         assert f"hostname: {hostname}" in resolved
-    all_three = ("CELERY_BROKER_URL: amqp://myshop:change-me@rabbitmq:5672//;amqp://myshop:change-me@rabbitmq-2:"
-                 "5672//;amqp://myshop:change-me@rabbitmq-3:5672//")
+    all_three = (
+        "CELERY_BROKER_URL: amqp://myshop:change-me@rabbitmq:5672//;amqp://myshop:change-me@rabbitmq-2:"
+        "5672//;amqp://myshop:change-me@rabbitmq-3:5672//"
+    )
     for name in ("web", "worker", "beat"):
         assert all_three in _service_block(resolved, name), name
     assert "/readyz" in _service_block(resolved, "web")  # the healthcheck asks the readiness endpoint

@@ -1,5 +1,6 @@
 """A real prefork worker (two pool processes, as a subprocess) serves its own metrics over HTTP, summed
 over its pool processes: task outcomes and order-to-email latency after real emails."""
+
 import urllib.request
 import uuid
 from unittest.mock import patch
@@ -29,8 +30,11 @@ def scrape(port):
 
 
 def value(samples, name, **labels):
-    return sum(sample.value for sample in samples
-               if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()))
+    return sum(
+        sample.value
+        for sample in samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    )
 
 
 @pytest.fixture
@@ -39,13 +43,22 @@ def metrics_worker(tmp_path):
     queue = f"myshop-test-metrics-{uuid.uuid4().hex[:8]}"
     port = free_port()
     sink = SmtpSink().start()
-    env = shop_environment(database=database_url(connection.settings_dict), broker=settings.CELERY_BROKER_URL,
-                           smtp_port=sink.port, CELERY_TASK_DEFAULT_QUEUE=queue, WORKER_METRICS_PORT=port,
-                           WORKER_METRICS_ADDRESS="127.0.0.1")
+    env = shop_environment(
+        database=database_url(connection.settings_dict),
+        broker=settings.CELERY_BROKER_URL,
+        smtp_port=sink.port,
+        CELERY_TASK_DEFAULT_QUEUE=queue,
+        WORKER_METRICS_PORT=port,
+        WORKER_METRICS_ADDRESS="127.0.0.1",
+    )
     worker = None
     sender = Celery("metrics-probe", broker=settings.CELERY_BROKER_URL, set_as_current=False)
-    sender.conf.update(task_default_queue=queue, task_default_queue_type="quorum",
-                       task_default_exchange_type="topic", broker_transport_options={"confirm_publish": True})
+    sender.conf.update(
+        task_default_queue=queue,
+        task_default_queue_type="quorum",
+        task_default_exchange_type="topic",
+        broker_transport_options={"confirm_publish": True},
+    )
     try:
         worker = start_worker(env, tmp_path, name=f"metrics-{uuid.uuid4().hex[:6]}", concurrency=2)
         yield worker, port, sender, sink
@@ -57,18 +70,24 @@ def metrics_worker(tmp_path):
         delete_queue_and_exchange(settings.CELERY_BROKER_URL, queue)
 
 
-def test_a_prefork_worker_serves_task_outcomes_and_email_latency_of_all_its_processes(metrics_worker,
-                                                                                    make_product, customer):
+def test_a_prefork_worker_serves_task_outcomes_and_email_latency_of_all_its_processes(
+    metrics_worker, make_product, customer
+):
     worker, port, sender, sink = metrics_worker
     with patch("celery.app.task.Task.apply_async"):  # owed, and handed over below to this worker's queue
-        orders = [place_order(customer={**customer, "email": f"buyer{n}@example.com"},
-                              quantities={make_product().id: 1}) for n in range(3)]
+        orders = [
+            place_order(customer={**customer, "email": f"buyer{n}@example.com"}, quantities={make_product().id: 1})
+            for n in range(3)
+        ]
     for order in orders:
         sender.send_task("orders.tasks.order_created", args=[order.id])
     sender.send_task("orders.tasks.order_created", args=[987654321])  # no such order: succeeds, sends nothing
 
-    wait_for(lambda: OrderEmail.objects.filter(kind="confirmation", state="sent").count() == 3, timeout=30,
-             what="three confirmations sent by the worker")
+    wait_for(
+        lambda: OrderEmail.objects.filter(kind="confirmation", state="sent").count() == 3,
+        timeout=30,
+        what="three confirmations sent by the worker",
+    )
 
     def four_tasks_counted():
         found = scrape(port)
@@ -80,6 +99,9 @@ def test_a_prefork_worker_serves_task_outcomes_and_email_latency_of_all_its_proc
     assert value(samples, "myshop_order_email_latency_seconds_count", kind="confirmation") == 3
     assert value(samples, "myshop_order_email_latency_seconds_sum", kind="confirmation") > 0
     assert sorted(sink.order_ids()) == sorted(order.id for order in orders)
-    pool_processes = {line.split("ForkPoolWorker-")[1].split("]")[0] for line in worker.log().splitlines()
-                      if "ForkPoolWorker-" in line and "succeeded" in line}
+    pool_processes = {
+        line.split("ForkPoolWorker-")[1].split("]")[0]
+        for line in worker.log().splitlines()
+        if "ForkPoolWorker-" in line and "succeeded" in line
+    }
     assert len(pool_processes) >= 1  # the tasks ran in pool processes, not in the process serving metrics

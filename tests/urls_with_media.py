@@ -1,4 +1,5 @@
 """The shop's URLs plus uploaded files, for the live server of the browser tests (DEBUG is off there)."""
+
 from django.conf import settings
 from django.urls import re_path
 from django.views.static import serve

@@ -4,49 +4,68 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0001_initial'),
+        ("orders", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='order',
-            name='shipping_attempts',
+            model_name="order",
+            name="shipping_attempts",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='order',
-            name='shipping_claimed_at',
+            model_name="order",
+            name="shipping_claimed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='order',
-            name='shipping_error',
+            model_name="order",
+            name="shipping_error",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='order',
-            name='shipping_queued_at',
+            model_name="order",
+            name="shipping_queued_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='order',
-            name='shipping_sent_at',
+            model_name="order",
+            name="shipping_sent_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='order',
-            name='shipping_status',
-            field=models.CharField(choices=[('not_due', 'Not due'), ('pending', 'Not sent yet'), ('sending', 'Being sent'), ('sent', 'Sent'), ('failed', 'Failed')], default='not_due', max_length=20),
+            model_name="order",
+            name="shipping_status",
+            field=models.CharField(
+                choices=[
+                    ("not_due", "Not due"),
+                    ("pending", "Not sent yet"),
+                    ("sending", "Being sent"),
+                    ("sent", "Sent"),
+                    ("failed", "Failed"),
+                ],
+                default="not_due",
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='order',
-            name='confirmation_status',
-            field=models.CharField(choices=[('not_due', 'Not due'), ('pending', 'Not sent yet'), ('sending', 'Being sent'), ('sent', 'Sent'), ('failed', 'Failed')], default='pending', max_length=20),
+            model_name="order",
+            name="confirmation_status",
+            field=models.CharField(
+                choices=[
+                    ("not_due", "Not due"),
+                    ("pending", "Not sent yet"),
+                    ("sending", "Being sent"),
+                    ("sent", "Sent"),
+                    ("failed", "Failed"),
+                ],
+                default="pending",
+                max_length=20,
+            ),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['shipping_status', 'updated'], name='order_shipping_email_idx'),
+            model_name="order",
+            index=models.Index(fields=["shipping_status", "updated"], name="order_shipping_email_idx"),
         ),
     ]

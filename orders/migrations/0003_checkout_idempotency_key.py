@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0002_shipping_email'),
+        ("orders", "0002_shipping_email"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='order',
-            name='idempotency_key',
+            model_name="order",
+            name="idempotency_key",
             field=models.UUIDField(blank=True, editable=False, null=True, unique=True),
         ),
     ]

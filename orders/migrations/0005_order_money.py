@@ -14,25 +14,24 @@ def totals_from_lines(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0004_order_email_outbox'),
+        ("orders", "0004_order_email_outbox"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='order',
-            name='shipping_cost',
+            model_name="order",
+            name="shipping_cost",
             field=models.DecimalField(decimal_places=2, default=0, editable=False, max_digits=10),
         ),
         migrations.AddField(
-            model_name='order',
-            name='subtotal',
+            model_name="order",
+            name="subtotal",
             field=models.DecimalField(decimal_places=2, default=0, editable=False, max_digits=12),
         ),
         migrations.AddField(
-            model_name='order',
-            name='total',
+            model_name="order",
+            name="total",
             field=models.DecimalField(decimal_places=2, default=0, editable=False, max_digits=12),
         ),
         migrations.RunPython(totals_from_lines, migrations.RunPython.noop),

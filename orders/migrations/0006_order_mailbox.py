@@ -12,20 +12,19 @@ def fill_mailboxes(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0005_order_money'),
+        ("orders", "0005_order_money"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='order',
-            name='mailbox',
+            model_name="order",
+            name="mailbox",
             field=models.CharField(blank=True, editable=False, max_length=254),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['mailbox', 'created'], name='order_mailbox_created_idx'),
+            model_name="order",
+            index=models.Index(fields=["mailbox", "created"], name="order_mailbox_created_idx"),
         ),
         migrations.RunPython(fill_mailboxes, migrations.RunPython.noop),
     ]

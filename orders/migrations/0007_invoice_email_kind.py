@@ -4,15 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0006_order_mailbox'),
+        ("orders", "0006_order_mailbox"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='orderemail',
-            name='kind',
-            field=models.CharField(choices=[('confirmation', 'Order confirmation'), ('shipping', 'Shipping notice'), ('invoice', 'Invoice')], max_length=20),
+            model_name="orderemail",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("confirmation", "Order confirmation"),
+                    ("shipping", "Shipping notice"),
+                    ("invoice", "Invoice"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

@@ -1,4 +1,5 @@
 """Every order gets a number people can read out ("MS-7K4P-Q2XD"); orders placed before get one here."""
+
 from django.db import migrations, models
 
 import orders.numbers
@@ -13,7 +14,7 @@ def number_existing_orders(apps, schema_editor):
     ids = list(Order.objects.filter(number=None).order_by("id").values_list("id", flat=True))
     for start in range(0, len(ids), BATCH):
         batch = []
-        for order_id in ids[start:start + BATCH]:
+        for order_id in ids[start : start + BATCH]:
             number = orders.numbers.new_number()
             while number in taken:
                 number = orders.numbers.new_number()
@@ -23,7 +24,6 @@ def number_existing_orders(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("orders", "0007_invoice_email_kind"),
     ]

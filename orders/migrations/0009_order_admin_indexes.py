@@ -8,22 +8,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0008_order_number'),
+        ("orders", "0008_order_number"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['status', 'id'], name='order_status_id_idx'),
+            model_name="order",
+            index=models.Index(fields=["status", "id"], name="order_status_id_idx"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(django.db.models.functions.text.Upper('email'), name='order_email_upper_idx'),
+            model_name="order",
+            index=models.Index(django.db.models.functions.text.Upper("email"), name="order_email_upper_idx"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(django.db.models.functions.text.Upper('last_name'), name='order_last_name_upper_idx'),
+            model_name="order",
+            index=models.Index(django.db.models.functions.text.Upper("last_name"), name="order_last_name_upper_idx"),
         ),
     ]

@@ -6,120 +6,191 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('orders', '0005_order_money'),
+        ("orders", "0005_order_money"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='InvoiceSequence',
+            name="InvoiceSequence",
             fields=[
-                ('year', models.PositiveIntegerField(primary_key=True, serialize=False)),
-                ('last_number', models.PositiveIntegerField(default=0)),
+                ("year", models.PositiveIntegerField(primary_key=True, serialize=False)),
+                ("last_number", models.PositiveIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='OfflineCheckout',
+            name="OfflineCheckout",
             fields=[
-                ('id', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('client_reference_id', models.CharField(max_length=64)),
-                ('amount_minor', models.PositiveBigIntegerField()),
-                ('currency', models.CharField(max_length=3)),
-                ('return_url', models.TextField()),
-                ('status', models.CharField(choices=[('open', 'Open'), ('approved', 'Approved'), ('declined', 'Declined'), ('expired', 'Expired'), ('refunded', 'Refunded')], default='open', max_length=20)),
-                ('created', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('refund_id', models.CharField(blank=True, max_length=64)),
+                ("id", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("client_reference_id", models.CharField(max_length=64)),
+                ("amount_minor", models.PositiveBigIntegerField()),
+                ("currency", models.CharField(max_length=3)),
+                ("return_url", models.TextField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("approved", "Approved"),
+                            ("declined", "Declined"),
+                            ("expired", "Expired"),
+                            ("refunded", "Refunded"),
+                        ],
+                        default="open",
+                        max_length=20,
+                    ),
+                ),
+                ("created", models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("refund_id", models.CharField(blank=True, max_length=64)),
             ],
         ),
         migrations.CreateModel(
-            name='Payment',
+            name="Payment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider', models.CharField(max_length=20)),
-                ('reference', models.CharField(blank=True, max_length=255, null=True)),
-                ('redirect_url', models.TextField(blank=True, help_text="Where the shopper pays (the provider's page).")),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('currency', models.CharField(max_length=3)),
-                ('state', models.CharField(choices=[('open', 'Waiting for the shopper'), ('succeeded', 'Paid'), ('failed', 'Declined'), ('expired', 'Expired'), ('refunding', 'Refund under way'), ('refunded', 'Refunded')], default='open', max_length=20)),
-                ('problem', models.CharField(blank=True, choices=[('', 'None'), ('late', 'Paid after the order was cancelled'), ('duplicate', 'Paid for an order already paid'), ('mismatch', 'Amount or currency differs from the order')], default='', max_length=20)),
-                ('amount_received', models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True)),
-                ('currency_received', models.CharField(blank=True, max_length=3)),
-                ('provider_payment_id', models.CharField(blank=True, max_length=255)),
-                ('created', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
-                ('updated', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
-                ('paid_at', models.DateTimeField(blank=True, null=True)),
-                ('refund_started_at', models.DateTimeField(blank=True, null=True)),
-                ('refunded_at', models.DateTimeField(blank=True, null=True)),
-                ('refund_reference', models.CharField(blank=True, max_length=255)),
-                ('refunded_by', models.CharField(blank=True, max_length=150)),
-                ('last_error', models.TextField(blank=True)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='payments', to='orders.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("provider", models.CharField(max_length=20)),
+                ("reference", models.CharField(blank=True, max_length=255, null=True)),
+                (
+                    "redirect_url",
+                    models.TextField(blank=True, help_text="Where the shopper pays (the provider's page)."),
+                ),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=12)),
+                ("currency", models.CharField(max_length=3)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("open", "Waiting for the shopper"),
+                            ("succeeded", "Paid"),
+                            ("failed", "Declined"),
+                            ("expired", "Expired"),
+                            ("refunding", "Refund under way"),
+                            ("refunded", "Refunded"),
+                        ],
+                        default="open",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "problem",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "None"),
+                            ("late", "Paid after the order was cancelled"),
+                            ("duplicate", "Paid for an order already paid"),
+                            ("mismatch", "Amount or currency differs from the order"),
+                        ],
+                        default="",
+                        max_length=20,
+                    ),
+                ),
+                ("amount_received", models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True)),
+                ("currency_received", models.CharField(blank=True, max_length=3)),
+                ("provider_payment_id", models.CharField(blank=True, max_length=255)),
+                ("created", models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
+                ("updated", models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
+                ("paid_at", models.DateTimeField(blank=True, null=True)),
+                ("refund_started_at", models.DateTimeField(blank=True, null=True)),
+                ("refunded_at", models.DateTimeField(blank=True, null=True)),
+                ("refund_reference", models.CharField(blank=True, max_length=255)),
+                ("refunded_by", models.CharField(blank=True, max_length=150)),
+                ("last_error", models.TextField(blank=True)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="payments", to="orders.order"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created', '-id'],
+                "ordering": ["-created", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='PaymentByHand',
+            name="PaymentByHand",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('arranged_by', models.CharField(blank=True, max_length=150)),
-                ('created', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
-                ('order', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='payment_by_hand', to='orders.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("arranged_by", models.CharField(blank=True, max_length=150)),
+                ("created", models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
+                (
+                    "order",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="payment_by_hand", to="orders.order"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'payments by hand',
+                "verbose_name_plural": "payments by hand",
             },
         ),
         migrations.CreateModel(
-            name='WebhookEvent',
+            name="WebhookEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider', models.CharField(max_length=20)),
-                ('event_id', models.CharField(max_length=255)),
-                ('type', models.CharField(max_length=100)),
-                ('received', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
-                ('outcome', models.CharField(blank=True, max_length=200)),
-                ('payment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='events', to='payments.payment')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("provider", models.CharField(max_length=20)),
+                ("event_id", models.CharField(max_length=255)),
+                ("type", models.CharField(max_length=100)),
+                ("received", models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
+                ("outcome", models.CharField(blank=True, max_length=200)),
+                (
+                    "payment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="payments.payment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-received', '-id'],
+                "ordering": ["-received", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Invoice',
+            name="Invoice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('year', models.PositiveIntegerField()),
-                ('sequence', models.PositiveIntegerField()),
-                ('issued_at', models.DateTimeField()),
-                ('pdf_name', models.CharField(blank=True, max_length=255)),
-                ('rendered_at', models.DateTimeField(blank=True, null=True)),
-                ('order', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='invoice', to='orders.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("year", models.PositiveIntegerField()),
+                ("sequence", models.PositiveIntegerField()),
+                ("issued_at", models.DateTimeField()),
+                ("pdf_name", models.CharField(blank=True, max_length=255)),
+                ("rendered_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "order",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="invoice", to="orders.order"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-year', '-sequence'],
-                'constraints': [models.UniqueConstraint(fields=('year', 'sequence'), name='invoice_number_unique'), models.CheckConstraint(condition=models.Q(('sequence__gte', 1)), name='invoice_sequence_positive')],
+                "ordering": ["-year", "-sequence"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("year", "sequence"), name="invoice_number_unique"),
+                    models.CheckConstraint(condition=models.Q(("sequence__gte", 1)), name="invoice_sequence_positive"),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='payment',
-            index=models.Index(fields=['order', 'state'], name='payment_order_state_idx'),
+            model_name="payment",
+            index=models.Index(fields=["order", "state"], name="payment_order_state_idx"),
         ),
         migrations.AddIndex(
-            model_name='payment',
-            index=models.Index(fields=['problem', 'state'], name='payment_problem_idx'),
+            model_name="payment",
+            index=models.Index(fields=["problem", "state"], name="payment_problem_idx"),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.UniqueConstraint(fields=('provider', 'reference'), name='payment_one_per_provider_reference'),
+            model_name="payment",
+            constraint=models.UniqueConstraint(
+                fields=("provider", "reference"), name="payment_one_per_provider_reference"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='webhookevent',
-            constraint=models.UniqueConstraint(fields=('provider', 'event_id'), name='webhookevent_once'),
+            model_name="webhookevent",
+            constraint=models.UniqueConstraint(fields=("provider", "event_id"), name="webhookevent_once"),
         ),
     ]

@@ -1,5 +1,6 @@
 """Orders still pending when online payment arrives were placed under "we will email you payment
 instructions": they are paid by hand, so the expiry of unpaid orders never cancels them."""
+
 from django.db import migrations
 
 
@@ -17,7 +18,6 @@ def arrange_by_hand(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("payments", "0001_initial"),
     ]

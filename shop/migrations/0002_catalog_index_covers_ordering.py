@@ -4,26 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('shop', '0001_initial'),
+        ("shop", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='product',
-            name='product_available_name_idx',
+            model_name="product",
+            name="product_available_name_idx",
         ),
         migrations.RemoveIndex(
-            model_name='product',
-            name='product_cat_avail_name_idx',
+            model_name="product",
+            name="product_cat_avail_name_idx",
         ),
         migrations.AddIndex(
-            model_name='product',
-            index=models.Index(fields=['available', 'name', 'id'], name='product_available_name_idx'),
+            model_name="product",
+            index=models.Index(fields=["available", "name", "id"], name="product_available_name_idx"),
         ),
         migrations.AddIndex(
-            model_name='product',
-            index=models.Index(fields=['category', 'available', 'name', 'id'], name='product_cat_avail_name_idx'),
+            model_name="product",
+            index=models.Index(fields=["category", "available", "name", "id"], name="product_cat_avail_name_idx"),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('shop', '0002_catalog_index_covers_ordering'),
+        ("shop", "0002_catalog_index_covers_ordering"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='product',
-            name='image_renditions',
+            model_name="product",
+            name="image_renditions",
             field=models.JSONField(blank=True, default=list, editable=False),
         ),
     ]

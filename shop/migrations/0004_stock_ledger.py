@@ -12,39 +12,81 @@ def opening_balances(apps, schema_editor):
     Product = apps.get_model("shop", "Product")
     StockMovement = apps.get_model("shop", "StockMovement")
     StockMovement.objects.bulk_create(
-        StockMovement(product_id=product_id, delta=stock, balance=stock, reason="counted",
-                      note="opening balance (the stock when the ledger began)")
+        StockMovement(
+            product_id=product_id,
+            delta=stock,
+            balance=stock,
+            reason="counted",
+            note="opening balance (the stock when the ledger began)",
+        )
         for product_id, stock in Product.objects.exclude(stock=0).values_list("id", "stock").iterator()
     )
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0004_order_email_outbox'),
-        ('shop', '0003_product_image_renditions'),
+        ("orders", "0004_order_email_outbox"),
+        ("shop", "0003_product_image_renditions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='StockMovement',
+            name="StockMovement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('delta', models.IntegerField()),
-                ('balance', models.PositiveIntegerField(help_text='The stock after this movement.')),
-                ('reason', models.CharField(choices=[('received', 'Received'), ('counted', 'Stock-take correction'), ('sold', 'Sold'), ('returned', 'Returned (order cancelled)')], max_length=20)),
-                ('note', models.CharField(blank=True, max_length=200)),
-                ('created', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
-                ('by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('order', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='stock_movements', to='orders.order')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='stock_movements', to='shop.product')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("delta", models.IntegerField()),
+                ("balance", models.PositiveIntegerField(help_text="The stock after this movement.")),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("received", "Received"),
+                            ("counted", "Stock-take correction"),
+                            ("sold", "Sold"),
+                            ("returned", "Returned (order cancelled)"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("note", models.CharField(blank=True, max_length=200)),
+                ("created", models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
+                (
+                    "by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="stock_movements",
+                        to="orders.order",
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="stock_movements", to="shop.product"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
-                'indexes': [models.Index(fields=['product', '-id'], name='stockmovement_product_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('delta', 0), _negated=True), name='stockmovement_not_zero')],
+                "ordering": ["-id"],
+                "indexes": [models.Index(fields=["product", "-id"], name="stockmovement_product_idx")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("delta", 0), _negated=True), name="stockmovement_not_zero"
+                    )
+                ],
             },
         ),
-            migrations.RunPython(opening_balances, migrations.RunPython.noop),
+        migrations.RunPython(opening_balances, migrations.RunPython.noop),
     ]

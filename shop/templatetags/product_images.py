@@ -13,8 +13,14 @@ def product_img(product, *, sizes, width, height, alt="", css_class="", loading=
 
     A product without a photo shows the placeholder; one whose copies are not made yet, the original.
     """
-    attributes = {"alt": alt, "width": width, "height": height, "class": css_class, "loading": loading,
-                  "decoding": "async"}
+    attributes = {
+        "alt": alt,
+        "width": width,
+        "height": height,
+        "class": css_class,
+        "loading": loading,
+        "decoding": "async",
+    }
     renditions = product.image_renditions if product.image else []
     if renditions:
         storage = product.image.storage
@@ -26,5 +32,9 @@ def product_img(product, *, sizes, width, height, alt="", css_class="", loading=
         attributes["src"] = product.image.url
     else:
         attributes["src"] = static("img/no-image.svg")
-    return format_html("<img {}>", format_html_join(" ", '{}="{}"', (
-        (name, value) for name, value in attributes.items() if value != "" or name == "alt")))
+    return format_html(
+        "<img {}>",
+        format_html_join(
+            " ", '{}="{}"', ((name, value) for name, value in attributes.items() if value != "" or name == "alt")
+        ),
+    )

@@ -1,4 +1,5 @@
 """Words the shop repeats on pages and in emails: VAT and shipping notes, local dates, waiting times."""
+
 from django import template
 from django.conf import settings
 from django.utils import formats, timezone
@@ -10,13 +11,13 @@ register = template.Library()
 
 @register.simple_tag
 def vat_note():
-    """"incl. VAT" or "excl. VAT", as SHOP_PRICES_INCLUDE_VAT says of the catalog's prices."""
+    """ "incl. VAT" or "excl. VAT", as SHOP_PRICES_INCLUDE_VAT says of the catalog's prices."""
     return "incl. VAT" if settings.SHOP_PRICES_INCLUDE_VAT else "excl. VAT"
 
 
 @register.simple_tag
 def shipping_note():
-    """"Shipping €4.90, free from €50.00." (or without the free part), from the shipping settings."""
+    """ "Shipping €4.90, free from €50.00." (or without the free part), from the shipping settings."""
     cost, free_from = settings.SHOP_SHIPPING_COST, settings.SHOP_FREE_SHIPPING_FROM
     if not cost:
         return "Free shipping."

@@ -1,4 +1,5 @@
 """Make the resized copies of product photos uploaded before copies existed (or of all, with --all)."""
+
 from django.core.management.base import BaseCommand
 
 from shop import images
