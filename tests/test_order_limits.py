@@ -182,5 +182,8 @@ def test_the_daily_mailbox_count_folds_case_and_tags_and_uses_its_index(customer
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET enable_seqscan = off")  # a tiny table: ask which index the plan can use
-        plan = Order.objects.filter(mailbox="ada@example.com", created__gte="2026-01-01").explain()
+        # The count's own query: no ORDER BY (with the model's ordering the planner may rather walk the
+        # created index to skip a sort, which says nothing about the count).
+        recent = Order.objects.filter(mailbox="ada@example.com", created__gte="2026-01-01T00:00:00Z")
+        plan = recent.exclude(status=Order.Status.CANCELLED).order_by().explain()
         assert "order_mailbox_created_idx" in plan, plan
