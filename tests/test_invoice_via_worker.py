@@ -79,6 +79,7 @@ def test_a_paid_order_gets_its_invoice_by_email_once_with_the_pdf(paying_shop, p
     assert Payment.objects.get(order=order).state == "succeeded"
 
 
+@pytest.mark.any_database  # a worker's death mid-render, with real timings: once, in the PostgreSQL pass
 def test_a_worker_killed_while_rendering_the_invoice_is_replaced_and_the_invoice_sent_once(paying_shop, products):
     first = paying_shop.worker(name="renderer")
     order, _ = order_and_pay(paying_shop.web_process, products)

@@ -23,6 +23,12 @@ PRODUCTION_TIMINGS = (
 )
 
 
+# Worker deaths and slow servers with production timings take tens of seconds each; their subject is the lease,
+# the attempt count and the time limits, not the SQL dialect (the claim's SQL runs on both databases in
+# test_confirmation_email.py): run once, in the PostgreSQL pass.
+ONCE = pytest.mark.any_database
+
+
 def test_a_reply_lost_after_the_message_is_one_email_marked_unconfirmed_and_resendable(shop, products, settings):
     """The server stores the message, then answers its final "." after the worker's timeout: before, the
     worker retried and the customer got a copy per attempt."""
@@ -44,6 +50,7 @@ def test_a_reply_lost_after_the_message_is_one_email_marked_unconfirmed_and_rese
     assert len(emails_for(shop.sink, order)) == 2
 
 
+@ONCE
 def test_a_server_slow_on_mail_and_quit_costs_bounded_attempts_and_ends_failed(shop, products):
     """Slow on MAIL (past the soft time limit) and on QUIT (past the hard one): each attempt ends at the soft
     limit without waiting for QUIT, counts, and after the last one the email is failed for good."""
@@ -59,6 +66,7 @@ def test_a_server_slow_on_mail_and_quit_costs_bounded_attempts_and_ends_failed(s
     assert "Hard time limit" not in worker.log() and emails_for(shop.sink, order) == []
 
 
+@ONCE
 def test_an_email_whose_sending_kills_the_worker_is_failed_after_its_attempts(shop, products):
     """An attempt killed outright (OOM, a crash in a C library) never records its failure; the attempt
     still counts, so the email ends failed instead of taking a worker down forever."""
@@ -80,6 +88,7 @@ def test_an_email_whose_sending_kills_the_worker_is_failed_after_its_attempts(sh
     assert worker.log().count("exited with 'signal 9 (SIGKILL)'") == 2
 
 
+@ONCE
 def test_a_worker_killed_mid_email_is_replaced_within_a_minute_with_production_timings(shop, products):
     """Before, the next worker waited for the dead worker's 5-minute claim; now its lease lapses within
     ORDER_EMAIL_CLAIM_SECONDS (30 s by default) and the redelivered message takes it over."""
@@ -104,6 +113,7 @@ def test_a_worker_killed_mid_email_is_replaced_within_a_minute_with_production_t
     assert recovery < 60
 
 
+@ONCE
 def test_an_email_whose_worker_is_killed_twice_is_still_sent_once(shop, products):
     web = shop.web()
     shop.sink.stall_next = 2
