@@ -1,4 +1,4 @@
-"""Request and response guards for the whole site: request bodies, database outages, the CSP header."""
+"""Request and response guards for the whole site: request bodies, database and cache outages, the CSP header."""
 
 import codecs
 import logging
@@ -10,6 +10,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shop.views import server_error as shop_server_error
 
@@ -79,19 +81,24 @@ def _refuse(request, status, title, message):
     return render(request, "request_refused.html", {"title": title, "message": message}, status=status)
 
 
-# --- Database outages ---------------------------------------------------------------------------------------
+# --- Database and cache outages -----------------------------------------------------------------------------
 
 DATABASE_ERRORS = (OperationalError, InterfaceError)
+# Redis, the shared cache: it holds the sessions (the cart, the checkout's keys) when CACHE_URL is set.
+CACHE_ERRORS = (RedisConnectionError, RedisTimeoutError)
+OUTAGE_ERRORS = DATABASE_ERRORS + CACHE_ERRORS
 RETRY_AFTER_SECONDS = 10
 
 
 class DatabaseUnavailableMiddleware:
-    """While the database is unreachable, answer every request that needs it with a friendly 503 page and
-    Retry-After, and one log line, instead of a 500 and a traceback per request. Nothing to do to recover:
-    the next request opens a new connection (CONN_HEALTH_CHECKS drops a dead persistent one first).
+    """While the database or the shared cache is unreachable, answer every request that needs it with a
+    friendly 503 page and Retry-After, and one log line, instead of a 500 and a traceback per request.
+    Nothing to do to recover: the next request opens a new connection (CONN_HEALTH_CHECKS drops a dead
+    persistent database connection first; Redis connections are made again by the client).
 
     Errors raised by views (and templates) come here; one raised after the view, when the session is saved,
-    reaches `server_error` (handler500), which answers the same way.
+    reaches `server_error` (handler500), which answers the same way. Reading a session while Redis is down
+    gives an empty one (Django's cache session store), so pages that only read still answer.
     """
 
     def __init__(self, get_response):
@@ -101,19 +108,21 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if not isinstance(exception, DATABASE_ERRORS):
+        if not isinstance(exception, OUTAGE_ERRORS):
             return None
         session = getattr(request, "session", None)
         if session is not None:
-            session.modified = False  # saving it would fail again; the request changed nothing
+            session.modified = False  # saving it would fail again
         return database_unavailable(request, exception)
 
 
 def database_unavailable(request, error):
-    """The 503 answer for a request that failed for want of the database; logged once, without traceback."""
+    """The 503 answer for a request that failed for want of the database or the cache; logged once, without
+    traceback."""
     first_line = (str(error).strip().splitlines() or [""])[0][:200]
     logger.warning(
-        "database unavailable: %s %s answered 503 (%s: %s)",
+        "%s unavailable: %s %s answered 503 (%s: %s)",
+        "cache" if isinstance(error, CACHE_ERRORS) else "database",
         request.method,
         mask_status_tokens(request.path),
         type(error).__name__,
@@ -128,9 +137,9 @@ def database_unavailable(request, error):
 
 
 def server_error(request):
-    """handler500: a database error raised outside a view (saving the session) gets the 503 page too."""
+    """handler500: a database or cache error raised outside a view (saving the session) gets the 503 page too."""
     error = sys.exc_info()[1]
-    if isinstance(error, DATABASE_ERRORS):
+    if isinstance(error, OUTAGE_ERRORS):
         return database_unavailable(request, error)
     return shop_server_error(request)
 

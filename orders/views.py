@@ -76,9 +76,9 @@ def _cycle_session(request, order):
     order. The old key is remembered for a few minutes with the order, so that the other request of a
     double click, still carrying the old cookie, shows this order instead of an empty cart."""
     old_key = request.session.session_key
-    request.session.cycle_key()
-    if old_key:
+    if old_key:  # before the old session is dropped: a request reading it in between finds the order
         cache.set(f"checkout:cycled:{old_key}", order.id, CYCLED_SESSION_SECONDS)
+    request.session.cycle_key()
 
 
 ISSUED_KEYS = "checkout_keys"

@@ -111,3 +111,35 @@ def test_a_submit_arriving_after_its_twin_finished_shows_the_order_too(make_prod
     assert Order.objects.count() == 1
     late.cookies.update(second.cookies)
     assert late.get(reverse("orders:order_created")).status_code == 200
+
+
+def test_a_second_click_arriving_while_the_first_renews_the_session_shows_the_order(make_product, customer):
+    """The window a race only sometimes hits, made certain: the second request of a double click reads the
+    session just after the first one has placed the order and dropped the old session key. It must find the
+    order through the old key, not an empty cart (before: it was sent to the cart page, as if nothing was
+    ordered)."""
+    from django.contrib.sessions.backends.base import SessionBase
+
+    lamp = make_product(name="Last lamp", stock=1)
+    client = Client()
+    client.post(reverse("cart:cart_add", args=[lamp.id]), {"quantity": 1})
+    key = client.get(reverse("orders:order_create")).context["form"]["idempotency_key"].value()
+    twin = Client()
+    twin.cookies = client.cookies  # the same browser, the old session cookie
+    form = {**customer, "idempotency_key": key}
+    second = []
+    cycle_key = SessionBase.cycle_key
+
+    def cycle_key_then_the_second_click(session):
+        cycle_key(session)
+        if not second:
+            second.append(twin.post(reverse("orders:order_create"), form))
+
+    with (
+        patch.object(SessionBase, "cycle_key", cycle_key_then_the_second_click),
+        patch.object(order_created, "delay"),
+    ):
+        first = client.post(reverse("orders:order_create"), form)
+    assert first["Location"] == reverse("orders:order_created")
+    assert second[0].status_code == 302 and second[0]["Location"] == reverse("orders:order_created")
+    assert Order.objects.count() == 1
