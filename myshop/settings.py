@@ -199,11 +199,11 @@ CACHES = {
 
 # Sessions (the cart, the checkout's one-time keys) live in the shared cache when there is one: no database
 # read or write per request, and no rows to clear. Without one (a laptop), in the database. Give Redis
-# persistence (appendonly) in production, or set SESSION_ENGINE=django.contrib.sessions.backends.cached_db.
+# persistence (appendonly) in production, or set SESSION_ENGINE=myshop.sessions to keep Redis out of shopping.
 SESSION_ENGINE = os.environ.get("SESSION_ENGINE") or (
     "django.contrib.sessions.backends.cache"
     if CACHES["default"]["BACKEND"].endswith("RedisCache")
-    else "django.contrib.sessions.backends.db"
+    else "myshop.sessions"  # Django's database store, an outage told apart from an interrupted session
 )
 
 # Abuse limits per client address, "requests/seconds" ("" switches one off). Answered with 429.

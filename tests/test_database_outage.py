@@ -80,3 +80,17 @@ def test_connections_are_checked_before_reuse():
     from django.conf import settings
 
     assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] is True
+
+
+def test_a_session_update_failing_for_want_of_the_database_answers_503_not_400(shopper, caplog):
+    """The database drops the connection just as an existing session (a cart) is saved: Django's database
+    session store turns any database error on an update into "session interrupted", a 400 with a logged
+    traceback, as if the shopper had logged out elsewhere. It is an outage: the 503 page, one line."""
+    from django.contrib.sessions.models import Session
+
+    shopper.post(reverse("cart:cart_add", args=[shopper.product.id]), {"quantity": 1})  # a session saved there
+    caplog.clear()
+    dropped = OperationalError("terminating connection due to administrator command")
+    with patch.object(Session, "save", side_effect=dropped):
+        response = shopper.post(reverse("cart:cart_add", args=[shopper.product.id]), {"quantity": 1})
+    assert_friendly_503(response, caplog)
