@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from testkit.database import ScratchDatabase  # noqa: E402
 from testkit.processes import manage, shop_environment, start_gunicorn, start_worker  # noqa: E402
 from testkit.rabbit import RabbitNode  # noqa: E402
-from testkit.shopper import Shopper  # noqa: E402
+from testkit.shopper import Shopper, paced  # noqa: E402
 from testkit.smtp import SmtpSink  # noqa: E402
 from testkit.stats import summary  # noqa: E402
 from testkit.waiting import wait_until  # noqa: E402
@@ -117,23 +117,9 @@ class Soak:
             self.lock.notify_all()
 
     def drive(self):
-        interval = self.args.duration / self.args.orders
-        indexes = iter(range(1, self.args.orders + 1))
-        take = threading.Lock()
-
-        def loop():
-            while True:
-                with take:
-                    index = next(indexes, None)
-                if index is None:
-                    return
-                time.sleep(max(0.0, self.started + (index - 1) * interval - time.monotonic()))
-                self.shop(index)
-
-        threads = [threading.Thread(target=loop) for _ in range(self.args.shoppers)]
-        for thread in threads:
-            thread.start()
-        return threads
+        return paced(
+            self.shop, self.args.orders, duration=self.args.duration, threads=self.args.shoppers, started=self.started
+        )
 
     # --- faults -----------------------------------------------------------------------------------------
     def event(self, what):

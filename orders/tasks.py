@@ -32,6 +32,19 @@ def _retry(task, order_id, kind, countdown):
         raise
 
 
+def _wait_for_the_database(task, order_id, kind, error):
+    """The database failed before anything was sent: not an attempt; run again after the backoff."""
+    wait = retry_delay(task.request.retries + 1)
+    logger.warning(
+        "order %s: %s email waits for the database (%s), trying again in %.1f s",
+        order_id,
+        kind,
+        type(error).__name__,
+        wait,
+    )
+    _retry(task, order_id, kind, wait)
+
+
 def _record(outcome, *args):
     """Write an attempt's outcome, riding out a short database outage: the email has been handled already."""
     for pause in (1, 2, 4, None):
@@ -54,15 +67,7 @@ def send_order_email(task, order_id, kind, build_message):
     try:
         held = outbox.claim(order_id, kind, task_id=task.request.id)
     except DatabaseError as error:  # not an attempt: nothing was begun
-        wait = retry_delay(task.request.retries + 1)
-        logger.warning(
-            "order %s: %s email waits for the database (%s), trying again in %.1f s",
-            order_id,
-            kind,
-            type(error).__name__,
-            wait,
-        )
-        _retry(task, order_id, kind, wait)
+        _wait_for_the_database(task, order_id, kind, error)
     if held.outcome == outbox.MISSING:
         logger.error("order %s: no %s email owed (no such order, or not due), message dropped", order_id, kind)
         return held.outcome
@@ -91,15 +96,7 @@ def _attempt(task, held, build_message):
             held.release(f"{type(error).__name__} while preparing the email", uncount=True)
         except DatabaseError:
             pass  # the claim's lease lapses instead
-        wait = retry_delay(task.request.retries + 1)
-        logger.warning(
-            "order %s: %s email waits for the database (%s), trying again in %.1f s",
-            order_id,
-            kind,
-            type(error).__name__,
-            wait,
-        )
-        _retry(task, order_id, kind, wait)
+        _wait_for_the_database(task, order_id, kind, error)
     except Exception as error:  # noqa: BLE001  (the message could not be made, e.g. its PDF: an attempt that failed)
         return _failed_attempt(task, held, error)
     try:

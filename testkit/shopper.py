@@ -2,6 +2,7 @@
 
 import http.cookiejar
 import re
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -64,6 +65,29 @@ class Shopper:
         if status != 302:
             raise RuntimeError(f"the provider's page answered {status}: {body[:300]}")
         return found.group(1), back
+
+
+def paced(action, count, *, duration, threads, started):
+    """Call action(index) for index 1..count from `threads` threads, the index-th call not before
+    `started + (index - 1) * duration / count` (time.monotonic()): a steady arrival rate, as long as the
+    threads keep up. Returns the started threads."""
+    interval = duration / count
+    indexes = iter(range(1, count + 1))
+    take = threading.Lock()
+
+    def loop():
+        while True:
+            with take:
+                index = next(indexes, None)
+            if index is None:
+                return
+            time.sleep(max(0.0, started + (index - 1) * interval - time.monotonic()))
+            action(index)
+
+    running = [threading.Thread(target=loop) for _ in range(threads)]
+    for thread in running:
+        thread.start()
+    return running
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
