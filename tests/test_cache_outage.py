@@ -56,3 +56,39 @@ def test_a_checkout_while_redis_is_unreachable_answers_503_and_places_nothing(
     assert response.status_code in (302, 503)
     assert Order.objects.count() == 0
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.django_db
+def test_redis_failing_right_after_the_order_is_placed_shows_503_and_the_retry_shows_that_order(
+    make_product, customer, caplog
+):
+    """The order is committed, then the cache fails (remembering the old session key): the shopper gets the
+    503 page; pressing the button again shows the order placed, and places no second one."""
+    from unittest.mock import patch
+
+    from django.core.cache import cache
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from orders.tasks import order_created
+
+    product = make_product(stock=5)
+    client = Client(raise_request_exception=False)
+    client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1})
+    key = client.get(reverse("orders:order_create")).context["form"]["idempotency_key"].value()
+    form = {**customer, "idempotency_key": key}
+    real_set = cache.set
+
+    def failing_set(name, *args, **kwargs):
+        if name.startswith("checkout:cycled:"):
+            raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        return real_set(name, *args, **kwargs)
+
+    with patch.object(order_created, "delay"):
+        with patch.object(cache, "set", side_effect=failing_set):
+            first = client.post(reverse("orders:order_create"), form)
+        assert_friendly_503(first, caplog, "cache unavailable")
+        assert Order.objects.count() == 1
+        again = client.post(reverse("orders:order_create"), form)
+    assert again.status_code == 302 and again["Location"] == reverse("orders:order_created")
+    assert Order.objects.count() == 1
+    assert Order.objects.get().number in client.get(reverse("orders:order_created")).content.decode()
