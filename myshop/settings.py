@@ -189,7 +189,7 @@ SESSION_CLEAR_EXPIRED_SECONDS = float(os.environ.get("SESSION_CLEAR_EXPIRED_SECO
 CACHE_URL = os.environ.get("CACHE_URL", "")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "myshop.cache.RedisCache",  # Django's, reusing its redis.Redis client (myshop/cache.py)
         "LOCATION": CACHE_URL,
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }

@@ -18,7 +18,7 @@ UNREACHABLE = "redis://127.0.0.1:9/0"  # the discard port: nothing listens, the 
 def redis_down(settings):
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "myshop.cache.RedisCache",
             "LOCATION": UNREACHABLE,
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }

@@ -175,7 +175,7 @@ def redis_cache_or_skip():
         pytest.skip("no Redis at 127.0.0.1:6379")
     return {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "myshop.cache.RedisCache",
             "LOCATION": "redis://127.0.0.1:6379/0",
             "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
         }
