@@ -202,12 +202,11 @@ class Tree:
         return cpu_seconds(lambda pid, name: self.web.owns(pid))
 
     def emails_sent(self):
-        table, column = (
-            ("orders_orderemail", "state = 'sent'")
-            if self.label == "new"
-            else ("orders_order", "confirmation_status = 'sent'")
-        )
-        return self.db.query(f"SELECT COUNT(*) FROM {table} WHERE {column}")[0][0]
+        """Confirmations sent: from the outbox, or from the order's own columns in a tree from before it."""
+        try:
+            return self.db.query("SELECT COUNT(*) FROM orders_orderemail WHERE state = 'sent'")[0][0]
+        except Exception:  # no outbox table: a baseline from before issue 9
+            return self.db.query("SELECT COUNT(*) FROM orders_order WHERE confirmation_status = 'sent'")[0][0]
 
     def orders(self):
         return self.db.query("SELECT COUNT(*) FROM orders_order")[0][0]
