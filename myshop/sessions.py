@@ -18,6 +18,7 @@ class SessionStore(db.SessionStore):
         try:
             super().save(must_create)
         except UpdateError as error:
-            if isinstance(error.__context__, DATABASE_ERRORS):
-                raise error.__context__ from None
+            cause = error.__context__
+            if isinstance(cause, DATABASE_ERRORS):
+                raise cause from cause.__cause__  # the driver's own error stays attached
             raise

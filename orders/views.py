@@ -1,3 +1,4 @@
+import logging
 import uuid
 
 from django.conf import settings
@@ -15,6 +16,8 @@ from .forms import OrderCreateForm
 from .limits import check_order_limits, record_order
 from .models import Order, OrderEmail
 from .services import OrderPlacementError, place_order
+
+logger = logging.getLogger(__name__)
 
 LAST_ORDER_KEY = "last_order_token"
 
@@ -51,6 +54,10 @@ def order_create(request):
                     prices_seen=cart.prices_seen(),
                 )
             except OrderPlacementError as error:
+                earlier = _order_for_resubmitted_form(request)
+                if earlier is not None:  # this form's order exists (a retry after an error page): show it
+                    _remember_order(request, earlier)
+                    return redirect("orders:order_created")
                 form.add_error(None, str(error))
                 for notice in cart.sync():  # the cart as the catalog is now, and what changed
                     messages.warning(request, notice)
@@ -77,7 +84,10 @@ def _cycle_session(request, order):
     double click, still carrying the old cookie, shows this order instead of an empty cart."""
     old_key = request.session.session_key
     if old_key:  # before the old session is dropped: a request reading it in between finds the order
-        cache.set(f"checkout:cycled:{old_key}", order.id, CYCLED_SESSION_SECONDS)
+        try:
+            cache.set(f"checkout:cycled:{old_key}", order.id, CYCLED_SESSION_SECONDS)
+        except Exception as error:  # the cache is down: only a double click's second request misses the order
+            logger.warning("order %s: could not remember the renewed session (%s)", order.number, type(error).__name__)
     request.session.cycle_key()
 
 
@@ -112,7 +122,10 @@ def _order_for_resubmitted_form(request):
     if _issued_key(request, key):
         return Order.objects.filter(idempotency_key=key).first()
     old_session = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
-    order_id = cache.get(f"checkout:cycled:{old_session}") if old_session else None
+    try:
+        order_id = cache.get(f"checkout:cycled:{old_session}") if old_session else None
+    except Exception:  # the cache is down: no mapping to follow
+        order_id = None
     return Order.objects.filter(id=order_id, idempotency_key=key).first() if order_id else None
 
 

@@ -82,7 +82,10 @@ def _check_returning_payment(order, reference):
     payment = Payment.objects.filter(order=order, reference=reference[:255]).first()
     if payment is None:
         return None
-    due = cache.add(f"payments:checked:{payment.reference}", 1, CHECK_EVERY_SECONDS)
+    try:
+        due = cache.add(f"payments:checked:{payment.reference}", 1, CHECK_EVERY_SECONDS)
+    except Exception:  # the cache is down: the webhook will tell; do not ask the provider on every poll
+        due = False
     if payment.state == Payment.State.OPEN and due:
         services.check_with_provider(payment_id=payment.id)
         order.refresh_from_db()
