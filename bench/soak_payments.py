@@ -25,11 +25,9 @@ import argparse
 import json
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -41,6 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.soakrun import add_common_arguments, run  # noqa: E402
 from testkit.database import ScratchDatabase  # noqa: E402
 from testkit.processes import manage, shop_environment, start_gunicorn, start_worker  # noqa: E402
 from testkit.rabbit import RabbitNode  # noqa: E402
@@ -310,42 +309,18 @@ def print_table(result):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--orders", type=int, default=100)
+    add_common_arguments(parser, orders=100, json_name="soak-payments.json")
     parser.add_argument("--kills", type=int, default=3, help="workers killed mid-render, spread over the run")
-    parser.add_argument("--shoppers", type=int, default=4)
-    parser.add_argument("--duration", type=float, default=60, help="seconds over which the orders are placed")
-    parser.add_argument("--database-url", help="a PostgreSQL database to create and drop (name with 'soak')")
-    parser.add_argument("--settle-timeout", type=float, default=600)
-    parser.add_argument("--json", type=Path, default=ROOT / "var" / "soak-payments.json")
-    parser.add_argument("--keep", action="store_true", help="keep the logs")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="myshop-soak-payments-"))
-    soak = None
-    try:
-        soak = PaymentSoak(args, workdir)
-        chaos = threading.Thread(target=soak.chaos)
-        chaos.start()
-        for thread in soak.drive():
-            thread.join()
-        chaos.join()
-        soak.event("all orders placed and paid at the provider; waiting for every invoice to settle")
-        wait_until(soak.settled, timeout=args.settle_timeout, interval=1, what="every invoice email to settle")
-        time.sleep(5)  # late duplicates would arrive now
-        result = soak.report()
-    except BaseException:
-        log(f"the soak failed; logs kept in {workdir}")
-        args.keep = True
-        raise
-    finally:
-        if soak is not None:
-            soak.close()
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
-    print_table(result)
-    print(json.dumps({key: value for key, value in result.items() if key != "events"}))
-    return 0 if result["ok"] else 1
+    return run(
+        PaymentSoak,
+        args,
+        prefix="myshop-soak-payments-",
+        log=log,
+        placed="all orders placed and paid at the provider",
+        settling="invoice email",
+        print_table=print_table,
+    )
 
 
 if __name__ == "__main__":

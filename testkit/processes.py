@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 from .waiting import wait_until
@@ -190,3 +191,27 @@ def start_gunicorn(env, log_dir, *, name="gunicorn", workers=2, threads=1, cwd=R
     process = Process(name, args, env, log_dir, cwd=cwd)
     process.base_url = f"http://127.0.0.1:{port}"
     return _started(process, lambda: port_answers(port), "gunicorn")
+
+
+class ShopProcesses:
+    """A shop's web and worker subprocesses on one environment, started on demand and stopped together; the
+    tail of each log is printed when they stop (pytest shows it only when the test failed)."""
+
+    def __init__(self, env, log_dir, **attributes):
+        self.env, self.log_dir, self.processes = env, log_dir, []
+        self.__dict__.update(attributes)
+
+    def web(self):
+        process = start_web(self.env, self.log_dir)
+        self.processes.append(process)
+        return process
+
+    def worker(self, name="worker", beat=False):
+        process = start_worker(self.env, self.log_dir, name=f"{name}-{uuid.uuid4().hex[:6]}", beat=beat)
+        self.processes.append(process)
+        return process
+
+    def stop(self):
+        for process in self.processes:
+            process.stop()
+            print(f"----- {process.name} log (tail) -----\n{process.log()[-4000:]}")

@@ -4,7 +4,6 @@ housekeeping on the shared broker: the run's own task queue is removed when the 
 
 import os
 import shutil
-import uuid
 import warnings
 from decimal import Decimal
 
@@ -13,7 +12,7 @@ from django.db import connection
 
 from orders.models import Order, OrderEmail
 from testkit.database import database_url
-from testkit.processes import shop_environment, start_web, start_worker
+from testkit.processes import ShopProcesses, shop_environment
 from testkit.rabbit import RabbitNode
 from testkit.shopper import Shopper
 from testkit.smtp import SmtpSink
@@ -51,12 +50,8 @@ def shop(rabbit_node, smtp_sink, tmp_path, transactional_db, request):
     """Starts web and workers on demand against the private broker and the SMTP sink; stops them after."""
     smtp_sink.reset()
     rabbit_node.purge()
-    processes = []
-
-    class Shop:
-        node = rabbit_node
-        sink = smtp_sink
-        env = shop_environment(
+    shop = ShopProcesses(
+        shop_environment(
             database=database_url(connection.settings_dict),
             broker=rabbit_node.url,
             smtp_port=smtp_sink.port,
@@ -66,23 +61,13 @@ def shop(rabbit_node, smtp_sink, tmp_path, transactional_db, request):
             CELERY_TASK_TIME_LIMIT="6",
             ORDER_EMAIL_CLAIM_SECONDS="6",
             CELERY_BEAT_SCHEDULE_FILENAME=str(tmp_path / "beat-schedule"),
-        )
-
-        def web(self):
-            process = start_web(self.env, tmp_path)
-            processes.append(process)
-            return process
-
-        def worker(self, name="worker", beat=False):
-            process = start_worker(self.env, tmp_path, name=f"{name}-{uuid.uuid4().hex[:6]}", beat=beat)
-            processes.append(process)
-            return process
-
-    yield Shop()
-    for process in processes:
-        process.stop()
-        # Shown by pytest only when the test failed.
-        print(f"----- {process.name} log (tail) -----\n{process.log()[-4000:]}")
+        ),
+        tmp_path,
+        node=rabbit_node,
+        sink=smtp_sink,
+    )
+    yield shop
+    shop.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import shutil
 import threading
 import time
 import urllib.request
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -19,7 +18,7 @@ from django.db import connection
 from orders.models import Order, OrderEmail
 from testkit.cluster import RabbitCluster
 from testkit.database import database_url
-from testkit.processes import shop_environment, start_web, start_worker
+from testkit.processes import ShopProcesses, shop_environment
 from testkit.shopper import Shopper
 from testkit.smtp import SmtpSink
 from testkit.waiting import wait_until as harness_wait_until
@@ -75,11 +74,8 @@ def shop(cluster, smtp_sink, tmp_path, transactional_db):
             cluster.restart(node)  # not needed by the single test today
     cluster.live_node()._ctl("purge_queue", TASK_QUEUE, check=False)  # not there yet on the first test
     smtp_sink.reset()
-    processes = []
-
-    class Shop:
-        sink = smtp_sink
-        env = shop_environment(
+    shop = ShopProcesses(
+        shop_environment(
             database=database_url(connection.settings_dict),
             broker=cluster.url,
             smtp_port=smtp_sink.port,
@@ -87,22 +83,12 @@ def shop(cluster, smtp_sink, tmp_path, transactional_db):
             CELERY_TASK_TIME_LIMIT="6",
             ORDER_EMAIL_CLAIM_SECONDS="8",
             CELERY_BEAT_SCHEDULE_FILENAME=str(tmp_path / "beat-schedule"),
-        )
-
-        def web(self):
-            process = start_web(self.env, tmp_path)
-            processes.append(process)
-            return process
-
-        def worker(self, name="worker", beat=False):
-            process = start_worker(self.env, tmp_path, name=f"{name}-{uuid.uuid4().hex[:6]}", beat=beat)
-            processes.append(process)
-            return process
-
-    yield Shop()
-    for process in processes:
-        process.stop()
-        print(f"----- {process.name} log (tail) -----\n{process.log()[-4000:]}")
+        ),
+        tmp_path,
+        sink=smtp_sink,
+    )
+    yield shop
+    shop.stop()
 
 
 @pytest.fixture
