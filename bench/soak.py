@@ -39,7 +39,7 @@ from bench.soakrun import add_common_arguments, run  # noqa: E402
 from testkit.database import ScratchDatabase  # noqa: E402
 from testkit.processes import manage, shop_environment, start_gunicorn, start_worker  # noqa: E402
 from testkit.rabbit import RabbitNode  # noqa: E402
-from testkit.shopper import Shopper, paced  # noqa: E402
+from testkit.shopper import Shopper, paced, placed_order_number  # noqa: E402
 from testkit.smtp import SmtpSink  # noqa: E402
 from testkit.stats import summary  # noqa: E402
 from testkit.waiting import wait_until  # noqa: E402
@@ -100,16 +100,16 @@ class Soak:
             "city": "Berlin",
         }
         try:
-            status, location, _, seconds = shopper.checkout(customer)
+            status, _, body, seconds = shopper.checkout(customer)
         except OSError as error:
-            status, location, seconds = f"error {type(error).__name__}", None, None
+            status, body, seconds = f"error {type(error).__name__}", "", None
         with self.lock:
             self.checkouts.append(
                 {
                     "index": index,
                     "status": status,
                     "seconds": seconds,
-                    "placed": status == 302 and location == "/orders/created/",
+                    "placed": placed_order_number(status, body) is not None,
                 }
             )
             self.placed += self.checkouts[-1]["placed"]

@@ -52,12 +52,15 @@ if str(ROOT) not in sys.path:
 
 from testkit.cluster import RabbitCluster  # noqa: E402
 from testkit.processes import manage, shop_environment, start_web, start_worker  # noqa: E402
-from testkit.shopper import Shopper  # noqa: E402
-from testkit.smtp import SmtpSink  # noqa: E402
+from testkit.shopper import Shopper, placed_order_number  # noqa: E402
+from testkit.smtp import ORDER_EMAIL, SmtpSink  # noqa: E402
 
 TASK_QUEUE = "myshop"
-ORDER_NUMBER = re.compile(r'<strong id="order-number">(\d+)</strong>')
-SUBJECT_ORDER = re.compile(r"order (\d+) confirmed")
+# Each placed order's id, by its number (the thank-you page shows the number, the emails carry the id).
+ORDER_IDS = (
+    "import json; from orders.models import Order; "
+    "print('SOAK_ORDERS=' + json.dumps(dict(Order.objects.values_list('number', 'id'))))"
+)
 FAST_SETTINGS = {  # recovery in seconds rather than the production quarter of an hour
     "ORDER_EMAIL_SWEEP_SECONDS": "2",
     "ORDER_EMAIL_QUEUE_GRACE_SECONDS": "2",
@@ -86,7 +89,7 @@ class Sink(SmtpSink):
 
     def __init__(self):
         super().__init__()
-        self.arrivals = []  # (monotonic, order number, recipient)
+        self.arrivals = []  # (monotonic, order id, recipient) of each confirmation
         handler = self.controller.handler
         original = handler.handle_DATA
 
@@ -94,8 +97,9 @@ class Sink(SmtpSink):
             reply = await original(server, session, envelope)
             with self.lock:
                 message = self.messages[-1]
-                match = SUBJECT_ORDER.search(str(message["Subject"]))
-                self.arrivals.append((time.monotonic(), int(match.group(1)) if match else None, str(message["To"])))
+                match = ORDER_EMAIL.search(str(message["Message-ID"] or ""))
+                if match and match.group(2) == "confirmation":
+                    self.arrivals.append((time.monotonic(), int(match.group(1)), str(message["To"])))
             return reply
 
         handler.handle_DATA = handle_DATA
@@ -214,10 +218,8 @@ def shopper(run, base_url, products, seed):
                 }
             )
             result.update(status=status, seconds=round(seconds, 3))
-            if status == 302 and location == "/orders/created/":
-                result["placed"] = True
-                match = ORDER_NUMBER.search(client.confirmation_page())
-                result["order"] = int(match.group(1)) if match else None
+            result["number"] = placed_order_number(status, body)
+            result["placed"] = result["number"] is not None
         except Exception as error:  # refused, timed out: a failed checkout, reported
             result["status"] = f"error-{type(error).__name__}: {error}"[:200]
         run.record(result)
@@ -490,6 +492,9 @@ def main(argv=None):
         last_order = run.event(f"all checkouts done: {run.placed}/{args.orders} placed")
         chaos_thread.join()
 
+        ids = json.loads(manage(env, "shell", "-c", ORDER_IDS).split("SOAK_ORDERS=", 1)[1].splitlines()[0])
+        for result in run.results:
+            result["order"] = ids.get(result.get("number"))
         placed = {r["order"] for r in run.results if r["placed"]}
         deadline = time.monotonic() + args.settle_timeout
         while time.monotonic() < deadline:

@@ -43,7 +43,7 @@ from bench.soakrun import add_common_arguments, run  # noqa: E402
 from testkit.database import ScratchDatabase  # noqa: E402
 from testkit.processes import manage, shop_environment, start_gunicorn, start_worker  # noqa: E402
 from testkit.rabbit import RabbitNode  # noqa: E402
-from testkit.shopper import Shopper, paced  # noqa: E402
+from testkit.shopper import Shopper, paced, placed_order_number  # noqa: E402
 from testkit.smtp import SmtpSink  # noqa: E402
 from testkit.stats import summary  # noqa: E402
 from testkit.waiting import wait_until  # noqa: E402
@@ -108,8 +108,8 @@ class PaymentSoak:
         }
         outcome = {"index": index, "placed": False, "paid_at_provider": False, "seconds": None}
         try:
-            status, location, _, seconds = shopper.checkout(customer)
-            outcome.update(placed=status == 302 and location == "/orders/created/", seconds=seconds)
+            status, _, body, seconds = shopper.checkout(customer)
+            outcome.update(placed=placed_order_number(status, body) is not None, seconds=seconds)
             if outcome["placed"]:
                 shopper.pay_offline()
                 outcome["paid_at_provider"] = True

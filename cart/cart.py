@@ -181,6 +181,11 @@ class Cart:
                 notices.append(f"“{product.name}”: {left}. Please change the quantity or remove it.")
         if self.session.get(SESSION_KEY, {}) != self._serialised():  # an empty cart needs no session row
             self._save()
+        # The lines as `lines` would read them, from the products just read: the page needs no second query.
+        self.lines = [
+            CartLine(product=products[product_id], quantity=quantity)
+            for product_id, quantity in self._quantities.items()
+        ]
         return notices
 
     def _serialised(self):

@@ -1,6 +1,8 @@
 from django import forms
 from django.conf import settings
 
+from myshop.widgets import NumberInput
+
 
 class CartAddProductForm(forms.Form):
     """The quantity of one product to add to the cart, or to set it to."""
@@ -14,7 +16,7 @@ class CartAddProductForm(forms.Form):
             min_value=1,
             max_value=maximum,
             initial=1,
-            widget=forms.NumberInput(attrs={"class": "qty"}),
+            widget=NumberInput(attrs={"class": "qty"}),
         )
         # After the field is made: IntegerField would set the widget's max to max_value (the line cap), while
         # the browser should also stop at the stock (the same limit check_quantity applies on the server).

@@ -86,9 +86,12 @@ def _create_order(customer, quantities, idempotency_key, prices_seen):
         total=subtotal + shipping,
         **{field: customer[field] for field in CUSTOMER_FIELDS},
     )
-    OrderItem.objects.bulk_create(
-        OrderItem(order=order, product=products[product_id], price=products[product_id].price, quantity=quantity)
-        for product_id, quantity in quantities.items()
+    # In hand for the thank-you page (as emails.load_order gives them): the page needs no query of its own.
+    order.loaded_items = OrderItem.objects.bulk_create(
+        [
+            OrderItem(order=order, product=products[product_id], price=products[product_id].price, quantity=quantity)
+            for product_id, quantity in quantities.items()
+        ]
     )
     stock.sell(products=products, quantities=quantities, order_id=order.id)
     # The outbox row is written with the order: whatever happens after the commit, the email is owed.

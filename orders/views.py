@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from cart.cart import Cart
 from myshop.ratelimit import limit_posts
+from payments import services as payments
 
 from .forms import OrderCreateForm
 from .limits import check_order_limits, record_order
@@ -32,8 +33,7 @@ def order_create(request):
     ):
         earlier = _order_for_resubmitted_form(request)
         if earlier is not None:  # the same form sent twice: show the order it already placed
-            _remember_order(request, earlier)
-            return redirect("orders:order_created")
+            return _thank_you(request, earlier)
     if request.method == "GET":
         for notice in cart.sync():
             messages.warning(request, notice)
@@ -56,8 +56,7 @@ def order_create(request):
             except OrderPlacementError as error:
                 earlier = _order_for_resubmitted_form(request)
                 if earlier is not None:  # this form's order exists (a retry after an error page): show it
-                    _remember_order(request, earlier)
-                    return redirect("orders:order_created")
+                    return _thank_you(request, earlier)
                 form.add_error(None, str(error))
                 for notice in cart.sync():  # the cart as the catalog is now, and what changed
                     messages.warning(request, notice)
@@ -66,8 +65,7 @@ def order_create(request):
                 _spend_key(request, form.cleaned_data["idempotency_key"])
                 cart.clear()
                 _cycle_session(request, order)
-                _remember_order(request, order)
-                return redirect("orders:order_created")  # a refresh cannot submit the order again
+                return _thank_you(request, order)
         status = 400
     else:
         form = OrderCreateForm(initial={"idempotency_key": _issue_key(request)})
@@ -132,8 +130,16 @@ def _order_for_resubmitted_form(request):
 LAST_ORDER_MINUTES = 30  # the thank-you page is for the shopper who just ordered, not the next user of a shared PC
 
 
-def _remember_order(request, order):
+def _thank_you(request, order):
+    """The thank-you page, as the checkout POST's own answer: one round trip, not a redirect and a second
+    request. The page's address becomes /orders/created/ (static/js/shop.js replaces the history entry), so a
+    reload or a return to it asks for that page again; without the script, a reload sends the form again,
+    and its one-time key leads back to this very order (see order_create), never to a second one."""
     request.session[LAST_ORDER_KEY] = {"token": str(order.token), "at": timezone.now().timestamp()}
+    context = _order_context(order)
+    if getattr(order, "loaded_items", None) is not None:  # placed by this very request: nothing paid yet
+        context["payment"] = payments.summarise_new(order)
+    return render(request, "orders/order/created.html", context)
 
 
 @never_cache
@@ -156,4 +162,5 @@ def order_detail(request, token):
 
 
 def _order_context(order):
-    return {"order": order, "items": list(order.items.select_related("product"))}
+    items = getattr(order, "loaded_items", None)  # the lines just placed, with their products
+    return {"order": order, "items": items if items is not None else list(order.items.select_related("product"))}

@@ -56,13 +56,14 @@ class RefundRefused(Exception):
 # --- Starting a checkout --------------------------------------------------------------------------------
 
 
-def why_not_payable(order):
-    """Why `order` cannot be paid online now (a sentence for the shopper), or None if it can."""
+def why_not_payable(order, *, by_hand=None):
+    """Why `order` cannot be paid online now (a sentence for the shopper), or None if it can. `by_hand`:
+    whether it is paid by bank transfer, when the caller knows already."""
     if order.status in (Status.PAID, Status.SHIPPED):
         return "This order is paid already."
     if order.status == Status.CANCELLED:
         return "This order was cancelled, so it cannot be paid."
-    if PaymentByHand.objects.filter(order_id=order.id).exists():
+    if by_hand if by_hand is not None else PaymentByHand.objects.filter(order_id=order.id).exists():
         return "This order is paid by bank transfer: we have emailed you the details."
     if order.created + timedelta(seconds=settings.PAYMENT_TIMEOUT) <= timezone.now():
         return "The time to pay this order has run out: it is being cancelled and its items go back on sale."
@@ -377,6 +378,15 @@ class PaymentSummary:
         return self.order.created + timedelta(seconds=settings.PAYMENT_TIMEOUT)
 
 
+def summarise_new(order):
+    """The PaymentSummary of an order placed a moment ago, without asking the database: no payment, nor one by
+    hand, can exist yet (what summarise would find; tests/test_payments.py holds the two together)."""
+    summary = PaymentSummary(stage="pay", order=order)
+    if (reason := why_not_payable(order, by_hand=False)) is not None:
+        summary.stage, summary.reason = "too_late", reason
+    return summary
+
+
 def summarise(order, *, reference=None):
     """The PaymentSummary of `order`; `reference` is the checkout the shopper just came back from."""
     payments = list(order.payments.all())
@@ -397,7 +407,7 @@ def summarise(order, *, reference=None):
         summary.stage = "by_hand"
     elif latest is not None and latest.state == State.OPEN and reference and latest.reference == reference:
         summary.stage = "confirming"
-    elif (reason := why_not_payable(order)) is not None:
+    elif (reason := why_not_payable(order, by_hand=False)) is not None:
         summary.stage, summary.reason = "too_late", reason
     elif latest is not None and latest.state == State.FAILED and latest.reference:
         summary.stage = "declined"

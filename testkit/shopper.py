@@ -44,7 +44,8 @@ class Shopper:
         return status
 
     def checkout(self, customer):
-        """Place the order; return (status, location, body, seconds)."""
+        """Send the checkout form; return (status, location, body, seconds). The order is placed when the
+        answer is the thank-you page (see placed_order_number)."""
         started = time.monotonic()
         status, location, body = self.request("POST", "/orders/create/", customer)
         return status, location, body, time.monotonic() - started
@@ -65,6 +66,15 @@ class Shopper:
         if status != 302:
             raise RuntimeError(f"the provider's page answered {status}: {body[:300]}")
         return found.group(1), back
+
+
+THANK_YOU_NUMBER = re.compile(r'<strong id="order-number">(MS-[0-9A-Z]{4}-[0-9A-Z]{4})</strong>')
+
+
+def placed_order_number(status, body):
+    """The order number on a checkout's answer when it is the thank-you page (200), else None."""
+    found = THANK_YOU_NUMBER.search(body) if status == 200 else None
+    return found.group(1) if found else None
 
 
 def paced(action, count, *, duration, threads, started):

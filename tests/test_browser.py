@@ -498,6 +498,14 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(
         assert_accessible(page, "thank-you page")
         screens.shot("05-confirmation")
 
+        # The page came as the form's answer, under its own address: a reload asks for the page (GET), it does
+        # not send the form again, and shows the same order.
+        with page.expect_request(lambda request: "/orders/" in request.url) as reloaded:
+            page.reload()
+        assert (reloaded.value.method, reloaded.value.url.split("/", 3)[-1]) == ("GET", "orders/created/")
+        expect(page.locator("#order-number")).to_have_text(number)
+        assert Order.objects.count() == 1
+
         order = Order.objects.get(number=number)
         assert order.email == "ada@example.com" and order.city == "Berlin"
         assert [(item.product.name, item.quantity) for item in order.items.all()] == [("Blue mug", 3)]
@@ -736,6 +744,15 @@ def test_checkout_works_without_javascript_and_its_error_links_lead_to_the_field
         page.get_by_label("City").fill("Berlin")
         page.get_by_role("button", name="Place order").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Thank you for your order")
+        number = page.locator("#order-number").inner_text()
+
+        # Without the script the page keeps the form's address: a reload sends the form again, and its
+        # one-time key shows the same order instead of placing a second one.
+        with page.expect_request(lambda request: "/orders/" in request.url) as reloaded:
+            page.reload()
+        assert reloaded.value.method == "POST"
+        expect(page.locator("#order-number")).to_have_text(number)
+        assert Order.objects.count() == 1
 
 
 def test_photos_are_served_as_resized_copies_on_product_and_cart_pages(browser, live_server, photo_catalog, request):

@@ -15,7 +15,7 @@ from django.test import Client, TestCase
 from django.urls import reverse
 
 from orders.models import Order, OrderEmail
-from payments import offline
+from payments import offline, services
 from payments.models import Invoice, OfflineCheckout, Payment, WebhookEvent
 from tests.payments_kit import approve_offline, offline_event, offline_status, payment, place, post_offline, started
 
@@ -51,6 +51,21 @@ def test_the_thank_you_page_and_the_status_page_lead_to_payment(client, order):
     for page in (thank_you_page(client, order), client.get(order.get_absolute_url())):
         html = page.content.decode()
         assert f'action="{pay}"' in html and "Pay €45.90 now" in html
+
+
+@pytest.mark.parametrize("timeout", [1800, 0])
+def test_the_summary_of_a_new_order_is_what_the_database_would_say(order, settings, timeout):
+    """The checkout's thank-you page takes it without a query: it must say what summarise reads."""
+    settings.PAYMENT_TIMEOUT = timeout
+    new, read = services.summarise_new(order), services.summarise(order)
+    assert (new.stage, new.reason, new.payment, new.invoice, new.refunds, new.late) == (
+        read.stage,
+        read.reason,
+        read.payment,
+        read.invoice,
+        read.refunds,
+        read.late,
+    )
 
 
 def test_paying_sends_the_shopper_to_the_providers_page_and_again_to_the_same_checkout(client, order):

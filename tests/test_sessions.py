@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from orders.models import Order
 from orders.tasks import order_created
+from tests.pages import thank_you_order
 
 
 def test_a_visitor_who_has_done_nothing_gets_no_session_row(client, make_product):
@@ -57,8 +58,9 @@ def test_a_planted_session_cookie_does_not_see_the_order(make_product, customer,
     victim.cookies[settings.SESSION_COOKIE_NAME] = planted  # e.g. set through a sibling subdomain
     victim.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 2})
     with patch.object(order_created, "delay"), django_capture_on_commit_callbacks(execute=True):
-        assert victim.post(reverse("orders:order_create"), customer).status_code == 302
+        placed = victim.post(reverse("orders:order_create"), customer)
     order = Order.objects.get()
+    assert thank_you_order(placed) == order
 
     seen = attacker.get(reverse("orders:order_created"))
     assert seen.status_code == 302 and str(order.token) not in seen.content.decode()

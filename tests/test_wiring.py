@@ -197,3 +197,26 @@ def test_docker_compose_without_the_profile_keeps_one_node():
     for name in ("web", "worker", "beat"):
         assert "CELERY_BROKER_URL: amqp://guest:guest@rabbitmq:5672//\n" in _service_block(resolved, name) + "\n"
     assert "- cluster" in _service_block(resolved, "rabbitmq-2")  # defined, started only with the profile
+
+
+@pytest.mark.parametrize("synchronous, level", [(None, 1), ("full", 2)])
+def test_the_sqlite_file_is_a_write_ahead_log_flushed_as_configured(tmp_path, synchronous, level):
+    """Pages read while the worker writes; synchronous NORMAL (1) by default, FULL (2) when asked."""
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='myshop.settings'; django.setup();"
+        "from django.db import connection; cursor = connection.cursor();"
+        "print(cursor.execute('PRAGMA journal_mode').fetchone()[0], cursor.execute('PRAGMA synchronous').fetchone()[0])"
+    )
+    env = {"DEBUG": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'shop.sqlite3'}"}
+    result = run_python(code, **env, **({"SQLITE_SYNCHRONOUS": synchronous} if synchronous else {}))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["wal", str(level)]
+
+
+def test_an_unknown_sqlite_flush_setting_is_refused_at_start():
+    result = run_python(
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='myshop.settings'; django.setup()",
+        DEBUG="1",
+        SQLITE_SYNCHRONOUS="OFF",
+    )
+    assert result.returncode != 0 and "SQLITE_SYNCHRONOUS must be NORMAL, FULL or EXTRA" in result.stderr

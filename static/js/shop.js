@@ -1,4 +1,18 @@
-/* myshop's only script. Every page works without it: it only moves focus to where the shopper is needed. */
+/* myshop's only script. Every page works without it. */
+
+/* The thank-you page arrives as the answer to the checkout form: give it its own address, so that a reload
+   asks for the page again instead of sending the form again (which would only show the same order). */
+(function () {
+  "use strict";
+
+  var page = document.querySelector("[data-page-url]");
+  var url = page && page.getAttribute("data-page-url");
+  if (url && window.history && window.history.replaceState && window.location.pathname !== url) {
+    window.history.replaceState(null, "", url);
+  }
+})();
+
+/* Checkout errors: move focus to where the shopper is needed. */
 (function () {
   "use strict";
 
