@@ -22,8 +22,19 @@ class ReusingRedisCacheClient(django_redis.RedisCacheClient):
             client = self._clients[id(pool)] = self._client(connection_pool=pool)
         return client
 
+    def set_if_present(self, key, value, timeout):
+        if timeout == 0:  # as set(): already expired
+            return bool(self.get_client(key, write=True).delete(key))
+        value = self._serializer.dumps(value)
+        return bool(self.get_client(key, write=True).set(key, value, ex=timeout, xx=True))
+
 
 class RedisCache(django_redis.RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = ReusingRedisCacheClient
+
+    def set_if_present(self, key, value, timeout=django_redis.DEFAULT_TIMEOUT, version=None):
+        """Set `key` only if it is there (one SET ... XX); whether it was."""
+        key = self.make_and_validate_key(key, version=version)
+        return self._cache.set_if_present(key, value, self.get_backend_timeout(timeout))

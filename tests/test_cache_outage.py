@@ -25,7 +25,7 @@ def redis_down(settings):
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
-    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    settings.SESSION_ENGINE = "myshop.cache_sessions"  # production's, with Redis
     return settings
 
 

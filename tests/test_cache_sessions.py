@@ -1,0 +1,77 @@
+"""Sessions in Redis (myshop/cache_sessions.py): Django's cache store's behaviour, in fewer commands."""
+
+from unittest.mock import patch
+
+import pytest
+from django.contrib.sessions.backends.base import UpdateError
+from django.core.cache import caches
+from django.test import Client
+from django.urls import reverse
+
+from myshop import cache_sessions
+from tests.test_security import redis_cache_or_skip
+
+
+@pytest.fixture
+def redis_sessions(settings):
+    settings.CACHES = redis_cache_or_skip()
+    settings.SESSION_ENGINE = "myshop.cache_sessions"
+    commands = []
+    client = caches["default"]._cache.get_client(write=True)
+    real = client.execute_command
+
+    def counting(*args, **options):
+        commands.append(args[0])
+        return real(*args, **options)
+
+    with patch.object(client, "execute_command", counting):
+        yield commands
+    caches["default"].clear()
+
+
+def test_a_new_session_is_one_command_and_an_update_another(redis_sessions):
+    session = cache_sessions.SessionStore()
+    session["cart"] = {"1": {"quantity": 2}}
+    session.save()
+    assert redis_sessions == ["SET"]  # SET ... NX: no EXISTS before it
+    redis_sessions.clear()
+    again = cache_sessions.SessionStore(session.session_key)
+    again["cart"] = {"1": {"quantity": 3}}
+    again.save()
+    assert redis_sessions == ["GET", "SET"]  # the load, then SET ... XX: no second GET
+    assert cache_sessions.SessionStore(session.session_key)["cart"] == {"1": {"quantity": 3}}
+
+
+def test_saving_a_session_deleted_meanwhile_is_an_interrupted_session_as_in_django(redis_sessions):
+    session = cache_sessions.SessionStore()
+    session["cart"] = {"1": {"quantity": 2}}
+    session.save()
+    stale = cache_sessions.SessionStore(session.session_key)
+    assert stale["cart"] == {"1": {"quantity": 2}}  # read by a request...
+    session.delete()  # ...while another one deletes it  # e.g. logged out in another tab
+    stale["cart"] = {}
+    with pytest.raises(UpdateError):
+        stale.save()
+    assert not cache_sessions.SessionStore().exists(session.session_key)  # and nothing was written back
+
+
+def test_a_drawn_key_that_is_taken_is_drawn_again_and_the_other_session_is_untouched(redis_sessions):
+    taken = cache_sessions.SessionStore()
+    taken["mine"] = True
+    taken.save()
+    keys = iter([taken.session_key, "b" * 32])
+    with patch.object(cache_sessions, "get_random_string", lambda *args: next(keys)):
+        new = cache_sessions.SessionStore()
+        new["theirs"] = True
+        new.save()
+    assert new.session_key == "b" * 32
+    assert dict(cache_sessions.SessionStore(taken.session_key).load()) == {"mine": True}
+
+
+@pytest.mark.django_db
+def test_a_shopper_keeps_the_cart_across_requests(redis_sessions, make_product):
+    product = make_product(stock=10)
+    client = Client()
+    client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 2})
+    client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1})
+    assert "3 items" in client.get(reverse("cart:cart_detail")).content.decode()
