@@ -86,6 +86,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "ops.middleware.OpsEndpointsMiddleware",  # /healthz, /readyz, /metrics: first, see ops/middleware.py
+    "myshop.after_response.AfterResponseMiddleware",  # the checkout's hand-over, once the page is sent
     "django.middleware.security.SecurityMiddleware",
     "myshop.middleware.ContentSecurityPolicyMiddleware",  # on every response, static files and errors too
     "myshop.middleware.DatabaseUnavailableMiddleware",  # 503, not 500, while the database is unreachable

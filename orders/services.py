@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 
+from myshop.after_response import after_response
 from payments import invoices
 from shop import stock
 from shop.models import Product
@@ -96,7 +97,8 @@ def _create_order(customer, quantities, idempotency_key, prices_seen):
     stock.sell(products=products, quantities=quantities, order_id=order.id)
     # The outbox row is written with the order: whatever happens after the commit, the email is owed.
     outbox.owe(order.id, OrderEmail.Kind.CONFIRMATION)
-    transaction.on_commit(lambda: order_created.delay(order.id))  # never raises (see outbox.OutboxTask)
+    # Handed over once committed, and in a request once the shopper has the page: never raises (outbox.OutboxTask).
+    transaction.on_commit(lambda: after_response(lambda: order_created.delay(order.id)))
     return order
 
 
