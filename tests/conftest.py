@@ -166,3 +166,21 @@ def _remove_the_run_queue_at_the_end():
             warnings.warn(f"the run's queue {name} is still on the broker", stacklevel=2)
     except Exception as error:  # the broker is gone: the queue expires by itself (x-expires)
         warnings.warn(f"could not delete the run's queue {name}: {type(error).__name__}: {error}", stacklevel=2)
+
+
+@pytest.fixture(params=["database", "redis"])
+def session_store(request, settings):
+    """Both stores the shop runs with: the database's (no shared cache) and Redis's (production)."""
+    if request.param == "redis":
+        from django.core.cache import caches
+
+        from tests.test_security import redis_cache_or_skip
+
+        settings.CACHES = redis_cache_or_skip()
+        settings.CACHES["default"]["LOCATION"] = "redis://127.0.0.1:6379/15"  # cleared after: a database of its own
+        settings.SESSION_ENGINE = "myshop.cache_sessions"
+        yield request.param
+        caches["default"].clear()
+    else:
+        settings.SESSION_ENGINE = "myshop.sessions"
+        yield request.param

@@ -15,6 +15,7 @@ from tests.test_security import redis_cache_or_skip
 @pytest.fixture
 def redis_sessions(settings):
     settings.CACHES = redis_cache_or_skip()
+    settings.CACHES["default"]["LOCATION"] = "redis://127.0.0.1:6379/15"  # cleared after: a database of its own
     settings.SESSION_ENGINE = "myshop.cache_sessions"
     commands = []
     client = caches["default"]._cache.get_client(write=True)
@@ -75,3 +76,32 @@ def test_a_shopper_keeps_the_cart_across_requests(redis_sessions, make_product):
     client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 2})
     client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1})
     assert "3 items" in client.get(reverse("cart:cart_detail")).content.decode()
+
+
+def test_a_new_key_is_stored_with_the_old_ones_deletion_when_the_session_is_saved(redis_sessions):
+    session = cache_sessions.SessionStore()
+    session["cart"] = {"1": {"quantity": 2}}
+    session.save()
+    old_key = session.session_key
+    session.cycle_key()
+    assert cache_sessions.SessionStore(old_key)["cart"] == {"1": {"quantity": 2}}  # until the save
+    session["order"] = "placed"
+    redis_sessions.clear()
+    session.save()
+    assert redis_sessions == []  # one pipelined round trip, no single command
+    assert session.session_key not in (None, old_key)
+    assert not cache_sessions.SessionStore().exists(old_key)
+    assert dict(cache_sessions.SessionStore(session.session_key).load()) == {
+        "cart": {"1": {"quantity": 2}},
+        "order": "placed",
+    }
+
+
+def test_an_empty_session_gets_its_new_key_at_once_as_in_django(redis_sessions):
+    session = cache_sessions.SessionStore()
+    session["x"] = 1
+    session.save()
+    old_key = session.session_key
+    del session["x"]
+    session.cycle_key()
+    assert session.session_key not in (None, old_key) and not cache_sessions.SessionStore().exists(old_key)

@@ -48,7 +48,9 @@ def test_expired_sessions_are_cleared_by_a_periodic_task(db):
     assert list(Session.objects.values_list("session_key", flat=True)) == ["b" * 32]
 
 
-def test_a_planted_session_cookie_does_not_see_the_order(make_product, customer, django_capture_on_commit_callbacks):
+def test_a_planted_session_cookie_does_not_see_the_order(
+    make_product, customer, django_capture_on_commit_callbacks, session_store
+):
     product = make_product(stock=10)
     attacker = Client()
     attacker.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1})

@@ -59,6 +59,17 @@ def test_money_formatting():
     assert format_money("junk") == ""
 
 
+@pytest.mark.parametrize(
+    "amount", ["0", "0.5", "999.99", "1000", "12345.678", "1234567.89", "-1234.5", "100000000000.01", "-0.004"]
+)
+def test_money_has_the_thousands_separators_of_djangos_intcomma(amount):
+    from django.contrib.humanize.templatetags.humanize import intcomma
+
+    value = Decimal(amount).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+    expected = ("-" if value < 0 else "") + "€" + intcomma(f"{abs(value):.2f}", use_l10n=False)
+    assert format_money(Decimal(amount)) == expected
+
+
 def test_demo_catalog_loads_and_is_idempotent(db):
     call_command("load_demo_catalog")
     counts = (Category.objects.count(), Product.objects.count())

@@ -94,7 +94,7 @@ def test_a_double_submit_from_two_concurrent_requests_places_one_order_and_both_
         assert thank_you_order(twin.get(reverse("orders:order_created")))  # each sees the order on reload too
 
 
-def test_a_submit_arriving_after_its_twin_finished_shows_the_order_too(make_product, customer):
+def test_a_submit_arriving_after_its_twin_finished_shows_the_order_too(make_product, customer, session_store):
     """The first request of a double click completed (and cycled the session); the second still carries the
     old session cookie."""
     mugs = make_product(name="Mugs", stock=50)
