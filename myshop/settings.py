@@ -130,6 +130,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, its health check of a reused connection made without a round trip (see the module).
+    DATABASES["default"]["ENGINE"] = "myshop.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Write-ahead log: pages are read while the worker writes, without waiting for it. With synchronous=NORMAL a
     # commit is not flushed to disk on its own (the log is, at checkpoints): every commit survives a killed web

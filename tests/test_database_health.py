@@ -1,0 +1,40 @@
+"""The health check of a reused PostgreSQL connection (myshop/postgresql): no round trip, and a connection
+the server ended is still found unusable and replaced."""
+
+from unittest.mock import patch
+
+import pytest
+from django.db import connection, connections
+
+from testkit.waiting import wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def postgresql_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no connection to check")
+
+
+def test_checking_a_live_connection_sends_nothing_to_the_server():
+    connection.ensure_connection()
+    with patch.object(type(connection.connection), "cursor", side_effect=AssertionError("a round trip")):
+        assert connection.is_usable()
+
+
+def test_a_connection_the_server_ended_is_found_unusable_and_replaced():
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        other.close()
+    wait_until(lambda: not connection.is_usable(), timeout=10, what="the ended connection seen as unusable")
+    connection.health_check_done = False
+    connection.close_if_health_check_failed()  # what Django does at a request's first query
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != pid
