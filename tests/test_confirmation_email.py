@@ -38,6 +38,28 @@ def email_of(order):
     return OrderEmail.objects.get(order=order, kind="confirmation")
 
 
+def _fields(instance):
+    return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
+
+
+def test_the_worker_loads_an_order_exactly_as_the_orm_would(order, make_product):
+    """load_order runs a query compiled once (orders.emails._ItemsLoader): the same objects, every field."""
+    from orders.emails import load_order
+
+    Order.objects.filter(id=order.id).update(status="paid")  # a field the fixture leaves at its default
+    product = make_product(name="Lamp", description="Tall\nand bright", stock=3)
+    OrderItem.objects.create(order=order, product=product, price=Decimal("99.99"), quantity=3)
+    expected = list(OrderItem.objects.filter(order_id=order.id).select_related("order", "product"))
+    loaded = load_order(order.id)
+    assert _fields(loaded) == _fields(expected[0].order) and loaded.status == "paid"
+    assert len(loaded.loaded_items) == len(expected) == 3
+    for item, orm in zip(loaded.loaded_items, expected):
+        assert _fields(item) == _fields(orm)
+        assert _fields(item.product) == _fields(orm.product) and _fields(item.order) == _fields(orm.order)
+        assert not item._state.adding and item.product._state.db == orm.product._state.db
+    assert load_order(order.id + 1000) is None
+
+
 def test_confirmation_email_lists_number_items_and_total(order, mailoutbox):
     assert order_created(order.id) == "sent"
     [message] = mailoutbox
