@@ -72,17 +72,15 @@ def owe(order_id, kind):
     The hand-over to the broker is the caller's, after commit. Owing an email the order already owes
     changes nothing (one email of each kind per order).
     """
-    OrderEmail.objects.bulk_create(
-        [
-            OrderEmail(
-                order_id=order_id,
-                kind=kind,
-                queued_at=Now(),
-                due_at=seconds_from_now(settings.ORDER_EMAIL_REQUEUE_AFTER_SECONDS),
-            )
-        ],
-        ignore_conflicts=True,
-    )
+    # Written out, as the claim is: the ORM took a millisecond of the checkout's CPU to build this insert.
+    now, later, requeue_after = _clock_sql(settings.ORDER_EMAIL_REQUEUE_AFTER_SECONDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {OrderEmail._meta.db_table} (order_id, kind, state, attempts, created, queued_at, due_at, "
+            f"claimed_by, last_error) VALUES (%s, %s, %s, 0, {now}, {now}, {later}, '', '') "
+            "ON CONFLICT (order_id, kind) DO NOTHING",
+            [order_id, kind, State.PENDING, requeue_after],
+        )
 
 
 def due_now(order_id, kind):

@@ -63,3 +63,28 @@ def test_one_failing_hand_over_never_skips_the_others_in_a_bulk_action(admin_cli
     assert response.status_code == 302
     assert sorted(published) == sorted(ids)
     assert OrderEmail.objects.filter(order_id__in=ids, state="pending").count() == 3
+
+
+def test_an_owed_email_is_one_row_due_a_requeue_period_later_and_owing_it_again_changes_nothing(customer, settings):
+    from datetime import timedelta
+
+    from django.db.models.functions import Now
+
+    from orders import outbox
+
+    order = Order.objects.create(**customer)
+    outbox.owe(order.id, "confirmation")
+    email = OrderEmail.objects.annotate(now=Now()).get(order=order)
+    assert (email.kind, email.state, email.attempts, email.claimed_by, email.last_error) == (
+        "confirmation",
+        "pending",
+        0,
+        "",
+        "",
+    )
+    due_in = email.due_at - email.now
+    assert abs(due_in - timedelta(seconds=settings.ORDER_EMAIL_REQUEUE_AFTER_SECONDS)) < timedelta(seconds=5)
+    assert abs(email.queued_at - email.now) < timedelta(seconds=5) and email.created == email.queued_at
+    OrderEmail.objects.filter(id=email.id).update(state="sent")
+    outbox.owe(order.id, "confirmation")  # owed again, e.g. by a second placement of the same order
+    assert list(OrderEmail.objects.filter(order=order).values_list("state", flat=True)) == ["sent"]
