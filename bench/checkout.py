@@ -17,7 +17,7 @@ driver in a separate process runs shopper threads; each shopper loop is one orde
 
 Rounds alternate the order of the trees (new/baseline, baseline/new, ...) so that drift on a shared machine
 hits both alike; every figure is the median over the rounds. Reported, per tree and as new / baseline:
-orders/s with --shoppers shoppers; checkout p50 (POST + redirect + page) with 1 and with --shoppers; the other
+orders/s with --shoppers shoppers; checkout p50 (until the thank-you page is in) with 1 and with --shoppers; the other
 pages' p50; worker CPU per email (the worker's process group, from /proc, over the emails of a round); and,
 from one probe checkout, the checkout POST's SQL statements and commits. Printed as a table and JSON (--json).
 """

@@ -56,5 +56,6 @@ def test_the_outbox_imports_no_task_module():
 
 
 def test_checkout_hands_the_confirmation_over_as_the_product_says():
+    """Once committed, `order_created.delay(order.id)`; in a request, once the thank-you page is sent too."""
     source = (ROOT / "orders" / "services.py").read_text()
-    assert "transaction.on_commit(lambda: order_created.delay(order.id))" in source
+    assert "transaction.on_commit(lambda: after_response(lambda: order_created.delay(order.id)))" in source
