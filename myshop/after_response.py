@@ -9,6 +9,10 @@ bulk actions run their own, a shell, a worker) it runs at once.
 
 A web process killed between writing the response and closing it leaves the email owed, and the sweep hands
 it over after ORDER_EMAIL_REQUEUE_AFTER_SECONDS: the same window as a process killed right after the commit.
+
+The shop's gunicorn runs sync workers, which close every connection after its response. With keep-alive
+(gthread workers), the browser's next request on the same connection (the page's stylesheet) waits for the
+hand-over to finish: the page is shown, its styles may come up to CELERY_BROKER_CONNECTION_TIMEOUT later.
 """
 
 import logging

@@ -30,7 +30,9 @@ class ReusingRedisCacheClient(django_redis.RedisCacheClient):
 
     def replace_key(self, old_key, new_key, value, timeout):
         client = self.get_client(new_key, write=True)
-        pipeline = client.pipeline(transaction=False)  # both commands in one round trip
+        # One round trip, and all or nothing (MULTI/EXEC): a SET that Redis refuses (out of memory) must not
+        # leave the DEL to drop the session.
+        pipeline = client.pipeline(transaction=True)
         pipeline.set(new_key, self._serializer.dumps(value), ex=timeout, nx=True)
         pipeline.delete(old_key)
         created, _ = pipeline.execute()

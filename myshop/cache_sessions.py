@@ -25,11 +25,26 @@ class SessionStore(cache.SessionStore):
         return get_random_string(32, VALID_KEY_CHARS)  # unique by create()'s add, not by a lookup before it
 
     def cycle_key(self):
-        data, old_key = self._session, self.session_key
+        data = self._session
+        if self.session_key is not None:
+            old_key = self.session_key
+        else:  # cycled again before a save: the key to delete is still the first one
+            old_key = self._replaced_key
         if not data or old_key is None or not hasattr(self._cache, "replace_key"):
+            self._delete_replaced_key()
             return super().cycle_key()
         self._session_key, self._session_cache, self._replaced_key = None, data, old_key
         self.modified = True
+
+    def delete(self, session_key=None):
+        if session_key is None:  # this session's own (flush, logout): its key from before a cycle goes too
+            self._delete_replaced_key()
+        super().delete(session_key)
+
+    def _delete_replaced_key(self):
+        if self._replaced_key is not None:
+            self._cache.delete(self.cache_key_prefix + self._replaced_key)
+            self._replaced_key = None
 
     def save(self, must_create=False):
         if self._replaced_key is not None and self.session_key is None:

@@ -1,5 +1,6 @@
 import logging
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -134,7 +135,13 @@ def _thank_you(request, order):
     """The thank-you page, as the checkout POST's own answer: one round trip, not a redirect and a second
     request. The page's address becomes /orders/created/ (static/js/shop.js replaces the history entry), so a
     reload or a return to it asks for that page again; without the script, a reload sends the form again,
-    and its one-time key leads back to this very order (see order_create), never to a second one."""
+    and its one-time key leads back to this very order (see order_create), never to a second one.
+
+    The page is for the shopper who just ordered: a form sent again later than LAST_ORDER_MINUTES after its
+    order (from a shared computer's history, say) is told the order exists, and shown nothing of it."""
+    if timezone.now() - order.created >= timedelta(minutes=LAST_ORDER_MINUTES):
+        messages.info(request, "This order was placed already. Its confirmation email has the link to its page.")
+        return redirect("shop:product_list")
     request.session[LAST_ORDER_KEY] = {"token": str(order.token), "at": timezone.now().timestamp()}
     context = _order_context(order)
     if getattr(order, "loaded_items", None) is not None:  # placed by this very request: nothing paid yet

@@ -105,3 +105,46 @@ def test_an_empty_session_gets_its_new_key_at_once_as_in_django(redis_sessions):
     del session["x"]
     session.cycle_key()
     assert session.session_key not in (None, old_key) and not cache_sessions.SessionStore().exists(old_key)
+
+
+@pytest.mark.parametrize("then", ["flush", "cycle again", "delete"])
+def test_the_key_from_before_a_cycle_never_outlives_the_session(redis_sessions, then):
+    """A cycled session flushed (a logout) or cycled again before it is saved: the old key goes too."""
+    session = cache_sessions.SessionStore()
+    session["cart"] = {"1": {"quantity": 2}}
+    session.save()
+    old_key = session.session_key
+    session.cycle_key()
+    if then == "flush":
+        session.flush()
+    elif then == "cycle again":
+        session.cycle_key()
+        session.save()
+        assert cache_sessions.SessionStore(session.session_key)["cart"] == {"1": {"quantity": 2}}
+    else:
+        session.delete()
+    assert not cache_sessions.SessionStore().exists(old_key)
+
+
+def test_a_refused_new_key_leaves_the_old_session_whole(redis_sessions):
+    """Redis refusing the new key's SET (say, out of memory) must not delete the session under the old one."""
+    import redis
+
+    session = cache_sessions.SessionStore()
+    session["cart"] = {"1": {"quantity": 2}}
+    session.save()
+    old_key = session.session_key
+    session.cycle_key()
+    session["big"] = "x" * 100
+    client = caches["default"]._cache.get_client(write=True)
+    limit = client.config_get("maxmemory")["maxmemory"]
+    policy = client.config_get("maxmemory-policy")["maxmemory-policy"]
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", "1")  # every write refused, for the moment of one save; restored below
+    try:
+        with pytest.raises(redis.exceptions.ResponseError):
+            session.save()
+    finally:
+        client.config_set("maxmemory", limit)
+        client.config_set("maxmemory-policy", policy)
+    assert cache_sessions.SessionStore(old_key)["cart"] == {"1": {"quantity": 2}}

@@ -38,3 +38,34 @@ def test_a_connection_the_server_ended_is_found_unusable_and_replaced():
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone()[0] != pid
+
+
+def test_a_connection_in_a_failed_transaction_is_unusable_as_with_select_1():
+    connection.ensure_connection()
+    raw = connection.connection
+    raw.autocommit = False
+    try:
+        with pytest.raises(Exception):
+            raw.execute("SELECT 1 / 0")
+        assert not connection.is_usable()
+    finally:
+        raw.rollback()
+        raw.autocommit = True
+    assert connection.is_usable()
+
+
+def test_a_descriptor_above_1024_is_checked_too():
+    """select() cannot watch descriptors from 1024 on (many open files, gthread workers); the check polls."""
+    import os
+    import resource
+
+    connection.ensure_connection()
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] <= 1500:
+        pytest.skip("the open-file limit is too low to place a descriptor at 1500")
+    raw = connection.connection
+    with patch.object(type(raw), "fileno", lambda self: 1500):
+        os.dup2(raw.pgconn.socket, 1500)
+        try:
+            assert connection.is_usable()
+        finally:
+            os.close(1500)

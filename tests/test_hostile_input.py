@@ -1,6 +1,7 @@
 """Bad and hostile input: a clear error or a 4xx, never a 500, never a half-written order."""
 
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 from unittest.mock import patch
 
@@ -255,6 +256,31 @@ def test_replaying_an_old_checkout_form_keeps_the_new_cart(
     response = client.post(CHECKOUT, {**customer, "idempotency_key": key})  # the old form, from history
     assert thank_you_order(response) == Order.objects.get()  # the order it placed, shown again
     assert Cart(client.session).quantities() == {second.id: 2}
+
+
+def test_a_checkout_form_sent_again_after_half_an_hour_shows_nothing_of_its_order(
+    client, make_product, customer, django_capture_on_commit_callbacks
+):
+    """The thank-you page is the checkout's answer, so without JavaScript the browser keeps the form in its
+    history: the next user of a shared computer may send it again. After LAST_ORDER_MINUTES that shows
+    nothing of the order (not the address, nor the status page's link), and does not reopen the thank-you page."""
+    add(client, make_product(stock=10), 1)
+    key = client.get(CHECKOUT).context["form"]["idempotency_key"].value()
+    form = {**customer, "idempotency_key": key}
+    with patch.object(order_created, "delay"), django_capture_on_commit_callbacks(execute=True):
+        assert thank_you_order(client.post(CHECKOUT, form))
+    order = Order.objects.get()
+    assert thank_you_order(client.post(CHECKOUT, form)) == order  # a reload a moment later: the same order
+    Order.objects.filter(id=order.id).update(created=order.created - timedelta(minutes=31))
+    late = client.post(CHECKOUT, form, follow=True)
+    page = late.content.decode()
+    assert late.redirect_chain[-1][0] == reverse("shop:product_list") and "placed already" in page
+    assert order.number not in page and str(order.token) not in page and customer["address"] not in page
+    session = client.session
+    session["last_order_token"]["at"] -= 31 * 60
+    session.save()
+    assert client.get(reverse("orders:order_created")).status_code == 302  # not reopened by the late form
+    assert Order.objects.count() == 1
 
 
 def test_checkout_page_is_never_cached(client, make_product):

@@ -16,6 +16,10 @@ the 503 page, and Django drops the connection (tests/test_database_restart.py).
 import select
 
 from django.db.backends.postgresql import base
+from psycopg import pq
+
+# Where `SELECT 1` would have answered: outside a transaction, or inside one still going.
+USABLE = (pq.TransactionStatus.IDLE, pq.TransactionStatus.INTRANS)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -23,8 +27,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
         connection = self.connection
         if connection is None or connection.closed or connection.broken:
             return False
-        try:
-            readable, _, _ = select.select([connection.fileno()], [], [], 0)
-        except (OSError, ValueError):
+        if connection.info.transaction_status not in USABLE:  # a failed transaction, or a lost connection
             return False
-        return not readable
+        poll = select.poll()  # poll, not select: a descriptor above 1024 is fine
+        poll.register(connection.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+        try:
+            return not poll.poll(0)
+        except OSError:
+            return False
