@@ -3,6 +3,7 @@ the server ended is still found unusable and replaced."""
 
 from unittest.mock import patch
 
+import psycopg
 import pytest
 from django.db import connection, connections
 
@@ -45,7 +46,7 @@ def test_a_connection_in_a_failed_transaction_is_unusable_as_with_select_1():
     raw = connection.connection
     raw.autocommit = False
     try:
-        with pytest.raises(Exception):
+        with pytest.raises(psycopg.errors.DivisionByZero):
             raw.execute("SELECT 1 / 0")
         assert not connection.is_usable()
     finally:
