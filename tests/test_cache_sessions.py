@@ -30,6 +30,16 @@ def redis_sessions(settings):
     caches["default"].clear()
 
 
+def _saved_then_cycled():
+    """A session with a cart, saved under a key, then given a new key (not yet saved); and its old key."""
+    session = cache_sessions.SessionStore()
+    session["cart"] = {"1": {"quantity": 2}}
+    session.save()
+    old_key = session.session_key
+    session.cycle_key()
+    return session, old_key
+
+
 def test_a_new_session_is_one_command_and_an_update_another(redis_sessions):
     session = cache_sessions.SessionStore()
     session["cart"] = {"1": {"quantity": 2}}
@@ -79,11 +89,7 @@ def test_a_shopper_keeps_the_cart_across_requests(redis_sessions, make_product):
 
 
 def test_a_new_key_is_stored_with_the_old_ones_deletion_when_the_session_is_saved(redis_sessions):
-    session = cache_sessions.SessionStore()
-    session["cart"] = {"1": {"quantity": 2}}
-    session.save()
-    old_key = session.session_key
-    session.cycle_key()
+    session, old_key = _saved_then_cycled()
     assert cache_sessions.SessionStore(old_key)["cart"] == {"1": {"quantity": 2}}  # until the save
     session["order"] = "placed"
     redis_sessions.clear()
@@ -110,11 +116,7 @@ def test_an_empty_session_gets_its_new_key_at_once_as_in_django(redis_sessions):
 @pytest.mark.parametrize("then", ["flush", "cycle again", "delete"])
 def test_the_key_from_before_a_cycle_never_outlives_the_session(redis_sessions, then):
     """A cycled session flushed (a logout) or cycled again before it is saved: the old key goes too."""
-    session = cache_sessions.SessionStore()
-    session["cart"] = {"1": {"quantity": 2}}
-    session.save()
-    old_key = session.session_key
-    session.cycle_key()
+    session, old_key = _saved_then_cycled()
     if then == "flush":
         session.flush()
     elif then == "cycle again":
@@ -130,11 +132,7 @@ def test_a_refused_new_key_leaves_the_old_session_whole(redis_sessions):
     """Redis refusing the new key's SET (say, out of memory) must not delete the session under the old one."""
     import redis
 
-    session = cache_sessions.SessionStore()
-    session["cart"] = {"1": {"quantity": 2}}
-    session.save()
-    old_key = session.session_key
-    session.cycle_key()
+    session, old_key = _saved_then_cycled()
     session["big"] = "x" * 100
     client = caches["default"]._cache.get_client(write=True)
     limit = client.config_get("maxmemory")["maxmemory"]
