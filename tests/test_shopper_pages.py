@@ -77,6 +77,40 @@ def test_thank_you_page_status_page_and_email_say_the_same_about_what_happens_ne
             assert step in words, f"{where} lacks {step!r}: {words}"
 
 
+# The sentences as {% blocktranslate %} made them before the tag made them in Python (issue 11: they are on
+# every thank-you page and confirmation email, and took a third of the email's rendering).
+BLOCKTRANSLATE = (
+    "{% load i18n shop_text %}"
+    "{% blocktranslate with timeout=payment_timeout|wait_time asvar payment %}Pay online within {{ timeout }} of "
+    "placing your order, with the \u201cPay\u201d button on your order's page. Until then your order is reserved for "
+    "you; if it is not paid by then, it is cancelled and its items go back on sale. We email you the invoice once "
+    "your payment is confirmed.{% endblocktranslate %}"
+    "{% blocktranslate count days=dispatch_days asvar dispatch %}We dispatch your order within {{ days }} working "
+    "day of receiving your payment, and email you when it is on its way.{% plural %}We dispatch your order within "
+    "{{ days }} working days of receiving your payment, and email you when it is on its way.{% endblocktranslate %}"
+    "{% blocktranslate with number=order.number asvar contact %}Questions? Write to {{ contact_email }} and mention "
+    "your order number, {{ number }}.{% endblocktranslate %}"
+    "{{ payment }}|{{ dispatch }}|{{ contact }}"
+)
+
+
+@pytest.mark.parametrize("autoescape", [True, False], ids=["html", "text"])
+@pytest.mark.parametrize("days, timeout, contact", [(1, 1800, "help@shop.example"), (3, 90, "a&b<c>@shop.example")])
+def test_what_happens_next_says_what_blocktranslate_said_escaped_alike(order, settings, autoescape, days, timeout, contact):
+    from django.template import Context, Template
+
+    from orders.templatetags.order_pages import what_happens_next
+
+    settings.SHOP_DISPATCH_DAYS, settings.PAYMENT_TIMEOUT, settings.SHOP_CONTACT_EMAIL = days, timeout, contact
+    Order.objects.filter(id=order.id).update(number="MS-<&>-1")
+    order.refresh_from_db()
+    context = {"order": order, "payment_timeout": timeout, "dispatch_days": days, "contact_email": contact}
+    expected = Template(BLOCKTRANSLATE).render(Context(context, autoescape=autoescape))
+    made = what_happens_next(Context({}, autoescape=autoescape), order, "email")
+    rendered = Template("{{ payment }}|{{ dispatch }}|{{ contact }}").render(Context(made, autoescape=autoescape))
+    assert rendered == expected
+
+
 def test_email_subject_says_received_while_payment_is_pending_and_replies_reach_the_shop(order, mailoutbox, settings):
     settings.SHOP_CONTACT_EMAIL = "help@shop.example"
     message = confirmation(order, mailoutbox)
