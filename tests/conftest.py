@@ -177,7 +177,6 @@ def session_store(request, settings):
         from tests.test_security import redis_cache_or_skip
 
         settings.CACHES = redis_cache_or_skip()
-        settings.CACHES["default"]["LOCATION"] = "redis://127.0.0.1:6379/15"  # cleared after: a database of its own
         settings.SESSION_ENGINE = "myshop.cache_sessions"
         yield request.param
         caches["default"].clear()

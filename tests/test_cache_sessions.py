@@ -15,7 +15,6 @@ from tests.test_security import redis_cache_or_skip
 @pytest.fixture
 def redis_sessions(settings):
     settings.CACHES = redis_cache_or_skip()
-    settings.CACHES["default"]["LOCATION"] = "redis://127.0.0.1:6379/15"  # cleared after: a database of its own
     settings.SESSION_ENGINE = "myshop.cache_sessions"
     commands = []
     client = caches["default"]._cache.get_client(write=True)
@@ -128,21 +127,53 @@ def test_the_key_from_before_a_cycle_never_outlives_the_session(redis_sessions, 
     assert not cache_sessions.SessionStore().exists(old_key)
 
 
-def test_a_refused_new_key_leaves_the_old_session_whole(redis_sessions):
-    """Redis refusing the new key's SET (say, out of memory) must not delete the session under the old one."""
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of the test's own: the refusal below is a server-wide setting, which must not touch the
+    shared Redis (the suite's other pass runs beside it)."""
+    import shutil
+    import subprocess
+
     import redis
 
-    session, old_key = _saved_then_cycled()
-    session["big"] = "x" * 100
-    client = caches["default"]._cache.get_client(write=True)
-    limit = client.config_get("maxmemory")["maxmemory"]
-    policy = client.config_get("maxmemory-policy")["maxmemory-policy"]
-    client.config_set("maxmemory-policy", "noeviction")
-    client.config_set("maxmemory", "1")  # every write refused, for the moment of one save; restored below
+    from testkit.processes import free_port
+    from testkit.waiting import wait_until
+
+    server = shutil.which("redis-server") or pytest.skip("no redis-server to start")
+    port = free_port()
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+
+    def answers():
+        try:
+            return redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+        except redis.exceptions.ConnectionError:
+            return False
+
     try:
+        wait_until(answers, timeout=20, what="a private redis-server")
+        yield url
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_a_refused_new_key_leaves_the_old_session_whole(redis_sessions, private_redis, settings):
+    """Redis refusing the new key's SET (say, out of memory) must not delete the session under the old one."""
+    import redis
+    from django.test import override_settings
+
+    with override_settings(CACHES={"default": {**settings.CACHES["default"], "LOCATION": private_redis}}):
+        session, old_key = _saved_then_cycled()
+        session["big"] = "x" * 100
+        client = caches["default"]._cache.get_client(write=True)
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", "1")  # every write refused, on this test's own server
         with pytest.raises(redis.exceptions.ResponseError):
             session.save()
-    finally:
-        client.config_set("maxmemory", limit)
-        client.config_set("maxmemory-policy", policy)
-    assert cache_sessions.SessionStore(old_key)["cart"] == {"1": {"quantity": 2}}
+        client.config_set("maxmemory", "0")
+        assert cache_sessions.SessionStore(old_key)["cart"] == {"1": {"quantity": 2}}

@@ -32,3 +32,20 @@ def test_the_shared_client_holds_no_connection_of_its_own(redis_cache):
     client = redis_cache._cache.get_client()
     assert client.connection is None
     assert client.connection_pool.pid == os.getpid()
+
+
+def test_the_suite_clears_a_redis_database_of_its_own_never_the_shops(settings):
+    """Tests empty their Redis database after them (Django's clear() is FLUSHDB, whatever the key prefix):
+    it must be one of the suite's own, never database 0, where a developer's shop keeps its sessions."""
+    import redis
+    from django.core.cache import caches
+
+    shop = redis.Redis(host="127.0.0.1", port=6379, db=0)
+    key = f"myshop-not-a-test-key-{uuid.uuid4().hex}"
+    settings.CACHES = redis_cache_or_skip()
+    shop.set(key, "kept", ex=60)
+    try:
+        caches["default"].clear()
+        assert shop.get(key) == b"kept"
+    finally:
+        shop.delete(key)
