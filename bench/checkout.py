@@ -8,9 +8,10 @@
 Each tree (this one, and the baseline checked out into a temporary git worktree) runs its production
 configuration on this machine: gunicorn (--gunicorn-workers sync workers), a Celery worker (--worker-processes
 pool processes), a database of its own (a SQLite file, or a PostgreSQL database created and dropped here),
-a vhost of its own on a private RabbitMQ node, a Redis database of its own as CACHE_URL, CONN_MAX_AGE=60,
-DEBUG off, Django's locmem mail backend (the email is built and serialised, not sent anywhere). A load
-driver in a separate process runs shopper threads; each shopper loop is one order:
+a vhost of its own on a private RabbitMQ node, a Redis database of its own as CACHE_URL (14 and 15, emptied
+first; the test suite uses 12 and 13), CONN_MAX_AGE=60, DEBUG off, Django's locmem mail backend (the email
+is built and serialised, not sent anywhere). A load driver in a separate process runs shopper threads; each
+shopper loop is one order:
 
     product page -> add to cart -> checkout page -> checkout (the POST and, where the tree redirects, the
     thank-you page it redirects to: until the work on issue 11, the shop answered with a redirect)

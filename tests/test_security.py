@@ -167,7 +167,7 @@ def test_no_credentials_are_committed():
 # The suite's own Redis database: Django's cache.clear() empties the whole database (FLUSHDB), so it is never
 # the shop's (database 0 by default). bin/test gives each of its two passes, which run at once, a database of
 # its own.
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
 def redis_cache_or_skip():
