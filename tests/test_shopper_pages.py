@@ -96,7 +96,9 @@ BLOCKTRANSLATE = (
 
 @pytest.mark.parametrize("autoescape", [True, False], ids=["html", "text"])
 @pytest.mark.parametrize("days, timeout, contact", [(1, 1800, "help@shop.example"), (3, 90, "a&b<c>@shop.example")])
-def test_what_happens_next_says_what_blocktranslate_said_escaped_alike(order, settings, autoescape, days, timeout, contact):
+def test_what_happens_next_says_what_blocktranslate_said_escaped_alike(
+    order, settings, autoescape, days, timeout, contact
+):
     from django.template import Context, Template
 
     from orders.templatetags.order_pages import what_happens_next
