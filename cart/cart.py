@@ -6,6 +6,7 @@ from functools import cached_property
 
 from django.conf import settings
 
+from shop import lookups
 from shop.models import Product
 from shop.money import format_money, shipping_cost
 
@@ -77,7 +78,7 @@ class Cart:
         """The lines whose product still exists and is available, in the order they were added."""
         if not self._quantities:
             return []
-        products = Product.objects.filter(available=True).in_bulk(list(self._quantities))
+        products = lookups.available_products(list(self._quantities))
         return [
             CartLine(product=products[product_id], quantity=quantity)
             for product_id, quantity in self._quantities.items()
@@ -158,7 +159,7 @@ class Cart:
         """
         notices = []
         self.repriced = []
-        products = Product.objects.in_bulk(list(self._quantities)) if self._quantities else {}
+        products = lookups.products(list(self._quantities))
         for product_id, quantity in list(self._quantities.items()):
             product = products.get(product_id)
             if product is None:

@@ -1,8 +1,10 @@
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from myshop.ratelimit import limit_posts
+from shop.lookups import available_product
 from shop.models import Product
 
 from .cart import Cart, CartError, quantity_limit
@@ -34,7 +36,9 @@ def _apply_quantity(request, product, *, override):
 @require_POST
 @limit_posts("cart", "RATE_LIMIT_CART")
 def cart_add(request, product_id):
-    product = get_object_or_404(Product, id=product_id, available=True)
+    product = available_product(product_id)
+    if product is None:
+        raise Http404("No product matches the given query.")
     if _apply_quantity(request, product, override=False):
         return redirect("cart:cart_detail")
     return redirect(product)

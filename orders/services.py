@@ -6,8 +6,7 @@ from django.db.models.functions import Now
 
 from myshop.after_response import after_response
 from payments import invoices
-from shop import stock
-from shop.models import Product
+from shop import lookups, stock
 from shop.money import ZERO, format_money, shipping_cost
 
 from . import numbers, outbox
@@ -68,7 +67,7 @@ def _create_order(customer, quantities, idempotency_key, prices_seen):
 
     # Lock the rows (PostgreSQL; SQLite's IMMEDIATE transactions already serialise writers), so two
     # checkouts racing for the last unit cannot both take it.
-    products = Product.objects.select_for_update().in_bulk(list(quantities))
+    products = lookups.locked_products(list(quantities))
     problems = [
         problem
         for product_id, quantity in quantities.items()

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef
-from django.http import HttpResponseServerError
+from django.http import Http404, HttpResponseServerError
 from django.shortcuts import get_object_or_404, render
 from django.template import loader
 from django.urls import reverse
@@ -11,6 +11,7 @@ from django.views.decorators.http import require_safe
 from cart.cart import Cart
 from cart.forms import CartAddProductForm
 
+from .lookups import product_on_sale
 from .models import Category, Product
 
 
@@ -33,7 +34,9 @@ def product_list(request, category_slug=None):
 
 @require_safe
 def product_detail(request, id, slug):
-    product = get_object_or_404(Product.objects.select_related("category"), id=id, slug=slug, available=True)
+    product = product_on_sale(id, slug)
+    if product is None:
+        raise Http404("No product matches the given query.")
     cart = Cart(request.session)
     addable = cart.addable_quantity(product)
     refused = cart.pop_refused(product.id)

@@ -43,7 +43,7 @@ def _fields(instance):
 
 
 def test_the_worker_loads_an_order_exactly_as_the_orm_would(order, make_product):
-    """load_order runs a query compiled once (orders.emails._ItemsLoader): the same objects, every field."""
+    """load_order runs a query compiled once (myshop/compiled.py): the same objects, every field."""
     from orders.emails import load_order
 
     Order.objects.filter(id=order.id).update(status="paid")  # a field the fixture leaves at its default

@@ -1,0 +1,189 @@
+"""Querysets compiled once: the lookups every order makes, without Django compiling them on every call.
+
+Django builds a queryset's SQL afresh each time it runs one. For the shop's hottest lookups (the product
+page's product, the cart's products, the checkout's locked rows, the worker's order) building and compiling
+took about half of each query's CPU in the process. `CompiledQuery(make_queryset, *kinds)` has Django compile
+`make_queryset(*markers)` once per thread and per shape (the length of each list argument), with markers of
+the declared kinds where the arguments go. Each call then runs that SQL with the real arguments and builds the
+objects as the ORM would: `Model.from_db`, the select_related objects cached on each, the database's
+converters applied.
+
+Only plain model querysets: filters, one level of forward select_related, order_by, slicing,
+select_for_update. Anything else (annotations, values(), prefetch_related, only/defer), a query whose SQL
+changes with its arguments' values, or an argument that does not become exactly one parameter, is refused
+when first compiled. An argument of another kind, an int beyond 32 bits, or a list that is empty or longer
+than `max_list` runs through the ORM as usual. This leans on the compiler's internals (`klass_info`,
+`get_converters`, `apply_converters`) as Django's own iterables use them, unchanged across Django 5.2 LTS,
+which is pinned; tests/test_compiled_queries.py holds every query the shop compiles to the ORM's result,
+field by field, on both databases, and fails if a Django upgrade changes what these internals give.
+"""
+
+import threading
+
+from django.core.exceptions import EmptyResultSet, FullResultSet
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models.query import ModelIterable
+from django.db.transaction import TransactionManagementError
+
+# Arguments are put into the compiled SQL's parameters as they are, skipping the ORM's own handling of the value
+# (a field's conversion, and Django folding away a comparison with a number outside the field's range): only
+# the declared kinds, strings and ints in the range of a 32-bit field, for which that handling changes nothing.
+# Any other argument (a bigger number, a string for a number, None) goes through the ORM.
+_INT_RANGE = range(-(2**31), 2**31)
+
+# The markers compiled in the arguments' places: numbers inside every integer field's range (Django folds a
+# lookup whose value lies outside), two different sets, compiled both ways to check that the SQL is the same.
+_MARKER_SETS = (31_000, 32_000)
+
+
+class CompiledQuery:
+    """`query(*arguments)` gives `list(make_queryset(*arguments))`, compiled once per thread and shape.
+
+    `kinds` says what each argument is: `int`, `str`, or `[int]` / `[str]` for a list of them. An argument of
+    another kind, an int beyond 32 bits, or a list that is empty or longer than `max_list` goes through the ORM.
+    """
+
+    def __init__(self, make_queryset, *kinds, alias=DEFAULT_DB_ALIAS, max_list=32):
+        if not 0 < max_list < 700:  # the markers of one call must stay within _MARKER_SETS' ranges
+            raise ValueError("max_list must be between 1 and 699")
+        if not all(kind in (int, str) or kind in ([int], [str]) for kind in kinds):
+            raise ValueError("each kind is int, str, [int] or [str]")
+        self.make_queryset = make_queryset
+        self.kinds = kinds
+        self.alias = alias
+        self.max_list = max_list
+        self._local = threading.local()
+
+    def __call__(self, *arguments):
+        if len(arguments) != len(self.kinds) or not all(map(self._fits, self.kinds, arguments)):
+            return list(self.make_queryset(*arguments))
+        shape = tuple(
+            len(argument) if isinstance(kind, list) else None for kind, argument in zip(self.kinds, arguments)
+        )
+        plans = getattr(self._local, "plans", None)
+        if plans is None:
+            plans = self._local.plans = {}
+        plan = plans.get(shape)
+        if plan is None:
+            plan = plans[shape] = _Plan(self.make_queryset, self.alias, self.kinds, shape)
+        return plan.run(arguments)
+
+    def _fits(self, kind, value):
+        if isinstance(kind, list):
+            return (
+                type(value) in (list, tuple)
+                and 0 < len(value) <= self.max_list
+                and all(_scalar_fits(kind[0], element) for element in value)
+            )
+        return _scalar_fits(kind, value)
+
+
+def _scalar_fits(kind, value):
+    return type(value) is kind and (kind is str or value in _INT_RANGE)
+
+
+def _markers(kinds, shape, base):
+    """A marker of its argument's kind for each argument (each element of a list), all different."""
+    counter = iter(range(900))
+
+    def marker(kind):
+        number = next(counter)
+        return f"\x00compiled-marker-{base + number}" if kind is str else base + number
+
+    return [
+        [marker(kind[0]) for _ in range(length)] if isinstance(kind, list) else marker(kind)
+        for kind, length in zip(kinds, shape)
+    ]
+
+
+def _compiled(make_queryset, alias, markers):
+    queryset = make_queryset(*markers)
+    query = queryset.query
+    if (
+        queryset._iterable_class is not ModelIterable
+        or queryset._prefetch_related_lookups
+        or queryset._known_related_objects
+        or query.annotation_select
+        or query.extra_select
+        or query.deferred_loading != (frozenset(), True)
+    ):
+        raise ValueError("CompiledQuery takes plain model querysets only")
+    compiler = query.get_compiler(using=alias)
+    try:
+        sql, params = compiler.as_sql()
+    except (EmptyResultSet, FullResultSet) as error:  # Django answered from the value alone
+        raise ValueError("the query's SQL depends on its arguments' values; it cannot be compiled once") from error
+    return query, compiler, sql, list(params)
+
+
+class _Plan:
+    """One shape of one query: its SQL, where each argument goes in its parameters, and the row layout."""
+
+    def __init__(self, make_queryset, alias, kinds, shape):
+        markers, other_markers = (_markers(kinds, shape, base) for base in _MARKER_SETS)
+        query, self.compiler, self.sql, self.params = _compiled(make_queryset, alias, markers)
+        _, _, other_sql, other_params = _compiled(make_queryset, alias, other_markers)
+        self.alias = alias
+        self.select_for_update = query.select_for_update
+        # Where each argument (each element of a list argument) goes among the parameters: exactly once, and the
+        # only parameters that change with the arguments (else a lookup was rewritten for the value it saw).
+        self.slots = []
+        for argument_index, marker in enumerate(markers):
+            for element_index, value in enumerate(marker if isinstance(marker, list) else [marker]):
+                positions = [i for i, param in enumerate(self.params) if type(param) is type(value) and param == value]
+                if len(positions) != 1:
+                    raise ValueError(f"argument {argument_index} does not become exactly one SQL parameter")
+                element = element_index if isinstance(marker, list) else None
+                self.slots.append((positions[0], argument_index, element))
+        changed = [i for i, (one, other) in enumerate(zip(self.params, other_params)) if one != other]
+        if (
+            other_sql != self.sql
+            or len(other_params) != len(self.params)
+            or sorted(changed) != sorted(position for position, _, _ in self.slots)
+        ):
+            raise ValueError("the query's SQL depends on its arguments' values; it cannot be compiled once")
+        select = self.compiler.select
+        self.converters = self.compiler.get_converters([column for column, _, _ in select])
+        info = self.compiler.klass_info
+
+        def layout(klass_info):
+            fields = klass_info["select_fields"]
+            model = klass_info["model"]
+            names = [select[i][0].target.attname for i in fields]
+            return model, names, fields, names.index(model._meta.pk.attname)
+
+        self.layout = layout(info)
+        self.related = []  # (layout, the field to cache it on); nested select_related is refused above
+        for related in info.get("related_klass_infos", []):
+            if related.get("related_klass_infos") or related.get("reverse"):
+                raise ValueError("CompiledQuery takes one level of forward select_related only")
+            self.related.append((layout(related), related["field"]))
+
+    def run(self, arguments):
+        connection = connections[self.alias]
+        if self.select_for_update and connection.features.has_select_for_update and connection.get_autocommit():
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+        params = list(self.params)
+        for position, argument_index, element in self.slots:
+            argument = arguments[argument_index]
+            params[position] = argument if element is None else argument[element]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            rows = cursor.fetchall()
+        if self.converters:
+            rows = self.compiler.apply_converters(rows, self.converters)
+        objects = []
+        for row in rows:
+            instance = _from_row(self.alias, self.layout, row)
+            for related_layout, field in self.related:
+                field.set_cached_value(instance, _from_row(self.alias, related_layout, row))
+            objects.append(instance)
+        return objects
+
+
+def _from_row(alias, layout, row):
+    model, names, positions, pk_index = layout
+    values = [row[position] for position in positions]
+    if values[pk_index] is None:  # an empty LEFT JOIN: no related object, as the ORM gives
+        return None
+    return model.from_db(alias, names, values)
