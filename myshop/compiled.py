@@ -34,6 +34,18 @@ _INT_RANGE = range(-(2**31), 2**31)
 # The markers compiled in the arguments' places: numbers inside every integer field's range (Django folds a
 # lookup whose value lies outside), two different sets, compiled both ways to check that the SQL is the same.
 _MARKER_SETS = (31_000, 32_000)
+_MAX_MARKERS = 700  # markers per call, so that each set stays below 32767 and clear of the other
+
+# An int argument may only be compared for equality (exact, in) with a field at least 32 bits wide: Django
+# answers a comparison with a value outside a narrower field's range without asking the database.
+_WIDE_INTEGER_FIELDS = {
+    "AutoField",
+    "BigAutoField",
+    "IntegerField",
+    "BigIntegerField",
+    "PositiveIntegerField",
+    "PositiveBigIntegerField",
+}
 
 
 class CompiledQuery:
@@ -41,11 +53,13 @@ class CompiledQuery:
 
     `kinds` says what each argument is: `int`, `str`, or `[int]` / `[str]` for a list of them. An argument of
     another kind, an int beyond 32 bits, or a list that is empty or longer than `max_list` goes through the ORM.
+    `make_queryset` must depend on its arguments alone: whatever else it reads (a setting, today's date) is
+    read once per thread, when it is first compiled.
     """
 
     def __init__(self, make_queryset, *kinds, alias=DEFAULT_DB_ALIAS, max_list=32):
-        if not 0 < max_list < 700:  # the markers of one call must stay within _MARKER_SETS' ranges
-            raise ValueError("max_list must be between 1 and 699")
+        if not 0 < max_list <= _MAX_MARKERS:
+            raise ValueError(f"max_list must be between 1 and {_MAX_MARKERS}")
         if not all(kind in (int, str) or kind in ([int], [str]) for kind in kinds):
             raise ValueError("each kind is int, str, [int] or [str]")
         self.make_queryset = make_queryset
@@ -55,7 +69,12 @@ class CompiledQuery:
         self._local = threading.local()
 
     def __call__(self, *arguments):
-        if len(arguments) != len(self.kinds) or not all(map(self._fits, self.kinds, arguments)):
+        if (
+            len(arguments) != len(self.kinds)
+            or not all(map(self._fits, self.kinds, arguments))
+            or sum(len(argument) if isinstance(kind, list) else 1 for kind, argument in zip(self.kinds, arguments))
+            > _MAX_MARKERS
+        ):
             return list(self.make_queryset(*arguments))
         shape = tuple(
             len(argument) if isinstance(kind, list) else None for kind, argument in zip(self.kinds, arguments)
@@ -108,12 +127,44 @@ def _compiled(make_queryset, alias, markers):
         or query.deferred_loading != (frozenset(), True)
     ):
         raise ValueError("CompiledQuery takes plain model querysets only")
+    if queryset.db != alias:
+        raise ValueError(f"the queryset runs on {queryset.db!r}, not on {alias!r}")
+    _check_int_lookups(query, markers)
     compiler = query.get_compiler(using=alias)
     try:
         sql, params = compiler.as_sql()
     except (EmptyResultSet, FullResultSet) as error:  # Django answered from the value alone
         raise ValueError("the query's SQL depends on its arguments' values; it cannot be compiled once") from error
     return query, compiler, sql, list(params)
+
+
+def _lookups(node):
+    """The lookups of a WHERE tree."""
+    children = getattr(node, "children", None)
+    if children is None:
+        yield node
+        return
+    for child in children:
+        yield from _lookups(child)
+
+
+def _check_int_lookups(query, markers):
+    """Refuse an int argument compared otherwise than for equality, or with a field narrower than 32 bits."""
+    ints = {
+        value
+        for marker in markers
+        for value in (marker if isinstance(marker, list) else [marker])
+        if isinstance(value, int)
+    }
+    for node in _lookups(query.where):
+        values = getattr(node, "rhs", None)
+        values = values if isinstance(values, (list, tuple, set)) else [values]
+        if not any(type(value) is int and value in ints for value in values):
+            continue
+        field = getattr(node.lhs, "output_field", None)
+        internal_type = getattr(field, "target_field", field).get_internal_type() if field is not None else None
+        if node.lookup_name not in ("exact", "in") or internal_type not in _WIDE_INTEGER_FIELDS:
+            raise ValueError(f"an int argument is compared by {node.lookup_name!r} with a {internal_type}")
 
 
 class _Plan:
@@ -155,13 +206,23 @@ class _Plan:
         self.layout = layout(info)
         self.related = []  # (layout, the field to cache it on); nested select_related is refused above
         for related in info.get("related_klass_infos", []):
-            if related.get("related_klass_infos") or related.get("reverse"):
-                raise ValueError("CompiledQuery takes one level of forward select_related only")
+            if (
+                related.get("related_klass_infos")
+                or related.get("reverse")
+                or related.get("from_parent")
+                or related["field"].unique  # a one-to-one: the ORM caches the reverse side too
+            ):
+                raise ValueError("CompiledQuery takes one level of forward, many-to-one select_related only")
             self.related.append((layout(related), related["field"]))
 
     def run(self, arguments):
         connection = connections[self.alias]
-        if self.select_for_update and connection.features.has_select_for_update and connection.get_autocommit():
+        if (
+            self.select_for_update
+            and connection.features.has_select_for_update
+            and connection.features.supports_transactions
+            and connection.get_autocommit()
+        ):
             raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         params = list(self.params)
         for position, argument_index, element in self.slots:

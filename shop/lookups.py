@@ -15,7 +15,8 @@ _on_sale = CompiledQuery(
 _available = CompiledQuery(lambda product_id: Product.objects.filter(id=product_id, available=True).order_by()[:1], int)
 _available_in = CompiledQuery(lambda ids: Product.objects.filter(available=True, id__in=ids).order_by(), [int])
 _in = CompiledQuery(lambda ids: Product.objects.filter(id__in=ids).order_by(), [int])
-_locked_in = CompiledQuery(lambda ids: Product.objects.select_for_update().filter(id__in=ids).order_by(), [int])
+# In id order, as every stock change locks them (shop.stock._locked): never one row each, waiting for the other.
+_locked_in = CompiledQuery(lambda ids: Product.objects.select_for_update().filter(id__in=ids).order_by("id"), [int])
 
 
 def product_on_sale(product_id, slug):
@@ -41,6 +42,6 @@ def products(product_ids):
 
 
 def locked_products(product_ids):
-    """{id: product} of these products, their rows locked until the transaction ends (PostgreSQL; SQLite's
-    IMMEDIATE transactions already serialise writers). Inside a transaction only, as select_for_update."""
+    """{id: product} of these products, their rows locked in id order until the transaction ends (PostgreSQL;
+    SQLite's IMMEDIATE transactions already serialise writers). Inside a transaction only, as select_for_update."""
     return {product.id: product for product in _locked_in(list(product_ids))} if product_ids else {}

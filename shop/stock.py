@@ -14,8 +14,9 @@ class StockError(Exception):
 
 def _locked(product_ids):
     """{id: product} for these ids, their rows locked until the transaction ends (PostgreSQL; SQLite takes
-    the write lock at BEGIN)."""
-    return Product.objects.select_for_update().in_bulk(list(product_ids))
+    the write lock at BEGIN). Locked in id order, as the checkout locks them (shop.lookups.locked_products):
+    two transactions taking the same rows in different orders could each hold one and wait for the other."""
+    return Product.objects.select_for_update().order_by("id").in_bulk(list(product_ids))
 
 
 def _apply(products, deltas, reason, *, order_id=None, by=None, note=""):

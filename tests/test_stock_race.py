@@ -151,3 +151,66 @@ def test_a_second_click_arriving_while_the_first_renews_the_session_shows_the_or
         first = client.post(reverse("orders:order_create"), form)
     assert second, "the second click was not sent"
     assert thank_you_order(first) == thank_you_order(second[0]) == Order.objects.get()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_checkout_and_a_cancellation_lock_the_same_products_in_the_same_order(make_product, customer):
+    """Every stock change locks its products in id order. A checkout that locked by id while a cancellation
+    (or a stock count) locked by name could each hold one row and wait for the other: PostgreSQL then kills
+    one of them ("deadlock detected") and the shopper gets an error page."""
+    import time
+
+    import psycopg
+    from django.db import connection, transaction
+
+    from orders.services import place_order
+    from shop import stock
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises writers at BEGIN")
+    first = make_product(name="Zulu", stock=5)  # the lower id, last by name
+    second = make_product(name="Alpha", stock=5)  # the higher id, first by name
+    params = {key: value for key, value in connection.get_connection_params().items() if key != "cursor_factory"}
+
+    def waiting_for_locks(count):
+        with psycopg.connect(**params, autocommit=True) as probe:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                if probe.execute(query).fetchone()[0] >= count:
+                    return
+                time.sleep(0.02)
+        raise AssertionError(f"{count} transaction(s) never waited for a lock")
+
+    errors = []
+
+    def in_thread(action):
+        try:
+            action()
+        except Exception as error:  # noqa: BLE001  (what the shopper or operator would have got)
+            errors.append(repr(error))
+        finally:
+            connections.close_all()
+
+    def checkout():
+        place_order(customer=customer, quantities={first.id: 1, second.id: 1})
+
+    def cancellation():
+        with transaction.atomic():
+            stock.give_back(order_id=None, quantities={second.id: 1, first.id: 1})
+
+    holder = psycopg.connect(**params)  # holds the first product, so that both wait in line behind it
+    holder.execute("SELECT 1 FROM shop_product WHERE id = %s FOR UPDATE", [first.id])
+    buyer = threading.Thread(target=in_thread, args=(checkout,))
+    buyer.start()
+    waiting_for_locks(1)
+    operator = threading.Thread(target=in_thread, args=(cancellation,))
+    operator.start()
+    try:
+        waiting_for_locks(2)
+    finally:
+        holder.commit()
+        holder.close()
+        buyer.join(timeout=30)
+        operator.join(timeout=30)
+    assert errors == []
