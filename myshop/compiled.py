@@ -204,7 +204,7 @@ class _Plan:
             return model, names, fields, names.index(model._meta.pk.attname)
 
         self.layout = layout(info)
-        self.related = []  # (layout, the field to cache it on); nested select_related is refused above
+        self.related = []  # (layout, the field to cache it on)
         for related in info.get("related_klass_infos", []):
             if (
                 related.get("related_klass_infos")

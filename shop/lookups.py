@@ -33,15 +33,20 @@ def available_product(product_id):
 
 def available_products(product_ids):
     """{id: product} of the available products among these ids (as `in_bulk`)."""
-    return {product.id: product for product in _available_in(list(product_ids))} if product_ids else {}
+    return _by_id(_available_in, product_ids)
 
 
 def products(product_ids):
     """{id: product} of the products among these ids, available or not (as `in_bulk`)."""
-    return {product.id: product for product in _in(list(product_ids))} if product_ids else {}
+    return _by_id(_in, product_ids)
 
 
 def locked_products(product_ids):
     """{id: product} of these products, their rows locked in id order until the transaction ends (PostgreSQL;
     SQLite's IMMEDIATE transactions already serialise writers). Inside a transaction only, as select_for_update."""
-    return {product.id: product for product in _locked_in(list(product_ids))} if product_ids else {}
+    return _by_id(_locked_in, product_ids)
+
+
+def _by_id(query, product_ids):
+    """{id: product} as `in_bulk` gives it; no query for no ids."""
+    return {product.id: product for product in query(list(product_ids))} if product_ids else {}
