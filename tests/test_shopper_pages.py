@@ -7,11 +7,16 @@ from decimal import Decimal
 from html import unescape
 
 import pytest
+from django.template import Context, Template
+from django.template.loader import get_template
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 
 from orders import outbox
 from orders.models import Order, OrderItem
 from orders.tasks import order_created
+from orders.templatetags import order_pages
+from orders.templatetags.order_pages import LAYOUT
 
 PHISHING = {  # issue 13: the shop's email used as a relay for someone else's message
     "first_name": "Refund team",
@@ -94,23 +99,42 @@ BLOCKTRANSLATE = (
 )
 
 
-@pytest.mark.parametrize("autoescape", [True, False], ids=["html", "text"])
+@pytest.mark.parametrize("mode, autoescape", [("email", True), ("page", True), ("text", False)])
 @pytest.mark.parametrize("days, timeout, contact", [(1, 1800, "help@shop.example"), (3, 90, "a&b<c>@shop.example")])
 def test_what_happens_next_says_what_blocktranslate_said_escaped_alike(
-    order, settings, autoescape, days, timeout, contact
+    order, settings, mode, autoescape, days, timeout, contact
 ):
-    from django.template import Context, Template
-
-    from orders.templatetags.order_pages import what_happens_next
-
     settings.SHOP_DISPATCH_DAYS, settings.PAYMENT_TIMEOUT, settings.SHOP_CONTACT_EMAIL = days, timeout, contact
     Order.objects.filter(id=order.id).update(number="MS-<&>-1")
     order.refresh_from_db()
     context = {"order": order, "payment_timeout": timeout, "dispatch_days": days, "contact_email": contact}
-    expected = Template(BLOCKTRANSLATE).render(Context(context, autoescape=autoescape))
-    made = what_happens_next(Context({}, autoescape=autoescape), order, "email")
-    rendered = Template("{{ payment }}|{{ dispatch }}|{{ contact }}").render(Context(made, autoescape=autoescape))
-    assert rendered == expected
+    payment, dispatch, contact_sentence = (
+        Template(BLOCKTRANSLATE).render(Context(context, autoescape=autoescape)).split("|")
+    )
+    laid_out = {"mode": mode, "payment": payment, "dispatch": dispatch, "contact": contact_sentence}
+    expected = get_template(LAYOUT).template.render(
+        Context({key: mark_safe(value) for key, value in laid_out.items()}, autoescape=autoescape)
+    )
+    for _ in range(2):  # the layout is rendered once, then filled in: both times alike
+        made = Template("{% load order_pages %}{% what_happens_next order mode %}").render(
+            Context({"order": order, "mode": mode}, autoescape=autoescape)
+        )
+        assert made == expected
+
+
+@pytest.mark.parametrize("layout", [LAYOUT, "changed_layout.html"], ids=["shop's layout", "layout changing the text"])
+def test_what_happens_next_names_each_order_its_own_number(order, customer, settings, tmp_path, monkeypatch, layout):
+    """The layout is rendered once per language and mode; the order's number must still be each order's own,
+    also when the layout does more with the sentence than show it (it is then rendered for every order)."""
+    (tmp_path / "changed_layout.html").write_text("{% if mode %}[{{ contact|upper }}]{% endif %}")
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]]}]
+    monkeypatch.setattr(order_pages, "LAYOUT", layout)
+    other = Order.objects.create(**customer)
+    tag = Template("{% load order_pages %}{% what_happens_next order 'text' %}")
+    for shown, hidden in ((order, other), (other, order), (order, other)):
+        made = tag.render(Context({"order": shown}, autoescape=False))
+        assert f"mention your order number, {shown.number}.".upper() in made.upper(), made
+        assert hidden.number not in made
 
 
 def test_email_subject_says_received_while_payment_is_pending_and_replies_reach_the_shop(order, mailoutbox, settings):
