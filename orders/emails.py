@@ -55,7 +55,16 @@ def _order_message(order, template, subject, site_url):
         items = list(order.items.select_related("product"))
     context = {
         "order": order,
-        "items": items,
+        # Each line as the emails show it, in plain values: a template reads a dict's keys at the first try.
+        "lines": [
+            {
+                "quantity": item.quantity,
+                "name": item.product.name,
+                "price": format_money(item.price),
+                "cost": format_money(item.cost),
+            }
+            for item in items
+        ],
         "subtotal": format_money(order.subtotal),
         "shipping_cost": format_money(order.shipping_cost) if order.shipping_cost else "free",
         "total": format_money(order.total),
@@ -65,9 +74,6 @@ def _order_message(order, template, subject, site_url):
         "placed_on": local_datetime(order.created),
         "vat_note": vat_note(),
     }
-    for item in items:
-        item.price_text = format_money(item.price)
-        item.cost_text = format_money(item.cost)
     message = EmailMultiAlternatives(
         subject=subject,
         body=render_to_string(f"orders/emails/{template}.txt", context),
