@@ -388,6 +388,33 @@ def print_table(report):
         print(f"  errors: baseline {result['baseline']['errors']}, this tree {result['new']['errors']}\n")
 
 
+def against_baseline(args, bench_database):
+    """Check `args.baseline` out into a temporary git worktree, start a private RabbitMQ node, and call
+    `bench_database(database, baseline_path, args, workdir, node)` for each database `args.database` names.
+    Returns (the baseline's short revision, {database: its result}); the worktree, the node and the scratch
+    folder are removed at the end, whatever happened."""
+    workdir = Path(tempfile.mkdtemp(prefix="myshop-bench-"))
+    baseline_path = workdir / "baseline-tree"
+    revision = subprocess.run(
+        ["git", "rev-parse", "--short", args.baseline], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(baseline_path), revision], cwd=ROOT, check=True, capture_output=True
+    )
+    node, results = None, {}
+    try:
+        node = RabbitNode().start()
+        for database in ["postgresql", "sqlite"] if args.database == "both" else [args.database]:
+            (workdir / database).mkdir()
+            results[database] = bench_database(database, baseline_path, args, workdir, node)
+    finally:
+        if node is not None:
+            node.stop()
+        subprocess.run(["git", "worktree", "remove", "--force", str(baseline_path)], cwd=ROOT, capture_output=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+    return revision, results
+
+
 def main():
     if sys.argv[1:] == ["--drive"]:
         print(json.dumps(drive(json.load(sys.stdin))))
@@ -410,34 +437,16 @@ def main():
     parser.add_argument("--json", type=Path, default=ROOT / "var" / "bench-checkout.json")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="myshop-bench-"))
-    baseline_path = workdir / "baseline-tree"
-    revision = subprocess.run(
-        ["git", "rev-parse", "--short", args.baseline], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    subprocess.run(
-        ["git", "worktree", "add", "--detach", str(baseline_path), revision], cwd=ROOT, check=True, capture_output=True
-    )
-    node = None
-    try:
-        node = RabbitNode().start()
-        report = {
-            "baseline": revision,
-            "shoppers": args.shoppers,
-            "rounds": args.rounds,
-            "gunicorn_workers": args.gunicorn_workers,
-            "gunicorn_threads": args.gunicorn_threads,
-            "worker_processes": args.worker_processes,
-            "databases": {},
-        }
-        for database in ["postgresql", "sqlite"] if args.database == "both" else [args.database]:
-            (workdir / database).mkdir()
-            report["databases"][database] = bench_database(database, baseline_path, args, workdir, node)
-    finally:
-        if node is not None:
-            node.stop()
-        subprocess.run(["git", "worktree", "remove", "--force", str(baseline_path)], cwd=ROOT, capture_output=True)
-        shutil.rmtree(workdir, ignore_errors=True)
+    revision, results = against_baseline(args, bench_database)
+    report = {
+        "baseline": revision,
+        "shoppers": args.shoppers,
+        "rounds": args.rounds,
+        "gunicorn_workers": args.gunicorn_workers,
+        "gunicorn_threads": args.gunicorn_threads,
+        "worker_processes": args.worker_processes,
+        "databases": results,
+    }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2))
     print_table(report)

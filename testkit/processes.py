@@ -132,9 +132,9 @@ def _started(process, ready, what, timeout=60):
     return process
 
 
-def start_worker(env, log_dir, *, name, beat=False, concurrency=1, cwd=ROOT, python=sys.executable):
-    """A Celery worker (prefork) named `name`@host, optionally running beat; returned once it is ready."""
-    args = [
+def worker_command(*, name, concurrency=1, python=sys.executable):
+    """The command line of a Celery worker (prefork) named `name`@host, as the test kit and benchmarks run it."""
+    return [
         python,
         "-m",
         "celery",
@@ -150,6 +150,11 @@ def start_worker(env, log_dir, *, name, beat=False, concurrency=1, cwd=ROOT, pyt
         "--without-gossip",
         "--without-mingle",
     ]
+
+
+def start_worker(env, log_dir, *, name, beat=False, concurrency=1, cwd=ROOT, python=sys.executable):
+    """A Celery worker (prefork) named `name`@host, optionally running beat; returned once it is ready."""
+    args = worker_command(name=name, concurrency=concurrency, python=python)
     if beat:
         args += ["-B", "-s", str(Path(log_dir) / f"{name}-beat-schedule")]
     process = Process(name, args, env, log_dir, cwd=cwd)
