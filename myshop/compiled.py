@@ -1,4 +1,5 @@
-"""Querysets compiled once: the lookups every order makes, without Django compiling them on every call.
+"""Querysets compiled once: the lookups every order makes, without Django compiling them on every call; and
+inserts written once (CompiledInsert, at the end): the checkout's order lines and stock moves.
 
 Django builds a queryset's SQL afresh each time it runs one. For the shop's hottest lookups (the product
 page's product, the cart's products, the checkout's locked rows, the worker's order) building and compiling
@@ -22,7 +23,9 @@ import threading
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models.expressions import DatabaseDefault
 from django.db.models.query import ModelIterable
+from django.db.models.sql import InsertQuery
 from django.db.transaction import TransactionManagementError
 
 # Arguments are put into the compiled SQL's parameters as they are, skipping the ORM's own handling of the value
@@ -248,3 +251,117 @@ def _from_row(alias, layout, row):
     if values[pk_index] is None:  # an empty LEFT JOIN: no related object, as the ORM gives
         return None
     return model.from_db(alias, names, values)
+
+
+# --- Inserts ----------------------------------------------------------------------------------------------
+
+_AUTO_KEYS = {"AutoField", "BigAutoField", "SmallAutoField"}
+
+
+class CompiledInsert:
+    """`insert(instances)` does what `Model.objects.bulk_create(instances)` does for new instances, in one INSERT
+    written once per thread and number of rows instead of built and compiled by Django on every call.
+
+    As bulk_create: no save(), no signals; the related objects' keys taken as bulk_create takes them; each
+    field's `pre_save` and `get_db_prep_save` applied to its value; the primary key, and any field the instance
+    leaves to the database's own default (`db_default`), set on each instance from RETURNING, through the
+    database's converters; the instances returned. A model with a parent table, generated fields or a primary
+    key of its own making is refused when constructed. More than `max_rows` instances, an instance whose primary
+    key is set, a value that is an expression, instances that leave different fields to the database, or a
+    database that cannot return inserted rows: bulk_create itself.
+    """
+
+    def __init__(self, model, *, alias=DEFAULT_DB_ALIAS, max_rows=32):
+        opts = model._meta
+        if opts.parents or any(field.generated for field in opts.concrete_fields):
+            raise ValueError("CompiledInsert takes models of one table without generated fields")
+        if opts.pk.get_internal_type() not in _AUTO_KEYS:
+            raise ValueError("CompiledInsert takes models whose primary key the database numbers")
+        self.model = model
+        self.alias = alias
+        self.max_rows = max_rows
+        self.fields = [field for field in opts.concrete_fields if field is not opts.pk]
+        self.db_defaults = [field for field in self.fields if field.has_db_default()]
+        self._local = threading.local()
+
+    def __call__(self, instances):
+        instances = list(instances)
+        connection = connections[self.alias]
+        if (
+            not 0 < len(instances) <= self.max_rows
+            or not connection.features.can_return_rows_from_bulk_insert
+            or any(instance._is_pk_set() for instance in instances)
+        ):
+            return self._orm(instances)
+        # Which db_default fields each instance leaves to the database: the same for all, or the ORM's way.
+        left = {
+            tuple(isinstance(getattr(obj, f.attname), DatabaseDefault) for f in self.db_defaults) for obj in instances
+        }
+        if len(left) != 1:
+            return self._orm(instances)
+        (left,) = left
+        fields = [field for field in self.fields if field not in self._left_fields(left)]
+        params = []
+        for instance in instances:
+            instance._prepare_related_fields_for_save(operation_name="bulk_create")
+            for field in fields:
+                value = field.pre_save(instance, True)
+                if hasattr(value, "resolve_expression"):
+                    return self._orm(instances)
+                params.append(field.get_db_prep_save(value, connection=connection))
+        plans = getattr(self._local, "plans", None)
+        if plans is None:
+            plans = self._local.plans = {}
+        plan = plans.get((len(instances), left))
+        if plan is None:
+            plan = plans[len(instances), left] = _InsertPlan(
+                self.model, self.alias, fields, self._returning(left), len(instances)
+            )
+        return plan.run(instances, params)
+
+    def _left_fields(self, left):
+        return [field for field, is_left in zip(self.db_defaults, left) if is_left]
+
+    def _returning(self, left):
+        return [self.model._meta.pk, *self._left_fields(left)]
+
+    def _orm(self, instances):
+        return self.model._default_manager.db_manager(self.alias).bulk_create(instances)
+
+
+class _InsertPlan:
+    """One INSERT of `rows` rows: its SQL, and the converters of what it returns."""
+
+    def __init__(self, model, alias, fields, returning, rows):
+        connection = connections[alias]
+        opts = model._meta
+        quote = connection.ops.quote_name
+        returning_sql, returning_params = connection.ops.return_insert_columns(returning)
+        if returning_params:
+            raise ValueError("CompiledInsert needs a database that returns inserted rows as a result set")
+        self.sql = " ".join(
+            [
+                f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(field.column) for field in fields)})",
+                connection.ops.bulk_insert_sql(fields, [["%s"] * len(fields)] * rows),
+                returning_sql,
+            ]
+        )
+        self.alias = alias
+        self.returning = returning
+        self.compiler = InsertQuery(model).get_compiler(using=alias)
+        self.converters = self.compiler.get_converters([field.get_col(opts.db_table) for field in returning])
+
+    def run(self, instances, params):
+        with connections[self.alias].cursor() as cursor:
+            cursor.execute(self.sql, params)
+            rows = cursor.fetchall()
+        if self.converters:
+            rows = list(self.compiler.apply_converters(rows, self.converters))
+        if len(rows) != len(instances):
+            raise RuntimeError(f"the insert returned {len(rows)} rows for {len(instances)} instances")
+        for instance, row in zip(instances, rows):
+            for field, value in zip(self.returning, row):
+                setattr(instance, field.attname, value)
+            instance._state.adding = False
+            instance._state.db = self.alias
+        return instances

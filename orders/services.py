@@ -5,6 +5,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 
 from myshop.after_response import after_response
+from myshop.compiled import CompiledInsert
 from payments import invoices
 from shop import lookups, stock
 from shop.money import ZERO, format_money, shipping_cost
@@ -16,6 +17,7 @@ from .tasks import order_created, order_shipped
 CUSTOMER_FIELDS = ("first_name", "last_name", "email", "address", "postal_code", "city")
 NUMBER_DRAWS = 3  # placements tried before a taken order number (or any integrity error) fails the order
 Status = Order.Status
+_insert_lines = CompiledInsert(OrderItem)  # OrderItem.objects.bulk_create, its SQL written once
 
 # The order's life. Only these moves exist; anything else is refused with a message. Nothing leaves
 # "shipped" (the goods are gone: a return is a new process) or "cancelled" (its stock went back on sale).
@@ -87,7 +89,7 @@ def _create_order(customer, quantities, idempotency_key, prices_seen):
         **{field: customer[field] for field in CUSTOMER_FIELDS},
     )
     # In hand for the thank-you page (as emails.load_order gives them): the page needs no query of its own.
-    order.loaded_items = OrderItem.objects.bulk_create(
+    order.loaded_items = _insert_lines(
         [
             OrderItem(order=order, product=products[product_id], price=products[product_id].price, quantity=quantity)
             for product_id, quantity in quantities.items()
