@@ -22,7 +22,7 @@ field by field, on both databases, and fails if a Django upgrade changes what th
 import threading
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models.expressions import DatabaseDefault
 from django.db.models.query import ModelIterable
 from django.db.models.sql import InsertQuery
@@ -263,12 +263,12 @@ class CompiledInsert:
     written once per thread and number of rows instead of built and compiled by Django on every call.
 
     As bulk_create: no save(), no signals; the related objects' keys taken as bulk_create takes them; each
-    field's `pre_save` and `get_db_prep_save` applied to its value; the primary key, and any field the instance
-    leaves to the database's own default (`db_default`), set on each instance from RETURNING, through the
-    database's converters; the instances returned. A model with a parent table, generated fields or a primary
-    key of its own making is refused when constructed. More than `max_rows` instances, an instance whose primary
-    key is set, a value that is an expression, instances that leave different fields to the database, or a
-    database that cannot return inserted rows: bulk_create itself.
+    field's `pre_save` and `get_db_prep_save` applied to its value; the primary key and the fields with a
+    database default (`db_default`) set on each instance from RETURNING, through the database's converters; an
+    error marking the caller's atomic block for rollback; the instances returned. A model with a parent table,
+    generated fields or a primary key of its own making is refused when constructed. More than `max_rows`
+    instances, an instance whose primary key is set, a value that is an expression, instances that leave
+    different fields to the database, or a database that cannot return inserted rows: bulk_create itself.
     """
 
     def __init__(self, model, *, alias=DEFAULT_DB_ALIAS, max_rows=32):
@@ -301,29 +301,27 @@ class CompiledInsert:
             return self._orm(instances)
         (left,) = left
         fields = [field for field in self.fields if field not in self._left_fields(left)]
-        params = []
-        for instance in instances:
+        for instance in instances:  # before anything is written, as bulk_create checks them
             instance._prepare_related_fields_for_save(operation_name="bulk_create")
-            for field in fields:
-                value = field.pre_save(instance, True)
-                if hasattr(value, "resolve_expression"):
-                    return self._orm(instances)
-                params.append(field.get_db_prep_save(value, connection=connection))
-        plans = getattr(self._local, "plans", None)
-        if plans is None:
-            plans = self._local.plans = {}
-        plan = plans.get((len(instances), left))
-        if plan is None:
-            plan = plans[len(instances), left] = _InsertPlan(
-                self.model, self.alias, fields, self._returning(left), len(instances)
-            )
-        return plan.run(instances, params)
+        # An error from here on marks the caller's atomic block for rollback, as bulk_create's own block does.
+        with transaction.mark_for_rollback_on_error(using=self.alias):
+            params = []
+            for instance in instances:
+                for field in fields:
+                    value = field.pre_save(instance, True)
+                    if hasattr(value, "resolve_expression"):
+                        return self._orm(instances)
+                    params.append(field.get_db_prep_save(value, connection=connection))
+            plans = getattr(self._local, "plans", None)
+            if plans is None:
+                plans = self._local.plans = {}
+            plan = plans.get((len(instances), left))
+            if plan is None:
+                plan = plans[len(instances), left] = _InsertPlan(self.model, self.alias, fields, len(instances))
+            return plan.run(instances, params)
 
     def _left_fields(self, left):
         return [field for field, is_left in zip(self.db_defaults, left) if is_left]
-
-    def _returning(self, left):
-        return [self.model._meta.pk, *self._left_fields(left)]
 
     def _orm(self, instances):
         return self.model._default_manager.db_manager(self.alias).bulk_create(instances)
@@ -332,9 +330,12 @@ class CompiledInsert:
 class _InsertPlan:
     """One INSERT of `rows` rows: its SQL, and the converters of what it returns."""
 
-    def __init__(self, model, alias, fields, returning, rows):
+    def __init__(self, model, alias, fields, rows):
         connection = connections[alias]
         opts = model._meta
+        # What bulk_create reads back: the primary key and every db_default field, given a value or not (the
+        # database's own value, through its converters: a datetime given as text comes back a datetime).
+        returning = list(opts.db_returning_fields)
         quote = connection.ops.quote_name
         returning_sql, returning_params = connection.ops.return_insert_columns(returning)
         if returning_params:

@@ -48,7 +48,8 @@ def _set_stock(product_id, stock):
     update on every call, most of this statement's CPU in the checkout."""
     quote = connection.ops.quote_name
     pk, field = Product._meta.pk, Product._meta.get_field("stock")
-    with connection.cursor() as cursor:
+    # An error marks the caller's atomic block for rollback, as update() does.
+    with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {quote(Product._meta.db_table)} SET {quote(field.column)} = %s WHERE {quote(pk.column)} = %s",
             [field.get_db_prep_save(stock, connection), pk.get_db_prep_value(product_id, connection)],

@@ -3,17 +3,21 @@ field by field and with the same related objects, on SQLite and on PostgreSQL, i
 written once leaves the rows and the instances bulk_create leaves."""
 
 import threading
+import zoneinfo
+from datetime import UTC, datetime
 from decimal import Decimal
+from unittest.mock import patch
 
 import pytest
 from django.contrib.sessions.models import Session
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Value
+from django.db.models.query import QuerySet
 from django.db.transaction import TransactionManagementError
 
 from myshop.compiled import CompiledInsert, CompiledQuery
 from orders.models import Order, OrderItem
-from shop import lookups
+from shop import lookups, stock
 from shop.models import Category, Product, StockMovement
 
 
@@ -188,8 +192,8 @@ def test_the_checkout_inserts_leave_the_rows_and_instances_bulk_create_leaves(
         insert = CompiledInsert(model)
         compiled = lines_and_movements(order, catalog[:count])[index]
         orm = lines_and_movements(other_order, catalog[:count])[index]
-        with django_assert_num_queries(1):
-            assert insert(compiled) == compiled  # the same instances, in order
+        with django_assert_num_queries(1), patch.object(QuerySet, "bulk_create", side_effect=AssertionError):
+            assert insert(compiled) == compiled  # the same instances, in order, written without bulk_create
         model.objects.bulk_create(orm)
         # Each instance has its own row's id and values (created from the database's clock, converted alike).
         assert [instance.pk for instance in compiled] == sorted(instance.pk for instance in compiled)
@@ -211,15 +215,13 @@ def test_an_insert_it_cannot_write_once_goes_through_bulk_create_with_the_same_r
     insert = CompiledInsert(StockMovement)
     earlier = StockMovement.objects.create(product=catalog[0], delta=1, balance=1, reason="received")
     chosen = StockMovement(product=catalog[0], delta=2, balance=3, reason="received", created=earlier.created)
-    chosen_too = StockMovement(product=catalog[0], delta=2, balance=3, reason="received", created=earlier.created)
     many = [
         StockMovement(product=catalog[0], delta=n + 1, balance=n, reason="received", note=str(n)) for n in range(36)
     ]
     cases = [  # (instances, the last one's delta as the database holds it)
         (many, 36),  # beyond max_rows
         ([StockMovement(product=catalog[0], delta=Value(5), balance=6, reason="received")], 5),  # an expression
-        ([chosen], 2),  # a database default given a value
-        ([chosen_too, StockMovement(product=catalog[0], delta=3, balance=9, reason="received")], 3),  # one leaves it
+        ([chosen, StockMovement(product=catalog[0], delta=3, balance=9, reason="received")], 3),  # one leaves it
     ]
     for instances, delta in cases:
         inserted = insert(instances)
@@ -244,3 +246,43 @@ def test_an_unsaved_related_object_is_refused_as_bulk_create_refuses_it(catalog)
 def test_models_it_cannot_insert_are_refused_when_declared():
     with pytest.raises(ValueError):
         CompiledInsert(Session)  # a primary key of its own making
+
+
+@pytest.mark.parametrize(
+    "given", ["2024-01-02T03:04:05+00:00", datetime(2024, 1, 2, 4, 4, 5, tzinfo=zoneinfo.ZoneInfo("Europe/Berlin"))]
+)
+def test_a_database_default_given_a_value_is_read_back_as_bulk_create_reads_it(catalog, given):
+    """What the database made of the value, converted: a text or another zone's time comes back as the ORM's."""
+
+    def movement():
+        return StockMovement(product=catalog[0], delta=1, balance=1, reason="received", created=given)
+
+    with patch.object(QuerySet, "bulk_create", side_effect=AssertionError):
+        [compiled] = CompiledInsert(StockMovement)([movement()])
+    [orm] = StockMovement.objects.bulk_create([movement()])
+    assert compiled.created == orm.created == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert (type(compiled.created), compiled.created.utcoffset()) == (type(orm.created), orm.created.utcoffset())
+    assert StockMovement.objects.get(pk=compiled.pk).created == compiled.created
+
+
+WRITES = {  # each write that fails on a constraint (the ledger never records 0; stock is never below 0)
+    "CompiledInsert": lambda product: CompiledInsert(StockMovement)(
+        [StockMovement(product=product, delta=0, balance=1, reason="counted")]
+    ),
+    "bulk_create": lambda product: StockMovement.objects.bulk_create(
+        [StockMovement(product=product, delta=0, balance=1, reason="counted")]
+    ),
+    "the written-out stock update": lambda product: stock._set_stock(product.id, -1),
+    "update()": lambda product: Product.objects.filter(pk=product.id).update(stock=-1),
+}
+
+
+@pytest.mark.parametrize("write", WRITES)
+def test_a_failed_write_rolls_back_the_callers_block_as_the_orms_does(catalog, write):
+    with transaction.atomic():
+        Category.objects.create(name="Made in the block", slug="made-in-the-block")
+        with pytest.raises(IntegrityError):
+            WRITES[write](catalog[0])
+    assert not Category.objects.filter(slug="made-in-the-block").exists()
+    catalog[0].refresh_from_db()
+    assert catalog[0].stock == 3
