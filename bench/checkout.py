@@ -20,7 +20,9 @@ Rounds alternate the order of the trees (new/baseline, baseline/new, ...) so tha
 hits both alike; every figure is the median over the rounds. Reported, per tree and as new / baseline:
 orders/s with --shoppers shoppers; checkout p50 (until the thank-you page is in) with 1 and with --shoppers; the other
 pages' p50; worker CPU per email (the worker's process group, from /proc, over the emails of a round); and,
-from one probe checkout, the checkout POST's SQL statements and commits. Printed as a table and JSON (--json).
+from one probe checkout, the checkout POST's SQL statements and commits. And, for orders/s, worker CPU per email
+and web CPU per order, the spread of the ratio within the run: each round of this tree against the baseline's
+round of the same number, run next to it (lowest, highest, median). Printed as a table and JSON (--json).
 """
 
 import argparse
@@ -348,11 +350,29 @@ def bench_database(database, baseline_path, args, workdir, node):
             "new": summaries["new"],
             "baseline": summaries["baseline"],
             "new_over_baseline": ratios,
+            "round_pair_ratios": round_pair_ratios(trees["new"].rounds, trees["baseline"].rounds),
             "rounds": {label: tree.rounds for label, tree in trees.items()},
         }
     finally:
         for tree in trees.values():
             tree.close()
+
+
+# Each round of this tree against the baseline's round of the same number, run next to it: how far the ratio
+# moves within one run (the machine's other load), to read the medians' ratios against.
+PAIRED = {
+    "orders_per_s": "orders/s",
+    "worker_cpu_ms_per_email": "worker CPU per email",
+    "cpu_ms_per_order_web": "web CPU per order",
+}
+
+
+def round_pair_ratios(new_rounds, baseline_rounds):
+    """{key: [this tree's round ÷ the baseline's round of the same number, ...]} for the PAIRED keys."""
+    return {
+        key: [new[key] / base[key] for new, base in zip(new_rounds, baseline_rounds) if new.get(key) and base.get(key)]
+        for key in PAIRED
+    }
 
 
 def print_table(report):
@@ -385,6 +405,13 @@ def print_table(report):
                 f"  {title:<30} {fmt.format(base) if base is not None else '-':>10} "
                 f"{fmt.format(new) if new is not None else '-':>10} {f'{ratio:.2f}' if ratio else '-':>7}"
             )
+        for key, title in PAIRED.items():
+            pairs = result.get("round_pair_ratios", {}).get(key)
+            if pairs:
+                print(
+                    f"  {title} ratio, each round against the baseline's next to it: {min(pairs):.2f} to "
+                    f"{max(pairs):.2f}, median {median(pairs):.2f}"
+                )
         print(f"  errors: baseline {result['baseline']['errors']}, this tree {result['new']['errors']}\n")
 
 
