@@ -301,6 +301,8 @@ class CompiledInsert:
             return self._orm(instances)
         (left,) = left
         fields = [field for field in self.fields if field not in self._left_fields(left)]
+        if not fields:  # nothing but defaults: the ORM's DEFAULT VALUES
+            return self._orm(instances)
         for instance in instances:  # before anything is written, as bulk_create checks them
             instance._prepare_related_fields_for_save(operation_name="bulk_create")
         # An error from here on marks the caller's atomic block for rollback, as bulk_create's own block does.
