@@ -72,13 +72,30 @@ class CompiledQuery:
         self._local = threading.local()
 
     def __call__(self, *arguments):
+        plan = self._plan(arguments)
+        if plan is None:
+            return list(self.make_queryset(*arguments))
+        return plan.run(arguments)
+
+    def after(self, with_clause, with_params, *arguments):
+        """The query run in one statement after `with_clause` (`WITH name AS (...)`, with `with_params`): on
+        PostgreSQL, a data-modifying statement and the read that follows it in one round trip. The queryset
+        may name the WITH's result (a RawSQL filter) to read only if it changed a row. Returns the objects,
+        or None when the arguments go through the ORM (see the class): the caller then runs its own."""
+        plan = self._plan(arguments)
+        if plan is None:
+            return None
+        return plan.run(arguments, prefix=(with_clause, with_params))
+
+    def _plan(self, arguments):
+        """The compiled plan for these arguments, or None when they go through the ORM."""
         if (
             len(arguments) != len(self.kinds)
             or not all(map(self._fits, self.kinds, arguments))
             or sum(len(argument) if isinstance(kind, list) else 1 for kind, argument in zip(self.kinds, arguments))
             > _MAX_MARKERS
         ):
-            return list(self.make_queryset(*arguments))
+            return None
         shape = tuple(
             len(argument) if isinstance(kind, list) else None for kind, argument in zip(self.kinds, arguments)
         )
@@ -88,7 +105,7 @@ class CompiledQuery:
         plan = plans.get(shape)
         if plan is None:
             plan = plans[shape] = _Plan(self.make_queryset, self.alias, self.kinds, shape)
-        return plan.run(arguments)
+        return plan
 
     def _fits(self, kind, value):
         if isinstance(kind, list):
@@ -218,7 +235,7 @@ class _Plan:
                 raise ValueError("CompiledQuery takes one level of forward, many-to-one select_related only")
             self.related.append((layout(related), related["field"]))
 
-    def run(self, arguments):
+    def run(self, arguments, prefix=None):
         connection = connections[self.alias]
         if (
             self.select_for_update
@@ -231,8 +248,11 @@ class _Plan:
         for position, argument_index, element in self.slots:
             argument = arguments[argument_index]
             params[position] = argument if element is None else argument[element]
+        sql = self.sql
+        if prefix is not None:
+            sql, params = f"{prefix[0]} {sql}", [*prefix[1], *params]
         with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
+            cursor.execute(sql, params)
             rows = cursor.fetchall()
         if self.converters:
             rows = self.compiler.apply_converters(rows, self.converters)

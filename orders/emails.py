@@ -9,12 +9,15 @@ from myshop.compiled import CompiledQuery
 from shop.money import format_money
 from shop.templatetags.shop_text import local_datetime, vat_note
 
+from . import outbox
 from .models import Order, OrderItem
 
 
-def load_order(order_id):
-    """Order `order_id` with its items and their products, in one query; None if there is no such order."""
-    items = _order_items(order_id)
+def load_order(order_id, *, lines=None):
+    """Order `order_id` with its items and their products, in one query; None if there is no such order.
+
+    `lines`: the items already read (with the email's claim, `claimed_order_items`): no query."""
+    items = _order_items(order_id) if lines is None else lines
     if items:
         order = items[0].order
     else:  # an order without lines is not made by checkout, but an email must not crash on one
@@ -25,9 +28,19 @@ def load_order(order_id):
     return order
 
 
-# Every email the worker sends runs this: compiled once (myshop/compiled.py).
+# Every email the worker sends runs one of these: compiled once (myshop/compiled.py).
 _order_items = CompiledQuery(
     lambda order_id: OrderItem.objects.filter(order_id=order_id).select_related("order", "product").order_by("id"),
+    int,
+)
+# The same, read in the statement that claims the email (outbox.claim(reading=...), PostgreSQL).
+claimed_order_items = CompiledQuery(
+    lambda order_id: (
+        OrderItem.objects.filter(order_id=order_id)
+        .filter(outbox.CLAIM_TAKEN)
+        .select_related("order", "product")
+        .order_by("id")
+    ),
     int,
 )
 

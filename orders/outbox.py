@@ -21,7 +21,8 @@ from datetime import UTC, datetime, timedelta
 from celery import current_app
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import F, Q
+from django.db.models import BooleanField, F, Q
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Now
 
 from myshop.publishing import ConfirmBoundedTask
@@ -198,6 +199,7 @@ class Claim:
     kind: str
     holder: str = ""
     wait_seconds: float = 0.0  # BUSY: until the other holder's lease lapses
+    read: list | None = None  # CLAIMED: the objects `claim(reading=...)` read in the claim's statement, if it ran
 
     def _mine(self):
         return OrderEmail.objects.filter(
@@ -264,13 +266,21 @@ def holder_name(task_id):
     return f"{task_id or '-'} {socket.gethostname()}:{os.getpid()} {uuid.uuid4().hex[:8]}"
 
 
-def claim(order_id, kind, *, task_id=None):
+# A filter for the query a claim reads with (`claim(reading=...)`): true only when the claim was taken.
+CLAIM_TAKEN = RawSQL("EXISTS (SELECT 1 FROM claim_taken)", (), output_field=BooleanField())
+
+
+def claim(order_id, kind, *, task_id=None, reading=None):
     """Take the right to send order `order_id`'s `kind` email, counting the attempt as it starts.
 
     CLAIMED: send it now, renewing the lease (`Claim.renewing`). DONE: sent, unconfirmed, failed, or never
     owed: send nothing. BUSY: another holder's lease is live: try again after `wait_seconds`. EXHAUSTED:
     every attempt was spent, the last ones never finishing (a worker killed while sending): now failed.
     MISSING: no such email (unknown order). A lapsed lease belongs to a dead holder and may be taken over.
+
+    `reading`, a CompiledQuery of the order id filtered on CLAIM_TAKEN: on PostgreSQL it runs in the claim's
+    own statement (one round trip fewer per email), and a taken claim's `read` holds its objects; when it
+    read nothing (no such rows, or the arguments go through the ORM), `read` is None.
     """
     holder = holder_name(task_id)
     claimable = Q(state=State.PENDING) | Q(state=State.SENDING, claim_expires_at__lte=Now())
@@ -291,23 +301,33 @@ def claim(order_id, kind, *, task_id=None):
         State.SENDING,
     ]
     for _ in range(3):  # a row that changes between the two statements below is looked at again
-        with connection.cursor() as cursor:
-            cursor.execute(statement, params)
-            taken = cursor.rowcount
-        if taken:
-            return Claim(CLAIMED, order_id, kind, holder)
-        refused = _why_not_claimed(order_id, kind, claimable)
+        read = None
+        if reading is not None and connection.vendor == "postgresql":
+            # Rows only if the claim was taken; none also when it was taken for an order without lines,
+            # which _why_not_claimed tells by the holder.
+            read = reading.after(f"WITH claim_taken AS ({statement} RETURNING 1)", params, order_id)
+        if read:
+            return Claim(CLAIMED, order_id, kind, holder, read=read)
+        if read is None:
+            with connection.cursor() as cursor:
+                cursor.execute(statement, params)
+                if cursor.rowcount:
+                    return Claim(CLAIMED, order_id, kind, holder)
+        refused = _why_not_claimed(order_id, kind, claimable, holder)
         if refused is not None:
             return refused
     return Claim(BUSY, order_id, kind, wait_seconds=1.0)
 
 
-def _why_not_claimed(order_id, kind, claimable):
-    """Why the claim was refused (a Claim), or None when the email has just become claimable."""
+def _why_not_claimed(order_id, kind, claimable, holder):
+    """Why the claim was refused (a Claim), or None when the email has just become claimable; CLAIMED when it
+    was `holder`'s after all (a claim that read nothing with it)."""
     emails = OrderEmail.objects.filter(order_id=order_id, kind=kind)
-    row = emails.annotate(now=Now()).values("state", "attempts", "claim_expires_at", "now").first()
+    row = emails.annotate(now=Now()).values("state", "attempts", "claim_expires_at", "claimed_by", "now").first()
     if row is None:
         return Claim(MISSING, order_id, kind)
+    if row["state"] == State.SENDING and row["claimed_by"] == holder:
+        return Claim(CLAIMED, order_id, kind, holder)
     if row["state"] == State.SENDING and row["claim_expires_at"] and row["claim_expires_at"] > row["now"]:
         wait = (row["claim_expires_at"] - row["now"]).total_seconds()
         return Claim(BUSY, order_id, kind, wait_seconds=wait)

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from . import outbox
-from .emails import confirmation_message, load_order, shipping_message
+from .emails import claimed_order_items, confirmation_message, load_order, shipping_message
 from .mail import OutcomeUnknown, Sending, is_permanent
 from .models import OrderEmail
 
@@ -65,7 +65,7 @@ def send_order_email(task, order_id, kind, build_message):
         logger.error("%s email: dropped a message with a malformed order id", kind)
         return "malformed"
     try:
-        held = outbox.claim(order_id, kind, task_id=task.request.id)
+        held = outbox.claim(order_id, kind, task_id=task.request.id, reading=claimed_order_items)
     except DatabaseError as error:  # not an attempt: nothing was begun
         _wait_for_the_database(task, order_id, kind, error)
     if held.outcome == outbox.MISSING:
@@ -90,7 +90,7 @@ def send_order_email(task, order_id, kind, build_message):
 def _attempt(task, held, build_message):
     order_id, kind = held.order_id, held.kind
     try:
-        sending = Sending(build_message(load_order(order_id)))
+        sending = Sending(build_message(load_order(order_id, lines=held.read)))
     except DatabaseError as error:  # the database blinked before anything was sent: not an attempt
         try:
             held.release(f"{type(error).__name__} while preparing the email", uncount=True)

@@ -141,6 +141,90 @@ def test_retry_delay_grows_exponentially_with_jitter_and_a_cap(settings):
         assert len(delays) > 1  # jittered: workers retrying together spread out
 
 
+def _claim_row(order):
+    return OrderEmail.objects.filter(order=order, kind="confirmation").values().get()
+
+
+def test_on_postgresql_a_claim_reading_the_order_reads_it_as_load_order_does_in_its_one_statement(
+    order, make_product, django_assert_num_queries
+):
+    """outbox.claim(reading=...) takes the claim and reads the order's lines in one statement: the row as the
+    claim alone leaves it, the lines as load_order gives them, every field, in id order."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a data-modifying WITH is PostgreSQL's; SQLite claims and reads in two statements")
+    from orders.emails import claimed_order_items, load_order
+
+    Order.objects.filter(id=order.id).update(status="paid")
+    OrderItem.objects.create(order=order, product=make_product(name="Lamp"), price=Decimal("99.99"), quantity=3)
+    expected = load_order(order.id).loaded_items
+    with django_assert_num_queries(1):
+        held = outbox.claim(order.id, "confirmation", reading=claimed_order_items)
+    assert held.outcome == outbox.CLAIMED
+    row = _claim_row(order)
+    assert (row["state"], row["attempts"], row["claimed_by"]) == ("sending", 1, held.holder)
+    assert row["claim_expires_at"] > row["claimed_at"]
+    assert [item.id for item in held.read] == sorted(item.id for item in expected) and len(expected) == 3
+    for item, orm in zip(held.read, expected):
+        assert _fields(item) == _fields(orm)
+        assert _fields(item.order) == _fields(orm.order) and _fields(item.product) == _fields(orm.product)
+    with django_assert_num_queries(0):
+        assert load_order(order.id, lines=held.read).loaded_items == held.read
+
+
+def test_a_claim_reading_the_order_is_refused_as_the_claim_alone_and_leaves_the_row_alone(order):
+    from orders.emails import claimed_order_items
+
+    first = outbox.claim(order.id, "confirmation")
+    before = _claim_row(order)
+    busy = outbox.claim(order.id, "confirmation", reading=claimed_order_items)
+    assert (busy.outcome, busy.read) == (outbox.BUSY, None) and _claim_row(order) == before
+    assert first.sent()
+    done = outbox.claim(order.id, "confirmation", reading=claimed_order_items)
+    assert (done.outcome, done.read) == (outbox.DONE, None) and _claim_row(order)["state"] == "sent"
+    assert outbox.claim(order.id + 1000, "confirmation", reading=claimed_order_items).outcome == outbox.MISSING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_claiming_the_same_email_at_the_same_moment_get_one_claim_between_them(customer, make_product):
+    """Eight threads, each with its own connection, claim (reading the order) at a barrier: one takes it and
+    reads the lines, every other is told it is busy; one attempt counted."""
+    from orders.emails import claimed_order_items
+
+    order = Order.objects.create(**customer)
+    OrderItem.objects.create(order=order, product=make_product(), price=Decimal("1.00"), quantity=1)
+    outbox.owe(order.id, "confirmation")
+    start, outcomes = threading.Barrier(8), []
+
+    def claim():
+        try:
+            start.wait(timeout=10)
+            held = outbox.claim(order.id, "confirmation", reading=claimed_order_items)
+            outcomes.append((held.outcome, [item.order_id for item in held.read or []]))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == sorted(
+        [(outbox.CLAIMED, [order.id] if connection.vendor == "postgresql" else [])] + [(outbox.BUSY, [])] * 7
+    )
+    assert email_of(order).attempts == 1
+
+
+def test_an_order_without_lines_is_claimed_once_and_emailed(db, customer, mailoutbox):
+    """Checkout never makes one, but an order with no lines must still get its email, claimed once: on
+    PostgreSQL the claim that reads the lines reads none, and the holder tells it was taken."""
+    order = Order.objects.create(**customer)
+    outbox.owe(order.id, "confirmation")
+    assert order_created(order.id) == "sent"
+    assert len(mailoutbox) == 1 and order.number in mailoutbox[0].subject
+    assert (email_of(order).state, email_of(order).attempts) == ("sent", 1)
+    assert order_created(order.id) == "already-done" and len(mailoutbox) == 1
+
+
 def test_a_live_claim_makes_another_delivery_wait_without_counting_an_attempt(order, mailoutbox):
     assert outbox.claim(order.id, "confirmation").outcome == outbox.CLAIMED
     with pytest.raises(Retry):

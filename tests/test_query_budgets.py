@@ -155,3 +155,21 @@ def test_the_worker_sends_an_email_in_at_most_four_statements(make_product, cust
     with Statements() as counted:
         assert order_created(order.id) == "sent"
     assert len(counted.statements) <= 4, "\n".join(counted.statements)
+
+
+def test_on_postgresql_the_claim_reads_the_order_in_the_same_statement(
+    make_product, customer, mailoutbox, transactional_db
+):
+    """One round trip takes the claim and reads what the email needs (its lines, their order and products);
+    the other records it sent. SQLite cannot update inside a WITH and keeps the three."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a data-modifying WITH is PostgreSQL's")
+    from orders.services import place_order
+
+    with patch("celery.app.task.Task.apply_async"):
+        order = place_order(customer=customer, quantities={make_product().id: 1, make_product().id: 2})
+    with Statements() as counted:
+        assert order_created(order.id) == "sent"
+    assert len(counted.statements) == 2, "\n".join(counted.statements)
+    assert counted.statements[0].lstrip().upper().startswith("WITH")
+    assert len(mailoutbox) == 1 and order.number in mailoutbox[0].subject
