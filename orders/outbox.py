@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from celery import current_app
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import BooleanField, F, Q
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Now
@@ -303,9 +303,7 @@ def claim(order_id, kind, *, task_id=None, reading=None):
     for _ in range(3):  # a row that changes between the two statements below is looked at again
         read = None
         if reading is not None and connection.vendor == "postgresql":
-            # Rows only if the claim was taken; none also when it was taken for an order without lines,
-            # which _why_not_claimed tells by the holder.
-            read = reading.after(f"WITH claim_taken AS ({statement} RETURNING 1)", params, order_id)
+            read = _claim_reading(reading, statement, params, order_id, kind, holder)
         if read:
             return Claim(CLAIMED, order_id, kind, holder, read=read)
         if read is None:
@@ -313,10 +311,42 @@ def claim(order_id, kind, *, task_id=None, reading=None):
                 cursor.execute(statement, params)
                 if cursor.rowcount:
                     return Claim(CLAIMED, order_id, kind, holder)
-        refused = _why_not_claimed(order_id, kind, claimable, holder)
+        try:
+            refused = _why_not_claimed(order_id, kind, claimable, holder)
+        except DatabaseError as error:
+            if read == []:  # the claim that read nothing may be ours (an order without lines)
+                _give_back(order_id, kind, holder, error)
+            raise
         if refused is not None:
             return refused
     return Claim(BUSY, order_id, kind, wait_seconds=1.0)
+
+
+def _claim_reading(reading, statement, params, order_id, kind, holder):
+    """The claim's statement with `reading` after it (PostgreSQL): the objects read, none when the claim was
+    refused or the order has no lines; or None, when the claim is to run without reading.
+
+    The statement commits before its rows become objects. What fails there gives the claim back uncounted, then
+    raises again if it is the database's (the task waits for it: not an attempt), or lets the claim run
+    without reading, so that reading the order fails again where the task counts it (a failed attempt).
+    """
+    try:
+        return reading.after(f"WITH claim_taken AS ({statement} RETURNING 1)", params, order_id)
+    except Exception as error:
+        _give_back(order_id, kind, holder, error)
+        if isinstance(error, DatabaseError):
+            raise
+        return None
+
+
+def _give_back(order_id, kind, holder, error):
+    """Release `holder`'s claim, if it holds one, without counting its attempt; never raises. (In a block of its
+    own: a caller's transaction, a test's, stays usable if the database fails this too.)"""
+    try:
+        with transaction.atomic():
+            Claim(CLAIMED, order_id, kind, holder).release(f"{type(error).__name__} while claiming", uncount=True)
+    except DatabaseError:
+        pass  # the database is gone: the lease lapses instead
 
 
 def _why_not_claimed(order_id, kind, claimable, holder):

@@ -287,6 +287,53 @@ def test_a_database_outage_before_sending_is_retried_and_not_counted_as_an_attem
     assert order_created(order.id) == "sent"
 
 
+def test_a_row_that_cannot_be_read_back_after_the_claim_is_not_counted_as_an_attempt(order, mailoutbox):
+    """On PostgreSQL the claim commits before its rows are turned into objects: a database error there (a
+    value psycopg cannot load) gives the claim back uncounted, as a failure reading the order always did."""
+    if connection.vendor != "postgresql":
+        pytest.skip("'infinity' is PostgreSQL's; psycopg cannot load it as a datetime")
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE orders_order SET updated = 'infinity' WHERE id = %s", [order.id])
+    with pytest.raises(Retry):
+        order_created(order.id)
+    email = email_of(order)
+    assert (email.state, email.attempts, email.claim_expires_at) == ("pending", 0, None)
+    Order.objects.filter(id=order.id).update(updated=timezone.now())
+    assert order_created(order.id) == "sent" and email_of(order).attempts == 1 and len(mailoutbox) == 1
+
+
+def test_a_database_failure_telling_a_claim_on_an_order_without_lines_is_not_counted(db, customer, mailoutbox):
+    """On PostgreSQL a claim that read nothing asks again whose it is; if the database fails there, the claim it
+    may have taken is given back uncounted."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's claim is told by its row count, with nothing to ask again")
+    order = Order.objects.create(**customer)
+    outbox.owe(order.id, "confirmation")
+
+    def fail_the_second_look(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith("SELECT") and OrderEmail._meta.db_table in sql:
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(fail_the_second_look), pytest.raises(Retry):
+        order_created(order.id)
+    email = email_of(order)
+    assert (email.state, email.attempts, email.claim_expires_at) == ("pending", 0, None)
+    assert order_created(order.id) == "sent" and len(mailoutbox) == 1
+
+
+def test_an_order_that_cannot_be_built_into_objects_is_a_failed_attempt_released_for_a_retry(order, mailoutbox):
+    """Whatever fails while the order is turned into objects (here every compiled read's rows) counts as one
+    failed attempt and gives the claim back, whether the claim read the order or not."""
+    with patch("myshop.compiled._from_row", side_effect=ValueError("a row the model cannot take")):
+        with pytest.raises(Retry):
+            order_created(order.id)
+    email = email_of(order)
+    assert (email.state, email.attempts, email.claim_expires_at) == ("pending", 1, None)
+    assert "ValueError" in email.last_error and mailoutbox == []
+    assert order_created(order.id) == "sent" and email_of(order).attempts == 2
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_claim_is_renewed_while_a_slow_send_runs(customer, make_product, settings, mailoutbox):
     settings.ORDER_EMAIL_CLAIM_SECONDS = 3  # renewed every second

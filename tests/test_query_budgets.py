@@ -98,7 +98,9 @@ def test_publishing_reuses_the_broker_connection(customer):
     # them before the tables are emptied, which would otherwise wait on (or deadlock with) its statements.
     wait_for(
         lambda: (
-            worker_state.total_count[task] - run_before >= len(orders) - purged and not worker_state.active_requests
+            worker_state.total_count[task] - run_before >= len(orders) - purged
+            and not worker_state.active_requests
+            and not worker_state.reserved_requests
         ),
         what="the run's worker to finish this test's hand-overs",
     )
