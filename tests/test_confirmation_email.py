@@ -15,6 +15,7 @@ from celery.exceptions import Retry
 from django.db import OperationalError, connection
 from django.utils import timezone
 
+from conftest import wait_for
 from orders import outbox
 from orders.mail import OutcomeUnknown
 from orders.models import Order, OrderEmail, OrderItem
@@ -212,6 +213,56 @@ def test_workers_claiming_the_same_email_at_the_same_moment_get_one_claim_betwee
         [(outbox.CLAIMED, [order.id] if connection.vendor == "postgresql" else [])] + [(outbox.BUSY, [])] * 7
     )
     assert email_of(order).attempts == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_claims_queued_behind_the_sweep_holding_the_email_get_one_claim_and_its_lines(customer, make_product):
+    """The sweep holds the email's row (locked, then pushed a requeue period ahead) while four workers claim
+    it: they wait for its commit, then one takes the claim with the order's lines and three are told it is
+    busy (each claim re-reads the row it waited for). One attempt counted."""
+    import psycopg
+
+    from orders.emails import claimed_order_items
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises writers at BEGIN")
+    order = Order.objects.create(**customer)
+    for price in ("1.00", "2.00"):
+        OrderItem.objects.create(order=order, product=make_product(), price=Decimal(price), quantity=1)
+    outbox.owe(order.id, "confirmation")
+    params = {key: value for key, value in connection.get_connection_params().items() if key != "cursor_factory"}
+    outcomes = []
+
+    def claim():
+        try:
+            held = outbox.claim(order.id, "confirmation", reading=claimed_order_items)
+            outcomes.append((held.outcome, sorted(item.price for item in held.read or [])))
+        finally:
+            connection.close()
+
+    def waiting(count):
+        query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        with psycopg.connect(**params, autocommit=True) as probe:
+            return probe.execute(query).fetchone()[0] >= count
+
+    sweep = psycopg.connect(**params)  # a transaction, as the sweep's
+    sweep.execute("SELECT 1 FROM orders_orderemail WHERE order_id = %s FOR UPDATE", [order.id])
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: waiting(4), what="four claims to wait for the sweep's lock")
+        sweep.execute(
+            "UPDATE orders_orderemail SET queued_at = now(), due_at = now() + interval '1 minute' WHERE order_id = %s",
+            [order.id],
+        )
+    finally:
+        sweep.commit()
+        sweep.close()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert sorted(outcomes) == [(outbox.BUSY, [])] * 3 + [(outbox.CLAIMED, [Decimal("1.00"), Decimal("2.00")])]
+    assert email_of(order).attempts == 1 and email_of(order).state == "sending"
 
 
 def test_an_order_without_lines_is_claimed_once_and_emailed(db, customer, mailoutbox):
