@@ -430,7 +430,7 @@ def parse_args(argv=None):
         help="only measure the worker's pause after its node dies, RUNS times",
     )
     parser.add_argument(
-        "--consumer", default="myshop.celery:FailoverConsumer", help="CELERY_WORKER_CONSUMER for --measure-failover"
+        "--consumer", default="core.worker:FailoverConsumer", help="CELERY_WORKER_CONSUMER for --measure-failover"
     )
     args = parser.parse_args(argv)
     if args.orders < 10 or args.shoppers < 1 or args.duration <= 0:

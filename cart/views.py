@@ -3,7 +3,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from myshop.ratelimit import limit_posts
+from core.ratelimit import limit_posts
 from shop.lookups import available_product
 from shop.models import Product
 

@@ -51,7 +51,7 @@ SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_HSTS_SECONDS > 0)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
 SECURE_REFERRER_POLICY = "same-origin"
-# Content-Security-Policy (myshop/middleware.py; the shape of Django 6's SECURE_CSP): scripts, styles,
+# Content-Security-Policy (core/middleware.py; the shape of Django 6's SECURE_CSP): scripts, styles,
 # fonts and images from the shop itself only, no inline script or style, no framing, forms post to the shop.
 SECURE_CSP = {
     "default-src": ["'self'"],
@@ -76,23 +76,23 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "core.apps.CoreConfig",
     "shop.apps.ShopConfig",
     "cart.apps.CartConfig",
     "orders.apps.OrdersConfig",
     "payments.apps.PaymentsConfig",
-    "myshop.apps.MyshopConfig",
     "ops.apps.OpsConfig",
 ]
 
 MIDDLEWARE = [
     "ops.middleware.OpsEndpointsMiddleware",  # /healthz, /readyz, /metrics: first, see ops/middleware.py
-    "myshop.after_response.AfterResponseMiddleware",  # the checkout's hand-over, once the page is sent
+    "core.after_response.AfterResponseMiddleware",  # the checkout's hand-over, once the page is sent
     "django.middleware.security.SecurityMiddleware",
-    "myshop.middleware.ContentSecurityPolicyMiddleware",  # on every response, static files and errors too
-    "myshop.middleware.DatabaseUnavailableMiddleware",  # 503, not 500, while the database is unreachable
+    "core.middleware.ContentSecurityPolicyMiddleware",  # on every response, static files and errors too
+    "core.middleware.OutageMiddleware",  # 503, not 500, while the database is unreachable
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "myshop.middleware.RequestBodyMiddleware",  # before anything reads the body (the CSRF check does)
+    "core.middleware.RequestBodyMiddleware",  # before anything reads the body (the CSRF check does)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -132,7 +132,7 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend, its health check of a reused connection made without a round trip (see the module).
-    DATABASES["default"]["ENGINE"] = "myshop.postgresql"
+    DATABASES["default"]["ENGINE"] = "core.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Write-ahead log: pages are read while the worker writes, without waiting for it. With synchronous=NORMAL a
     # commit is not flushed to disk on its own (the log is, at checkpoints): every commit survives a killed web
@@ -155,7 +155,7 @@ AUTH_PASSWORD_VALIDATORS = [
     # 12 characters at least: "Summer2024" and its kind fall to a guessing list in seconds.
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "myshop.passwords.DecoratedCommonPasswordValidator"},
+    {"NAME": "core.passwords.DecoratedCommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
@@ -185,7 +185,7 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-# Request bodies: a larger one is answered 413 before any of it is read (myshop/middleware.py). Uploads
+# Request bodies: a larger one is answered 413 before any of it is read (core/middleware.py). Uploads
 # (multipart) may carry REQUEST_BODY_MAX_SIZE in all; any other body DATA_UPLOAD_MAX_MEMORY_SIZE. An
 # uploaded file above FILE_UPLOAD_MAX_MEMORY_SIZE goes to a temporary file rather than memory.
 REQUEST_BODY_MAX_SIZE = int(os.environ.get("REQUEST_BODY_MAX_SIZE") or 10 * 1024 * 1024)
@@ -197,7 +197,7 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
-# Expired sessions (abandoned carts) are deleted this often by Celery beat (myshop/tasks.py).
+# Expired sessions (abandoned carts) are deleted this often by Celery beat (core/tasks.py).
 SESSION_CLEAR_EXPIRED_SECONDS = float(os.environ.get("SESSION_CLEAR_EXPIRED_SECONDS", "3600"))
 
 # An in-process cache by default (no server needed); CACHE_URL=redis://host:6379/0 in production, so that
@@ -215,11 +215,11 @@ CACHES = {
 
 # Sessions (the cart, the checkout's one-time keys) live in the shared cache when there is one: no database
 # read or write per request, and no rows to clear. Without one (a laptop), in the database. Give Redis
-# persistence (appendonly) in production, or set SESSION_ENGINE=myshop.sessions to keep Redis out of shopping.
+# persistence (appendonly) in production, or set SESSION_ENGINE=core.sessions to keep Redis out of shopping.
 SESSION_ENGINE = os.environ.get("SESSION_ENGINE") or (
     "myshop.cache_sessions"  # Django's cache store, two Redis round trips fewer (see the module)
     if CACHES["default"]["BACKEND"].endswith("RedisCache")
-    else "myshop.sessions"  # Django's database store, an outage told apart from an interrupted session
+    else "core.sessions"  # Django's database store, an outage told apart from an interrupted session
 )
 
 # Abuse limits per client address, "requests/seconds" ("" switches one off). Answered with 429.
@@ -255,7 +255,7 @@ SHOP_CONTACT_EMAIL = os.environ.get("SHOP_CONTACT_EMAIL", "help@myshop.local")
 SHOP_IMAGE_MAX_UPLOAD_MB = float(os.environ.get("SHOP_IMAGE_MAX_UPLOAD_MB", "10"))
 SHOP_IMAGE_MAX_PIXELS = int(os.environ.get("SHOP_IMAGE_MAX_PIXELS", "50000000"))
 # A failed CSRF check (an expired cookie) gets the shop's "your session expired, try again" page.
-CSRF_FAILURE_VIEW = "shop.views.csrf_failure"
+CSRF_FAILURE_VIEW = "core.views.csrf_failure"
 
 # --- The confirmation email's guarantees (see README, "Guarantees") ---------------------------------
 # Send attempts before an order is marked "confirmation failed" (then an operator can resend it from the
@@ -335,12 +335,12 @@ CELERY_TASK_DEFAULT_EXCHANGE_TYPE = "topic"
 CELERY_TASK_CREATE_MISSING_QUEUE_TYPE = "quorum"  # any queue a route names later is a quorum queue too
 CELERY_TASK_CREATE_MISSING_QUEUE_EXCHANGE_TYPE = "topic"
 # Sets up delayed delivery through the live node only, so a worker resumes consuming within about a second
-# after its node dies instead of ~17 s (see OneNodeDelayedDelivery in myshop/celery.py).
-CELERY_WORKER_CONSUMER = os.environ.get("CELERY_WORKER_CONSUMER", "myshop.celery:FailoverConsumer")
+# after its node dies instead of ~17 s (see OneNodeDelayedDelivery in core/worker.py).
+CELERY_WORKER_CONSUMER = os.environ.get("CELERY_WORKER_CONSUMER", "core.worker:FailoverConsumer")
 # Publisher confirms: a publish returns once the queue's majority has the message (quorum queues need them,
 # or a message sent on a channel that then closes can vanish). py-amqp waits forever by default, for a
 # confirm and for any other reply: a broker under a memory or disk alarm stops reading from publishers, and
-# a checkout would hang. BROKER_CONFIRM_TIMEOUT bounds the wait for a confirm (myshop/celery.py applies it
+# a checkout would hang. BROKER_CONFIRM_TIMEOUT bounds the wait for a confirm (core/publishing.py applies it
 # to every publish); BROKER_SOCKET_TIMEOUT bounds every read and write on the socket (py-amqp's
 # read_timeout/write_timeout), which the reconnect after a failed publish needs as well.
 BROKER_CONFIRM_TIMEOUT = float(os.environ.get("BROKER_CONFIRM_TIMEOUT", "1.0"))
@@ -353,7 +353,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # A publish the broker nacks (a quorum queue electing a new leader) is tried once more after this pause.
 BROKER_NACK_RETRY_SECONDS = float(os.environ.get("BROKER_NACK_RETRY_SECONDS", "0.5"))
 # Celery's Django fixup closes the database connection around every task unless told to reuse it; a new
-# PostgreSQL connection per email cost as much CPU as the email itself (bench/checkout.py). myshop/celery.py
+# PostgreSQL connection per email cost as much CPU as the email itself (bench/checkout.py). core/worker.py
 # applies CONN_MAX_AGE per task instead, as Django does per request.
 CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_TASK_SERIALIZER = "json"
@@ -385,7 +385,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": PAYMENT_EXPIRY_CHECK_SECONDS},
     },
     "clear-expired-sessions": {
-        "task": "myshop.tasks.clear_expired_sessions",
+        "task": "core.tasks.clear_expired_sessions",
         "schedule": SESSION_CLEAR_EXPIRED_SECONDS,
         "options": {"expires": SESSION_CLEAR_EXPIRED_SECONDS},
     },
@@ -419,7 +419,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     # Status-page paths are keys to an order: masked in every line (myshop/logmask.py).
-    "filters": {"mask_status_tokens": {"()": "myshop.logmask.MaskStatusTokens"}},
+    "filters": {"mask_status_tokens": {"()": "core.logmask.MaskStatusTokens"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_status_tokens"]}
     },

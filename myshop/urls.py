@@ -3,7 +3,7 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
-from .ratelimit import limit_posts
+from core.ratelimit import limit_posts
 
 # Password guessing on the admin login meets the same per-client limit as the shop's forms.
 admin.site.login = limit_posts("admin-login", "RATE_LIMIT_LOGIN")(admin.site.login)
@@ -16,9 +16,8 @@ urlpatterns = [
     path("", include("shop.urls", namespace="shop")),
 ]
 
-# A database error outside a view (saving the session) gets the 503 page; any other error the 500 page,
-# built without the database or session, which may be what failed (shop.views.server_error).
-handler500 = "myshop.middleware.server_error"
+# An outage outside a view (saving the session) gets the 503 page; any other error the 500 page.
+handler500 = "core.views.server_error"
 
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

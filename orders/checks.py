@@ -18,3 +18,43 @@ def check_email_links(app_configs, **kwargs):
             )
         ]
     return []
+
+
+# Backends that write whole emails (names, addresses, status links) to the log or to files, or keep them.
+NON_DELIVERING_MAIL_BACKENDS = (
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+)
+
+
+@register(Tags.security, deploy=True)
+def check_emails_are_delivered(app_configs, **kwargs):
+    """With DEBUG off, emails must go to a mail server, not into logs or files full of personal data."""
+    if not settings.DEBUG and settings.EMAIL_BACKEND in NON_DELIVERING_MAIL_BACKENDS:
+        return [
+            Warning(
+                f"EMAIL_BACKEND is {settings.EMAIL_BACKEND}: customers get no email, and whole emails "
+                "(names, addresses, status links) end up in the log or on disk.",
+                hint="Use orders.mail.SMTPBackend (the default with DEBUG off) and set EMAIL_HOST.",
+                id="orders.W002",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def check_unknown_outcomes_are_told_apart(app_configs, **kwargs):
+    """Django's own SMTP backend reports a reply lost after the message like any error: it would be retried,
+    and the customer would get a copy per attempt."""
+    if settings.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":
+        return [
+            Warning(
+                "EMAIL_BACKEND is Django's SMTP backend, which cannot tell a mail server that stored the "
+                "message but answered too late from one that refused it: such an email would be sent "
+                "again on every retry.",
+                hint="Use orders.mail.SMTPBackend (Django's, with that told apart).",
+                id="orders.W003",
+            )
+        ]
+    return []

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from myshop.ratelimit import client_address, count_hit
+from core.ratelimit import client_address, count_hit
 
 from .models import Order, mailbox_of
 from .services import OrderPlacementError

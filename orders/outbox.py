@@ -25,7 +25,7 @@ from django.db.models import BooleanField, F, Q
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Now
 
-from myshop.publishing import ConfirmBoundedTask
+from core.publishing import ConfirmBoundedTask
 
 from .models import OrderEmail
 from .signals import email_handover_failed, email_sent

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 
-from myshop.after_response import after_response
+from core.after_response import after_response
 from myshop.compiled import CompiledInsert
 from payments import invoices
 from shop import lookups, stock

@@ -11,7 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from cart.cart import Cart
-from myshop.ratelimit import limit_posts
+from core.ratelimit import limit_posts
 from payments import services as payments
 
 from .forms import OrderCreateForm

@@ -1,11 +1,8 @@
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef
-from django.http import Http404, HttpResponseServerError
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
-from django.template import loader
-from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_safe
 
 from cart.cart import Cart
@@ -51,22 +48,3 @@ def product_detail(request, id, slug):
             "in_cart": cart.quantity_of(product.id),
         },
     )
-
-
-def server_error(request):
-    """500 page in the site's layout, built from settings alone: the database or session may be what failed."""
-    context = {"shop_name": settings.SHOP_NAME, "shop_contact_email": settings.SHOP_CONTACT_EMAIL}
-    return HttpResponseServerError(loader.get_template("500.html").render(context))
-
-
-def csrf_failure(request, reason=""):
-    """403 for a form whose CSRF check failed (an expired or missing cookie): say so, offer to try again.
-
-    "Try again" leads back to the page the form was on, when the browser said which one and it is ours.
-    """
-    referer = request.META.get("HTTP_REFERER", "")
-    safe = url_has_allowed_host_and_scheme(
-        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    retry_url = referer if referer and safe else reverse("cart:cart_detail")
-    return render(request, "403_csrf.html", {"retry_url": retry_url}, status=403)

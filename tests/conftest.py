@@ -181,5 +181,5 @@ def session_store(request, settings):
         yield request.param
         caches["default"].clear()
     else:
-        settings.SESSION_ENGINE = "myshop.sessions"
+        settings.SESSION_ENGINE = "core.sessions"
         yield request.param

@@ -1,5 +1,5 @@
 """The checkout's hand-over to the broker runs after the shopper has the thank-you page, not before it
-(myshop/after_response.py): a slow or unreachable broker never delays the page."""
+(core/after_response.py): a slow or unreachable broker never delays the page."""
 
 import threading
 from unittest.mock import patch
@@ -8,7 +8,7 @@ import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from myshop.after_response import AfterResponseMiddleware, after_response
+from core.after_response import AfterResponseMiddleware, after_response
 from orders.models import Order
 from orders.tasks import order_created
 from testkit.shopper import Shopper, placed_order_number

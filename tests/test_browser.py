@@ -660,10 +660,10 @@ def test_every_shop_page_passes_axe_at_desktop_and_phone_width(browser, live_ser
         finally:
             cache.clear()
 
-        # The 500 page, as shop.views.server_error renders it, served at a URL of the live server.
+        # The 500 page, as core.views.server_error renders it, served at a URL of the live server.
         from django.test import RequestFactory
 
-        from shop.views import server_error
+        from core.views import server_error
 
         error_page = server_error(RequestFactory().get("/")).content
         page.route(

@@ -76,7 +76,7 @@ def _fail_the_cycled_key_mapping(cache):
 
 @pytest.mark.django_db
 def test_with_sessions_in_the_database_a_redis_outage_does_not_stop_a_checkout(make_product, customer, caplog):
-    """SESSION_ENGINE=myshop.sessions (the default without a shared cache) keeps Redis out of shopping: the
+    """SESSION_ENGINE=core.sessions (the default without a shared cache) keeps Redis out of shopping: the
     mapping of the old session key, written for a double click, is best effort."""
     from django.core.cache import cache
 

@@ -84,7 +84,7 @@ def test_pages_need_no_inline_script_or_style(client, make_product, customer, dj
 
 
 def test_images_from_a_separate_media_host_are_allowed(settings, client, db):
-    from myshop.middleware import content_security_policy
+    from core.middleware import content_security_policy
 
     settings.MEDIA_URL = "https://media.shop.example/uploads/"
     assert "https://media.shop.example" in content_security_policy().split("img-src", 1)[1].split(";")[0]

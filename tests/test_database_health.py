@@ -1,4 +1,4 @@
-"""The health check of a reused PostgreSQL connection (myshop/postgresql): no round trip, and a connection
+"""The health check of a reused PostgreSQL connection (core/postgresql): no round trip, and a connection
 the server ended is still found unusable and replaced."""
 
 from unittest.mock import patch

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import path, reverse
 
 from cart.cart import Cart
-from shop import views as shop_views
+from core import views as core_views
 
 
 def boom(request):
@@ -55,7 +55,7 @@ def test_500_page_is_in_the_layout_and_needs_no_database_or_session(with_failing
     assert ">myshop</a>" in html and "cart-summary" not in html
     request = RequestFactory().get("/boom/")  # no session, no user: what a failing middleware may leave
     with CaptureQueriesContext(connection) as queries:
-        response = shop_views.server_error(request)
+        response = core_views.server_error(request)
     assert response.status_code == 500 and len(queries) == 0
 
 

@@ -68,7 +68,7 @@ def test_check_deploy_warns_when_emails_would_link_to_localhost():
 def test_check_deploy_fails_without_a_shared_cache_for_the_abuse_limits():
     env = {key: value for key, value in PRODUCTION_ENV.items() if key != "CACHE_URL"}
     result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
-    assert result.returncode != 0 and "myshop.W001" in result.stderr + result.stdout
+    assert result.returncode != 0 and "core.W001" in result.stderr + result.stdout
 
 
 def test_check_deploy_accepts_an_in_process_cache_when_every_limit_is_switched_off():
@@ -97,7 +97,7 @@ def test_check_deploy_fails_when_emails_would_be_written_to_a_log_or_file(backen
         **PRODUCTION_ENV,
         EMAIL_BACKEND=f"django.core.mail.backends.{backend}.EmailBackend",
     )
-    assert result.returncode != 0 and "myshop.W002" in result.stderr + result.stdout
+    assert result.returncode != 0 and "orders.W002" in result.stderr + result.stdout
 
 
 def test_check_deploy_fails_on_djangos_smtp_backend_which_would_resend_a_stored_email():
@@ -109,7 +109,7 @@ def test_check_deploy_fails_on_djangos_smtp_backend_which_would_resend_a_stored_
         **PRODUCTION_ENV,
         EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
     )
-    assert result.returncode != 0 and "myshop.W003" in result.stderr + result.stdout
+    assert result.returncode != 0 and "orders.W003" in result.stderr + result.stdout
 
 
 def test_check_deploy_warns_when_https_protection_is_switched_off():
@@ -300,7 +300,7 @@ def test_the_limit_window_starts_at_the_clients_first_request(client, make_produ
     ],
 )
 def test_client_addresses_are_parsed_strictly(rf, settings, remote, forwarded, proxies, expected):
-    from myshop.ratelimit import client_address
+    from core.ratelimit import client_address
 
     settings.TRUSTED_PROXY_COUNT = proxies
     extra = {"REMOTE_ADDR": remote}

@@ -33,13 +33,13 @@ def test_a_visitor_who_has_done_nothing_gets_no_session_row(client, make_product
 
 
 def test_expired_sessions_are_cleared_by_a_periodic_task(db):
+    from core.tasks import clear_expired_sessions
     from myshop.celery import app
-    from myshop.tasks import clear_expired_sessions
 
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert "myshop.tasks.clear_expired_sessions" in scheduled
+    assert "core.tasks.clear_expired_sessions" in scheduled
     app.loader.import_default_modules()
-    assert "myshop.tasks.clear_expired_sessions" in app.tasks  # the worker finds it
+    assert "core.tasks.clear_expired_sessions" in app.tasks  # the worker finds it
 
     now = timezone.now()
     Session.objects.create(session_key="a" * 32, session_data="", expire_date=now - timedelta(days=1))

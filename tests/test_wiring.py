@@ -48,7 +48,7 @@ def test_settings_come_from_the_environment():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split(" ", 3)[:3] == [
-        "myshop.postgresql",  # Django's, its health check without a round trip
+        "core.postgresql",  # Django's, its health check without a round trip
         "amqp://a:b@mq:5672/v",
         "django.core.mail.backends.smtp.EmailBackend",
     ]

@@ -1,23 +1,12 @@
 """Request and response guards for the whole site: request bodies, database and cache outages, the CSP header."""
 
 import codecs
-import logging
-import sys
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse
 from django.shortcuts import render
-from django.template.loader import render_to_string
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from shop.views import server_error as shop_server_error
-
-from .logmask import mask_status_tokens
-
-logger = logging.getLogger(__name__)
+from .views import OUTAGE_ERRORS, service_unavailable
 
 
 class RequestBodyMiddleware:
@@ -83,21 +72,15 @@ def _refuse(request, status, title, message):
 
 # --- Database and cache outages -----------------------------------------------------------------------------
 
-DATABASE_ERRORS = (OperationalError, InterfaceError)
-# Redis, the shared cache: it holds the sessions (the cart, the checkout's keys) when CACHE_URL is set.
-CACHE_ERRORS = (RedisConnectionError, RedisTimeoutError)
-OUTAGE_ERRORS = DATABASE_ERRORS + CACHE_ERRORS
-RETRY_AFTER_SECONDS = 10
 
-
-class DatabaseUnavailableMiddleware:
+class OutageMiddleware:
     """While the database or the shared cache is unreachable, answer every request that needs it with a
     friendly 503 page and Retry-After, and one log line, instead of a 500 and a traceback per request.
     Nothing to do to recover: the next request opens a new connection (CONN_HEALTH_CHECKS drops a dead
     persistent database connection first; Redis connections are made again by the client).
 
     Errors raised by views (and templates) come here; one raised after the view, when the session is saved,
-    reaches `server_error` (handler500), which answers the same way. Reading a session while Redis is down
+    reaches core.views.server_error (handler500), which answers the same way. Reading a session while Redis is down
     gives an empty one (Django's cache session store), so pages that only read still answer.
     """
 
@@ -113,35 +96,7 @@ class DatabaseUnavailableMiddleware:
         session = getattr(request, "session", None)
         if session is not None:
             session.modified = False  # saving it would fail again
-        return database_unavailable(request, exception)
-
-
-def database_unavailable(request, error):
-    """The 503 answer for a request that failed for want of the database or the cache; logged once, without
-    traceback."""
-    first_line = (str(error).strip().splitlines() or [""])[0][:200]
-    logger.warning(
-        "%s unavailable: %s %s answered 503 (%s: %s)",
-        "cache" if isinstance(error, CACHE_ERRORS) else "database",
-        request.method,
-        mask_status_tokens(request.path),
-        type(error).__name__,
-        first_line,
-    )
-    # No request context: the context processors (cart, user) would query the database.
-    response = HttpResponse(render_to_string("503.html", {"shop_name": settings.SHOP_NAME}), status=503)
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    response["Cache-Control"] = "no-store"
-    response._has_been_logged = True  # Django's request logger would add an error line for the 503
-    return response
-
-
-def server_error(request):
-    """handler500: a database or cache error raised outside a view (saving the session) gets the 503 page too."""
-    error = sys.exc_info()[1]
-    if isinstance(error, OUTAGE_ERRORS):
-        return database_unavailable(request, error)
-    return shop_server_error(request)
+        return service_unavailable(request, exception)
 
 
 # --- Content-Security-Policy --------------------------------------------------------------------------------

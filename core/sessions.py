@@ -4,13 +4,13 @@ Django's database store turns any database error while updating a session into U
 middleware answers as "session interrupted": a 400 and a logged traceback, as if the shopper had logged out
 in another tab. When the error is the database being unreachable (a restart, a dropped connection), it is an
 outage: the original error is raised instead, and the site answers it with the 503 page
-(myshop.middleware.server_error).
+(core.views.server_error).
 """
 
 from django.contrib.sessions.backends import db
 from django.contrib.sessions.backends.base import UpdateError
 
-from .middleware import DATABASE_ERRORS
+from .views import DATABASE_ERRORS
 
 
 class SessionStore(db.SessionStore):

@@ -1,4 +1,4 @@
-"""Periodic housekeeping, run by Celery beat (see CELERY_BEAT_SCHEDULE)."""
+"""Periodic housekeeping, run by Celery beat (CELERY_BEAT_SCHEDULE in settings)."""
 
 from importlib import import_module
 
