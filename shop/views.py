@@ -5,9 +5,6 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
-from cart.cart import Cart
-from cart.forms import CartAddProductForm
-
 from .lookups import product_on_sale
 from .models import Category, Product
 
@@ -34,17 +31,4 @@ def product_detail(request, id, slug):
     product = product_on_sale(id, slug)
     if product is None:
         raise Http404("No product matches the given query.")
-    cart = Cart(request.session)
-    addable = cart.addable_quantity(product)
-    refused = cart.pop_refused(product.id)
-    form = CartAddProductForm(initial={"quantity": refused or 1}, max_quantity=addable)
-    return render(
-        request,
-        "shop/product/detail.html",
-        {
-            "product": product,
-            "cart_product_form": form,
-            "addable": addable,
-            "in_cart": cart.quantity_of(product.id),
-        },
-    )
+    return render(request, "shop/product/detail.html", {"product": product})
