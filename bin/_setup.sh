@@ -3,8 +3,8 @@
 set -euo pipefail
 
 PYTHON="${PYTHON:-python3}"
-if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
-  echo "myshop needs Python 3.10 or newer (Django 5.2); set PYTHON=/path/to/python3.x" >&2
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "myshop needs Python 3.11 or newer; set PYTHON=/path/to/python3.x" >&2
   exit 1
 fi
 if [ ! -x .venv/bin/python ]; then

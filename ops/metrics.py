@@ -5,7 +5,7 @@ and in a prefork worker, set PROMETHEUS_MULTIPROC_DIR to an empty directory so t
 process's values (prometheus_client's multiprocess mode; the worker makes its own directory when unset).
 Gauges read from the database are computed at scrape time by the web process (EmailStateCollector).
 
-For other code: `record_failed_handover(kind)` when an email could not be handed to the broker.
+For other code: `record_failed_publish(kind)` when an email could not be published to the broker.
 """
 
 import os
@@ -14,9 +14,9 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, g
 from prometheus_client.core import GaugeMetricFamily
 
 ORDERS_PLACED = Counter("myshop_orders_placed", "Orders placed (counted when their transaction commits).")
-FAILED_HANDOVERS = Counter(
-    "myshop_email_handover_failures",
-    "Order emails the broker did not take at hand-over (left for the sweep).",
+FAILED_PUBLISHES = Counter(
+    "myshop_email_publish_failures",
+    "Order emails the broker did not take when published (left for the sweep).",
     ["kind"],
 )
 EMAIL_LATENCY = Histogram(
@@ -28,9 +28,9 @@ EMAIL_LATENCY = Histogram(
 TASKS = Counter("myshop_worker_tasks", "Celery tasks finished by this worker, by outcome.", ["task", "outcome"])
 
 
-def record_failed_handover(kind):
+def record_failed_publish(kind):
     """Count one order email of `kind` ("confirmation", "shipping") that the broker did not take."""
-    FAILED_HANDOVERS.labels(kind=kind).inc()
+    FAILED_PUBLISHES.labels(kind=kind).inc()
 
 
 class EmailStateCollector:

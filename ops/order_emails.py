@@ -5,12 +5,11 @@ from django.db import transaction
 from django.db.models import Count
 from django.db.models.signals import post_save
 
+from orders.emails import KINDS
 from orders.models import Order, OrderEmail
-from orders.signals import email_handover_failed
+from orders.signals import email_publish_failed
 
 from . import metrics
-
-KINDS = tuple(OrderEmail.Kind.values)
 
 
 def states():
@@ -31,11 +30,11 @@ def _count_placed_order(sender, instance, created, raw=False, **kwargs):
         transaction.on_commit(metrics.ORDERS_PLACED.inc)
 
 
-def _count_failed_handover(sender, kind, **kwargs):
-    metrics.record_failed_handover(kind)
+def _count_failed_publish(sender, kind, **kwargs):
+    metrics.record_failed_publish(kind)
 
 
 def connect():
     post_save.connect(_count_placed_order, sender=Order, dispatch_uid="ops-count-placed-order")
-    email_handover_failed.connect(_count_failed_handover, dispatch_uid="ops-count-failed-handover")
+    email_publish_failed.connect(_count_failed_publish, dispatch_uid="ops-count-failed-publish")
     metrics.register_database_gauges(counts_by_kind_and_state)

@@ -19,11 +19,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from payments import services as payments
-from payments.admin import InvoiceInline, PaymentByHandInline, PaymentInline
 from shop.money import format_money
 
 from . import export, numbers, outbox, services
+from .emails import KINDS
 from .models import Order, OrderEmail
 from .paginator import EstimatingPaginator
 
@@ -61,13 +60,13 @@ class KnownChoicesFilter(admin.ChoicesFieldListFilter):
 class ConfirmationFilter(EmailStateFilter):
     title = "confirmation email"
     parameter_name = "confirmation"
-    kind = OrderEmail.Kind.CONFIRMATION
+    kind = "confirmation"
 
 
 class ShippingNoticeFilter(EmailStateFilter):
     title = "shipping notice"
     parameter_name = "shipping"
-    kind = OrderEmail.Kind.SHIPPING
+    kind = "shipping"
 
 
 class PlacedFilter(admin.DateFieldListFilter):
@@ -101,7 +100,7 @@ def _record(request, order_ids, what):
 
 def _resend(model_admin, request, order_ids, kind):
     resent = outbox.resend(order_ids=order_ids, kind=kind)
-    label = OrderEmail.Kind(kind).label.lower()
+    label = KINDS[kind].label.lower()
     _record(request, resent, f"Sent the {label} again.")
     if resent:
         model_admin.message_user(
@@ -173,6 +172,16 @@ def owes(kind):
     return lambda order: any(email.kind == kind for email in order.emails.all())
 
 
+def resend_action(kind):
+    """The admin action "Send the <kind> again" for the selected orders (each kind of email has one)."""
+
+    def action(model_admin, request, queryset):
+        _resend(model_admin, request, list(queryset.values_list("id", flat=True)), kind.name)
+
+    action.__name__ = f"resend_{kind.name}"
+    return admin.action(description=f"Send the {kind.label.lower()} again", permissions=["change"])(action)
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     # Fits 1280 px without scrolling sideways; every column is read from the order row or its prefetched emails.
@@ -191,9 +200,7 @@ class OrderAdmin(admin.ModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     list_per_page = 50
-    # The lines and the emails are tables of their own below the form (change_form.html), read-only; the
-    # payments, the invoice and a payment taken by hand are the payments app's inlines.
-    inlines = [PaymentInline, InvoiceInline, PaymentByHandInline]
+    # The lines and the emails are tables of their own below the form (change_form.html), read-only.
     fieldsets = [
         (None, {"fields": ["number", "status", "placed", "last_changed", "status_page"]}),
         ("Money", {"fields": ["money_subtotal", "money_shipping", "money_total"]}),
@@ -210,18 +217,10 @@ class OrderAdmin(admin.ModelAdmin):
         "money_shipping",
         "money_total",
     ]
-    actions = [
-        "mark_paid",
-        "mark_shipped",
-        "cancel",
-        "resend_confirmation",
-        "resend_shipping",
-        "export_csv",
-        "refund_and_cancel",
-        "take_payment_by_hand",
-        "resend_invoice",
-    ]
-    # The order page's buttons, in this order, each shown only when its step is possible for the order.
+    # And a "Send the ... again" action for each kind of email (get_actions).
+    actions = ["mark_paid", "mark_shipped", "cancel", "export_csv"]
+    # The order page's buttons, in this order, each shown only when its step is possible for the order; then
+    # one to send each kind of email again (get_order_buttons).
     order_buttons = [
         OrderButton("mark_paid", "Mark paid", can_move_to(Status.PAID)),
         OrderButton("mark_shipped", "Mark shipped and email the customer", can_move_to(Status.SHIPPED)),
@@ -232,9 +231,6 @@ class OrderAdmin(admin.ModelAdmin):
             confirm="Its stock goes back on sale, and a cancelled order cannot be reopened.",
             confirm_label="Yes, cancel the order",
         ),
-        OrderButton("resend_confirmation", "Send the confirmation again", owes(OrderEmail.Kind.CONFIRMATION)),
-        OrderButton("resend_shipping", "Send the shipping notice again", owes(OrderEmail.Kind.SHIPPING)),
-        OrderButton("resend_invoice", "Send the invoice again", owes(OrderEmail.Kind.INVOICE)),
     ]
 
     class Media:
@@ -251,6 +247,21 @@ class OrderAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         return search_orders(queryset, search_term), False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if actions and self.has_change_permission(request):
+            for kind in KINDS.values():
+                action = resend_action(kind)
+                actions[action.__name__] = (action, action.__name__, action.short_description)
+        return actions
+
+    def get_order_buttons(self):
+        resend = [
+            OrderButton(f"resend_{kind.name}", f"Send the {kind.label.lower()} again", owes(kind.name))
+            for kind in KINDS.values()
+        ]
+        return [*self.order_buttons, *resend]
 
     def changelist_view(self, request, extra_context=None):
         # Without the admin's navigation column: at 1280 px it would leave the list too narrow for its
@@ -290,11 +301,11 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description="Confirmation")
     def confirmation(self, order):
-        return _email_state(order, OrderEmail.Kind.CONFIRMATION)
+        return _email_state(order, "confirmation")
 
     @admin.display(description="Shipping notice")
     def shipping_notice(self, order):
-        return _email_state(order, OrderEmail.Kind.SHIPPING)
+        return _email_state(order, "shipping")
 
     @admin.display(description="Subtotal")
     def money_subtotal(self, order):
@@ -332,7 +343,7 @@ class OrderAdmin(admin.ModelAdmin):
             if self.has_change_permission(request, obj):
                 available = self.get_actions(request)
                 context["order_buttons"] = [
-                    button for button in self.order_buttons if button.action in available and button.shown(obj)
+                    button for button in self.get_order_buttons() if button.action in available and button.shown(obj)
                 ]
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -346,7 +357,8 @@ class OrderAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, order):
             raise PermissionDenied
         change_page = reverse("admin:orders_order_change", args=[order.pk])
-        button = next((button for button in self.order_buttons if button.action == request.POST.get("action")), None)
+        action = request.POST.get("action")
+        button = next((button for button in self.get_order_buttons() if button.action == action), None)
         available = self.get_actions(request)
         if button is None or button.action not in available:
             self.message_user(request, "That is not something this page can do to an order.", messages.ERROR)
@@ -387,48 +399,9 @@ class OrderAdmin(admin.ModelAdmin):
     def cancel(self, request, queryset):
         self._change_status(request, queryset, Status.CANCELLED, "Cancelled, stock back on sale")
 
-    @admin.action(description="Send the confirmation email again", permissions=["change"])
-    def resend_confirmation(self, request, queryset):
-        _resend(self, request, list(queryset.values_list("id", flat=True)), OrderEmail.Kind.CONFIRMATION)
-
-    @admin.action(description="Send the shipping notice again", permissions=["change"])
-    def resend_shipping(self, request, queryset):
-        _resend(self, request, list(queryset.values_list("id", flat=True)), OrderEmail.Kind.SHIPPING)
-
     @admin.action(description="Export selected orders to CSV")
     def export_csv(self, request, queryset):
         return export.orders_csv_response(queryset.order_by("id"))
-
-    # --- Payments (payments/services.py) ---
-
-    @admin.action(description="Refund and cancel selected orders (money back through the provider, stock back on sale)")
-    def refund_and_cancel(self, request, queryset):
-        refunded, refused = payments.refund_and_cancel(
-            order_ids=list(queryset.values_list("id", flat=True)), by=request.user.get_username()
-        )
-        for payment in refunded:
-            self.message_user(
-                request,
-                f"Order {payment.order_id}: refunded {format_money(payment.amount)} through {payment.provider}.",
-                messages.SUCCESS,
-            )
-        for why in refused.values():
-            self.message_user(request, why, messages.WARNING)
-
-    @admin.action(description="Send the invoice again")
-    def resend_invoice(self, request, queryset):
-        _resend(self, request, list(queryset.values_list("id", flat=True)), OrderEmail.Kind.INVOICE)
-
-    @admin.action(description="Wait for a payment by bank transfer (the order never expires)")
-    def take_payment_by_hand(self, request, queryset):
-        ids = payments.take_payment_by_hand(
-            order_ids=list(queryset.values_list("id", flat=True)), by=request.user.get_username()
-        )
-        self.message_user(
-            request,
-            f"{len(ids)} pending order(s) now wait for a payment by hand; mark them paid when it arrives.",
-            messages.SUCCESS,
-        )
 
 
 def _email_state(order, kind):
@@ -478,7 +451,7 @@ class OrderEmailAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send the selected emails again")
     def resend(self, request, queryset):
-        for kind in OrderEmail.Kind:
+        for kind in KINDS:
             order_ids = list(queryset.filter(kind=kind).values_list("order_id", flat=True))
             if order_ids:
                 _resend(self, request, order_ids, kind)

@@ -1,74 +1,56 @@
-"""The emails an order sends, built from templates in templates/orders/emails/."""
+"""The kinds of email an order sends, and the messages made from their templates.
+
+Each kind is declared once, with `orders.tasks.email_task` in the tasks module of the app that owes it; its
+templates are `<template>.txt` and `<template>.html`. See docs/architecture.md, "Adding a kind of email".
+"""
+
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils.crypto import salted_hmac
 
-from myshop.compiled import CompiledQuery
 from shop.money import format_money
 from shop.templatetags.shop_text import local_datetime, vat_note
 
-from . import outbox
-from .models import Order, OrderItem
+
+@dataclass(frozen=True)
+class EmailKind:
+    """One kind of order email: what the outbox stores (`name`), shows (`label`) and sends."""
+
+    name: str
+    label: str
+    subject: str  # a format string of `shop` and `order`: "{shop}: order {order.number} received"
+    template: str  # "orders/emails/confirmation": .txt is the text, .html the HTML alternative
+    task: object  # the Celery task that sends it (its name stays stable: queued messages name it)
+    attachments: object = None  # order -> [(filename, content, mimetype)], added to every copy
 
 
-def load_order(order_id, *, lines=None):
-    """Order `order_id` with its items and their products, in one query; None if there is no such order.
-
-    `lines`: the items already read (with the email's claim, `claimed_order_items`): no query."""
-    items = _order_items(order_id) if lines is None else lines
-    if items:
-        order = items[0].order
-    else:  # an order without lines is not made by checkout, but an email must not crash on one
-        order = Order.objects.filter(id=order_id).first()
-        if order is None:
-            return None
-    order.loaded_items = items
-    return order
+KINDS = {}
 
 
-# Every email the worker sends runs one of these: compiled once (myshop/compiled.py).
-_order_items = CompiledQuery(
-    lambda order_id: OrderItem.objects.filter(order_id=order_id).select_related("order", "product").order_by("id"),
-    int,
-)
-# The same, read in the statement that claims the email (outbox.claim(reading=...), PostgreSQL).
-claimed_order_items = CompiledQuery(
-    lambda order_id: (
-        OrderItem.objects.filter(order_id=order_id)
-        .filter(outbox.CLAIM_TAKEN)
-        .select_related("order", "product")
-        .order_by("id")
-    ),
-    int,
-)
+def register(kind):
+    """Add `kind` to the kinds the outbox knows; declaring a name twice is a mistake."""
+    if kind.name in KINDS:
+        raise ValueError(f"the email kind {kind.name!r} is declared twice")
+    KINDS[kind.name] = kind
+    return kind
 
 
-def confirmation_message(order, *, site_url=None):
-    """The confirmation email for `order` (from load_order): plain text with an HTML alternative."""
-    return _order_message(order, "confirmation", f"{settings.SHOP_NAME}: order {order.number} received", site_url)
+def kind_choices():
+    """(name, label) of every declared kind: the choices of OrderEmail.kind."""
+    return [(kind.name, kind.label) for kind in KINDS.values()]
 
 
-def shipping_message(order, *, site_url=None):
-    """The shipping notice for `order` (from load_order): plain text with an HTML alternative."""
-    return _order_message(order, "shipped", f"{settings.SHOP_NAME}: order {order.number} has shipped", site_url)
-
-
-def invoice_message(order, *, invoice_number, site_url=None):
-    """The invoice email for `order` (from load_order), without its PDF: payments.invoices attaches it."""
-    return _order_message(
-        order, "invoice", f"{settings.SHOP_NAME}: invoice {invoice_number} for order {order.number}", site_url
-    )
-
-
-def _order_message(order, template, subject, site_url):
+def message(order, kind, *, site_url=None):
+    """The `kind` email for `order` (from load_order): plain text with an HTML alternative."""
     items = getattr(order, "loaded_items", None)
     if items is None:
         items = list(order.items.select_related("product"))
     context = {
         "order": order,
-        # Each line as the emails show it, in plain values: a template reads a dict's keys at the first try.
+        # Each line in plain values: a template reads a dict's keys at the first try.
         "lines": [
             {
                 "quantity": item.quantity,
@@ -83,26 +65,25 @@ def _order_message(order, template, subject, site_url):
         "total": format_money(order.total),
         "shop_name": settings.SHOP_NAME,
         "status_url": (site_url or settings.SHOP_SITE_URL).rstrip("/") + order.get_absolute_url(),
-        # Worked out once for both parts: as filters and tags in each, they were a third of the templates' work.
         "placed_on": local_datetime(order.created),
         "vat_note": vat_note(),
     }
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string(f"orders/emails/{template}.txt", context),
+    email = EmailMultiAlternatives(
+        subject=kind.subject.format(shop=settings.SHOP_NAME, order=order),
+        body=render_to_string(f"{kind.template}.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[order.email],
         reply_to=[settings.SHOP_CONTACT_EMAIL],
-        # The same Message-ID on every attempt makes a rare duplicate recognisable to mail clients. It is
-        # derived from the order, never the status-page token: mail servers log Message-IDs.
-        headers={
-            "Message-ID": f"<order-{order.id}-{template}.{_message_key(order, template)}"
-            f"@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"
-        },
+        # The same Message-ID on every attempt lets mail clients recognise a rare duplicate. Derived from the
+        # order's id, never its status-page token: mail servers log Message-IDs.
+        headers={"Message-ID": _message_id(order, kind)},
     )
-    message.attach_alternative(render_to_string(f"orders/emails/{template}.html", context), "text/html")
-    return message
+    email.attach_alternative(render_to_string(f"{kind.template}.html", context), "text/html")
+    for attachment in kind.attachments(order) if kind.attachments else []:
+        email.attach(*attachment)
+    return email
 
 
-def _message_key(order, template):
-    return salted_hmac("orders.emails.message-id", f"{order.id}:{template}").hexdigest()[:24]
+def _message_id(order, kind):
+    key = salted_hmac("orders.emails.message-id", f"{order.id}:{kind.name}").hexdigest()[:24]
+    return f"<order-{order.id}-{kind.name}.{key}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"

@@ -1,16 +1,15 @@
-"""Sending one email and telling what a failure means: retry it, give up, or "it may have gone out".
+"""Sending one email, and telling what a failure means: retry it, give up, or "it may have gone out".
 
 An SMTP conversation has a point of no return: the "." that ends the message body. An error before it
-(connecting, MAIL, RCPT, DATA, the body itself) means the server has not taken the message, so trying
-again is safe. A timeout or a dropped connection while waiting for the answer to that "." means the server
-may well have stored it: sending again would send a second copy, so the outcome is reported as unknown.
+(connecting, MAIL, RCPT, DATA, the body itself) means the server has not taken the message, so trying again is
+safe. A timeout or a dropped connection while waiting for the answer to that "." means the server may well
+have stored it: sending again would send a second copy, so the outcome is reported as unknown.
 `SMTPBackend` is Django's SMTP backend that tells the two apart; use it for real mail.
 """
 
 import logging
 import smtplib
 
-from django.conf import settings
 from django.core.mail import BadHeaderError, get_connection
 from django.core.mail.backends.smtp import EmailBackend
 
@@ -52,10 +51,11 @@ class SMTPBackend(EmailBackend):
     def connection_class(self):
         return _SMTP_SSL if self.use_ssl else _SMTP
 
-    def _send(self, email_message):
-        self.connection.body_handed_over = False
+    def send_messages(self, email_messages):
+        if self.connection is not None:
+            self.connection.body_handed_over = False
         try:
-            return super()._send(email_message)
+            return super().send_messages(email_messages)
         except smtplib.SMTPResponseException:
             raise  # the server answered: it did not take the message (or refused it for good)
         except Exception as error:
@@ -63,20 +63,21 @@ class SMTPBackend(EmailBackend):
                 raise OutcomeUnknown(f"{type(error).__name__} after the message body was sent: {error}") from error
             raise
 
-    def abort(self):
-        """Drop the connection without a goodbye: after an error, the server may never answer one."""
-        for connection in (self._partial_connection, self.connection):
+    def close(self):
+        connection = self.connection
+        if connection is not None and connection.sock is not None:
+            connection.sock.settimeout(min(QUIT_TIMEOUT, self.timeout or QUIT_TIMEOUT))
+        try:
+            super().close()
+        except Exception:  # the message's fate is already known: a slow or broken goodbye changes nothing
             if connection is not None:
                 connection.close()
-        self._partial_connection = self.connection = None
 
-    def _close_connection(self, connection):
-        try:
-            if connection.sock is not None:
-                connection.sock.settimeout(min(QUIT_TIMEOUT, self.timeout or QUIT_TIMEOUT))
-            connection.quit()
-        except Exception:  # the message's fate is already known: a slow or broken goodbye changes nothing
-            connection.close()
+    def abort(self):
+        """Drop the connection without a goodbye: after an error, the server may never answer one."""
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
 
 
 def is_permanent(error):
@@ -117,8 +118,3 @@ class Sending:
                 self.connection.close()
         except Exception:  # noqa: BLE001  (the message was already handled either way)
             logger.info("closing the mail connection failed; the message was already handled")
-
-
-def uses_plain_smtp_backend():
-    """True when EMAIL_BACKEND is Django's own SMTP backend, which cannot tell an unknown outcome."""
-    return settings.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend"

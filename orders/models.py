@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models.functions import Now, Upper
 from django.urls import reverse
 
+from .emails import kind_choices
 from .numbers import new_number
 
 
@@ -108,11 +109,6 @@ class OrderEmail(models.Model):
     what made it due (the order, its shipping), so an email can be late but never forgotten.
     """
 
-    class Kind(models.TextChoices):
-        CONFIRMATION = "confirmation", "Order confirmation"
-        SHIPPING = "shipping", "Shipping notice"
-        INVOICE = "invoice", "Invoice"  # owed when the order is paid; the PDF is attached (payments/invoices.py)
-
     class State(models.TextChoices):
         PENDING = "pending", "Not sent yet"
         SENDING = "sending", "Being sent"
@@ -123,7 +119,7 @@ class OrderEmail(models.Model):
         FAILED = "failed", "Failed"
 
     order = models.ForeignKey(Order, related_name="emails", on_delete=models.CASCADE)
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    kind = models.CharField(max_length=20, choices=kind_choices)  # declared by orders.tasks.email_task
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
     # Counted when an attempt starts, so an attempt that never finishes (a killed worker) counts too.
     attempts = models.PositiveIntegerField(default=0)

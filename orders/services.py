@@ -5,25 +5,21 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 
 from core.after_response import after_response
-from myshop.compiled import CompiledInsert
-from payments import invoices
 from shop import lookups, stock
 from shop.money import ZERO, format_money, shipping_cost
 
 from . import numbers, outbox
-from .models import Order, OrderEmail, OrderItem
-from .tasks import order_created, order_shipped
+from .models import Order, OrderItem
+from .signals import order_status_changed
+from .tasks import order_created
 
 CUSTOMER_FIELDS = ("first_name", "last_name", "email", "address", "postal_code", "city")
 NUMBER_DRAWS = 3  # placements tried before a taken order number (or any integrity error) fails the order
 Status = Order.Status
-_insert_lines = CompiledInsert(OrderItem)  # OrderItem.objects.bulk_create, its SQL written once
 
-# The order's life. Only these moves exist; anything else is refused with a message. Nothing leaves
-# "shipped" (the goods are gone: a return is a new process) or "cancelled" (its stock went back on sale).
-# Online payment (payments/services.py) needs no move of its own: its webhook takes pending -> paid, the
-# expiry of an unpaid order pending -> cancelled, a refund before shipping paid -> cancelled; a payment that
-# arrives for a cancelled order is flagged on the payment, never revives the order (its stock is sold on).
+# The order's life: only these moves exist, anything else is refused with a message. Nothing leaves
+# "shipped" (the goods are gone) or "cancelled" (its stock went back on sale). Payments move orders through
+# these same transitions (docs/payments.md).
 TRANSITIONS = {
     Status.PENDING: {Status.PAID, Status.CANCELLED},
     Status.PAID: {Status.SHIPPED, Status.CANCELLED},
@@ -89,16 +85,14 @@ def _create_order(customer, quantities, idempotency_key, prices_seen):
         **{field: customer[field] for field in CUSTOMER_FIELDS},
     )
     # In hand for the thank-you page (as emails.load_order gives them): the page needs no query of its own.
-    order.loaded_items = _insert_lines(
-        [
-            OrderItem(order=order, product=products[product_id], price=products[product_id].price, quantity=quantity)
-            for product_id, quantity in quantities.items()
-        ]
+    order.loaded_items = OrderItem.objects.bulk_create(
+        OrderItem(order=order, product=products[product_id], price=products[product_id].price, quantity=quantity)
+        for product_id, quantity in quantities.items()
     )
     stock.sell(products=products, quantities=quantities, order_id=order.id)
-    # The outbox row is written with the order: whatever happens after the commit, the email is owed.
-    outbox.owe(order.id, OrderEmail.Kind.CONFIRMATION)
-    # Handed over once committed, and in a request once the shopper has the page: never raises (outbox.OutboxTask).
+    # Written with the order: whatever happens after the commit, the email is owed.
+    outbox.add(order.id, "confirmation")
+    # Published once committed and, in a request, once the shopper has the page; never raises (outbox.EmailTask).
     transaction.on_commit(lambda: after_response(lambda: order_created.delay(order.id)))
     return order
 
@@ -127,7 +121,8 @@ def change_status(*, order_ids, to):
     {refused id: why}).
 
     The rows are locked first, so two operators doing the same at once change each order once:
-    cancelling gives its stock back exactly once, and shipping owes exactly one shipping notice.
+    cancelling gives its stock back exactly once, and shipping owes exactly one shipping notice. Receivers
+    of `order_status_changed` act in the same transaction (payments numbers the invoice of a paid order).
     """
     to = Status(to)
     locked = Order.objects.select_for_update().filter(id__in=order_ids).order_by("id")
@@ -144,13 +139,10 @@ def change_status(*, order_ids, to):
             stock.give_back(order_id=order_id, quantities=lines)
     if to == Status.SHIPPED:
         for order_id in changed:
-            outbox.owe(order_id, OrderEmail.Kind.SHIPPING)
-            transaction.on_commit(lambda order_id=order_id: order_shipped.delay(order_id))
-    if to == Status.PAID:
-        for order_id in changed:
-            # Numbered in this transaction (gapless: a rollback gives the number back); the worker renders
-            # the PDF and emails it, once, whatever path led to "paid" (a webhook, an operator).
-            invoices.issue(order_id=order_id)
+            outbox.add(order_id, "shipping")
+        outbox.publish_on_commit(changed, "shipping")
+    if changed:
+        order_status_changed.send(sender=Order, order_ids=changed, status=to)
     return changed, refused
 
 

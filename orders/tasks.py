@@ -1,35 +1,203 @@
-"""Queue messages in, emails out. Each task takes only an order id; the outbox says what is owed."""
+"""Queue messages in, emails out. Each email task takes only an order id; the outbox says what is owed.
 
+The worker's side of an email reads top to bottom in `deliver`: claim it, build it, send it, record how it
+went. Retries are bounded by the attempts the outbox counts, not by Celery's counter: waiting for another
+worker's claim, or for the database, is not an attempt.
+"""
+
+import enum
 import logging
 import random
 import time
+from contextlib import suppress
 
 from celery import shared_task
 from celery.exceptions import Reject
 from django.conf import settings
 from django.db import DatabaseError
 
-from . import outbox
-from .emails import claimed_order_items, confirmation_message, load_order, shipping_message
+from . import emails, outbox
 from .mail import OutcomeUnknown, Sending, is_permanent
-from .models import OrderEmail
+from .models import Order, OrderItem
+from .outbox import Claimed
 
 logger = logging.getLogger(__name__)
+
+
+class Delivery(enum.StrEnum):
+    """What a delivery of an email task did (its return value)."""
+
+    SENT = "sent"
+    UNCONFIRMED = "unconfirmed"  # the mail server took it and never answered: not sent again by itself
+    FAILED = "failed"
+    ALREADY_DONE = "already-done"
+    MISSING = "missing"  # no such email owed: the message is dropped
+    MALFORMED = "malformed"  # not an order id: the message is dropped
+
+
+def email_task(kind, *, label, subject, task_name, template=None, attachments=None):
+    """Declare a kind of order email; return the Celery task that sends it (`delay(order_id)` publishes).
+
+    `subject` formats `shop` and `order`; the templates are `<template>.txt` and `.html` (by default
+    orders/emails/<kind>); `attachments(order)` gives [(filename, content, mimetype)] for every copy.
+    """
+
+    def send(self, order_id):
+        return deliver(self, order_id, emails.KINDS[kind])
+
+    send.__name__ = send.__qualname__ = task_name.rsplit(".", 1)[-1]
+    send.__doc__ = f"Send order `order_id`'s {label.lower()}; a repeated delivery sends nothing."
+    task = shared_task(name=task_name, base=outbox.EmailTask, bind=True, max_retries=None, email_kind=kind)(send)
+    emails.register(
+        emails.EmailKind(
+            name=kind,
+            label=label,
+            subject=subject,
+            template=template or f"orders/emails/{kind}",
+            task=task,
+            attachments=attachments,
+        )
+    )
+    return task
+
+
+order_created = email_task(
+    "confirmation",
+    label="Order confirmation",
+    subject="{shop}: order {order.number} received",
+    task_name="orders.tasks.order_created",
+)
+order_shipped = email_task(
+    "shipping",
+    label="Shipping notice",
+    subject="{shop}: order {order.number} has shipped",
+    task_name="orders.tasks.order_shipped",
+)
+
+
+@shared_task(name="orders.tasks.sweep_unsent_emails", ignore_result=True)
+def sweep_unsent_emails():
+    """Publish again the order emails the broker may have lost (run by Celery beat)."""
+    swept = outbox.sweep()
+    if swept:
+        logger.info(
+            "sweep: published %s email(s) again: %s",
+            len(swept),
+            ", ".join(f"order {order_id} {kind}" for order_id, kind in swept),
+        )
+    return len(swept)
+
+
+# --- The worker's side of one email ---------------------------------------------------------------------
+
+
+def deliver(task, order_id, kind):
+    """Send order `order_id`'s `kind` email at most once across deliveries, retrying failures with backoff.
+
+    Logs one line per outcome with the order id, never the customer's details.
+    """
+    if isinstance(order_id, bool) or not isinstance(order_id, int):
+        logger.error("%s email: dropped a message with a malformed order id", kind.name)
+        return Delivery.MALFORMED
+    try:
+        held = outbox.claim(order_id, kind.name, task_id=task.request.id)
+    except DatabaseError as error:  # not an attempt: nothing was begun
+        _wait_for_the_database(task, order_id, kind.name, error)
+    if held.outcome is not Claimed.TAKEN:
+        return _not_taken(task, held)
+    with held.renewing():
+        try:
+            message = emails.message(load_order(order_id), kind)
+        except DatabaseError as error:  # the database blinked before anything was sent: not an attempt
+            with suppress(DatabaseError):  # still down: the claim's lease lapses instead
+                held.release_uncounted(f"{type(error).__name__} while preparing the email")
+            _wait_for_the_database(task, order_id, kind.name, error)
+        except Exception as error:  # noqa: BLE001  (the message could not be made, e.g. its PDF: a failed attempt)
+            return _failed_attempt(task, held, error)
+        sending = Sending(message)
+        try:
+            sending.send()
+        except OutcomeUnknown as error:
+            _record(held.mark_unconfirmed, str(error))
+            logger.warning(
+                "order %s: %s email may have been delivered (the mail server took it but never answered); "
+                "not sent again unless an operator resends it",
+                order_id,
+                kind.name,
+            )
+            return Delivery.UNCONFIRMED
+        except Exception as error:  # noqa: BLE001  (anything before the message was handed over: retry)
+            return _failed_attempt(task, held, error)
+        else:
+            if not _record(held.mark_sent):
+                logger.warning("order %s: %s email sent after its claim had lapsed", order_id, kind.name)
+            logger.info("order %s: %s email sent", order_id, kind.name)
+            return Delivery.SENT
+        finally:
+            sending.close()  # after the outcome is recorded: a slow goodbye never undoes a delivery
+
+
+def load_order(order_id):
+    """Order `order_id` with its items and their products (in `loaded_items`), in one query; None if none."""
+    items = list(OrderItem.objects.filter(order_id=order_id).select_related("order", "product").order_by("id"))
+    if items:
+        order = items[0].order
+    else:  # an order without lines is not made by checkout, but its email must not fail on one
+        order = Order.objects.filter(id=order_id).first()
+        if order is None:
+            return None
+    order.loaded_items = items
+    return order
+
+
+def _not_taken(task, held):
+    """The claim was refused: say why, and wait through the broker if another worker holds it."""
+    order_id, kind = held.order_id, held.kind
+    if held.outcome is Claimed.MISSING:
+        logger.error("order %s: no %s email owed (no such order, or not due), message dropped", order_id, kind)
+        return Delivery.MISSING
+    if held.outcome is Claimed.DONE:
+        logger.info("order %s: %s email already handled, nothing sent", order_id, kind)
+        return Delivery.ALREADY_DONE
+    if held.outcome is Claimed.EXHAUSTED:
+        logger.error(
+            "order %s: %s email FAILED: every attempt was spent, the last ones killed before they ended", order_id, kind
+        )
+        return Delivery.FAILED
+    wait = held.wait_seconds + random.uniform(0.5, 2)
+    logger.info("order %s: %s email claimed by another worker, checking again in %.0f s", order_id, kind, wait)
+    _retry(task, order_id, kind, wait)
+
+
+def _failed_attempt(task, held, error):
+    """An attempt failed before the message was handed over: fail for good, or retry after the backoff."""
+    order_id, kind = held.order_id, held.kind
+    description = f"{type(error).__name__}: {error}"
+    attempt = _record(held.attempts_started)
+    if is_permanent(error) or attempt >= settings.ORDER_EMAIL_MAX_ATTEMPTS:
+        _record(held.mark_failed, description)
+        # Only the type reaches the log: SMTP errors can quote the customer's address.
+        logger.error(
+            "order %s: %s email FAILED after %s attempt(s) (%s)", order_id, kind, attempt, type(error).__name__
+        )
+        return Delivery.FAILED
+    _record(held.release, description)
+    wait = retry_delay(attempt)
+    logger.warning(
+        "order %s: %s email attempt %s failed (%s), retrying in %.1f s",
+        order_id,
+        kind,
+        attempt,
+        type(error).__name__,
+        wait,
+    )
+    _retry(task, order_id, kind, wait)
 
 
 def retry_delay(attempt):
     """Seconds to wait after failed attempt `attempt` (1, 2, ...): exponential, capped, with jitter."""
     ceiling = min(settings.ORDER_EMAIL_RETRY_MAX_SECONDS, settings.ORDER_EMAIL_RETRY_BASE_SECONDS * 2 ** (attempt - 1))
     return random.uniform(ceiling / 2, ceiling)
-
-
-def _retry(task, order_id, kind, countdown):
-    """Run again in `countdown` seconds, through the broker; if the retry cannot be published, the sweep will."""
-    try:
-        raise task.retry(countdown=countdown)
-    except Reject:  # Celery could not publish the retry and drops this message
-        outbox.due_now(order_id, kind)
-        raise
 
 
 def _wait_for_the_database(task, order_id, kind, error):
@@ -45,6 +213,15 @@ def _wait_for_the_database(task, order_id, kind, error):
     _retry(task, order_id, kind, wait)
 
 
+def _retry(task, order_id, kind, countdown):
+    """Run again in `countdown` seconds, through the broker; if the retry cannot be published, the sweep will."""
+    try:
+        raise task.retry(countdown=countdown)
+    except Reject:  # Celery could not publish the retry and drops this message
+        outbox.mark_due(order_id, kind)
+        raise
+
+
 def _record(outcome, *args):
     """Write an attempt's outcome, riding out a short database outage: the email has been handled already."""
     for pause in (1, 2, 4, None):
@@ -54,119 +231,3 @@ def _record(outcome, *args):
             if pause is None:
                 raise
             time.sleep(pause)
-
-
-def send_order_email(task, order_id, kind, build_message):
-    """Send order `order_id`'s `kind` email at most once across deliveries, retrying failures with backoff.
-
-    Logs one line per outcome with the order id; never the customer's details.
-    """
-    if isinstance(order_id, bool) or not isinstance(order_id, int):
-        logger.error("%s email: dropped a message with a malformed order id", kind)
-        return "malformed"
-    try:
-        held = outbox.claim(order_id, kind, task_id=task.request.id, reading=claimed_order_items)
-    except DatabaseError as error:  # not an attempt: nothing was begun
-        _wait_for_the_database(task, order_id, kind, error)
-    if held.outcome == outbox.MISSING:
-        logger.error("order %s: no %s email owed (no such order, or not due), message dropped", order_id, kind)
-        return held.outcome
-    if held.outcome == outbox.DONE:
-        logger.info("order %s: %s email already handled, nothing sent", order_id, kind)
-        return held.outcome
-    if held.outcome == outbox.EXHAUSTED:
-        logger.error(
-            "order %s: %s email FAILED: every attempt was spent, the last ones killed before they ended", order_id, kind
-        )
-        return "failed"
-    if held.outcome == outbox.BUSY:
-        wait = held.wait_seconds + random.uniform(0.5, 2)
-        logger.info("order %s: %s email claimed by another worker, checking again in %.0f s", order_id, kind, wait)
-        _retry(task, order_id, kind, wait)
-    with held.renewing():
-        return _attempt(task, held, build_message)
-
-
-def _attempt(task, held, build_message):
-    order_id, kind = held.order_id, held.kind
-    try:
-        sending = Sending(build_message(load_order(order_id, lines=held.read)))
-    except DatabaseError as error:  # the database blinked before anything was sent: not an attempt
-        try:
-            held.release(f"{type(error).__name__} while preparing the email", uncount=True)
-        except DatabaseError:
-            pass  # the claim's lease lapses instead
-        _wait_for_the_database(task, order_id, kind, error)
-    except Exception as error:  # noqa: BLE001  (the message could not be made, e.g. its PDF: an attempt that failed)
-        return _failed_attempt(task, held, error)
-    try:
-        try:
-            sending.send()
-        except OutcomeUnknown as error:
-            _record(held.unconfirmed, str(error))
-            logger.warning(
-                "order %s: %s email may have been delivered (the mail server took it but never "
-                "answered); not sent again unless an operator resends it",
-                order_id,
-                kind,
-            )
-            return "unconfirmed"
-        except Exception as error:  # noqa: BLE001  (anything before the message was handed over: retry)
-            return _failed_attempt(task, held, error)
-        if not _record(held.sent):
-            logger.warning("order %s: %s email sent after its claim had lapsed", order_id, kind)
-        logger.info("order %s: %s email sent", order_id, kind)
-        return "sent"
-    finally:
-        sending.close()
-
-
-def _failed_attempt(task, held, error):
-    order_id, kind = held.order_id, held.kind
-    description = f"{type(error).__name__}: {error}"
-    attempt = _record(held.attempts)
-    if is_permanent(error) or attempt >= settings.ORDER_EMAIL_MAX_ATTEMPTS:
-        _record(held.failed, description)
-        # Only the type reaches the log: SMTP errors can quote the customer's address.
-        logger.error(
-            "order %s: %s email FAILED after %s attempt(s) (%s)", order_id, kind, attempt, type(error).__name__
-        )
-        return "failed"
-    _record(held.release, description)
-    wait = retry_delay(attempt)
-    logger.warning(
-        "order %s: %s email attempt %s failed (%s), retrying in %.1f s",
-        order_id,
-        kind,
-        attempt,
-        type(error).__name__,
-        wait,
-    )
-    _retry(task, order_id, kind, wait)
-
-
-# Retries are bounded by the attempts the outbox counts, not by Celery's counter: waiting for another
-# worker's claim, or for the database, is not an attempt.
-@shared_task(base=outbox.OutboxTask, bind=True, max_retries=None, email_kind=OrderEmail.Kind.CONFIRMATION)
-def order_created(self, order_id):
-    """Email the customer that order `order_id` was received; a repeated delivery sends nothing."""
-    return send_order_email(self, order_id, OrderEmail.Kind.CONFIRMATION, confirmation_message)
-
-
-@shared_task(base=outbox.OutboxTask, bind=True, max_retries=None, email_kind=OrderEmail.Kind.SHIPPING)
-def order_shipped(self, order_id):
-    """Email the customer that order `order_id` has shipped; a repeated delivery sends nothing."""
-    return send_order_email(self, order_id, OrderEmail.Kind.SHIPPING, shipping_message)
-
-
-@shared_task(name="orders.tasks.sweep_unsent_emails", ignore_result=True)
-def sweep_unsent_emails():
-    """Hand over order emails the broker may have lost (run periodically by Celery beat)."""
-    swept = outbox.sweep()
-    if swept:
-        logger.info(
-            "sweep: handed %s email(s) to the broker again: %s",
-            len(swept),
-            ", ".join(f"order {order_id} {kind}" for order_id, kind in swept),
-        )
-    return len(swept)

@@ -6,6 +6,6 @@ app_name = "orders"
 
 urlpatterns = [
     path("create/", views.order_create, name="order_create"),
-    path("created/", views.order_created, name="order_created"),
+    path("created/", views.thank_you, name="thank_you"),
     path("<uuid:token>/", views.order_detail, name="order_detail"),
 ]

@@ -12,11 +12,11 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from cart.cart import Cart
 from core.ratelimit import limit_posts
-from payments import services as payments
 
+from . import pages
 from .forms import OrderCreateForm
 from .limits import check_order_limits, record_order
-from .models import Order, OrderEmail
+from .models import Order
 from .services import OrderPlacementError, place_order
 
 logger = logging.getLogger(__name__)
@@ -143,31 +143,36 @@ def _thank_you(request, order):
         messages.info(request, "This order was placed already. Its confirmation email has the link to its page.")
         return redirect("shop:product_list")
     request.session[LAST_ORDER_KEY] = {"token": str(order.token), "at": timezone.now().timestamp()}
-    context = _order_context(order)
-    if getattr(order, "loaded_items", None) is not None:  # placed by this very request: nothing paid yet
-        context["payment"] = payments.summarise_new(order)
-    return render(request, "orders/order/created.html", context)
+    # The lines in hand were placed by this very request: nothing can be paid yet.
+    just_placed = getattr(order, "loaded_items", None) is not None
+    return render(request, "orders/order/created.html", _order_context(request, order, just_placed=just_placed))
 
 
 @never_cache
 @require_safe
-def order_created(request):
+def thank_you(request):
+    """The thank-you page asked for again (a reload of /orders/created/), for a short while after the order."""
     last = request.session.get(LAST_ORDER_KEY)
     fresh = isinstance(last, dict) and timezone.now().timestamp() - float(last.get("at", 0)) < LAST_ORDER_MINUTES * 60
     order = Order.objects.filter(token=last.get("token")).first() if fresh else None
     if order is None:
         return redirect("shop:product_list")
-    return render(request, "orders/order/created.html", _order_context(order))
+    return render(request, "orders/order/created.html", _order_context(request, order))
 
 
 @never_cache  # private: it shows the customer's address
 @require_safe
 def order_detail(request, token):
     order = get_object_or_404(Order, token=token)
-    confirmation = order.emails.filter(kind=OrderEmail.Kind.CONFIRMATION).first()
-    return render(request, "orders/order/detail.html", {**_order_context(order), "confirmation": confirmation})
+    confirmation = order.emails.filter(kind="confirmation").first()
+    context = {**_order_context(request, order), "confirmation": confirmation}
+    return render(request, "orders/order/detail.html", context)
 
 
-def _order_context(order):
+def _order_context(request, order, *, just_placed=False):
     items = getattr(order, "loaded_items", None)  # the lines just placed, with their products
-    return {"order": order, "items": items if items is not None else list(order.items.select_related("product"))}
+    return {
+        "order": order,
+        "items": items if items is not None else list(order.items.select_related("product")),
+        "panels": pages.panels(request, order, just_placed=just_placed),
+    }

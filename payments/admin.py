@@ -1,5 +1,5 @@
 """Payments, invoices and provider events for operators: read-only records, refunds as an action, invoices
-downloaded through the admin (never a public URL)."""
+downloaded through the admin (never a public URL); and the order admin, extended with them."""
 
 from django.contrib import admin, messages
 from django.http import FileResponse, Http404
@@ -7,6 +7,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from orders import admin as orders_admin
+from orders.models import Order
 from shop.money import format_money
 
 from . import invoices, services
@@ -203,3 +205,41 @@ class PaymentByHandInline(admin.StackedInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+# --- The order page, with what payments adds to it ---------------------------------------------------------
+
+admin.site.unregister(Order)
+
+
+@admin.register(Order)
+class OrderAdmin(orders_admin.OrderAdmin):
+    """The orders app's admin, with each order's payments, its invoice, refunds and payment by hand."""
+
+    inlines = [*orders_admin.OrderAdmin.inlines, PaymentInline, InvoiceInline, PaymentByHandInline]
+    actions = [*orders_admin.OrderAdmin.actions, "refund_and_cancel", "take_payment_by_hand"]
+
+    @admin.action(description="Refund and cancel selected orders (money back through the provider, stock back on sale)")
+    def refund_and_cancel(self, request, queryset):
+        refunded, refused = services.refund_and_cancel(
+            order_ids=list(queryset.values_list("id", flat=True)), by=request.user.get_username()
+        )
+        for payment in refunded:
+            self.message_user(
+                request,
+                f"Order {payment.order_id}: refunded {format_money(payment.amount)} through {payment.provider}.",
+                messages.SUCCESS,
+            )
+        for why in refused.values():
+            self.message_user(request, why, messages.WARNING)
+
+    @admin.action(description="Wait for a payment by bank transfer (the order never expires)")
+    def take_payment_by_hand(self, request, queryset):
+        ids = services.take_payment_by_hand(
+            order_ids=list(queryset.values_list("id", flat=True)), by=request.user.get_username()
+        )
+        self.message_user(
+            request,
+            f"{len(ids)} pending order(s) now wait for a payment by hand; mark them paid when it arrives.",
+            messages.SUCCESS,
+        )

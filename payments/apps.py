@@ -7,4 +7,11 @@ class PaymentsConfig(AppConfig):
     name = "payments"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the configuration checks)
+        from orders import pages
+        from orders.signals import order_status_changed
+
+        from . import checks, invoices, tasks  # noqa: F401  (checks registered; tasks declare the invoice email)
+        from .templatetags.payment_pages import order_payment_panel
+
+        order_status_changed.connect(invoices.issue_for_paid_orders, dispatch_uid="payments-issue-invoices")
+        pages.add_panel(order_payment_panel)

@@ -20,8 +20,8 @@ from django.db.models.functions import Now
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from orders import emails, outbox
-from orders.models import Order, OrderEmail
+from orders import outbox
+from orders.models import Order
 from shop.money import format_money
 
 from .models import Invoice, InvoiceSequence, Payment
@@ -43,9 +43,17 @@ def issue(*, order_id):
     counter.last_number += 1
     counter.save(update_fields=["last_number"])
     invoice = Invoice.objects.create(order_id=order_id, year=year, sequence=counter.last_number, issued_at=now)
-    outbox.owe(order_id, OrderEmail.Kind.INVOICE)
-    outbox.hand_over_on_commit([order_id], OrderEmail.Kind.INVOICE)
+    outbox.add(order_id, "invoice")
+    outbox.publish_on_commit([order_id], "invoice")
     return invoice
+
+
+def issue_for_paid_orders(sender, order_ids, status, **kwargs):
+    """Receiver of orders.signals.order_status_changed: number the invoice of every order just marked paid,
+    in the transaction that marks it (a webhook's, an operator's), so a rollback gives the number back."""
+    if status == Order.Status.PAID:
+        for order_id in order_ids:
+            issue(order_id=order_id)
 
 
 def invoice_storage():
@@ -125,11 +133,8 @@ def open_pdf(invoice):
         return None
 
 
-def invoice_message(order):
-    """The invoice email for `order` (from orders.emails.load_order), with the PDF attached; renders the PDF
-    if the worker has not yet (this runs inside the email's outbox claim)."""
+def pdf_attachment(order):
+    """The invoice email's attachment: [(filename, PDF, mimetype)]. Renders and stores the PDF the first time,
+    inside the email's outbox claim (payments.tasks.invoice_email), so every attempt counts."""
     invoice = Invoice.objects.get(order_id=order.id)
-    pdf = ensure_pdf(invoice, order)
-    message = emails.invoice_message(order, invoice_number=invoice.number)
-    message.attach(invoice.filename, pdf, "application/pdf")
-    return message
+    return [(invoice.filename, ensure_pdf(invoice, order), "application/pdf")]

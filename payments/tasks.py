@@ -8,9 +8,7 @@ import urllib.request
 
 from celery import shared_task
 
-from orders import outbox
-from orders.models import OrderEmail
-from orders.tasks import send_order_email
+from orders.tasks import email_task
 
 from . import invoices, offline, services
 
@@ -19,13 +17,16 @@ logger = logging.getLogger(__name__)
 OFFLINE_DELIVERY_RETRIES = 10  # about 25 minutes of retries, like a (more patient) real provider
 
 
-# Retries are bounded by the attempts the outbox counts (see orders/tasks.py); rendering the PDF is part of
-# each attempt, so a render that kills its worker every time ends "failed" like any other email.
-@shared_task(base=outbox.OutboxTask, bind=True, max_retries=None, email_kind=OrderEmail.Kind.INVOICE)
-def invoice_email(self, order_id):
-    """Email order `order_id`'s invoice, its PDF rendered and stored first if it is not yet; a repeated
-    delivery sends nothing."""
-    return send_order_email(self, order_id, OrderEmail.Kind.INVOICE, invoices.invoice_message)
+# Rendering the PDF is part of each attempt: a render that kills its worker every time ends "failed" like any
+# other email.
+invoice_email = email_task(
+    "invoice",
+    label="Invoice",
+    subject="{shop}: invoice {order.invoice.number} for order {order.number}",
+    task_name="payments.tasks.invoice_email",
+    template="payments/emails/invoice",
+    attachments=invoices.pdf_attachment,
+)
 
 
 @shared_task(ignore_result=True)

@@ -143,7 +143,9 @@ def test_order_page_buttons_move_the_order_and_the_pages_pass_axe(browser, live_
         page.goto(reverse("admin:orders_order_change", args=[order.id]))
         expect(page.get_by_role("heading", name=f"Next steps for order {order.number}")).to_be_visible()
         buttons = page.locator(".order-buttons button")
-        expect(buttons).to_have_text(["Mark paid", "Cancel: stock goes back on sale", "Send the confirmation again"])
+        expect(buttons).to_have_text(
+            ["Mark paid", "Cancel: stock goes back on sale", "Send the order confirmation again"]
+        )
         expect(page.locator("#line-1 th")).to_have_text("2 × Blue mug")
         expect(page.locator("#line-1")).to_contain_text("€7.00")
         expect(page.locator("#line-1")).to_contain_text("€14.00")
@@ -159,7 +161,7 @@ def test_order_page_buttons_move_the_order_and_the_pages_pass_axe(browser, live_
             [
                 "Mark shipped and email the customer",
                 "Cancel: stock goes back on sale",
-                "Send the confirmation again",
+                "Send the order confirmation again",
                 "Send the invoice again",
             ]
         )  # paid: invoiced

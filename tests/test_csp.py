@@ -46,7 +46,7 @@ def shop_pages(client, make_product, customer, django_capture_on_commit_callback
     with patch.object(order_created, "delay"), django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("orders:order_create"), customer)
     pages += [
-        ("thank you", client.get(reverse("orders:order_created"))),
+        ("thank you", client.get(reverse("orders:thank_you"))),
         ("status", client.get(Order.objects.get().get_absolute_url())),
         ("not found", client.get("/no-such-page/")),
         ("admin login", client.get(reverse("admin:login"))),

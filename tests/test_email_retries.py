@@ -17,6 +17,7 @@ from conftest import wait_for
 from orders import outbox
 from orders.mail import Sending
 from orders.models import OrderEmail
+from orders.outbox import Claimed
 from orders.services import place_order
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
@@ -96,11 +97,11 @@ def test_a_second_delivery_waits_out_a_live_claim_through_the_broker_and_sends_n
     wait_for(lambda: email_state(order).state == "sent", timeout=30, what="the confirmation")
     OrderEmail.objects.filter(order=order).update(state="pending")
     held = outbox.claim(order.id, "confirmation")  # another worker, sending it right now
-    assert held.outcome == outbox.CLAIMED
+    assert held.outcome is Claimed.TAKEN
     worker_outbox.clear()
 
-    outbox.hand_over(order.id, "confirmation")  # a redelivery arrives meanwhile
-    finished = threading.Timer(1.0, held.sent)  # the other worker finishes within its lease
+    outbox.publish(order.id, "confirmation")  # a redelivery arrives meanwhile
+    finished = threading.Timer(1.0, held.mark_sent)  # the other worker finishes within its lease
     finished.start()
     wait_for(lambda: email_state(order).state == "sent", timeout=10, what="the other worker to finish")
     finished.join()

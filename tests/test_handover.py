@@ -40,7 +40,7 @@ def test_checkout_answers_and_clears_the_cart_whatever_fails_after_the_commit(cl
     assert OrderEmail.objects.filter(order=order, kind="confirmation", state="pending").exists()
 
 
-def test_one_failing_hand_over_never_skips_the_others_in_a_bulk_action(admin_client, customer):
+def test_one_failing_publish_never_skips_the_others_in_a_bulk_action(admin_client, customer):
     ids = []
     for _ in range(3):
         order = Order.objects.create(**customer)
@@ -73,7 +73,7 @@ def test_an_owed_email_is_one_row_due_a_requeue_period_later_and_owing_it_again_
     from orders import outbox
 
     order = Order.objects.create(**customer)
-    outbox.owe(order.id, "confirmation")
+    outbox.add(order.id, "confirmation")
     email = OrderEmail.objects.annotate(now=Now()).get(order=order)
     assert (email.kind, email.state, email.attempts, email.claimed_by, email.last_error) == (
         "confirmation",
@@ -86,5 +86,5 @@ def test_an_owed_email_is_one_row_due_a_requeue_period_later_and_owing_it_again_
     assert abs(due_in - timedelta(seconds=settings.ORDER_EMAIL_REQUEUE_AFTER_SECONDS)) < timedelta(seconds=5)
     assert abs(email.queued_at - email.now) < timedelta(seconds=5) and email.created == email.queued_at
     OrderEmail.objects.filter(id=email.id).update(state="sent")
-    outbox.owe(order.id, "confirmation")  # owed again, e.g. by a second placement of the same order
+    outbox.add(order.id, "confirmation")  # owed again, e.g. by a second placement of the same order
     assert list(OrderEmail.objects.filter(order=order).values_list("state", flat=True)) == ["sent"]

@@ -278,7 +278,7 @@ def broker_down(monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_metrics_count_a_failed_hand_over_and_no_rolled_back_order(
+def test_metrics_count_a_failed_publish_and_no_rolled_back_order(
     client, make_product, customer, metrics_open, broker_down
 ):
     from django.db import transaction
@@ -293,7 +293,7 @@ def test_metrics_count_a_failed_hand_over_and_no_rolled_back_order(
             raise RuntimeError("the request failed after placing the order")
     after = scrape(client, **metrics_open)
 
-    failed = "myshop_email_handover_failures"
+    failed = "myshop_email_publish_failures"
     assert (
         sample(after, failed, "_total", kind="confirmation") - sample(before, failed, "_total", kind="confirmation")
         == 1

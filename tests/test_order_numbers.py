@@ -102,7 +102,7 @@ def test_emails_name_the_order_by_its_number_and_keep_the_id_in_the_message_id(p
     Order.objects.filter(id=placed.id).update(status="shipped")
     from orders import outbox
 
-    outbox.owe(placed.id, "shipping")
+    outbox.add(placed.id, "shipping")
     assert order_shipped(placed.id) == "sent"
     confirmation, shipping = mailoutbox
     for message in (confirmation, shipping):

@@ -9,7 +9,7 @@ from django.urls import reverse
 from cart.cart import SESSION_KEY, Cart
 from orders.forms import OrderCreateForm
 from orders.models import Order, OrderEmail, OrderItem
-from orders.outbox import hand_over
+from orders.outbox import publish
 from orders.services import OrderPlacementError, place_order
 from orders.tasks import order_created
 from shop.models import Product
@@ -88,18 +88,18 @@ def test_rolled_back_transaction_queues_nothing(make_product, customer, django_c
     assert not Order.objects.exists()
 
 
-def test_a_failed_hand_over_never_raises_and_makes_the_email_due_for_the_sweep(make_product, customer):
+def test_a_failed_publish_never_raises_and_makes_the_email_due_for_the_sweep(make_product, customer):
     order = place_order(customer=customer, quantities={make_product().id: 1})
     email = OrderEmail.objects.get(order=order)
     assert email.due_at > email.created  # handed over at commit: the sweep leaves it alone for a period
     with patch("celery.app.task.Task.apply_async", side_effect=OSError("connection refused")):
         assert order_created.delay(order.id) is None
-        assert hand_over(order.id, "confirmation") is False
+        assert publish(order.id, "confirmation") is False
     email.refresh_from_db()
     assert email.state == "pending"
     assert OrderEmail.objects.filter(id=email.id, due_at__lte=Now()).exists()
     with patch("celery.app.task.Task.apply_async"):
-        assert hand_over(order.id, "confirmation") is True
+        assert publish(order.id, "confirmation") is True
 
 
 # --- form -------------------------------------------------------------------------------------------------
@@ -170,8 +170,8 @@ def test_valid_checkout_places_order_clears_cart_and_shows_confirmation(
     page = response.content.decode()
     assert order.number in page and "€34.00" in page and str(order.get_absolute_url()) in page
     # The address the page gives itself (static/js/shop.js) shows the same order, as a reload would.
-    assert f'data-page-url="{reverse("orders:order_created")}"' in page
-    assert thank_you_order(client.get(reverse("orders:order_created"))) == order
+    assert f'data-page-url="{reverse("orders:thank_you")}"' in page
+    assert thank_you_order(client.get(reverse("orders:thank_you"))) == order
     assert client.session.get(SESSION_KEY) in (None, {})
     assert (order.subtotal, order.total) == (Decimal("34.00"), Decimal("38.90"))  # 4.90 shipping
 

@@ -35,7 +35,7 @@ def thank_you_page(client, order):
     session = client.session
     session["last_order_token"] = {"token": str(order.token), "at": datetime.now().timestamp()}
     session.save()
-    return client.get(reverse("orders:order_created"))
+    return client.get(reverse("orders:thank_you"))
 
 
 def state_of(order):

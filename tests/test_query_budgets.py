@@ -80,14 +80,14 @@ def test_publishing_reuses_the_broker_connection(customer):
     from celery.worker import state as worker_state
 
     from orders.models import Order
-    from orders.outbox import hand_over
+    from orders.outbox import publish
 
     task = "orders.tasks.order_created"
     run_before = worker_state.total_count[task]
     orders = [Order.objects.create(**customer) for _ in range(21)]
-    assert hand_over(orders[0].id, "confirmation")  # the pool may open its connection here
+    assert publish(orders[0].id, "confirmation")  # the pool may open its connection here
     with patch.object(amqp.Connection, "connect", autospec=True, side_effect=amqp.Connection.connect) as connect:
-        assert all(hand_over(order.id, "confirmation") for order in orders[1:])
+        assert all(publish(order.id, "confirmation") for order in orders[1:])
     assert connect.call_count == 0
 
     from myshop.celery import app
@@ -169,21 +169,3 @@ def test_the_worker_sends_an_email_in_at_most_four_statements(make_product, cust
     with Statements() as counted:
         assert order_created(order.id) == "sent"
     assert len(counted.statements) <= 4, "\n".join(counted.statements)
-
-
-def test_on_postgresql_the_claim_reads_the_order_in_the_same_statement(
-    make_product, customer, mailoutbox, transactional_db
-):
-    """One round trip takes the claim and reads what the email needs (its lines, their order and products);
-    the other records it sent. SQLite cannot update inside a WITH and keeps the three."""
-    if connection.vendor != "postgresql":
-        pytest.skip("a data-modifying WITH is PostgreSQL's")
-    from orders.services import place_order
-
-    with patch("celery.app.task.Task.apply_async"):
-        order = place_order(customer=customer, quantities={make_product().id: 1, make_product().id: 2})
-    with Statements() as counted:
-        assert order_created(order.id) == "sent"
-    assert len(counted.statements) == 2, "\n".join(counted.statements)
-    assert counted.statements[0].lstrip().upper().startswith("WITH")
-    assert len(mailoutbox) == 1 and order.number in mailoutbox[0].subject

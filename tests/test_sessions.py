@@ -23,7 +23,7 @@ def test_a_visitor_who_has_done_nothing_gets_no_session_row(client, make_product
         product.get_absolute_url(),
         reverse("cart:cart_detail"),
         reverse("orders:order_create"),
-        reverse("orders:order_created"),
+        reverse("orders:thank_you"),
     ]
     for url in urls:
         response = client.get(url, follow=True)
@@ -64,7 +64,7 @@ def test_a_planted_session_cookie_does_not_see_the_order(
     order = Order.objects.get()
     assert thank_you_order(placed) == order
 
-    seen = attacker.get(reverse("orders:order_created"))
+    seen = attacker.get(reverse("orders:thank_you"))
     assert seen.status_code == 302 and str(order.token) not in seen.content.decode()
     assert victim.cookies[settings.SESSION_COOKIE_NAME].value != planted
-    assert victim.get(reverse("orders:order_created")).context["order"] == order
+    assert victim.get(reverse("orders:thank_you")).context["order"] == order

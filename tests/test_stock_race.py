@@ -91,7 +91,7 @@ def test_a_double_submit_from_two_concurrent_requests_places_one_order_and_both_
     assert mugs.stock == 48
     for twin, response in zip(twins, responses):
         twin.cookies.update(response.cookies)
-        assert thank_you_order(twin.get(reverse("orders:order_created")))  # each sees the order on reload too
+        assert thank_you_order(twin.get(reverse("orders:thank_you")))  # each sees the order on reload too
 
 
 def test_a_submit_arriving_after_its_twin_finished_shows_the_order_too(make_product, customer, session_store):
@@ -108,7 +108,7 @@ def test_a_submit_arriving_after_its_twin_finished_shows_the_order_too(make_prod
         second = late.post(reverse("orders:order_create"), {**customer, "idempotency_key": key})
     assert thank_you_order(first) == thank_you_order(second) == Order.objects.get()
     late.cookies.update(second.cookies)
-    assert thank_you_order(late.get(reverse("orders:order_created"))) == Order.objects.get()
+    assert thank_you_order(late.get(reverse("orders:thank_you"))) == Order.objects.get()
 
 
 def test_a_second_click_arriving_while_the_first_renews_the_session_shows_the_order(

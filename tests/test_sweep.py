@@ -63,7 +63,7 @@ def test_an_expired_claim_is_handed_over_once_per_requeue_period_not_on_every_sw
     assert delay.call_count == 1
 
 
-def test_sweep_stops_at_the_first_refused_hand_over_and_leaves_the_rest_due(make_email):
+def test_sweep_stops_at_the_first_refused_publish_and_leaves_the_rest_due(make_email):
     first, second = make_email(due_at=ago(60)), make_email(due_at=ago(30))
     with patch("celery.app.task.Task.apply_async", side_effect=ConnectionRefusedError()) as publish:
         assert outbox.sweep() == []

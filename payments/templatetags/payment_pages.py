@@ -1,17 +1,27 @@
 from django import template
 from django.conf import settings
+from django.middleware.csrf import get_token
+from django.template.loader import render_to_string
 
-from payments.services import summarise
+from payments.services import summarise, summarise_new
 
 register = template.Library()
 
 
-@register.inclusion_tag("payments/_panel.html", takes_context=True)
+@register.simple_tag(takes_context=True)
 def payment_panel(context, order, summary=None):
     """Where the order's payment stands, and what the shopper can do (pay, try again, get the invoice)."""
-    return {
+    return order_payment_panel(context["request"], order, summary=summary)
+
+
+def order_payment_panel(request, order, *, summary=None, just_placed=False):
+    """The payment panel's HTML; a panel of the order's pages too (orders.pages, added by PaymentsConfig)."""
+    if summary is None:
+        summary = summarise_new(order) if just_placed else summarise(order)
+    context = {
         "order": order,
-        "summary": summary or summarise(order),
-        "csrf_token": context.get("csrf_token"),
+        "summary": summary,
+        "csrf_token": get_token(request),
         "contact_email": settings.SHOP_CONTACT_EMAIL,
     }
+    return render_to_string("payments/_panel.html", context)

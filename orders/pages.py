@@ -1,0 +1,17 @@
+"""What other apps add to an order's pages (the thank-you page and the status page): panels of HTML."""
+
+_panels = []
+
+
+def add_panel(render):
+    """Show `render(request, order, just_placed=...)`, an HTML string, on every order page, in the order added.
+
+    `just_placed` is true on the checkout's own answer, for an order placed by that very request.
+    """
+    if render not in _panels:
+        _panels.append(render)
+
+
+def panels(request, order, *, just_placed=False):
+    """The HTML of every panel for `order`'s page."""
+    return [render(request, order, just_placed=just_placed) for render in _panels]
