@@ -16,6 +16,8 @@ from celery.exceptions import Reject
 from django.conf import settings
 from django.db import DatabaseError
 
+from core.compiled import CompiledQuery
+
 from . import emails, outbox
 from .mail import OutcomeUnknown, Sending, is_permanent
 from .models import Order, OrderItem
@@ -139,7 +141,7 @@ def deliver(task, order_id, kind):
 
 def load_order(order_id):
     """Order `order_id` with its items and their products (in `loaded_items`), in one query; None if none."""
-    items = list(OrderItem.objects.filter(order_id=order_id).select_related("order", "product").order_by("id"))
+    items = _order_items(order_id)
     if items:
         order = items[0].order
     else:  # an order without lines is not made by checkout, but its email must not fail on one
@@ -148,6 +150,13 @@ def load_order(order_id):
             return None
     order.loaded_items = items
     return order
+
+
+# Compiled once per process (core/compiled.py): building it was most of the email's database work.
+_order_items = CompiledQuery(
+    lambda order_id: OrderItem.objects.filter(order_id=order_id).select_related("order", "product").order_by("id"),
+    int,
+)
 
 
 def _not_taken(task, held):

@@ -1,7 +1,7 @@
-"""The catalog lookups every order makes, compiled once (myshop/compiled.py): the product page's product,
-the product added to the cart, the cart's products, and the checkout's products under their row locks."""
+"""The catalog lookups every order makes, compiled once (core/compiled.py): the product page's product, the
+product added to the cart, the cart's products, and the checkout's products under their row locks."""
 
-from myshop.compiled import CompiledQuery
+from core.compiled import CompiledQuery
 
 from .models import Product
 

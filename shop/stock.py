@@ -1,14 +1,11 @@
 """Stock moves only by recorded deltas: every change is a StockMovement with its reason, applied to the
 product under its row lock. The one place stock changes."""
 
-from django.db import connection, transaction
-
-from myshop.compiled import CompiledInsert
+from django.db import transaction
 
 from .models import Product, StockMovement
 
 Reason = StockMovement.Reason
-_record = CompiledInsert(StockMovement)  # StockMovement.objects.bulk_create, its SQL written once
 
 
 class StockError(Exception):
@@ -35,25 +32,12 @@ def _apply(products, deltas, reason, *, order_id=None, by=None, note=""):
                 product=product, delta=delta, balance=product.stock, reason=reason, order_id=order_id, by=by, note=note
             )
         )
-    if len(deltas) == 1:  # most orders: one row, without bulk_update's CASE expression to build
+    if len(deltas) == 1:  # most orders: one row, a plain update rather than bulk_update's CASE
         (product_id,) = deltas
-        _set_stock(product_id, products[product_id].stock)
+        Product.objects.filter(pk=product_id).update(stock=products[product_id].stock)
     else:
         Product.objects.bulk_update([products[product_id] for product_id in deltas], ["stock"])
-    _record(movements)
-
-
-def _set_stock(product_id, stock):
-    """Product.objects.filter(pk=product_id).update(stock=stock), written out: Django builds and compiles an
-    update on every call, most of this statement's CPU in the checkout."""
-    quote = connection.ops.quote_name
-    pk, field = Product._meta.pk, Product._meta.get_field("stock")
-    # An error marks the caller's atomic block for rollback, as update() does.
-    with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {quote(Product._meta.db_table)} SET {quote(field.column)} = %s WHERE {quote(pk.column)} = %s",
-            [field.get_db_prep_save(stock, connection), pk.get_db_prep_value(product_id, connection)],
-        )
+    StockMovement.objects.bulk_create(movements)
 
 
 def sell(*, products, quantities, order_id):

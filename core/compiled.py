@@ -1,31 +1,16 @@
-"""Querysets compiled once: the lookups every order makes, without Django compiling them on every call; and
-inserts written once (CompiledInsert, at the end): the checkout's order lines and stock moves.
+"""Querysets compiled once per process: the lookups every order makes, without Django compiling them per call.
 
-Django builds a queryset's SQL afresh each time it runs one. For the shop's hottest lookups (the product
-page's product, the cart's products, the checkout's locked rows, the worker's order) building and compiling
-took about half of each query's CPU in the process. `CompiledQuery(make_queryset, *kinds)` has Django compile
-`make_queryset(*markers)` once per thread and per shape (the length of each list argument), with markers of
-the declared kinds where the arguments go. Each call then runs that SQL with the real arguments and builds the
-objects as the ORM would: `Model.from_db`, the select_related objects cached on each, the database's
-converters applied.
-
-Only plain model querysets: filters, one level of forward select_related, order_by, slicing,
-select_for_update. Anything else (annotations, values(), prefetch_related, only/defer), a query whose SQL
-changes with its arguments' values, or an argument that does not become exactly one parameter, is refused
-when first compiled. An argument of another kind, an int beyond 32 bits, or a list that is empty or longer
-than `max_list` runs through the ORM as usual. This leans on the compiler's internals (`klass_info`,
-`get_converters`, `apply_converters`) as Django's own iterables use them, unchanged across Django 5.2 LTS,
-which is pinned; tests/test_compiled_queries.py holds every query the shop compiles to the ORM's result,
-field by field, on both databases, and fails if a Django upgrade changes what these internals give.
+Django builds and compiles a queryset's SQL every time it runs one: for the product page, the cart, the
+checkout's locked rows and the worker's order that was most of each lookup's CPU. This leans on the compiler's
+internals; docs/decisions/compiled-queries.md says what it relies on and what it saves, and
+tests/core/test_compiled_queries.py fails when a Django upgrade changes them.
 """
 
 import threading
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.models.expressions import DatabaseDefault
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models.query import ModelIterable
-from django.db.models.sql import InsertQuery
 from django.db.transaction import TransactionManagementError
 
 # Arguments are put into the compiled SQL's parameters as they are, skipping the ORM's own handling of the value
@@ -76,16 +61,6 @@ class CompiledQuery:
         if plan is None:
             return list(self.make_queryset(*arguments))
         return plan.run(arguments)
-
-    def after(self, with_clause, with_params, *arguments):
-        """The query run in one statement after `with_clause` (`WITH name AS (...)`, with `with_params`): on
-        PostgreSQL, a data-modifying statement and the read that follows it in one round trip. The queryset
-        may name the WITH's result (a RawSQL filter) to read only if it changed a row. Returns the objects,
-        or None when the arguments go through the ORM (see the class): the caller then runs its own."""
-        plan = self._plan(arguments)
-        if plan is None:
-            return None
-        return plan.run(arguments, prefix=(with_clause, with_params))
 
     def _plan(self, arguments):
         """The compiled plan for these arguments, or None when they go through the ORM."""
@@ -235,7 +210,7 @@ class _Plan:
                 raise ValueError("CompiledQuery takes one level of forward, many-to-one select_related only")
             self.related.append((layout(related), related["field"]))
 
-    def run(self, arguments, prefix=None):
+    def run(self, arguments):
         connection = connections[self.alias]
         if (
             self.select_for_update
@@ -248,11 +223,8 @@ class _Plan:
         for position, argument_index, element in self.slots:
             argument = arguments[argument_index]
             params[position] = argument if element is None else argument[element]
-        sql = self.sql
-        if prefix is not None:
-            sql, params = f"{prefix[0]} {sql}", [*prefix[1], *params]
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(self.sql, params)
             rows = cursor.fetchall()
         if self.converters:
             rows = self.compiler.apply_converters(rows, self.converters)
@@ -271,120 +243,3 @@ def _from_row(alias, layout, row):
     if values[pk_index] is None:  # an empty LEFT JOIN: no related object, as the ORM gives
         return None
     return model.from_db(alias, names, values)
-
-
-# --- Inserts ----------------------------------------------------------------------------------------------
-
-_AUTO_KEYS = {"AutoField", "BigAutoField", "SmallAutoField"}
-
-
-class CompiledInsert:
-    """`insert(instances)` does what `Model.objects.bulk_create(instances)` does for new instances, in one INSERT
-    written once per thread and number of rows instead of built and compiled by Django on every call.
-
-    As bulk_create: no save(), no signals; the related objects' keys taken as bulk_create takes them; each
-    field's `pre_save` and `get_db_prep_save` applied to its value; the primary key and the fields with a
-    database default (`db_default`) set on each instance from RETURNING, through the database's converters; an
-    error marking the caller's atomic block for rollback; the instances returned. A model with a parent table,
-    generated fields or a primary key of its own making is refused when constructed. More than `max_rows`
-    instances, an instance whose primary key is set, a value that is an expression, instances that leave
-    different fields to the database, or a database that cannot return inserted rows: bulk_create itself.
-    """
-
-    def __init__(self, model, *, alias=DEFAULT_DB_ALIAS, max_rows=32):
-        opts = model._meta
-        if opts.parents or any(field.generated for field in opts.concrete_fields):
-            raise ValueError("CompiledInsert takes models of one table without generated fields")
-        if opts.pk.get_internal_type() not in _AUTO_KEYS:
-            raise ValueError("CompiledInsert takes models whose primary key the database numbers")
-        self.model = model
-        self.alias = alias
-        self.max_rows = max_rows
-        self.fields = [field for field in opts.concrete_fields if field is not opts.pk]
-        self.db_defaults = [field for field in self.fields if field.has_db_default()]
-        self._local = threading.local()
-
-    def __call__(self, instances):
-        instances = list(instances)
-        connection = connections[self.alias]
-        if (
-            not 0 < len(instances) <= self.max_rows
-            or not connection.features.can_return_rows_from_bulk_insert
-            or any(instance._is_pk_set() for instance in instances)
-        ):
-            return self._orm(instances)
-        # Which db_default fields each instance leaves to the database: the same for all, or the ORM's way.
-        left = {
-            tuple(isinstance(getattr(obj, f.attname), DatabaseDefault) for f in self.db_defaults) for obj in instances
-        }
-        if len(left) != 1:
-            return self._orm(instances)
-        (left,) = left
-        fields = [field for field in self.fields if field not in self._left_fields(left)]
-        if not fields:  # nothing but defaults: the ORM's DEFAULT VALUES
-            return self._orm(instances)
-        for instance in instances:  # before anything is written, as bulk_create checks them
-            instance._prepare_related_fields_for_save(operation_name="bulk_create")
-        # An error from here on marks the caller's atomic block for rollback, as bulk_create's own block does.
-        with transaction.mark_for_rollback_on_error(using=self.alias):
-            params = []
-            for instance in instances:
-                for field in fields:
-                    value = field.pre_save(instance, True)
-                    if hasattr(value, "resolve_expression"):
-                        return self._orm(instances)
-                    params.append(field.get_db_prep_save(value, connection=connection))
-            plans = getattr(self._local, "plans", None)
-            if plans is None:
-                plans = self._local.plans = {}
-            plan = plans.get((len(instances), left))
-            if plan is None:
-                plan = plans[len(instances), left] = _InsertPlan(self.model, self.alias, fields, len(instances))
-            return plan.run(instances, params)
-
-    def _left_fields(self, left):
-        return [field for field, is_left in zip(self.db_defaults, left) if is_left]
-
-    def _orm(self, instances):
-        return self.model._default_manager.db_manager(self.alias).bulk_create(instances)
-
-
-class _InsertPlan:
-    """One INSERT of `rows` rows: its SQL, and the converters of what it returns."""
-
-    def __init__(self, model, alias, fields, rows):
-        connection = connections[alias]
-        opts = model._meta
-        # What bulk_create reads back: the primary key and every db_default field, given a value or not (the
-        # database's own value, through its converters: a datetime given as text comes back a datetime).
-        returning = list(opts.db_returning_fields)
-        quote = connection.ops.quote_name
-        returning_sql, returning_params = connection.ops.return_insert_columns(returning)
-        if returning_params:
-            raise ValueError("CompiledInsert needs a database that returns inserted rows as a result set")
-        self.sql = " ".join(
-            [
-                f"INSERT INTO {quote(opts.db_table)} ({', '.join(quote(field.column) for field in fields)})",
-                connection.ops.bulk_insert_sql(fields, [["%s"] * len(fields)] * rows),
-                returning_sql,
-            ]
-        )
-        self.alias = alias
-        self.returning = returning
-        self.compiler = InsertQuery(model).get_compiler(using=alias)
-        self.converters = self.compiler.get_converters([field.get_col(opts.db_table) for field in returning])
-
-    def run(self, instances, params):
-        with connections[self.alias].cursor() as cursor:
-            cursor.execute(self.sql, params)
-            rows = cursor.fetchall()
-        if self.converters:
-            rows = list(self.compiler.apply_converters(rows, self.converters))
-        if len(rows) != len(instances):
-            raise RuntimeError(f"the insert returned {len(rows)} rows for {len(instances)} instances")
-        for instance, row in zip(instances, rows):
-            for field, value in zip(self.returning, row):
-                setattr(instance, field.attname, value)
-            instance._state.adding = False
-            instance._state.db = self.alias
-        return instances
