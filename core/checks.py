@@ -5,7 +5,7 @@ from django.core.checks import Tags, Warning, register
 
 # Cache backends every web process shares, whose incr is atomic and keeps the key's expiry.
 SHARED_CACHES = (
-    "myshop.cache.RedisCache",  # the production default with CACHE_URL=redis://... (Django's, client reused)
+    "django_redis.cache.RedisCache",  # the production default, with CACHE_URL=redis://...
     "django.core.cache.backends.redis.RedisCache",
     "django.core.cache.backends.memcached.PyMemcacheCache",
     "django.core.cache.backends.memcached.PyLibMCCache",

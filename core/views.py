@@ -11,6 +11,7 @@ from django.template import loader
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 # Redis, the shared cache: it holds the sessions (the cart, the checkout's keys) when CACHE_URL is set.
-CACHE_ERRORS = (RedisConnectionError, RedisTimeoutError)
+CACHE_ERRORS = (ConnectionInterrupted, RedisConnectionError, RedisTimeoutError)  # django-redis wraps redis-py's
 OUTAGE_ERRORS = DATABASE_ERRORS + CACHE_ERRORS
 RETRY_AFTER_SECONDS = 10
 

@@ -205,9 +205,10 @@ SESSION_CLEAR_EXPIRED_SECONDS = float(os.environ.get("SESSION_CLEAR_EXPIRED_SECO
 CACHE_URL = os.environ.get("CACHE_URL", "")
 CACHES = {
     "default": {
-        "BACKEND": "myshop.cache.RedisCache",  # Django's, reusing its redis.Redis client (myshop/cache.py)
+        # django-redis: one client per connection pool (Django's own backend builds one per command).
+        "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": CACHE_URL,
-        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
     }
     if CACHE_URL.startswith(("redis://", "rediss://"))
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "myshop"}
@@ -217,7 +218,7 @@ CACHES = {
 # read or write per request, and no rows to clear. Without one (a laptop), in the database. Give Redis
 # persistence (appendonly) in production, or set SESSION_ENGINE=core.sessions to keep Redis out of shopping.
 SESSION_ENGINE = os.environ.get("SESSION_ENGINE") or (
-    "myshop.cache_sessions"  # Django's cache store, two Redis round trips fewer (see the module)
+    "django.contrib.sessions.backends.cache"
     if CACHES["default"]["BACKEND"].endswith("RedisCache")
     else "core.sessions"  # Django's database store, an outage told apart from an interrupted session
 )

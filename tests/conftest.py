@@ -177,7 +177,7 @@ def session_store(request, settings):
         from tests.test_security import redis_cache_or_skip
 
         settings.CACHES = redis_cache_or_skip()
-        settings.SESSION_ENGINE = "myshop.cache_sessions"
+        settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
         yield request.param
         caches["default"].clear()
     else:

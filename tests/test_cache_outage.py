@@ -20,12 +20,12 @@ UNREACHABLE = "redis://127.0.0.1:9/0"  # the discard port: nothing listens, the 
 def redis_down(settings):
     settings.CACHES = {
         "default": {
-            "BACKEND": "myshop.cache.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": UNREACHABLE,
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
         }
     }
-    settings.SESSION_ENGINE = "myshop.cache_sessions"  # production's, with Redis
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"  # production's, with Redis
     return settings
 
 

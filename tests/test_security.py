@@ -181,7 +181,7 @@ def redis_cache_or_skip():
         pytest.skip(f"no Redis at {TEST_REDIS_URL}")
     return {
         "default": {
-            "BACKEND": "myshop.cache.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": TEST_REDIS_URL,
             "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
         }

@@ -68,3 +68,32 @@ def test_a_planted_session_cookie_does_not_see_the_order(
     assert seen.status_code == 302 and str(order.token) not in seen.content.decode()
     assert victim.cookies[settings.SESSION_COOKIE_NAME].value != planted
     assert victim.get(reverse("orders:thank_you")).context["order"] == order
+
+
+def test_a_shopper_keeps_the_cart_across_requests_in_either_store(make_product, session_store):
+    product = make_product(stock=10)
+    client = Client()
+    client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 2})
+    client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1})
+    assert "3 items" in client.get(reverse("cart:cart_detail")).content.decode()
+
+
+def test_the_suite_clears_a_redis_database_of_its_own_never_the_shops(settings):
+    """Tests empty their Redis database after them (Django's clear() is FLUSHDB, whatever the key prefix):
+    it must be one of the suite's own, never database 0, where a developer's shop keeps its sessions."""
+    import uuid
+
+    import redis
+    from django.core.cache import caches
+
+    from tests.test_security import redis_cache_or_skip
+
+    shop = redis.Redis(host="127.0.0.1", port=6379, db=0)
+    key = f"myshop-not-a-test-key-{uuid.uuid4().hex}"
+    settings.CACHES = redis_cache_or_skip()
+    shop.set(key, "kept", ex=60)
+    try:
+        caches["default"].clear()
+        assert shop.get(key) == b"kept"
+    finally:
+        shop.delete(key)
