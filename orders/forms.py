@@ -1,24 +1,25 @@
 from django import forms
 
-from myshop.widgets import EmailInput, HiddenInput, TextInput
+from core.forms import RENDERER
 
 from .models import Order
 
 
 class OrderCreateForm(forms.ModelForm):
+    default_renderer = RENDERER
     # Issued with the form and stored with the order, so a double submission finds the first order.
-    idempotency_key = forms.UUIDField(widget=HiddenInput, required=False)
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput, required=False)
 
     class Meta:
         model = Order
         fields = ["first_name", "last_name", "email", "address", "postal_code", "city"]
         widgets = {
-            "first_name": TextInput(attrs={"autocomplete": "given-name"}),
-            "last_name": TextInput(attrs={"autocomplete": "family-name"}),
-            "email": EmailInput(attrs={"autocomplete": "email"}),
-            "address": TextInput(attrs={"autocomplete": "street-address"}),
-            "postal_code": TextInput(attrs={"autocomplete": "postal-code"}),
-            "city": TextInput(attrs={"autocomplete": "address-level2"}),
+            "first_name": forms.TextInput(attrs={"autocomplete": "given-name"}),
+            "last_name": forms.TextInput(attrs={"autocomplete": "family-name"}),
+            "email": forms.EmailInput(attrs={"autocomplete": "email"}),
+            "address": forms.TextInput(attrs={"autocomplete": "street-address"}),
+            "postal_code": forms.TextInput(attrs={"autocomplete": "postal-code"}),
+            "city": forms.TextInput(attrs={"autocomplete": "address-level2"}),
         }
         # Each says what to do, also when read alone in the error summary at the top of the page.
         error_messages = {
