@@ -2,7 +2,6 @@ from functools import lru_cache
 
 from django import template
 from django.conf import settings
-from django.template.loader import get_template
 from django.utils.html import escape
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language, gettext, ngettext
@@ -12,51 +11,24 @@ from shop.templatetags.shop_text import wait_time
 register = template.Library()
 
 
-LAYOUT = "orders/_what_happens_next.html"
-# Stands in for the order's own sentence while the layout is rendered once: no text, filter or escaping changes it.
-_CONTACT = "\x00what-happens-next-contact\x00"
-
-
-@register.simple_tag(takes_context=True)
+@register.inclusion_tag("orders/_what_happens_next.html", takes_context=True)
 def what_happens_next(context, order, mode="page"):
-    """What happens after an order, in the same words everywhere: `mode` is "page", "email" (HTML) or "text".
-
-    Laid out by orders/_what_happens_next.html. Only the contact sentence differs from order to order, so the
-    layout is rendered once per language, mode and escaping, with a stand-in for that sentence, and each call
-    puts the order's sentence in its place (on every thank-you page and in both parts of every confirmation
-    email, rendering the layout each time was a fifth of the email's templates).
-    """
+    """What happens after an order, in the same words everywhere: `mode` is "page", "email" (HTML) or "text"."""
     autoescape = context.autoescape
-    language = get_language()
-    payment, dispatch, contact = _sentences(language, autoescape, settings.PAYMENT_TIMEOUT, settings.SHOP_DISPATCH_DAYS)
+    payment, dispatch, contact = _sentences(
+        get_language(), autoescape, settings.PAYMENT_TIMEOUT, settings.SHOP_DISPATCH_DAYS
+    )
     value = escape if autoescape else str
     filled = contact % {"contact_email": value(settings.SHOP_CONTACT_EMAIL), "number": value(order.number)}
-    template = get_template(LAYOUT).template
-    # Kept on the template object: a template changed on disk (runserver's reload) is a new object, laid out anew.
-    layouts = template.__dict__.setdefault("_layouts", {})
-    key = (language, mode, autoescape, payment, dispatch, contact)
-    if key not in layouts:
-        rendered = _render(template, context, mode, payment, dispatch, SafeString(_CONTACT))
-        layouts[key] = rendered.split(_CONTACT) if rendered.count(_CONTACT) == 1 else None
-    parts = layouts[key]
-    if parts is None:  # a layout that does more with the sentence than show it: rendered for every call
-        return _render(template, context, mode, payment, dispatch, SafeString(filled))
-    return SafeString(parts[0] + filled + parts[1])
-
-
-def _render(template, context, mode, payment, dispatch, contact):
-    values = {"mode": mode, "payment": payment, "dispatch": dispatch, "contact": contact}
-    return template.render(context.new(values))
+    return {"mode": mode, "payment": payment, "dispatch": dispatch, "contact": SafeString(filled)}
 
 
 @lru_cache(maxsize=64)
 def _sentences(language, autoescape, payment_timeout, dispatch_days):
     """The three sentences in `language` (the active one, which gettext reads), the last still to be filled in.
 
-    Written here rather than with {% blocktranslate %}: the words are the same for every order, and this tag
-    is on every thank-you page and confirmation email, where the template's three translations took a third
-    of the email's rendering. As blocktranslate does, the translated words are kept as they are and the values
-    put in escaped when the template escapes (`autoescape`); tests/test_shopper_pages.py compares the two.
+    Translated whole, with the values put in escaped when the template escapes, as {% blocktranslate %} does;
+    made once per language and settings (tests/orders/test_shopper_pages.py compares the two).
     """
     value = escape if autoescape else str
     payment = gettext(
