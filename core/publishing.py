@@ -11,15 +11,11 @@ from kombu.exceptions import OperationalError
 class ConfirmBoundedTask(Task):
     """The base of every task: how publishing behaves against a quorum queue that is failing over.
 
-    - A publish waits at most BROKER_CONFIRM_TIMEOUT seconds for the broker's confirm (py-amqp's default
-      is to wait forever, e.g. on a channel left broken by an earlier error, py-amqp #285).
-    - A nack is tried once more after BROKER_NACK_RETRY_SECONDS: the broker nacks while a quorum queue
-      elects a new leader (about 0.1-0.4 s after the old one died, measured on tests/cluster.py), and
-      kombu's retry policy only covers connection errors. A nacked message was not taken, so the second
-      try is no duplicate (and a duplicate would be harmless: the worker claims each email in the database).
-    - A countdown is rounded UP to whole seconds. Native delayed delivery (quorum queues) works in whole
-      seconds: kombu 5.7 truncates 1.9 s to 1 s and refuses anything under 1 s with a ValueError, which
-      Task.retry() turns into a dropped message (Reject). An `eta` is passed on unchanged.
+    - The broker's confirm is awaited at most BROKER_CONFIRM_TIMEOUT seconds (py-amqp waits forever, #285).
+    - A nack, which the broker answers while a quorum queue elects its leader, is tried once more after
+      BROKER_NACK_RETRY_SECONDS: kombu retries connection errors only. A nacked message was not taken.
+    - A countdown is rounded up to whole seconds: kombu 5.7's native delayed delivery truncates it, and
+      refuses one under a second, which Task.retry() turns into a dropped message.
     """
 
     def apply_async(

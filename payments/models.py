@@ -9,7 +9,7 @@ class Payment(models.Model):
     """One attempt to take an order's money through a provider (one checkout session), and what came of it.
 
     Its state follows the provider's word only (a verified webhook, or a check with the provider), never the
-    shopper's return to the shop; see services.MOVES for the moves that exist.
+    shopper's return to the shop; see services.TRANSITIONS for the moves that exist.
     """
 
     class State(models.TextChoices):

@@ -33,7 +33,7 @@ Status = Order.Status
 # A payment's life: only these moves exist. A success is never undone by a failure or an expiry reported
 # after it (events out of order); a success reported after a failure or an expiry is believed, since the
 # money was taken. Refunds are the operator's: succeeded -> refunding -> refunded (or back, if refused).
-MOVES = {
+TRANSITIONS = {
     State.OPEN: {State.SUCCEEDED, State.FAILED, State.EXPIRED},
     State.FAILED: {State.SUCCEEDED},
     State.EXPIRED: {State.SUCCEEDED},
@@ -172,7 +172,7 @@ def _apply(provider, event, record):
     order = Order.objects.select_for_update().get(id=order_id)
     payment = Payment.objects.select_for_update().get(id=payment_id)
     WebhookEvent.objects.filter(id=record.id).update(payment=payment)
-    if event.outcome not in MOVES[payment.state]:
+    if event.outcome not in TRANSITIONS[payment.state]:
         return f"ignored: payment {payment.id} is {payment.state}, it cannot become {event.outcome}"
     if event.outcome != SUCCEEDED:
         Payment.objects.filter(id=payment.id).update(state=event.outcome, updated=Now())

@@ -1,17 +1,5 @@
-"""Django's PostgreSQL backend, with a health check that costs no round trip.
-
-With CONN_HEALTH_CHECKS (settings: persistent connections that the database dropped, in a restart, are
-replaced before use rather than failing a request), Django checks a reused connection by sending it
-`SELECT 1` and waiting for the answer: once per request and once per worker task. That was four extra
-statements for every order.
-
-An idle connection has nothing to read. When the server ends it (a restart, a fast or immediate shutdown,
-pg_terminate_backend, an idle timeout) it sends a FATAL message and closes the socket, which makes the socket
-readable. So: readable, or closed, or broken means unusable, and the connection is replaced as before; one
-poll of the socket, without waiting, replaces the round trip. A server that vanished without a word (a cut
-cable) passes this check as it passed `SELECT 1` only after a TCP timeout: the query fails, the request gets
-the 503 page, and Django drops the connection (tests/test_database_restart.py).
-"""
+"""Django's PostgreSQL backend, whose check of a reused connection polls its socket instead of sending
+`SELECT 1`: one round trip fewer per request and per task (docs/decisions/postgresql-health-check.md)."""
 
 import select
 
