@@ -1,7 +1,7 @@
 """The worker's own metrics: task outcomes and order-to-email latency, served over HTTP by the worker.
 
 With WORKER_METRICS_PORT set, a worker serves its metrics at http://WORKER_METRICS_ADDRESS:PORT/ (any path),
-summed over its pool processes (see myshop/celery.py for the multiprocess directory). One port per worker
+summed over its pool processes (ops/apps.py gives it a multiprocess directory). One port per worker
 process on a host: two workers on one machine need two ports.
 """
 
