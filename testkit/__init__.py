@@ -3,8 +3,15 @@ drive and measure them. One definition of each.
 
 - processes: the shop's web server and Celery workers as subprocesses, `manage.py`, free ports
 - rabbit: a private RabbitMQ node (never the shared one on 5672)
+- cluster: a three-node RabbitMQ cluster of private nodes, for failover
+- postgres: a private PostgreSQL server to stop and restart
 - smtp: a real SMTP server on 127.0.0.1 that records arrivals and can refuse, stall or answer late
+- crash_backend: an email backend whose sending kills the worker, for fault tests
 - database: the database a subprocess should use, and databases of their own for benchmarks
+- bulk_orders: a million orders written by PostgreSQL itself, for scale tests
 - shopper: a browser-like HTTP client that shops through the web layer
+- pages: what a page the test client got says (the thank-you page's order)
+- payments: placing an order as checkout does, and speaking as a payment provider without a network
+- photos: phone-sized JPEGs and small PNGs made with Pillow
 - waiting, stats: waiting for a condition with a timeout; percentiles and latency summaries
 """

@@ -8,7 +8,7 @@ from django.db import OperationalError, connection
 from django.urls import reverse
 
 from orders.models import Order, OrderEmail
-from tests.pages import thank_you_order
+from testkit.pages import thank_you_order
 
 pytestmark = pytest.mark.django_db(transaction=True)  # on_commit runs for real
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from cart.cart import SESSION_KEY, Cart
 from orders.models import Order, OrderEmail, OrderItem
 from orders.tasks import order_created
-from tests.pages import thank_you_order
+from testkit.pages import thank_you_order
 
 CHECKOUT = reverse("orders:order_create")
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from shop import images
 from shop.models import Product
-from tests.photos import photo_jpeg, png_bytes
+from testkit.photos import photo_jpeg, png_bytes
 
 pytestmark = pytest.mark.any_database  # image files
 

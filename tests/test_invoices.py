@@ -18,7 +18,7 @@ from orders.services import change_status
 from payments import invoices
 from payments.models import Invoice, InvoiceSequence
 from payments.tasks import invoice_email
-from tests.payments_kit import place
+from testkit.payments import place
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from myshop import settings as production
 from orders.models import Order
 from orders.tasks import order_created
 from shop.models import Product
-from tests.pages import thank_you_order
+from testkit.pages import thank_you_order
 
 CHECKOUT = reverse("orders:order_create")
 

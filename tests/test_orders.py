@@ -14,7 +14,7 @@ from orders.services import OrderPlacementError, place_order
 from orders.tasks import order_created
 from shop.models import Product
 from shop.stock import count
-from tests.pages import thank_you_order
+from testkit.pages import thank_you_order
 
 # --- place_order --------------------------------------------------------------------------------------
 

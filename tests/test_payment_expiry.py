@@ -18,7 +18,7 @@ from payments.gateway import ProviderEvent
 from payments.models import Invoice, OfflineCheckout, Payment, PaymentByHand
 from payments.tasks import expire_unpaid_orders
 from shop.models import Product
-from tests.payments_kit import approve_offline, offline_event, place, post_offline, started
+from testkit.payments import approve_offline, offline_event, place, post_offline, started
 
 
 @pytest.fixture

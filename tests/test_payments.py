@@ -17,7 +17,7 @@ from django.urls import reverse
 from orders.models import Order, OrderEmail
 from payments import offline, services
 from payments.models import Invoice, OfflineCheckout, Payment, WebhookEvent
-from tests.payments_kit import approve_offline, offline_event, offline_status, payment, place, post_offline, started
+from testkit.payments import approve_offline, offline_event, offline_status, payment, place, post_offline, started
 
 
 @pytest.fixture(autouse=True)

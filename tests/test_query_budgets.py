@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from conftest import wait_for
 from orders.tasks import order_created
-from tests.pages import thank_you_order
+from testkit.pages import thank_you_order
 
 
 def queries(client, method, url, data=None):

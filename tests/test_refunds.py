@@ -13,7 +13,7 @@ from payments import services
 from payments.gateway import ProviderError
 from payments.models import OfflineCheckout, Payment
 from shop.models import Product
-from tests.payments_kit import approve_offline, place, post_offline, started
+from testkit.payments import approve_offline, place, post_offline, started
 
 ORDERS = reverse("admin:orders_order_changelist")
 PAYMENTS = reverse("admin:payments_payment_changelist")

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from orders.models import Order
 from orders.tasks import order_created
-from tests.pages import thank_you_order
+from testkit.pages import thank_you_order
 
 
 def test_a_visitor_who_has_done_nothing_gets_no_session_row(client, make_product):

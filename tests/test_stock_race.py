@@ -12,7 +12,7 @@ from django.urls import reverse
 from cart.cart import Cart
 from orders.models import Order, OrderItem
 from orders.tasks import order_created
-from tests.pages import thank_you_order
+from testkit.pages import thank_you_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

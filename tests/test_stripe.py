@@ -14,7 +14,7 @@ from django.urls import reverse
 from orders.models import Order
 from payments.models import Invoice, Payment, WebhookEvent
 from payments.stripe_checkout import StripeCheckout
-from tests.payments_kit import (
+from testkit.payments import (
     STRIPE_SECRET_KEY,
     STRIPE_WEBHOOK_SECRET,
     FakeStripeHTTP,
