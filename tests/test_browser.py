@@ -25,10 +25,10 @@ from django.core.files.base import ContentFile
 from django.db import connections
 from playwright.sync_api import expect, sync_playwright
 
-from conftest import wait_for
 from orders.models import Order, OrderEmail
 from shop.models import Category, Product
 from testkit.photos import photo_jpeg
+from testkit.waiting import wait_for
 
 # the live server and the worker see committed rows only; pages in a browser: run once, on PostgreSQL
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.any_database]

@@ -15,12 +15,12 @@ from celery.exceptions import Retry
 from django.db import OperationalError, connection
 from django.utils import timezone
 
-from conftest import wait_for
 from orders import outbox
 from orders.mail import OutcomeUnknown
 from orders.models import Order, OrderEmail, OrderItem
 from orders.outbox import Claimed
 from orders.tasks import order_created, retry_delay
+from testkit.waiting import wait_for
 
 SEND = "orders.mail.Sending.send"
 

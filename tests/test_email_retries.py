@@ -13,12 +13,12 @@ import pytest
 from celery.app.task import Task
 from kombu.exceptions import OperationalError
 
-from conftest import wait_for
 from orders import outbox
 from orders.mail import Sending
 from orders.models import OrderEmail
 from orders.outbox import Claimed
 from orders.services import place_order
+from testkit.waiting import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 

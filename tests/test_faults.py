@@ -11,7 +11,7 @@ import pytest
 from celery import Celery
 from kombu import Connection, Exchange, Producer, Queue
 
-from conftest import wait_for
+from testkit.waiting import wait_for
 from tests.conftest import CUSTOMER, email_in_state, email_row, emails_for, operator_resends, place_order
 
 pytestmark = [pytest.mark.broker, pytest.mark.faults, pytest.mark.django_db(transaction=True)]

@@ -10,11 +10,10 @@ from email.parser import BytesParser
 
 import pytest
 
-from conftest import wait_for
 from orders.models import Order, OrderEmail
 from payments.models import Invoice, Payment
 from testkit.shopper import Shopper, placed_order_number
-from testkit.waiting import holds_for
+from testkit.waiting import holds_for, wait_for
 from tests.conftest import CUSTOMER
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]

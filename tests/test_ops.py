@@ -10,11 +10,11 @@ import pytest
 from django.urls import reverse
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import wait_for
 from ops import readiness
 from orders.models import OrderEmail
 from orders.services import place_order
 from testkit.pages import thank_you_order
+from testkit.waiting import wait_for
 
 PROBE_HOST = "10.1.2.3:8000"  # a probe calls the pod by its address, which is not in ALLOWED_HOSTS
 CLOSED_BROKER = "amqp://guest:guest@127.0.0.1:1//"  # nothing listens on port 1

@@ -11,10 +11,10 @@ import pytest
 from django.db import transaction
 from django.urls import reverse
 
-from conftest import wait_for
 from orders.models import Order, OrderEmail
 from orders.services import place_order
 from orders.tasks import order_created
+from testkit.waiting import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
 

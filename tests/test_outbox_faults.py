@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from conftest import wait_for
-from testkit.waiting import holds_for
+from testkit.waiting import holds_for, wait_for
 from tests.conftest import email_in_state, email_row, emails_for, operator_resends, place_order
 
 pytestmark = [pytest.mark.broker, pytest.mark.faults, pytest.mark.django_db(transaction=True)]

@@ -11,9 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from conftest import wait_for
 from orders.tasks import order_created
 from testkit.pages import thank_you_order
+from testkit.waiting import wait_for
 
 
 def queries(client, method, url, data=None):

@@ -15,7 +15,7 @@ from celery import shared_task
 from django.conf import settings
 from kombu import Connection, Exchange, Queue
 
-from conftest import wait_for
+from testkit.waiting import wait_for
 from tests.conftest import delete_queue_and_exchange
 from tests.test_wiring import run_python
 

@@ -11,12 +11,12 @@ from django.conf import settings
 from django.db import connection
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import wait_for
 from orders.models import OrderEmail
 from orders.services import place_order
 from testkit.database import database_url
 from testkit.processes import free_port, shop_environment, start_worker
 from testkit.smtp import SmtpSink
+from testkit.waiting import wait_for
 from tests.conftest import delete_queue_and_exchange
 
 # the worker's exporter
