@@ -2,10 +2,12 @@
 drive and measure them. One definition of each.
 
 - processes: the shop's web server and Celery workers as subprocesses, `manage.py`, free ports
-- rabbit: a private RabbitMQ node (never the shared one on 5672)
+- rabbit: a private RabbitMQ node (never the shared one on 5672); deleting a run's queue from a broker
 - cluster: a three-node RabbitMQ cluster of private nodes, for failover
 - postgres: a private PostgreSQL server to stop and restart
 - smtp: a real SMTP server on 127.0.0.1 that records arrivals and can refuse, stall or answer late
+- outbox: a running shop's emails: an order placed through its web server, its outbox rows, the copies
+  the SMTP server got, an operator's resend
 - crash_backend: an email backend whose sending kills the worker, for fault tests
 - database: the database a subprocess should use, and databases of their own for benchmarks
 - bulk_orders: a million orders written by PostgreSQL itself, for scale tests

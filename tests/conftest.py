@@ -10,21 +10,10 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from orders.models import Order, OrderEmail
 from testkit.database import database_url
 from testkit.processes import ShopProcesses, shop_environment
-from testkit.rabbit import RabbitNode
-from testkit.shopper import Shopper, placed_order_number
+from testkit.rabbit import RabbitNode, delete_queue_and_exchange
 from testkit.smtp import SmtpSink
-
-CUSTOMER = {
-    "first_name": "Ada",
-    "last_name": "Lovelace",
-    "email": "ada@example.com",
-    "address": "12 Analytical Street",
-    "postal_code": "10115",
-    "city": "Berlin",
-}
 
 
 @pytest.fixture(scope="session")
@@ -78,78 +67,7 @@ def products(make_product):
     ]
 
 
-# --- Helpers for the fault tests --------------------------------------------------------------------
-
-
-def place_order(web, products, email="ada@example.com"):
-    """Fill a cart and check out through the web server; return (order, seconds the checkout POST took)."""
-    shopper = Shopper(web.base_url)
-    for product in products:
-        assert shopper.add_to_cart(product.id, 1) == 302
-    status, location, body, seconds = shopper.checkout({**CUSTOMER, "email": email})
-    order = Order.objects.latest("id")
-    assert placed_order_number(status, body) == order.number, body[:500]  # the answer is its thank-you page
-    return order, seconds
-
-
-def emails_for(sink, order, kind="confirmation"):
-    """The copies of `order`'s `kind` email the SMTP server received (one item per copy)."""
-    return [order_id for order_id in sink.order_ids(kind) if order_id == order.id]
-
-
-def email_row(order, kind="confirmation"):
-    return OrderEmail.objects.get(order_id=order.id, kind=kind)
-
-
-def email_in_state(order, state, kind="confirmation"):
-    return OrderEmail.objects.filter(order_id=order.id, kind=kind, state=state).exists()
-
-
-def operator_resends(web, order, settings, action="resend_confirmation"):
-    """An operator logs in to the running web server's admin and runs `action` on `order`."""
-    from django.contrib.auth import get_user_model
-
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # as the web server has
-    get_user_model().objects.create_superuser("operator", "op@example.com", "a-long-password-123")
-    operator = Shopper(web.base_url)
-    status, _, body = operator.request(
-        "POST", "/admin/login/?next=/admin/", {"username": "operator", "password": "a-long-password-123"}
-    )
-    assert status == 302, body[-3000:]
-    status, _, _ = operator.request(
-        "POST", "/admin/orders/order/", {"action": action, "_selected_action": order.id, "index": 0}
-    )
-    assert status == 302
-
-
 # --- The shared broker, left as found ---------------------------------------------------------------
-
-
-def delete_queue_and_exchange(broker_url, name):
-    """Delete queue `name` and the exchange of the same name on the broker; True if nothing is left.
-
-    Deleting what is not there is fine. Celery's celery_delayed_* queues are shared by every quorum-queue
-    user of the vhost (other runs may have retries in flight) and are left alone.
-    """
-    from amqp.exceptions import NotFound
-    from kombu import Connection
-
-    with Connection(broker_url, connect_timeout=5) as connection:
-        for delete in ("queue_delete", "exchange_delete"):
-            channel = connection.channel()
-            try:
-                getattr(channel, delete)(name)
-            except NotFound:
-                pass
-            finally:
-                if channel.is_open:
-                    channel.close()
-        channel = connection.channel()
-        try:
-            channel.queue_declare(name, passive=True)
-        except NotFound:
-            return True
-        return False
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -11,8 +11,8 @@ import pytest
 from celery import Celery
 from kombu import Connection, Exchange, Producer, Queue
 
+from testkit.outbox import CUSTOMER, email_in_state, email_row, emails_for, operator_resends, place_order
 from testkit.waiting import wait_for
-from tests.conftest import CUSTOMER, email_in_state, email_row, emails_for, operator_resends, place_order
 
 pytestmark = [pytest.mark.broker, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 

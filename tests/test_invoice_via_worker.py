@@ -12,9 +12,9 @@ import pytest
 
 from orders.models import Order, OrderEmail
 from payments.models import Invoice, Payment
+from testkit.outbox import CUSTOMER
 from testkit.shopper import Shopper, placed_order_number
 from testkit.waiting import holds_for, wait_for
-from tests.conftest import CUSTOMER
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 

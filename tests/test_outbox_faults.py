@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from testkit.outbox import email_in_state, email_row, emails_for, operator_resends, place_order
 from testkit.waiting import holds_for, wait_for
-from tests.conftest import email_in_state, email_row, emails_for, operator_resends, place_order
 
 pytestmark = [pytest.mark.broker, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 

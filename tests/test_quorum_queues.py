@@ -15,8 +15,8 @@ from celery import shared_task
 from django.conf import settings
 from kombu import Connection, Exchange, Queue
 
+from testkit.rabbit import delete_queue_and_exchange
 from testkit.waiting import wait_for
-from tests.conftest import delete_queue_and_exchange
 from tests.test_wiring import run_python
 
 pytestmark = [pytest.mark.broker, pytest.mark.any_database]  # the broker's queues: the same on any database

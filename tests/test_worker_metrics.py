@@ -15,9 +15,9 @@ from orders.models import OrderEmail
 from orders.services import place_order
 from testkit.database import database_url
 from testkit.processes import free_port, shop_environment, start_worker
+from testkit.rabbit import delete_queue_and_exchange
 from testkit.smtp import SmtpSink
 from testkit.waiting import wait_for
-from tests.conftest import delete_queue_and_exchange
 
 # the worker's exporter
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True), pytest.mark.any_database]
