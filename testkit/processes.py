@@ -125,6 +125,14 @@ def manage(env, *args, timeout=300, cwd=ROOT):
     return result.stdout
 
 
+def run_python(code, **env):
+    """Run `code` in a fresh interpreter with only the given environment on top of a minimal one."""
+    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=60
+    )
+
+
 def _started(process, ready, what, timeout=60):
     wait_until(lambda: ready() or not process.alive(), timeout=timeout, interval=0.1, what=what)
     if not process.alive():

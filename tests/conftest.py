@@ -92,7 +92,7 @@ def session_store(request, settings):
     if request.param == "redis":
         from django.core.cache import caches
 
-        from tests.test_security import redis_cache_or_skip
+        from testkit.caches import redis_cache_or_skip
 
         settings.CACHES = redis_cache_or_skip()
         settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"

@@ -10,8 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from orders.models import Order
-from testkit.pages import thank_you_order
-from tests.test_database_outage import assert_friendly_503
+from testkit.pages import assert_friendly_503, thank_you_order
 
 UNREACHABLE = "redis://127.0.0.1:9/0"  # the discard port: nothing listens, the connection is refused
 

@@ -1,7 +1,6 @@
 """The database unreachable in the web tier: a friendly 503 with Retry-After and one log line per request,
 never a 500 with a traceback. (The real restart under load is in tests/test_database_restart.py.)"""
 
-import logging
 from unittest.mock import patch
 
 import pytest
@@ -9,6 +8,8 @@ from django.db import InterfaceError, OperationalError
 from django.db.backends.utils import CursorWrapper
 from django.test import Client
 from django.urls import reverse
+
+from testkit.pages import assert_friendly_503
 
 
 @pytest.fixture
@@ -27,17 +28,6 @@ def database_down(error=OperationalError):
         "execute",
         side_effect=error("connection to server at 127.0.0.1, port 5432 failed: Connection refused"),
     )
-
-
-def assert_friendly_503(response, caplog, logged="database unavailable"):
-    assert response.status_code == 503
-    assert int(response["Retry-After"]) > 0
-    page = response.content.decode()
-    assert "back in a moment" in page and 'href="/static/css/base.css"' in page  # the site's layout
-    assert "Traceback" not in page and "OperationalError" not in page
-    problems = [record for record in caplog.records if record.levelno >= logging.WARNING]
-    assert len(problems) == 1 and problems[0].exc_info is None, [r.getMessage() for r in problems]
-    assert logged in problems[0].getMessage()
 
 
 @pytest.mark.parametrize("error", [OperationalError, InterfaceError])

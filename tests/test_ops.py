@@ -201,7 +201,7 @@ def test_metrics_open_to_allowed_networks_but_not_through_a_proxy(client, settin
 
 
 def test_production_settings_leave_metrics_closed_and_debug_opens_loopback():
-    from tests.test_wiring import run_python
+    from testkit.processes import run_python
 
     code = (
         "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='myshop.settings'; django.setup();"

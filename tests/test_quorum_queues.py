@@ -15,9 +15,9 @@ from celery import shared_task
 from django.conf import settings
 from kombu import Connection, Exchange, Queue
 
+from testkit.processes import run_python
 from testkit.rabbit import delete_queue_and_exchange
 from testkit.waiting import wait_for
-from tests.test_wiring import run_python
 
 pytestmark = [pytest.mark.broker, pytest.mark.any_database]  # the broker's queues: the same on any database
 

@@ -86,7 +86,7 @@ def test_the_suite_clears_a_redis_database_of_its_own_never_the_shops(settings):
     import redis
     from django.core.cache import caches
 
-    from tests.test_security import redis_cache_or_skip
+    from testkit.caches import redis_cache_or_skip
 
     shop = redis.Redis(host="127.0.0.1", port=6379, db=0)
     key = f"myshop-not-a-test-key-{uuid.uuid4().hex}"

@@ -3,23 +3,16 @@
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from testkit.processes import run_python
 
 pytestmark = pytest.mark.any_database  # settings, compose and the image
 
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def run_python(code, **env):
-    """Run `code` in a fresh interpreter with only the given environment on top of a minimal one."""
-    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=60
-    )
 
 
 def test_celery_app_reads_django_settings_and_finds_the_task():
