@@ -13,6 +13,7 @@ drive and measure them. One definition of each.
 - database: the database a subprocess should use, and databases of their own for benchmarks
 - bulk_orders: a million orders written by PostgreSQL itself, for scale tests
 - shopper: a browser-like HTTP client that shops through the web layer
+- browser: Debian's Chromium through Playwright: browser contexts that save screenshots, axe-core's check
 - pages: what a page the test client got says (the thank-you page's order, an outage's friendly 503)
 - caches: the suite's own Redis database, or a skip when Redis does not answer
 - payments: placing an order as checkout does, and speaking as a payment provider without a network

@@ -1,6 +1,7 @@
 """Fixtures for the fault tests: a private RabbitMQ node, a local SMTP server, and the shop's web server
-and workers as subprocesses with production settings against the test's database. And session
-housekeeping on the shared broker: the run's own task queue is removed when the run ends."""
+and workers as subprocesses with production settings against the test's database. The browser tests'
+Chromium and catalog. And session housekeeping on the shared broker: the run's own task queue is removed
+when the run ends."""
 
 import os
 import shutil
@@ -8,8 +9,10 @@ import warnings
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 
+from shop.models import Category, Product
+from testkit.browser import CHROMIUM, CHROMIUM_ARGS
 from testkit.database import database_url
 from testkit.processes import ShopProcesses, shop_environment
 from testkit.rabbit import RabbitNode, delete_queue_and_exchange
@@ -101,3 +104,66 @@ def session_store(request, settings):
     else:
         settings.SESSION_ENGINE = "core.sessions"
         yield request.param
+
+
+# --- The browser tests ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def browser(transactional_db, live_server, monkeypatch):
+    """Headless Chromium, for one test.
+
+    While Playwright's sync API is active it marks an asyncio loop as running on this thread (between two
+    calls too), so Django would refuse the test's own ORM calls with SynchronousOnlyOperation. The
+    permission is granted here, for the lifetime of the browser only: set at module level it would switch
+    Django's check off for the whole pytest session. Per test, not per module: the browser must be gone
+    (and the permission withdrawn) before `transactional_db` flushes the database after the test.
+    """
+    if not os.access(CHROMIUM, os.X_OK):
+        message = f"{CHROMIUM} not found: install Debian's chromium package (never `playwright install`)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        try:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            try:
+                yield chromium
+            finally:
+                chromium.close()
+        finally:
+            # With a loop "running", Django keeps this thread's connections apart (asgiref's Local switches
+            # to context storage): the ORM calls made beside the browser used connections of their own,
+            # which the test's teardown never sees. Close them while they are still reachable, or they
+            # stay open and PostgreSQL refuses to drop the test database ("being accessed by other users").
+            connections.close_all()
+
+
+@pytest.fixture
+def catalog(transactional_db):
+    """Two categories and four products, three in stock; committed, so the live server sees them."""
+    kitchen = Category.objects.create(name="Kitchen", slug="kitchen")
+    garden = Category.objects.create(name="Garden", slug="garden")
+    products = {
+        "mug": Product.objects.create(
+            category=kitchen,
+            name="Blue mug",
+            slug="blue-mug",
+            price=Decimal("7.00"),
+            stock=10,
+            description="Holds a large tea.",
+        ),
+        "teapot": Product.objects.create(
+            category=kitchen, name="Teapot", slug="teapot", price=Decimal("20.50"), stock=5
+        ),
+        "can": Product.objects.create(
+            category=garden, name="Watering can", slug="watering-can", price=Decimal("15.00"), stock=8
+        ),
+        "gnome": Product.objects.create(
+            category=garden, name="Garden gnome", slug="garden-gnome", price=Decimal("12.00"), stock=0
+        ),
+    }
+    return products

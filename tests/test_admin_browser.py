@@ -1,6 +1,7 @@
 """The admin pages operators use, in Chromium at 1280 px: the order list fits without scrolling sideways, the
 order page's buttons work, and axe-core finds no violation on the order list, the order page, the product
-list and the pages around them. Uses the browser, axe and screenshot helpers of test_browser.py."""
+list and the pages around them. The browser and catalog fixtures are in tests/conftest.py; the context, axe
+and screenshot helpers in testkit.browser."""
 
 from decimal import Decimal
 
@@ -9,7 +10,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from orders.models import Order, OrderEmail, OrderItem
-from tests.test_browser import DESKTOP, assert_accessible, browser, browsing, catalog  # noqa: F401
+from testkit.browser import DESKTOP, assert_accessible, browsing
 
 # admin pages in a browser: run once, on PostgreSQL
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.any_database]

@@ -4,116 +4,33 @@ The shop runs in pytest-django's `live_server` (a thread of this process, servin
 same test database); checkout hands the confirmation to the real RabbitMQ and a real Celery worker (a thread
 of this process, on the run's own queue, see test_settings), whose emails land in `mailoutbox`.
 
-Artifacts go to test-artifacts/browser/ at the repository root: one full-page screenshot per main screen of
-every passing run (for review), and a screenshot plus the page's HTML of the screen a failing test was on.
+The browser fixture (tests/conftest.py) and the context, screenshot and axe-core helpers (testkit.browser)
+are shared with the admin's browser tests. Artifacts go to test-artifacts/browser/ at the repository root.
 
 Never `playwright install`: the browser is /usr/bin/chromium (skipped when missing, except under CI=true).
 """
 
-import base64
-import contextlib
-import functools
-import glob
-import hashlib
-import os
 import re
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
-from django.db import connections
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from orders.models import Order, OrderEmail
 from shop.models import Category, Product
+from testkit.browser import ARTIFACTS, DESKTOP, PHONE, assert_accessible, browsing
 from testkit.photos import photo_jpeg
 from testkit.waiting import wait_for
 
 # the live server and the worker see committed rows only; pages in a browser: run once, on PostgreSQL
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.any_database]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
-TIMEOUT_MS = 10_000  # for any one browser action or expectation; a healthy step takes milliseconds
-# Sub-resources a page must load: a 4xx/5xx for one of them is a broken page (a missing stylesheet or image).
-CHECKED_RESOURCES = {"stylesheet", "image", "script", "font"}
 HEADER_BACKGROUND = "rgb(31, 41, 51)"  # --header-bg in static/css/base.css
-# axe-core, vendored from npm with its licence (tests/vendor/axe-core/README.md); checked before use.
-AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
-AXE_SHA256 = "KTSJmUUM3yhJqOcLeRL8LahahJ2jnA0NU5T1HUqe2Vw="  # sri-history.json of axe-core 4.14.1
-
-expect.set_options(timeout=TIMEOUT_MS)
 
 
 # --- Fixtures ------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def browser(transactional_db, live_server, monkeypatch):
-    """Headless Chromium, for one test.
-
-    While Playwright's sync API is active it marks an asyncio loop as running on this thread (between two
-    calls too), so Django would refuse the test's own ORM calls with SynchronousOnlyOperation. The
-    permission is granted here, for the lifetime of the browser only: set at module level it would switch
-    Django's check off for the whole pytest session. Per test, not per module: the browser must be gone
-    (and the permission withdrawn) before `transactional_db` flushes the database after the test.
-    """
-    if not os.access(CHROMIUM, os.X_OK):
-        message = f"{CHROMIUM} not found: install Debian's chromium package (never `playwright install`)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            try:
-                yield chromium
-            finally:
-                chromium.close()
-        finally:
-            # With a loop "running", Django keeps this thread's connections apart (asgiref's Local switches
-            # to context storage): the ORM calls made beside the browser used connections of their own,
-            # which the test's teardown never sees. Close them while they are still reachable, or they
-            # stay open and PostgreSQL refuses to drop the test database ("being accessed by other users").
-            connections.close_all()
-
-
-@pytest.fixture
-def catalog(transactional_db):
-    """Two categories and four products, three in stock; committed, so the live server sees them."""
-    kitchen = Category.objects.create(name="Kitchen", slug="kitchen")
-    garden = Category.objects.create(name="Garden", slug="garden")
-    products = {
-        "mug": Product.objects.create(
-            category=kitchen,
-            name="Blue mug",
-            slug="blue-mug",
-            price=Decimal("7.00"),
-            stock=10,
-            description="Holds a large tea.",
-        ),
-        "teapot": Product.objects.create(
-            category=kitchen, name="Teapot", slug="teapot", price=Decimal("20.50"), stock=5
-        ),
-        "can": Product.objects.create(
-            category=garden, name="Watering can", slug="watering-can", price=Decimal("15.00"), stock=8
-        ),
-        "gnome": Product.objects.create(
-            category=garden, name="Garden gnome", slug="garden-gnome", price=Decimal("12.00"), stock=0
-        ),
-    }
-    return products
 
 
 @pytest.fixture
@@ -141,70 +58,7 @@ def photo_catalog(transactional_db, media_served):
     ]
 
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-
-
 # --- Helpers -------------------------------------------------------------------------------------------
-
-
-class Screens:
-    """Saves the screenshots of a run under test-artifacts/browser/, named after the test."""
-
-    def __init__(self, page, test_name):
-        self.page = page
-        self.test_name = test_name
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        for stale in ARTIFACTS.glob(f"{glob.escape(test_name)}--FAILED.*"):  # from an earlier failing run
-            stale.unlink()
-
-    def shot(self, screen):
-        self.page.screenshot(path=ARTIFACTS / f"{self.test_name}--{screen}.png", full_page=True)
-
-    def save_failure(self):
-        """Save the screen the test failed on (screenshot and HTML); never raises: the test's error counts."""
-        for suffix, save in (
-            (".png", lambda path: self.page.screenshot(path=path, full_page=True)),
-            (".html", lambda path: path.write_text(self.page.content(), encoding="utf-8")),
-        ):
-            path = ARTIFACTS / f"{self.test_name}--FAILED{suffix}"
-            try:
-                save(path)
-            except Exception as error:  # the page or the browser may be what broke
-                print(f"could not save {path}: {error!r}")
-            else:
-                print(f"saved {path}")
-
-
-@contextlib.contextmanager
-def browsing(browser, live_server, test_name, **context_options):
-    """A fresh browser context (its own cookies, hence its own cart) on the live server.
-
-    Yields (page, screens). On any failure inside the block the current screen is saved before the error
-    propagates; on success, the block must not have met a broken sub-resource or a JavaScript error.
-    """
-    context = browser.new_context(base_url=live_server.url, **context_options)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    problems = []
-    page.on("pageerror", lambda error: problems.append(f"JavaScript error: {error}"))
-    page.on(
-        "response",
-        lambda response: (
-            problems.append(f"HTTP {response.status} for {response.url}")
-            if response.status >= 400 and response.request.resource_type in CHECKED_RESOURCES
-            else None
-        ),
-    )
-    screens = Screens(page, test_name)
-    try:
-        yield page, screens
-        assert not problems, f"the pages had problems: {problems}"
-    except BaseException:
-        screens.save_failure()
-        raise
-    finally:
-        context.close()
 
 
 def assert_no_horizontal_scroll(page, screen):
@@ -231,35 +85,6 @@ def assert_no_horizontal_scroll(page, screen):
             f"{screen}: the page is {scroll_width}px wide (window.innerWidth {inner_width}px) on a "
             f"{viewport_width}px wide phone; sticking out: {culprits}"
         )
-
-
-@functools.cache
-def axe_source():
-    source = AXE.read_bytes()
-    digest = base64.b64encode(hashlib.sha256(source).digest()).decode()
-    assert digest == AXE_SHA256, f"{AXE} is not the vendored axe-core 4.14.1 (sha256 {digest})"
-    return source.decode("utf-8")
-
-
-def assert_accessible(page, screen):
-    """Run axe-core (every rule but the experimental ones) on the page as it is; fail on any violation.
-
-    Evaluated through the browser's debugging protocol, so a Content-Security-Policy (script-src 'self')
-    does not stop it, and the page itself ships nothing for it.
-    """
-    page.wait_for_load_state("load")
-    if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.evaluate(axe_source())
-    violations = page.evaluate("""async () => {
-        const results = await axe.run(document, {resultTypes: ["violations"]});
-        return results.violations.map(v => ({
-            id: v.id, impact: v.impact, help: v.help,
-            nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ") + " :: " + n.failureSummary.replace(/\\s+/g, " ")),
-        }));
-    }""")
-    assert not violations, f"{screen}: axe found {len(violations)} violation(s):\n" + "\n".join(
-        f"- {v['id']} ({v['impact']}): {v['help']}\n    " + "\n    ".join(v["nodes"]) for v in violations
-    )
 
 
 def page_weight(page, path):

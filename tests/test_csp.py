@@ -12,7 +12,6 @@ from django.urls import reverse
 
 from orders.models import Order, OrderItem
 from orders.tasks import order_created
-from tests.test_browser import browser  # noqa: F401  (the fixture: Debian's Chromium)
 
 pytestmark = pytest.mark.any_database  # a response header
 
