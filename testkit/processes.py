@@ -183,10 +183,9 @@ def start_web(env, log_dir, *, name="web", cwd=ROOT, python=sys.executable):
     return _started(process, lambda: port_answers(port), "the web server")
 
 
-def start_gunicorn(env, log_dir, *, name="gunicorn", workers=2, threads=1, cwd=ROOT, python=sys.executable):
-    """The production web server: gunicorn with `workers` sync workers (or gthread with `threads`)."""
-    port = free_port()
-    args = [
+def gunicorn_command(*, port, workers=2, threads=1, python=sys.executable):
+    """The command line of gunicorn on 127.0.0.1:`port`, as the test kit and benchmarks run it."""
+    return [
         python,
         "-m",
         "gunicorn",
@@ -201,6 +200,12 @@ def start_gunicorn(env, log_dir, *, name="gunicorn", workers=2, threads=1, cwd=R
         "--log-level",
         "warning",
     ]
+
+
+def start_gunicorn(env, log_dir, *, name="gunicorn", workers=2, threads=1, cwd=ROOT, python=sys.executable):
+    """The production web server: gunicorn with `workers` sync workers (or gthread with `threads`)."""
+    port = free_port()
+    args = gunicorn_command(port=port, workers=workers, threads=threads, python=python)
     process = Process(name, args, env, log_dir, cwd=cwd)
     process.base_url = f"http://127.0.0.1:{port}"
     return _started(process, lambda: port_answers(port), "gunicorn")
