@@ -18,5 +18,6 @@ drive and measure them. One definition of each.
 - caches: the suite's own Redis database, or a skip when Redis does not answer
 - payments: placing an order as checkout does, and speaking as a payment provider without a network
 - photos: phone-sized JPEGs and small PNGs made with Pillow
+- urls_with_media: the shop's URLs plus uploaded files, a ROOT_URLCONF for live-server tests
 - waiting, stats: waiting for a condition with a timeout; percentiles and latency summaries
 """

@@ -37,7 +37,7 @@ HEADER_BACKGROUND = "rgb(31, 41, 51)"  # --header-bg in static/css/base.css
 def media_served(settings, tmp_path):
     """Uploads under a temporary MEDIA_ROOT, served by the live server (Django serves them only with DEBUG)."""
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.ROOT_URLCONF = "tests.urls_with_media"
+    settings.ROOT_URLCONF = "testkit.urls_with_media"
     return settings.MEDIA_ROOT
 
 

@@ -240,7 +240,7 @@ def test_invoices_are_never_served_from_media_url(client, paid, settings, mailou
     order, invoice = paid
     invoice_email(order.id)
     invoice.refresh_from_db()
-    settings.ROOT_URLCONF = "tests.urls_with_media"  # MEDIA_ROOT served, as DEBUG or the proxy would
+    settings.ROOT_URLCONF = "testkit.urls_with_media"  # MEDIA_ROOT served, as DEBUG or the proxy would
     for path in (
         f"{settings.MEDIA_URL}{invoice.pdf_name}",
         f"{settings.MEDIA_URL}invoices/{invoice.pdf_name}",
