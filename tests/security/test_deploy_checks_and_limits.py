@@ -20,7 +20,7 @@ from orders.models import Order
 from testkit.caches import redis_cache_or_skip
 from testkit.processes import run_python
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # What README's "Production" section tells an operator to set.
 PRODUCTION_ENV = {

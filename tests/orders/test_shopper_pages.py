@@ -360,7 +360,7 @@ def test_bin_run_points_email_links_at_the_port_it_serves(tmp_path):
     import subprocess
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     (tmp_path / "bin").mkdir()
     shutil.copy(root / "bin" / "run", tmp_path / "bin" / "run")
     (tmp_path / "bin" / "_setup.sh").write_text("")

@@ -12,7 +12,7 @@ from testkit.processes import run_python
 pytestmark = pytest.mark.any_database  # settings, compose and the image
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_celery_app_reads_django_settings_and_finds_the_task():

@@ -297,7 +297,7 @@ def test_the_pay_form_may_post_on_to_stripe_under_the_content_security_policy():
     }
     output = subprocess.run(
         [sys.executable, "-c", code],
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
         env=env,
         capture_output=True,
         text=True,

@@ -23,7 +23,7 @@ from testkit.waiting import wait_until
 pytestmark = pytest.mark.any_database  # the web server's flags and logs
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def dockerfile_command():
