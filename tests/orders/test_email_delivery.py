@@ -1,5 +1,5 @@
 """The email task's logic, called directly (no broker): what the email says, and the outbox's rules for
-claiming, retrying, giving up and "outcome unknown". The broker's side is in test_email_retries.py."""
+claiming, retrying, giving up and "outcome unknown". The broker's side is in tests/broker/test_email_retries.py."""
 
 import logging
 import smtplib

@@ -27,7 +27,7 @@ _probe_runs = []
 _probe_lock = threading.Lock()
 
 
-@shared_task(bind=True, name="tests.test_quorum_queues.countdown_probe", max_retries=3)
+@shared_task(bind=True, name="tests.broker.test_quorum_queues.countdown_probe", max_retries=3)
 def countdown_probe(self, token, countdown):
     """Test-only task: fails its first run with a retry after `countdown` seconds, succeeds on the second."""
     with _probe_lock:
