@@ -7,8 +7,8 @@ drive and measure them. One definition of each.
 - cluster: a three-node RabbitMQ cluster of private nodes, for failover
 - postgres: a private PostgreSQL server to stop and restart
 - smtp: a real SMTP server on 127.0.0.1 that records arrivals and can refuse, stall or answer late
-- outbox: a running shop's emails: an order placed through its web server, its outbox rows, the copies
-  the SMTP server got, an operator's resend
+- outbox: a running shop's emails: an order placed (and paid) through its web server, its outbox rows, the
+  copies the SMTP server got, an invoice's PDF, an operator's resend
 - crash_backend: an email backend whose sending kills the worker, for fault tests
 - database: the database a subprocess should use, and databases of their own for benchmarks
 - bulk_orders: a million orders written by PostgreSQL itself, for scale tests

@@ -1,5 +1,11 @@
-"""A running shop's emails, for the fault tests: an order placed through its web server, the outbox rows of
-the emails it owes, the copies the SMTP server received, and an operator's resend from the admin."""
+"""A running shop's emails, for the fault tests: an order placed (and paid) through its web server, the outbox
+rows of the emails it owes, the copies the SMTP server received, an invoice's PDF, and an operator's resend
+from the admin."""
+
+import subprocess
+import urllib.parse
+from email import policy
+from email.parser import BytesParser
 
 from orders.models import Order, OrderEmail
 from testkit.shopper import Shopper, placed_order_number
@@ -53,3 +59,32 @@ def operator_resends(web, order, settings, action="resend_confirmation"):
         "POST", "/admin/orders/order/", {"action": action, "_selected_action": order.id, "index": 0}
     )
     assert status == 302
+
+
+def order_and_pay(web, products, email="ada@example.com"):
+    """Check out through the web server and pay with the offline provider; return (order, shopper)."""
+    shopper = Shopper(web.base_url)
+    for product in products:
+        assert shopper.add_to_cart(product.id, 1) == 302
+    status, location, body, _ = shopper.checkout({**CUSTOMER, "email": email})
+    assert placed_order_number(status, body), body[:500]
+    token, back = shopper.pay_offline()
+    order = Order.objects.get(token=token)
+    # The web server was started before its port was known to it: the path of the return address is its own.
+    page = shopper.request("GET", urllib.parse.urlsplit(back)._replace(scheme="", netloc="").geturl())[2]
+    assert "Payment being confirmed" in page or "Paid." in page
+    return order, shopper
+
+
+def pdf_attachment(message):
+    """The (filename, bytes) of the one PDF attached to an email the SMTP server received."""
+    parsed = BytesParser(policy=policy.default).parsebytes(message.as_bytes())
+    [attachment] = [part for part in parsed.iter_attachments() if part.get_content_type() == "application/pdf"]
+    return attachment.get_filename(), attachment.get_content()
+
+
+def pdf_text(data):
+    """The words of a PDF (pdftotext), joined by single spaces."""
+    return " ".join(
+        subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True, check=True).stdout.decode().split()
+    )

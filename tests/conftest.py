@@ -63,6 +63,15 @@ def shop(rabbit_node, smtp_sink, tmp_path, transactional_db, request):
 
 
 @pytest.fixture
+def paying_shop(shop, tmp_path, products):
+    """The shop with its webhook address known to the workers, and invoices in a private folder."""
+    shop.env.update(PRIVATE_MEDIA_ROOT=str(tmp_path / "private"), PAYMENT_OFFLINE_CONFIRM_SECONDS="0.5")
+    shop.web_process = shop.web()
+    shop.env["SHOP_SITE_URL"] = shop.web_process.base_url  # where the provider posts, and the emails link to
+    return shop
+
+
+@pytest.fixture
 def products(make_product):
     return [
         make_product(name="Blue mug", price=Decimal("7.00"), stock=500),

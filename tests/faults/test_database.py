@@ -1,8 +1,10 @@
-"""Fault test: PostgreSQL restarts (about a second) while shoppers use the shop.
+"""The database unreachable: in the web tier, a friendly 503 with Retry-After and one log line per request,
+never a 500 with a traceback; and a real PostgreSQL restart (about a second) while shoppers use the shop.
 
-The shop (web server and a Celery worker with beat, production settings, persistent database connections)
-runs against a PostgreSQL and a RabbitMQ node of this test's own; a few shopper threads browse, fill carts and
-check out throughout. The scenario runs once per module; each test asserts one side of it.
+For the restart, the shop (web server and a Celery worker with beat, production settings, persistent database
+connections) runs against a PostgreSQL and a RabbitMQ node of this test's own; a few shopper threads browse,
+fill carts and check out throughout. The scenario runs once per module; each of its tests asserts one side
+of it.
 """
 
 import contextlib
@@ -11,17 +13,99 @@ import threading
 import time
 import urllib.error
 import uuid
+from unittest.mock import patch
 
 import pytest
+from django.db import InterfaceError, OperationalError
+from django.db.backends.utils import CursorWrapper
+from django.test import Client
+from django.urls import reverse
 
 from testkit import postgres as pgnode
+from testkit.pages import assert_friendly_503
 from testkit.processes import manage, shop_environment, start_web, start_worker
 from testkit.shopper import Shopper
 from testkit.smtp import SmtpSink
 from testkit.waiting import wait_until
 
-# its own PostgreSQL, whatever the suite's database
-pytestmark = [pytest.mark.faults, pytest.mark.broker, pytest.mark.any_database]
+# --- The web tier while the database is unreachable -------------------------------------------------------
+
+
+@pytest.fixture
+def shopper(make_product):
+    """A client with a product in its cart, so its requests load (and may save) a session."""
+    client = Client(raise_request_exception=False)
+    product = make_product()
+    client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1})
+    client.product = product
+    return client
+
+
+def database_down(error=OperationalError):
+    return patch.object(
+        CursorWrapper,
+        "execute",
+        side_effect=error("connection to server at 127.0.0.1, port 5432 failed: Connection refused"),
+    )
+
+
+@pytest.mark.parametrize("error", [OperationalError, InterfaceError])
+def test_pages_answer_503_while_the_database_is_unreachable(shopper, caplog, error):
+    with database_down(error):
+        response = shopper.get(reverse("shop:product_list"))
+    assert_friendly_503(response, caplog)
+
+
+@pytest.mark.parametrize("url_name", ["cart:cart_add", "cart:cart_update", "cart:cart_remove"])
+def test_cart_changes_answer_503_while_the_database_is_unreachable(shopper, caplog, url_name):
+    with database_down():
+        response = shopper.post(reverse(url_name, args=[shopper.product.id]), {"quantity": 2})
+    assert_friendly_503(response, caplog)
+
+
+def test_checkout_answers_503_while_the_database_is_unreachable(shopper, caplog, customer):
+    with database_down():
+        response = shopper.post(reverse("orders:order_create"), customer)
+    assert_friendly_503(response, caplog)
+
+
+def test_a_session_that_cannot_be_saved_answers_503(shopper, caplog):
+    """The view worked, then the database went away before the session was written."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    with patch.object(SessionStore, "save", side_effect=OperationalError("server closed the connection")):
+        response = shopper.post(reverse("cart:cart_add", args=[shopper.product.id]), {"quantity": 1})
+    assert_friendly_503(response, caplog)
+
+
+def test_the_shop_answers_again_once_the_database_is_back(shopper):
+    with database_down():
+        assert shopper.get(reverse("shop:product_list")).status_code == 503
+    assert shopper.get(reverse("shop:product_list")).status_code == 200
+    assert shopper.get(reverse("cart:cart_detail")).context["cart"].quantities() == {shopper.product.id: 1}
+
+
+def test_connections_are_checked_before_reuse():
+    from django.conf import settings
+
+    assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] is True
+
+
+def test_a_session_update_failing_for_want_of_the_database_answers_503_not_400(shopper, caplog):
+    """The database drops the connection just as an existing session (a cart) is saved: Django's database
+    session store turns any database error on an update into "session interrupted", a 400 with a logged
+    traceback, as if the shopper had logged out elsewhere. It is an outage: the 503 page, one line."""
+    from django.contrib.sessions.models import Session
+
+    shopper.post(reverse("cart:cart_add", args=[shopper.product.id]), {"quantity": 1})  # a session saved there
+    caplog.clear()
+    dropped = OperationalError("terminating connection due to administrator command")
+    with patch.object(Session, "save", side_effect=dropped):
+        response = shopper.post(reverse("cart:cart_add", args=[shopper.product.id]), {"quantity": 1})
+    assert_friendly_503(response, caplog)
+
+
+# --- PostgreSQL restarting under load ------------------------------------------------------------------------
 
 SHOPPERS = 3
 CUSTOMER = {
@@ -170,6 +254,9 @@ def restart_under_load(tmp_path_factory, rabbit_node):
         cleanup.close()
 
 
+@pytest.mark.faults
+@pytest.mark.broker
+@pytest.mark.any_database  # its own PostgreSQL, whatever the suite's database
 def test_the_web_answers_503_with_retry_after_never_500_and_recovers_by_itself(restart_under_load):
     run = restart_under_load
     responses = run["responses"]
@@ -183,6 +270,9 @@ def test_the_web_answers_503_with_retry_after_never_500_and_recovers_by_itself(r
     assert run["recovered_at"] - run["back"] < 15
 
 
+@pytest.mark.faults
+@pytest.mark.broker
+@pytest.mark.any_database  # its own PostgreSQL, whatever the suite's database
 def test_the_web_log_has_one_line_per_failed_request_and_no_traceback(restart_under_load):
     run = restart_under_load
     log = run["web"].log()
@@ -191,6 +281,9 @@ def test_the_web_log_has_one_line_per_failed_request_and_no_traceback(restart_un
     assert log.count("database unavailable:") == unavailable
 
 
+@pytest.mark.faults
+@pytest.mark.broker
+@pytest.mark.any_database  # its own PostgreSQL, whatever the suite's database
 def test_every_order_placed_around_the_restart_is_emailed_within_a_minute(restart_under_load):
     run = restart_under_load
     deadline_from_back = 60

@@ -1,14 +1,25 @@
-"""The outbox's promises under the faults a hostile reviewer tries: a mail server that stores the message
-and answers too late, one slow on MAIL and QUIT past the time limits, an email whose sending kills the
-worker, workers SIGKILLed mid-email (once, twice) with the production timings. Real RabbitMQ node, real
-SMTP server, web and workers as subprocesses (fixtures in tests/conftest.py)."""
+"""Workers that die: SIGKILLed mid-email (once, twice, with the test timings and the production ones), an
+email whose sending kills the worker, a worker killed while rendering an invoice. Each email is still sent
+once, or ends failed after its attempts. Real RabbitMQ node, real SMTP server, web and workers as
+subprocesses (fixtures in tests/conftest.py)."""
 
+import re
 import signal
 import time
 
 import pytest
 
-from testkit.outbox import email_in_state, email_row, emails_for, operator_resends, place_order
+from orders.models import OrderEmail
+from payments.models import Invoice
+from testkit.outbox import (
+    email_in_state,
+    email_row,
+    emails_for,
+    order_and_pay,
+    pdf_attachment,
+    pdf_text,
+    place_order,
+)
 from testkit.waiting import holds_for, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
@@ -22,47 +33,28 @@ PRODUCTION_TIMINGS = (
 )
 
 
-# Worker deaths and slow servers with production timings take tens of seconds each; their subject is the lease,
-# the attempt count and the time limits, not the SQL dialect (the claim's SQL runs on both databases in
-# test_confirmation_email.py): run once, in the PostgreSQL pass.
+# Worker deaths with production timings take tens of seconds each; their subject is the lease and the attempt
+# count, not the SQL dialect (the claim's SQL runs on both databases in tests/orders/test_email_delivery.py):
+# run once, in the PostgreSQL pass.
 ONCE = pytest.mark.any_database
 
 
-def test_a_reply_lost_after_the_message_is_one_email_marked_unconfirmed_and_resendable(shop, products, settings):
-    """The server stores the message, then answers its final "." after the worker's timeout: before, the
-    worker retried and the customer got a copy per attempt."""
-    shop.env["EMAIL_TIMEOUT"] = "1"
+def test_worker_killed_mid_email_the_next_worker_sends_it_once(shop, products):
     web = shop.web()
-    shop.worker()
-    shop.sink.reply_delay = 2.5
+    first = shop.worker("doomed")
+    shop.sink.stall_next = 1  # the first SMTP conversation hangs after it started
     order, _ = place_order(web, products)
+    wait_for(shop.sink.stalled.is_set, timeout=30, what="the worker to be mid-email")
 
-    wait_for(lambda: email_in_state(order, "unconfirmed"), timeout=30, what="the email marked unconfirmed")
-    email = email_row(order)
-    assert email.attempts == 1 and "after the message body was sent" in email.last_error
-    assert holds_for(lambda: len(emails_for(shop.sink, order)) == 1, 3), "a second copy arrived"
+    first.kill(signal.SIGKILL)
+    shop.sink.release.set()
+    assert emails_for(shop.sink, order) == []
+    shop.worker("survivor")
 
-    # The admin lists it, and an operator may decide to send it again.
-    shop.sink.reply_delay = 0
-    operator_resends(web, order, settings)
-    wait_for(lambda: email_in_state(order, "sent"), timeout=30, what="the resent email marked sent")
-    assert len(emails_for(shop.sink, order)) == 2
-
-
-@ONCE
-def test_a_server_slow_on_mail_and_quit_costs_bounded_attempts_and_ends_failed(shop, products):
-    """Slow on MAIL (past the soft time limit) and on QUIT (past the hard one): each attempt ends at the soft
-    limit without waiting for QUIT, counts, and after the last one the email is failed for good."""
-    shop.env.update(CELERY_TASK_TIME_LIMIT="3", ORDER_EMAIL_MAX_ATTEMPTS="2", EMAIL_TIMEOUT="20")  # soft limit 1 s
-    web = shop.web()
-    worker = shop.worker()
-    shop.sink.mail_delay, shop.sink.quit_delay = 5, 30
-    order, _ = place_order(web, products)
-
-    wait_for(lambda: email_in_state(order, "failed"), timeout=45, what="the email marked failed")
-    assert email_row(order).attempts == 2 and "SoftTimeLimitExceeded" in email_row(order).last_error
-    assert holds_for(lambda: shop.sink.attempts == 2, 3), "a third attempt was made"
-    assert "Hard time limit" not in worker.log() and emails_for(shop.sink, order) == []
+    wait_for(lambda: emails_for(shop.sink, order), timeout=60, what="the survivor to send the email")
+    wait_for(lambda: email_in_state(order, "sent"), timeout=10, what="the email marked sent")
+    assert len(emails_for(shop.sink, order)) == 1
+    assert email_row(order).attempts == 2
 
 
 @ONCE
@@ -129,3 +121,30 @@ def test_an_email_whose_worker_is_killed_twice_is_still_sent_once(shop, products
 
     wait_for(lambda: email_in_state(order, "sent"), timeout=60, what="the email marked sent")
     assert len(emails_for(shop.sink, order)) == 1 and email_row(order).attempts == 3
+
+
+@pytest.mark.any_database  # a worker's death mid-render, with real timings: once, in the PostgreSQL pass
+def test_a_worker_killed_while_rendering_the_invoice_is_replaced_and_the_invoice_sent_once(paying_shop, products):
+    first = paying_shop.worker(name="renderer")
+    order, _ = order_and_pay(paying_shop.web_process, products)
+    wait_for(
+        lambda: re.search(rf"order {order.id}: rendering invoice", first.log()),
+        timeout=30,
+        what="the worker to start rendering the invoice",
+    )
+    first.kill()  # SIGKILL, mid-render (WeasyPrint is loaded by the first render)
+    assert not re.search(rf"order {order.id}: invoice \S+ rendered", first.log()), "the kill came too late"
+    assert paying_shop.sink.messages_of("invoice", order.id) == []
+
+    paying_shop.worker(name="replacement")  # RabbitMQ hands it the message again; the dead claim lapses
+    [message] = wait_for(
+        lambda: paying_shop.sink.messages_of("invoice", order.id),
+        timeout=60,
+        what="the replacement worker's invoice email",
+    )
+    invoice = Invoice.objects.get(order=order)
+    assert invoice.sequence == 1  # the number was given with the payment: the kill burnt none
+    assert invoice.number in pdf_text(pdf_attachment(message)[1])
+    assert holds_for(lambda: len(paying_shop.sink.messages_of("invoice", order.id)) == 1, 3)
+    email = OrderEmail.objects.get(order=order, kind="invoice")
+    assert (email.state, email.attempts) == ("sent", 2)
