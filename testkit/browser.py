@@ -33,8 +33,8 @@ ARTIFACTS = ROOT / "test-artifacts" / "browser"
 TIMEOUT_MS = 10_000  # for any one browser action or expectation; a healthy step takes milliseconds
 # Sub-resources a page must load: a 4xx/5xx for one of them is a broken page (a missing stylesheet or image).
 CHECKED_RESOURCES = {"stylesheet", "image", "script", "font"}
-# axe-core, vendored from npm with its licence (tests/vendor/axe-core/README.md); checked before use.
-AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
+# axe-core, vendored from npm with its licence (tests/browser/vendor/axe-core/README.md); checked before use.
+AXE = ROOT / "tests" / "browser" / "vendor" / "axe-core" / "axe.min.js"
 AXE_SHA256 = "KTSJmUUM3yhJqOcLeRL8LahahJ2jnA0NU5T1HUqe2Vw="  # sri-history.json of axe-core 4.14.1
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}

@@ -1,7 +1,7 @@
 """Fixtures for the fault tests: a private RabbitMQ node, a local SMTP server, and the shop's web server
-and workers as subprocesses with production settings against the test's database. The browser tests'
-Chromium and catalog. And session housekeeping on the shared broker: the run's own task queue is removed
-when the run ends."""
+and workers as subprocesses with production settings against the test's database. Chromium for the browser
+tests (and the Content-Security-Policy's). And session housekeeping on the shared broker: the run's own task
+queue is removed when the run ends."""
 
 import os
 import shutil
@@ -11,7 +11,6 @@ from decimal import Decimal
 import pytest
 from django.db import connection, connections
 
-from shop.models import Category, Product
 from testkit.browser import CHROMIUM, CHROMIUM_ARGS
 from testkit.database import database_url
 from testkit.processes import ShopProcesses, shop_environment
@@ -149,30 +148,3 @@ def browser(transactional_db, live_server, monkeypatch):
             # which the test's teardown never sees. Close them while they are still reachable, or they
             # stay open and PostgreSQL refuses to drop the test database ("being accessed by other users").
             connections.close_all()
-
-
-@pytest.fixture
-def catalog(transactional_db):
-    """Two categories and four products, three in stock; committed, so the live server sees them."""
-    kitchen = Category.objects.create(name="Kitchen", slug="kitchen")
-    garden = Category.objects.create(name="Garden", slug="garden")
-    products = {
-        "mug": Product.objects.create(
-            category=kitchen,
-            name="Blue mug",
-            slug="blue-mug",
-            price=Decimal("7.00"),
-            stock=10,
-            description="Holds a large tea.",
-        ),
-        "teapot": Product.objects.create(
-            category=kitchen, name="Teapot", slug="teapot", price=Decimal("20.50"), stock=5
-        ),
-        "can": Product.objects.create(
-            category=garden, name="Watering can", slug="watering-can", price=Decimal("15.00"), stock=8
-        ),
-        "gnome": Product.objects.create(
-            category=garden, name="Garden gnome", slug="garden-gnome", price=Decimal("12.00"), stock=0
-        ),
-    }
-    return products

@@ -1,7 +1,7 @@
 """The admin pages operators use, in Chromium at 1280 px: the order list fits without scrolling sideways, the
 order page's buttons work, and axe-core finds no violation on the order list, the order page, the product
-list and the pages around them. The browser and catalog fixtures are in tests/conftest.py; the context, axe
-and screenshot helpers in testkit.browser."""
+list and the pages around them. The browser fixture is in tests/conftest.py, the catalog in
+tests/browser/conftest.py; the context, axe and screenshot helpers in testkit.browser."""
 
 from decimal import Decimal
 

@@ -4,8 +4,9 @@ The shop runs in pytest-django's `live_server` (a thread of this process, servin
 same test database); checkout hands the confirmation to the real RabbitMQ and a real Celery worker (a thread
 of this process, on the run's own queue, see test_settings), whose emails land in `mailoutbox`.
 
-The browser fixture (tests/conftest.py) and the context, screenshot and axe-core helpers (testkit.browser)
-are shared with the admin's browser tests. Artifacts go to test-artifacts/browser/ at the repository root.
+The browser fixture (tests/conftest.py), the catalog (tests/browser/conftest.py) and the context, screenshot
+and axe-core helpers (testkit.browser) are shared with the admin's browser tests. Artifacts go to
+test-artifacts/browser/ at the repository root.
 
 Never `playwright install`: the browser is /usr/bin/chromium (skipped when missing, except under CI=true).
 """
