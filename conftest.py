@@ -5,17 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from testkit.waiting import wait_until
-
 _sequence = itertools.count(1)
-
-
-def wait_for(condition, *, timeout=15.0, what="condition"):
-    """Poll `condition` until it returns something truthy, and return that; fail the test after `timeout` s."""
-    try:
-        return wait_until(condition, timeout=timeout, what=what)
-    except TimeoutError as error:
-        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="session")

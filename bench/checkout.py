@@ -58,7 +58,7 @@ PREPARE = (
     "print(json.dumps([p.get_absolute_url() for p in Product.objects.all()]) + '\\n' + "
     "json.dumps(list(Product.objects.values_list('id', flat=True))))"
 )
-# One checkout through the test client, counting SQL statements and commits (as tests/test_query_budgets.py).
+# One checkout through the test client, counting SQL statements and commits (as tests/scale/test_query_budgets.py).
 PROBE = r"""
 import json
 from django.db import connection

@@ -40,5 +40,6 @@ RATE_LIMIT_LOGIN = ""
 ORDER_MAX_UNITS = 0
 ORDER_MAX_PER_EMAIL_PER_DAY = 0
 ORDER_MAX_PER_CLIENT_PER_DAY = 0
-# The test client and live server speak plain HTTP; the production values are checked by test_security.
+# The test client and live server speak plain HTTP; the production values are checked by
+# tests/security/test_deploy_checks_and_limits.py.
 SECURE_SSL_REDIRECT = False

@@ -380,7 +380,7 @@ class PaymentSummary:
 
 def summarise_new(order):
     """The PaymentSummary of an order placed a moment ago, without asking the database: no payment, nor one by
-    hand, can exist yet (what summarise would find; tests/test_payments.py holds the two together)."""
+    hand, can exist yet (what summarise would find; tests/payments/test_payments.py holds the two together)."""
     summary = PaymentSummary(stage="pay", order=order)
     if (reason := why_not_payable(order, by_hand=False)) is not None:
         summary.stage, summary.reason = "too_late", reason

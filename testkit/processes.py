@@ -125,6 +125,14 @@ def manage(env, *args, timeout=300, cwd=ROOT):
     return result.stdout
 
 
+def run_python(code, **env):
+    """Run `code` in a fresh interpreter with only the given environment on top of a minimal one."""
+    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=60
+    )
+
+
 def _started(process, ready, what, timeout=60):
     wait_until(lambda: ready() or not process.alive(), timeout=timeout, interval=0.1, what=what)
     if not process.alive():
@@ -175,10 +183,9 @@ def start_web(env, log_dir, *, name="web", cwd=ROOT, python=sys.executable):
     return _started(process, lambda: port_answers(port), "the web server")
 
 
-def start_gunicorn(env, log_dir, *, name="gunicorn", workers=2, threads=1, cwd=ROOT, python=sys.executable):
-    """The production web server: gunicorn with `workers` sync workers (or gthread with `threads`)."""
-    port = free_port()
-    args = [
+def gunicorn_command(*, port, workers=2, threads=1, python=sys.executable):
+    """The command line of gunicorn on 127.0.0.1:`port`, as the test kit and benchmarks run it."""
+    return [
         python,
         "-m",
         "gunicorn",
@@ -193,6 +200,12 @@ def start_gunicorn(env, log_dir, *, name="gunicorn", workers=2, threads=1, cwd=R
         "--log-level",
         "warning",
     ]
+
+
+def start_gunicorn(env, log_dir, *, name="gunicorn", workers=2, threads=1, cwd=ROOT, python=sys.executable):
+    """The production web server: gunicorn with `workers` sync workers (or gthread with `threads`)."""
+    port = free_port()
+    args = gunicorn_command(port=port, workers=workers, threads=threads, python=python)
     process = Process(name, args, env, log_dir, cwd=cwd)
     process.base_url = f"http://127.0.0.1:{port}"
     return _started(process, lambda: port_answers(port), "gunicorn")

@@ -1,5 +1,6 @@
 """A RabbitMQ node of its own for fault tests and benchmarks: own name, ports, config and data, so faults
-never hit the shared broker on 5672."""
+never hit the shared broker on 5672. And the one thing done on a shared broker: deleting a test run's own
+queue and exchange."""
 
 import os
 import shutil
@@ -87,3 +88,30 @@ class RabbitNode:
     def stop(self):
         self._ctl("stop", check=False, timeout=60)
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def delete_queue_and_exchange(broker_url, name):
+    """Delete queue `name` and the exchange of the same name on the broker; True if nothing is left.
+
+    Deleting what is not there is fine. Celery's celery_delayed_* queues are shared by every quorum-queue
+    user of the vhost (other runs may have retries in flight) and are left alone.
+    """
+    from amqp.exceptions import NotFound
+    from kombu import Connection
+
+    with Connection(broker_url, connect_timeout=5) as connection:
+        for delete in ("queue_delete", "exchange_delete"):
+            channel = connection.channel()
+            try:
+                getattr(channel, delete)(name)
+            except NotFound:
+                pass
+            finally:
+                if channel.is_open:
+                    channel.close()
+        channel = connection.channel()
+        try:
+            channel.queue_declare(name, passive=True)
+        except NotFound:
+            return True
+        return False

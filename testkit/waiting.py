@@ -23,3 +23,8 @@ def holds_for(condition, seconds, interval=0.1):
             return False
         time.sleep(interval)
     return True
+
+
+def wait_for(condition, *, timeout=15.0, what="condition"):
+    """`wait_until` with the tests' usual timeout: TimeoutError, which fails the test, after `timeout` s."""
+    return wait_until(condition, timeout=timeout, what=what)

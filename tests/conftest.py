@@ -1,6 +1,7 @@
 """Fixtures for the fault tests: a private RabbitMQ node, a local SMTP server, and the shop's web server
-and workers as subprocesses with production settings against the test's database. And session
-housekeeping on the shared broker: the run's own task queue is removed when the run ends."""
+and workers as subprocesses with production settings against the test's database. Chromium for the browser
+tests (and the Content-Security-Policy's). And session housekeeping on the shared broker: the run's own task
+queue is removed when the run ends."""
 
 import os
 import shutil
@@ -8,23 +9,13 @@ import warnings
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 
-from orders.models import Order, OrderEmail
+from testkit.browser import CHROMIUM, CHROMIUM_ARGS
 from testkit.database import database_url
 from testkit.processes import ShopProcesses, shop_environment
-from testkit.rabbit import RabbitNode
-from testkit.shopper import Shopper, placed_order_number
+from testkit.rabbit import RabbitNode, delete_queue_and_exchange
 from testkit.smtp import SmtpSink
-
-CUSTOMER = {
-    "first_name": "Ada",
-    "last_name": "Lovelace",
-    "email": "ada@example.com",
-    "address": "12 Analytical Street",
-    "postal_code": "10115",
-    "city": "Berlin",
-}
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +62,15 @@ def shop(rabbit_node, smtp_sink, tmp_path, transactional_db, request):
 
 
 @pytest.fixture
+def paying_shop(shop, tmp_path, products):
+    """The shop with its webhook address known to the workers, and invoices in a private folder."""
+    shop.env.update(PRIVATE_MEDIA_ROOT=str(tmp_path / "private"), PAYMENT_OFFLINE_CONFIRM_SECONDS="0.5")
+    shop.web_process = shop.web()
+    shop.env["SHOP_SITE_URL"] = shop.web_process.base_url  # where the provider posts, and the emails link to
+    return shop
+
+
+@pytest.fixture
 def products(make_product):
     return [
         make_product(name="Blue mug", price=Decimal("7.00"), stock=500),
@@ -78,78 +78,7 @@ def products(make_product):
     ]
 
 
-# --- Helpers for the fault tests --------------------------------------------------------------------
-
-
-def place_order(web, products, email="ada@example.com"):
-    """Fill a cart and check out through the web server; return (order, seconds the checkout POST took)."""
-    shopper = Shopper(web.base_url)
-    for product in products:
-        assert shopper.add_to_cart(product.id, 1) == 302
-    status, location, body, seconds = shopper.checkout({**CUSTOMER, "email": email})
-    order = Order.objects.latest("id")
-    assert placed_order_number(status, body) == order.number, body[:500]  # the answer is its thank-you page
-    return order, seconds
-
-
-def emails_for(sink, order, kind="confirmation"):
-    """The copies of `order`'s `kind` email the SMTP server received (one item per copy)."""
-    return [order_id for order_id in sink.order_ids(kind) if order_id == order.id]
-
-
-def email_row(order, kind="confirmation"):
-    return OrderEmail.objects.get(order_id=order.id, kind=kind)
-
-
-def email_in_state(order, state, kind="confirmation"):
-    return OrderEmail.objects.filter(order_id=order.id, kind=kind, state=state).exists()
-
-
-def operator_resends(web, order, settings, action="resend_confirmation"):
-    """An operator logs in to the running web server's admin and runs `action` on `order`."""
-    from django.contrib.auth import get_user_model
-
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]  # as the web server has
-    get_user_model().objects.create_superuser("operator", "op@example.com", "a-long-password-123")
-    operator = Shopper(web.base_url)
-    status, _, body = operator.request(
-        "POST", "/admin/login/?next=/admin/", {"username": "operator", "password": "a-long-password-123"}
-    )
-    assert status == 302, body[-3000:]
-    status, _, _ = operator.request(
-        "POST", "/admin/orders/order/", {"action": action, "_selected_action": order.id, "index": 0}
-    )
-    assert status == 302
-
-
 # --- The shared broker, left as found ---------------------------------------------------------------
-
-
-def delete_queue_and_exchange(broker_url, name):
-    """Delete queue `name` and the exchange of the same name on the broker; True if nothing is left.
-
-    Deleting what is not there is fine. Celery's celery_delayed_* queues are shared by every quorum-queue
-    user of the vhost (other runs may have retries in flight) and are left alone.
-    """
-    from amqp.exceptions import NotFound
-    from kombu import Connection
-
-    with Connection(broker_url, connect_timeout=5) as connection:
-        for delete in ("queue_delete", "exchange_delete"):
-            channel = connection.channel()
-            try:
-                getattr(channel, delete)(name)
-            except NotFound:
-                pass
-            finally:
-                if channel.is_open:
-                    channel.close()
-        channel = connection.channel()
-        try:
-            channel.queue_declare(name, passive=True)
-        except NotFound:
-            return True
-        return False
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -174,7 +103,7 @@ def session_store(request, settings):
     if request.param == "redis":
         from django.core.cache import caches
 
-        from tests.test_security import redis_cache_or_skip
+        from testkit.caches import redis_cache_or_skip
 
         settings.CACHES = redis_cache_or_skip()
         settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
@@ -183,3 +112,39 @@ def session_store(request, settings):
     else:
         settings.SESSION_ENGINE = "core.sessions"
         yield request.param
+
+
+# --- The browser tests ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def browser(transactional_db, live_server, monkeypatch):
+    """Headless Chromium, for one test.
+
+    While Playwright's sync API is active it marks an asyncio loop as running on this thread (between two
+    calls too), so Django would refuse the test's own ORM calls with SynchronousOnlyOperation. The
+    permission is granted here, for the lifetime of the browser only: set at module level it would switch
+    Django's check off for the whole pytest session. Per test, not per module: the browser must be gone
+    (and the permission withdrawn) before `transactional_db` flushes the database after the test.
+    """
+    if not os.access(CHROMIUM, os.X_OK):
+        message = f"{CHROMIUM} not found: install Debian's chromium package (never `playwright install`)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        try:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            try:
+                yield chromium
+            finally:
+                chromium.close()
+        finally:
+            # With a loop "running", Django keeps this thread's connections apart (asgiref's Local switches
+            # to context storage): the ORM calls made beside the browser used connections of their own,
+            # which the test's teardown never sees. Close them while they are still reachable, or they
+            # stay open and PostgreSQL refuses to drop the test database ("being accessed by other users").
+            connections.close_all()
