@@ -50,6 +50,15 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
         return queryset
 
 
+def with_order_search(parent, request, queryset, search_term, *, prefix):
+    """The admin's own search on `search_fields`, or the order search (a number however typed, an email, a
+    name: orders.admin.search_orders) through `prefix`."""
+    own, duplicates = parent.get_search_results(request, queryset, search_term)
+    if not search_term.strip():
+        return own, duplicates
+    return own | orders_admin.search_orders(queryset, search_term, prefix=prefix), duplicates
+
+
 def refund_payments(model_admin, request, payment_ids):
     """Refund each payment through its provider, saying what happened to each."""
     for payment_id in payment_ids:
@@ -76,8 +85,8 @@ def refund_payments(model_admin, request, payment_ids):
 class PaymentAdmin(admin.ModelAdmin):
     list_display = ["id", "order", "provider", "state", "problem", "amount_text", "created", "paid_at", "refunded_at"]
     list_filter = [NeedsAttentionFilter, "problem", "state", "provider"]
-    search_fields = ["=order__id", "reference", "provider_payment_id"]
-    search_help_text = "Order number, or the provider's reference"
+    search_fields = ["reference", "provider_payment_id"]  # and the order: get_search_results
+    search_help_text = "An order number, the customer's email or name, or the provider's reference"
     list_select_related = ["order"]
     readonly_fields = ["order", *PAYMENT_FIELDS]
     fields = readonly_fields
@@ -92,6 +101,9 @@ class PaymentAdmin(admin.ModelAdmin):
     @admin.display(description="Amount")
     def amount_text(self, payment):
         return format_money(payment.amount, payment.currency)
+
+    def get_search_results(self, request, queryset, search_term):
+        return with_order_search(super(), request, queryset, search_term, prefix="order__")
 
     @admin.action(description="Refund selected payments through their provider")
     def refund(self, request, queryset):
@@ -127,8 +139,8 @@ def invoice_link(invoice):
 class InvoiceAdmin(admin.ModelAdmin):
     list_display = ["number", "order", "issued_at", "total", "pdf"]
     list_filter = ["year"]
-    search_fields = ["=order__id", "=sequence"]
-    search_help_text = "Order number, or the invoice's sequence number"
+    search_fields = ["=sequence"]  # and the order: get_search_results
+    search_help_text = "An order number, the customer's email or name, or the invoice's sequence number"
     list_select_related = ["order"]
     readonly_fields = ["number", "order", "issued_at", "total", "pdf", "rendered_at"]
     fields = readonly_fields
@@ -146,6 +158,9 @@ class InvoiceAdmin(admin.ModelAdmin):
     @admin.display(description="PDF")
     def pdf(self, invoice):
         return invoice_link(invoice)
+
+    def get_search_results(self, request, queryset, search_term):
+        return with_order_search(super(), request, queryset, search_term, prefix="order__")
 
     def get_urls(self):
         return [
@@ -184,7 +199,8 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     list_display = ["received", "provider", "type", "event_id", "payment", "outcome"]
     list_filter = ["provider", "type"]
-    search_fields = ["event_id", "=payment__order__id"]
+    search_fields = ["event_id"]  # and the order: get_search_results
+    search_help_text = "An order number, the customer's email or name, or the provider's event id"
     readonly_fields = ["provider", "event_id", "type", "payment", "received", "outcome"]
     fields = readonly_fields
 
@@ -193,6 +209,9 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # a deleted record would let the same event act again
+
+    def get_search_results(self, request, queryset, search_term):
+        return with_order_search(super(), request, queryset, search_term, prefix="payment__order__")
 
 
 class PaymentByHandInline(admin.StackedInline):

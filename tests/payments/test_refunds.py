@@ -153,3 +153,18 @@ def test_a_late_payment_is_refunded_from_the_payments_list_and_leaves_the_to_do_
     act(admin_client, PAYMENTS, "refund", [paying.id])
     assert list(admin_client.get(PAYMENTS, {"attention": "yes"}).context["cl"].result_list) == []
     assert Payment.objects.get(id=paying.id).state == "refunded"
+
+
+def test_operators_find_payments_invoices_and_events_by_the_order_number_as_typed(admin_client, paid_order):
+    """What an operator has in hand is the order number a customer quotes ("ms 7k4p q2xd" as often as not)."""
+    payment = paid_order.payments.get()
+    invoice = paid_order.invoice
+    typed = paid_order.number.lower().replace("-", " ")
+    for changelist, shown in (
+        (PAYMENTS, f"/{payment.id}/change/"),
+        (reverse("admin:payments_invoice_changelist"), invoice.number),
+        (reverse("admin:payments_webhookevent_changelist"), f"/{payment.events.first().id}/change/"),
+    ):
+        for term in (paid_order.number, typed):
+            page = admin_client.get(changelist, {"q": term})
+            assert page.status_code == 200 and shown in page.content.decode(), (changelist, term)
