@@ -39,6 +39,24 @@ def seconds_from_now(seconds):
     return Now() + timedelta(seconds=seconds)
 
 
+# The three statements every email runs (add, claim, mark_sent) are written out: through the ORM, building
+# them cost more CPU than sending (docs/decisions/outbox-statements.md). They need the database's clock.
+TABLE = OrderEmail._meta.db_table
+
+
+def _clock(seconds=0):
+    """SQL for the database's now, and for now plus `seconds` (a number, written into the SQL), as Now() gives."""
+    if connection.vendor == "postgresql":
+        return "STATEMENT_TIMESTAMP()", f"STATEMENT_TIMESTAMP() + INTERVAL '{float(seconds)} seconds'"
+    sqlite_now = "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW'{})"
+    return sqlite_now.format(""), sqlite_now.format(f", '+{float(seconds)} seconds'")
+
+
+def _as_datetime(value):
+    """A timestamp read through a cursor: PostgreSQL gives a datetime, SQLite the text Django stores."""
+    return datetime.fromisoformat(value).replace(tzinfo=UTC) if isinstance(value, str) else value
+
+
 # --- Adding and publishing ----------------------------------------------------------------------------
 
 
@@ -50,18 +68,14 @@ def add(order_id, kind):
     """
     if kind not in KINDS:
         raise ValueError(f"no email kind {kind!r} is declared")
-    # One statement, whatever the database: an email already owed is a conflict, and ignored.
-    OrderEmail.objects.bulk_create(
-        [
-            OrderEmail(
-                order_id=order_id,
-                kind=kind,
-                queued_at=Now(),
-                due_at=seconds_from_now(settings.ORDER_EMAIL_REQUEUE_AFTER_SECONDS),
-            )
-        ],
-        ignore_conflicts=True,
-    )
+    now, requeue = _clock(settings.ORDER_EMAIL_REQUEUE_AFTER_SECONDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {TABLE} (order_id, kind, state, attempts, created, queued_at, due_at, claimed_by, "
+            f"last_error) VALUES (%s, %s, %s, 0, {now}, {now}, {requeue}, '', '') "
+            "ON CONFLICT (order_id, kind) DO NOTHING",
+            [order_id, kind, State.PENDING],
+        )
 
 
 def mark_due(order_id, kind):
@@ -243,24 +257,6 @@ class Claim:
             yield self
         finally:
             _renewals.release(self)
-
-
-# The claim and mark_sent, which every email runs, are written out: through the ORM's update() they cost the
-# worker 1.8 times its CPU per email (docs/decisions/outbox-statements.md). They need the database's clock.
-TABLE = OrderEmail._meta.db_table
-
-
-def _clock(seconds=0):
-    """SQL for the database's now, and for now plus `seconds` (a number, written into the SQL), as Now() gives."""
-    if connection.vendor == "postgresql":
-        return "STATEMENT_TIMESTAMP()", f"STATEMENT_TIMESTAMP() + INTERVAL '{float(seconds)} seconds'"
-    sqlite_now = "STRFTIME('%%Y-%%m-%%d %%H:%%M:%%f', 'NOW'{})"
-    return sqlite_now.format(""), sqlite_now.format(f", '+{float(seconds)} seconds'")
-
-
-def _as_datetime(value):
-    """A timestamp read through a cursor: PostgreSQL gives a datetime, SQLite the text Django stores."""
-    return datetime.fromisoformat(value).replace(tzinfo=UTC) if isinstance(value, str) else value
 
 
 def holder_name(task_id):
