@@ -106,7 +106,7 @@ def session_store(request, settings):
         from testkit.caches import redis_cache_or_skip
 
         settings.CACHES = redis_cache_or_skip()
-        settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+        settings.SESSION_ENGINE = "core.redis_sessions"
         yield request.param
         caches["default"].clear()
     else:

@@ -24,7 +24,7 @@ def redis_down(settings):
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
         }
     }
-    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"  # production's, with Redis
+    settings.SESSION_ENGINE = "core.redis_sessions"  # production's, with Redis
     return settings
 
 

@@ -143,7 +143,7 @@ class Statements:
 def production_sessions_and_limits(settings):
     """What production runs with: sessions in the shared cache (Redis there, in-process here) and the
     hoarding caps on."""
-    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"  # production's, with Redis
+    settings.SESSION_ENGINE = "core.redis_sessions"  # production's, with Redis
     settings.ORDER_MAX_UNITS, settings.ORDER_MAX_PER_EMAIL_PER_DAY, settings.ORDER_MAX_PER_CLIENT_PER_DAY = 20, 3, 4
 
 

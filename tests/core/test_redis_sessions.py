@@ -1,0 +1,90 @@
+"""Sessions in Redis (core/redis_sessions.py): Django's cache store's behaviour, in fewer commands."""
+
+from unittest.mock import patch
+
+import pytest
+from django.contrib.sessions.backends.base import UpdateError
+from django.core.cache import caches
+from django.test import Client
+from django.urls import reverse
+
+from core import redis_sessions
+from testkit.caches import redis_cache_or_skip
+
+
+@pytest.fixture
+def redis_commands(settings):
+    """The Redis commands the session store sends, by name, while the test runs."""
+    settings.CACHES = redis_cache_or_skip()
+    settings.SESSION_ENGINE = "core.redis_sessions"
+    commands = []
+    client = caches["default"].client.get_client(write=True)
+    real = client.execute_command
+
+    def counting(*args, **options):
+        commands.append(args[0])
+        return real(*args, **options)
+
+    with patch.object(client, "execute_command", counting):
+        yield commands
+    caches["default"].clear()
+
+
+def test_a_new_session_is_one_command_and_an_update_is_one_more_after_the_load(redis_commands):
+    session = redis_sessions.SessionStore()
+    session["cart"] = {"1": {"quantity": 2}}
+    session.save()
+    assert redis_commands == ["SET"]  # SET ... NX: no EXISTS before it
+    redis_commands.clear()
+    again = redis_sessions.SessionStore(session.session_key)
+    again["cart"] = {"1": {"quantity": 3}}
+    again.save()
+    assert redis_commands == ["GET", "SET"]  # the load, then SET ... XX: no second GET
+    assert redis_sessions.SessionStore(session.session_key)["cart"] == {"1": {"quantity": 3}}
+
+
+def test_saving_a_session_deleted_meanwhile_is_an_interrupted_session_as_in_django(redis_commands):
+    session = redis_sessions.SessionStore()
+    session["cart"] = {"1": {"quantity": 2}}
+    session.save()
+    stale = redis_sessions.SessionStore(session.session_key)
+    assert stale["cart"] == {"1": {"quantity": 2}}  # read by one request...
+    session.delete()  # ...while another deletes it (a logout in another tab)
+    stale["cart"] = {}
+    with pytest.raises(UpdateError):
+        stale.save()
+    assert not redis_sessions.SessionStore().exists(session.session_key)  # nothing was written back
+
+
+def test_a_drawn_key_that_is_taken_is_drawn_again_and_the_other_session_is_untouched(redis_commands):
+    taken = redis_sessions.SessionStore()
+    taken["mine"] = True
+    taken.save()
+    keys = iter([taken.session_key, "b" * 32])
+    with patch.object(redis_sessions, "get_random_string", lambda *args: next(keys)):
+        new = redis_sessions.SessionStore()
+        new["theirs"] = True
+        new.save()
+    assert new.session_key == "b" * 32
+    assert dict(redis_sessions.SessionStore(taken.session_key).load()) == {"mine": True}
+
+
+def test_a_new_key_takes_effect_at_once_when_the_session_is_cycled(redis_commands):
+    """cycle_key is Django's: the old key no longer holds the session as soon as it is cycled, not when the
+    response is saved (someone holding the old cookie must not see what follows, such as an order)."""
+    session = redis_sessions.SessionStore()
+    session["cart"] = {"1": {"quantity": 2}}
+    session.save()
+    old_key = session.session_key
+    session.cycle_key()
+    assert session.session_key != old_key and not redis_sessions.SessionStore().exists(old_key)
+    assert redis_sessions.SessionStore(session.session_key)["cart"] == {"1": {"quantity": 2}}
+
+
+@pytest.mark.django_db
+def test_a_shopper_keeps_the_cart_across_requests(redis_commands, make_product):
+    product = make_product(stock=10)
+    client = Client()
+    client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 2})
+    client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1})
+    assert "3 items" in client.get(reverse("cart:cart_detail")).content.decode()
