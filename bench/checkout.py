@@ -82,7 +82,7 @@ page = client.get(reverse("orders:order_create")).content.decode()
 key = page.split('name="idempotency_key" value="')[1].split('"')[0] if "idempotency_key" in page else ""
 customer = {"first_name": "Probe", "last_name": "Probe", "email": "probe@example.com", "address": "1 Probe Road",
             "postal_code": "10115", "city": "Berlin", "idempotency_key": key}
-with connection.execute_wrapper(count):  # the hand-over to the broker included, as in production
+with connection.execute_wrapper(count):  # the publish to the broker included, as in production
     connection.commit = commit
     response = client.post(reverse("orders:order_create"), customer)
     connection.commit = real_commit

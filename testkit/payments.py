@@ -19,7 +19,7 @@ from payments.services import start_payment
 
 
 def place(make_product, customer, *, price=Decimal("20.50"), quantity=2, stock=10, product=None):
-    """An order as checkout places it (the confirmation's hand-over to the broker is skipped)."""
+    """An order as checkout places it (the confirmation is not published to the broker)."""
     product = product or make_product(name="Teapot", price=price, stock=stock)
     with patch("celery.app.task.Task.apply_async"):
         return place_order(customer=customer, quantities={product.id: quantity})

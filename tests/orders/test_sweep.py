@@ -30,7 +30,7 @@ def ago(seconds):
     return timezone.now() - timedelta(seconds=seconds)
 
 
-def test_sweep_hands_over_exactly_the_emails_the_broker_may_not_hold(make_email, settings):
+def test_sweep_publishes_exactly_the_emails_the_broker_may_not_hold(make_email, settings):
     never_handed_over = make_email(due_at=ago(60))
     lost_long_ago = make_email(queued_at=ago(3600), due_at=ago(2700))
     dead_workers_claim = make_email(state="sending", claim_expires_at=ago(5), due_at=ago(60))
@@ -54,7 +54,7 @@ def test_sweep_hands_over_exactly_the_emails_the_broker_may_not_hold(make_email,
         assert email.due_at > timezone.now() + period - timedelta(seconds=60)
 
 
-def test_an_expired_claim_is_handed_over_once_per_requeue_period_not_on_every_sweep(make_email):
+def test_an_expired_claim_is_published_once_per_requeue_period_not_on_every_sweep(make_email):
     make_email(state="sending", claim_expires_at=ago(3600), due_at=ago(60))
     with patch.object(order_created, "delay") as delay:
         outbox.sweep()
@@ -83,7 +83,7 @@ def test_sweep_runs_periodically_from_beat(settings):
     assert entry["task"] in app.tasks
 
 
-def test_sweep_also_hands_over_shipping_notices_the_broker_never_got(make_email):
+def test_sweep_also_publishes_shipping_notices_the_broker_never_got(make_email):
     shipped = make_email(kind="shipping", due_at=ago(60))
     make_email(kind="shipping", state="sent", due_at=ago(60))
     with patch.object(order_shipped, "delay") as delay:
@@ -92,7 +92,7 @@ def test_sweep_also_hands_over_shipping_notices_the_broker_never_got(make_email)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_sweeps_at_once_never_hand_the_same_email_over_twice(customer):
+def test_two_sweeps_at_once_never_publish_the_same_email_twice(customer):
     """Two beats by mistake: each owed email goes to the broker once per round, not once per sweep."""
     ids = []
     for _ in range(6):
