@@ -1,9 +1,12 @@
 """Request and response guards for the whole site: request bodies, database and cache outages, the CSP header."""
 
 import codecs
+import functools
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.shortcuts import render
 
 from .views import OUTAGE_ERRORS, service_unavailable
@@ -119,6 +122,7 @@ class ContentSecurityPolicyMiddleware:
         return response
 
 
+@functools.cache
 def content_security_policy():
     """The header value for SECURE_CSP; images may also come from MEDIA_URL's host when it has one."""
     directives = {name: list(sources) for name, sources in settings.SECURE_CSP.items()}
@@ -126,3 +130,9 @@ def content_security_policy():
     if media.scheme and media.netloc:
         directives.setdefault("img-src", ["'self'"]).append(f"{media.scheme}://{media.netloc}")
     return "; ".join(" ".join([name, *sources]) for name, sources in directives.items())
+
+
+@receiver(setting_changed)
+def _forget_the_policy(setting, **kwargs):
+    if setting in ("SECURE_CSP", "MEDIA_URL"):  # made once per process, again when a test changes them
+        content_security_policy.cache_clear()

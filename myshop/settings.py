@@ -213,6 +213,9 @@ SESSION_ENGINE = env("SESSION_ENGINE") or (
     else "core.sessions"  # Django's database store, a lost database told apart from an interrupted session
 )
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"
+# Flash messages ("2 in your cart") ride in the session the same request saves anyway, not in a signed cookie
+# of their own: 2 % of the web tier's instructions per order (bench/RESULTS.md).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 SESSION_CLEAR_EXPIRED_SECONDS = env_float("SESSION_CLEAR_EXPIRED_SECONDS", 3600)  # beat: core.tasks
 
 # --- Abuse limits: "requests/seconds" per client address, answered 429 ("" switches one off) --------------
