@@ -4,9 +4,13 @@
 - An update is one SET XX, stored only if the session is still there (not logged out meanwhile); Django reads
   it back first, then writes it.
 
-cycle_key is Django's: the new key is stored and the old one deleted at once. Four Redis commands fewer per
+- A session just stored under a new key (cycle_key) is not stored again at the response unless it changed.
+
+cycle_key is Django's: the new key is stored and the old one deleted at once. Five Redis commands fewer per
 order, worth about 3 % of orders/s (docs/decisions/redis-sessions.md).
 """
+
+import pickle
 
 from django.contrib.sessions.backends import cache
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, UpdateError
@@ -18,8 +22,17 @@ class SessionStore(cache.SessionStore):
     def _get_new_session_key(self):
         return get_random_string(32, VALID_KEY_CHARS)  # create() adds it with SET NX, which refuses one in use
 
+    def create(self):
+        super().create()
+        self._created = self._snapshot()
+
+    def _snapshot(self):
+        return pickle.dumps(self._get_session(no_load=True), pickle.HIGHEST_PROTOCOL)  # nested changes too
+
     def save(self, must_create=False):
         if self.session_key is None or must_create or not isinstance(self._cache, RedisCache):
             return super().save(must_create)
+        if getattr(self, "_created", None) is not None and self._created == self._snapshot():
+            return  # stored by create() in this request, unchanged since
         if not self._cache.set(self.cache_key, self._get_session(no_load=False), self.get_expiry_age(), xx=True):
             raise UpdateError

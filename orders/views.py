@@ -65,6 +65,7 @@ def order_create(request):
                 record_order(request)
                 _spend_key(request, form.cleaned_data["idempotency_key"])
                 cart.clear()
+                _remember_last_order(request, order)  # before the cycle, which stores the session
                 _cycle_session(request, order)
                 return _thank_you(request, order)
         status = 400
@@ -142,10 +143,15 @@ def _thank_you(request, order):
     if timezone.now() - order.created >= timedelta(minutes=LAST_ORDER_MINUTES):
         messages.info(request, "This order was placed already. Its confirmation email has the link to its page.")
         return redirect("shop:product_list")
-    request.session[LAST_ORDER_KEY] = {"token": str(order.token), "at": timezone.now().timestamp()}
+    _remember_last_order(request, order)
     # The lines in hand were placed by this very request: nothing can be paid yet.
     just_placed = getattr(order, "loaded_items", None) is not None
     return render(request, "orders/order/created.html", _order_context(request, order, just_placed=just_placed))
+
+
+def _remember_last_order(request, order):
+    """The order whose thank-you page this session may ask for again (until LAST_ORDER_MINUTES after it)."""
+    request.session[LAST_ORDER_KEY] = {"token": str(order.token), "at": order.created.timestamp()}
 
 
 @never_cache

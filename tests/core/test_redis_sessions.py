@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from core import redis_sessions
+from orders.tasks import order_created
 from testkit.caches import redis_cache_or_skip
 
 
@@ -81,6 +82,32 @@ def test_a_new_key_takes_effect_at_once_when_the_session_is_cycled(redis_command
     assert redis_sessions.SessionStore(session.session_key)["cart"] == {"1": {"quantity": 2}}
 
 
+def test_a_cycled_session_unchanged_since_is_not_written_again(redis_commands):
+    """cycle_key stores the session under its new key; the save at the response, with nothing changed since,
+    sends nothing (checkout cycles the key: one command fewer per order)."""
+    session = redis_sessions.SessionStore()
+    session["cart"] = {"1": {"quantity": 2}}
+    session.save()
+    session.cycle_key()
+    redis_commands.clear()
+    session.save()
+    assert redis_commands == []
+    assert session.modified  # the middleware still sends the new cookie
+
+
+def test_a_cycled_session_changed_since_is_written_even_in_place(redis_commands):
+    session = redis_sessions.SessionStore()
+    session["cart"] = {"1": {"quantity": 2}}
+    session.save()
+    session.cycle_key()
+    session["cart"]["1"]["quantity"] = 5  # changed in place, as the cart does, then marked
+    session.modified = True
+    redis_commands.clear()
+    session.save()
+    assert redis_commands == ["SET"]
+    assert redis_sessions.SessionStore(session.session_key)["cart"] == {"1": {"quantity": 5}}
+
+
 @pytest.mark.django_db
 def test_a_shopper_keeps_the_cart_across_requests(redis_commands, make_product):
     product = make_product(stock=10)
@@ -88,3 +115,18 @@ def test_a_shopper_keeps_the_cart_across_requests(redis_commands, make_product):
     client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 2})
     client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1})
     assert "3 items" in client.get(reverse("cart:cart_detail")).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_checkout_loads_the_session_once_and_stores_it_once_under_its_new_key(
+    redis_commands, make_product, customer, django_capture_on_commit_callbacks
+):
+    client = Client()
+    client.post(reverse("cart:cart_add", args=[make_product(stock=10).id]), {"quantity": 1})
+    client.get(reverse("orders:order_create"))
+    redis_commands.clear()
+    with patch.object(order_created, "delay"), django_capture_on_commit_callbacks(execute=True):
+        assert client.post(reverse("orders:order_create"), customer).status_code == 200
+    # The load; the old key remembered with the order (a double click's second request finds it); the
+    # session under its new key; the old key deleted. Not a second write at the response.
+    assert redis_commands == ["GET", "SET", "SET", "DEL"]
