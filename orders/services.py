@@ -1,15 +1,19 @@
 """Placing orders and changing their status: the one place for each."""
 
+import hashlib
+from datetime import timedelta
+
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Now
+from django.utils import timezone
 
 from core.after_response import after_response
 from shop import lookups, stock
 from shop.money import ZERO, format_money, shipping_cost
 
 from . import numbers, outbox
-from .models import Order, OrderItem
+from .models import Order, OrderItem, mailbox_of
 from .signals import order_status_changed
 from .tasks import order_created
 
@@ -32,17 +36,18 @@ class OrderPlacementError(Exception):
     """The order cannot be placed as asked; the message is shown to the shopper."""
 
 
-def place_order(*, customer, quantities, idempotency_key=None, prices_seen=None):
+def place_order(*, customer, quantities, idempotency_key=None, prices_seen=None, max_per_mailbox=0):
     """Create an Order from {product_id: quantity} at current catalog prices, reserving stock.
 
     Nothing is written unless every line can be filled: a line withdrawn, sold out, short or repriced since
     the shopper saw it refuses the whole order, naming it. The confirmation is owed in the same transaction
     and handed to the worker once it commits. With an idempotency key, placing the same order again (a
-    double-clicked button, a resubmitted form) returns the first order instead.
+    double-clicked button, a resubmitted form) returns the first order instead. With max_per_mailbox, an
+    order past that many in a day for the customer's mailbox is refused.
     """
     for attempt in range(NUMBER_DRAWS):
         try:
-            return _create_order(customer, quantities, idempotency_key, prices_seen or {})
+            return _create_order(customer, quantities, idempotency_key, prices_seen or {}, max_per_mailbox)
         except (IntegrityError, OrderPlacementError) as error:
             # A twin submission with the same key got there first (its order holds the key, or took the stock
             # this one waited for): that one is the order. Looked up only when this one failed.
@@ -56,12 +61,19 @@ def place_order(*, customer, quantities, idempotency_key=None, prices_seen=None)
 
 
 @transaction.atomic
-def _create_order(customer, quantities, idempotency_key, prices_seen):
+def _create_order(customer, quantities, idempotency_key, prices_seen, max_per_mailbox):
     if not quantities:
         raise OrderPlacementError("Your cart is empty.")
     maximum = settings.CART_MAX_QUANTITY
     if any(not isinstance(quantity, int) or not 1 <= quantity <= maximum for quantity in quantities.values()):
         raise OrderPlacementError(f"Each quantity must be between 1 and {maximum}.")
+    if max_per_mailbox:
+        _lock_mailbox(customer["email"])  # before the products: every checkout takes its locks in one order
+        if orders_for_mailbox(customer["email"]) >= max_per_mailbox:
+            raise OrderPlacementError(
+                f"We accept at most {max_per_mailbox} orders a day for one email address. "
+                "Please try again tomorrow, or contact us."
+            )
 
     # Lock the rows (PostgreSQL; SQLite's IMMEDIATE transactions already serialise writers), so two
     # checkouts racing for the last unit cannot both take it.
@@ -95,6 +107,20 @@ def _create_order(customer, quantities, idempotency_key, prices_seen):
     # Published once committed and, in a request, once the shopper has the page; never raises (outbox.EmailTask).
     transaction.on_commit(lambda: after_response(lambda: order_created.delay(order.id)))
     return order
+
+
+def _lock_mailbox(email):
+    """Hold this mailbox until the commit: checkouts racing for it are counted one after the other."""
+    if connection.vendor == "postgresql":  # SQLite's IMMEDIATE transaction holds the one write lock already
+        digest = hashlib.blake2b(f"orders.mailbox:{mailbox_of(email)}".encode(), digest_size=8).digest()
+        with connection.cursor() as cursor:  # raw SQL: the ORM has no advisory locks
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)])
+
+
+def orders_for_mailbox(email):
+    """Orders of the last 24 hours for this mailbox, cancelled ones aside."""
+    recent = Order.objects.filter(mailbox=mailbox_of(email), created__gte=timezone.now() - timedelta(days=1))
+    return recent.exclude(status=Order.Status.CANCELLED).count()
 
 
 def _line_problem(product, quantity, price_seen):

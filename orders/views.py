@@ -15,7 +15,7 @@ from core.ratelimit import limit_posts
 
 from . import pages
 from .forms import OrderCreateForm
-from .limits import check_order_limits, record_order
+from .limits import check_order_size, client_order_slot
 from .models import Order
 from .services import OrderPlacementError, place_order
 
@@ -45,15 +45,19 @@ def order_create(request):
         form = OrderCreateForm(request.POST)
         if form.is_valid():
             try:
-                check_order_limits(request, cart.quantities(), form.cleaned_data["email"])
-                # Every line is checked under the row locks: one withdrawn, sold out, short or repriced since
-                # the checkout page refuses the whole order (never a partial one), naming the line.
-                order = place_order(
-                    customer=form.cleaned_data,
-                    quantities=cart.quantities(),
-                    idempotency_key=_issued_key(request, form.cleaned_data["idempotency_key"]),
-                    prices_seen=cart.prices_seen(),
-                )
+                check_order_size(cart.quantities())
+                with client_order_slot(request) as slot:
+                    # Every line is checked under the row locks: one withdrawn, sold out, short or repriced
+                    # since the checkout page refuses the whole order (never a partial one), naming the line.
+                    order = place_order(
+                        customer=form.cleaned_data,
+                        quantities=cart.quantities(),
+                        idempotency_key=_issued_key(request, form.cleaned_data["idempotency_key"]),
+                        prices_seen=cart.prices_seen(),
+                        max_per_mailbox=settings.ORDER_MAX_PER_EMAIL_PER_DAY,
+                    )
+                    if getattr(order, "loaded_items", None) is None:  # placed earlier, by this form's twin
+                        slot.give_back()
             except OrderPlacementError as error:
                 earlier = _order_for_resubmitted_form(request)
                 if earlier is not None:  # this form's order exists (a retry after an error page): show it
@@ -62,7 +66,6 @@ def order_create(request):
                 for notice in cart.sync():  # the cart as the catalog is now, and what changed
                     messages.warning(request, notice)
             else:
-                record_order(request)
                 _spend_key(request, form.cleaned_data["idempotency_key"])
                 cart.clear()
                 _remember_last_order(request, order)  # before the cycle, which stores the session

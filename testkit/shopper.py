@@ -1,6 +1,7 @@
 """A shopper over HTTP: cookies, the CSRF token, no redirects followed, for driving the shop's web layer."""
 
 import http.cookiejar
+import multiprocessing
 import re
 import threading
 import time
@@ -50,6 +51,16 @@ class Shopper:
         status, location, body = self.request("POST", "/orders/create/", customer)
         return status, location, body, time.monotonic() - started
 
+    def checkout_form(self, customer):
+        """The checkout form as the checkout page gives it to this shopper: `customer` with its one-time key
+        and the CSRF token."""
+        _, _, page = self.request("GET", "/orders/create/")
+        key = re.search(r'name="idempotency_key" value="([0-9a-f-]+)"', page).group(1)
+        return {**customer, "idempotency_key": key, "csrfmiddlewaretoken": self._csrf()}
+
+    def cookie_header(self):
+        return "; ".join(f"{cookie.name}={cookie.value}" for cookie in self.cookies)
+
     def confirmation_page(self):
         return self.request("GET", "/orders/created/")[2]
 
@@ -75,6 +86,48 @@ def placed_order_number(status, body):
     """The order number on a checkout's answer when it is the thank-you page (200), else None."""
     found = THANK_YOU_NUMBER.search(body) if status == 200 else None
     return found.group(1) if found else None
+
+
+def checkouts_at_once(shoppers, customers, timeout=60):
+    """Send each shopper's checkout form at the same moment, each from a process of its own (they wait at
+    one barrier); the answers as (status, body), in the shoppers' order."""
+    forms = [shopper.checkout_form(customer) for shopper, customer in zip(shoppers, customers, strict=True)]
+    context = multiprocessing.get_context("spawn")  # nothing of the test process (its database connection)
+    barrier, answers = context.Barrier(len(shoppers)), context.Queue()
+    processes = [
+        context.Process(
+            target=_checkout_at_barrier,
+            args=(barrier, answers, index, shopper.base_url, shopper.cookie_header(), form, timeout),
+        )
+        for index, (shopper, form) in enumerate(zip(shoppers, forms))
+    ]
+    for process in processes:
+        process.start()
+    try:
+        results = dict(answers.get(timeout=timeout) for _ in processes)
+    finally:
+        for process in processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+    return [results[index] for index in range(len(shoppers))]
+
+
+def _checkout_at_barrier(barrier, answers, index, base_url, cookie_header, form, timeout):
+    request = urllib.request.Request(
+        base_url + "/orders/create/",
+        data=urllib.parse.urlencode(form).encode(),
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie_header},
+    )
+    opener = urllib.request.build_opener(_NoRedirect())
+    barrier.wait(timeout=timeout)
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            answer = response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        answer = error.code, error.read().decode(errors="replace")
+    answers.put((index, answer))
 
 
 def paced(action, count, *, duration, threads, started):
