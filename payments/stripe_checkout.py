@@ -90,6 +90,8 @@ class StripeCheckout(Provider):
         return Checkout(reference=session.id, redirect_url=session.url)
 
     def parse_webhook(self, *, body, headers):
+        if not headers.get(SIGNATURE_HEADER, "").isascii():  # the library's compare_digest raises TypeError
+            raise InvalidSignature("unreadable signature header")
         try:
             # Stripe's own scheme: HMAC-SHA256 of "<t>.<body>", with a 5-minute tolerance against replays.
             stripe.WebhookSignature.verify_header(
