@@ -338,7 +338,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = env("CELERY_BEAT_SCHEDULE_FILENAME") or str(BASE
 
 # --- Operations: health, readiness and metrics (ops/, docs/operating.md) ---------------------------------
 READYZ_TIMEOUT_SECONDS = env_float("READYZ_TIMEOUT_SECONDS", 1.0)
-READYZ_REQUIRE = env_list("READYZ_REQUIRE", "database,broker")  # the checks whose failure answers 503
+READYZ_REQUIRE = env_list("READYZ_REQUIRE", "database,broker,cache")  # the checks whose failure answers 503
+READYZ_CACHE_SECONDS = env_float("READYZ_CACHE_SECONDS", 1.0)  # an answer kept this long: bursts are cheap
 METRICS_TOKEN = env("METRICS_TOKEN")
 METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128" if DEBUG else "")
 WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0) or None

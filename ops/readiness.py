@@ -1,20 +1,24 @@
-"""Readiness checks: can this process reach its database and its broker? Each answers within a bound.
+"""Readiness checks: can this process reach what a sale needs (database, broker, cache and sessions)?
 
 A check runs in a thread of its own and is given READYZ_TIMEOUT_SECONDS; one that has not answered by then
 counts as failed, and while it still hangs no second copy of it is started (a probe every few seconds
-against a hung database must not pile up threads and connections).
+against a hung database must not pile up threads and connections). An answer is kept for
+READYZ_CACHE_SECONDS: a burst of probes logs in to the broker once.
 """
 
 import threading
 import time
 
 from django.conf import settings
+from django.core.cache import caches
 from django.db import connections
 from kombu import Connection
 from kombu.utils.url import maybe_sanitize_url
 
 _in_flight = {}
 _in_flight_lock = threading.Lock()
+_last = None  # (time.monotonic(), ready, results) of the latest answer
+_last_lock = threading.Lock()
 
 
 def check_database():
@@ -53,9 +57,16 @@ def check_broker(timeout):
     return {"nodes": nodes}
 
 
+def check_cache():
+    """The default cache answers a read: it holds the sessions (with Redis) and the abuse counters."""
+    caches["default"].get("readyz:probe")
+    return {}
+
+
 CHECKS = {
     "database": lambda timeout: check_database(),
     "broker": check_broker,
+    "cache": lambda timeout: check_cache(),
 }
 
 
@@ -85,8 +96,26 @@ def _start(name, check, timeout):
 def readiness():
     """(ready, {check name: outcome}): ready unless a check named in READYZ_REQUIRE failed.
 
-    The checks run side by side, so the answer takes at most about READYZ_TIMEOUT_SECONDS.
+    The checks run side by side, so the answer takes at most about READYZ_TIMEOUT_SECONDS. Callers within
+    READYZ_CACHE_SECONDS of an answer get that answer; callers at the same moment wait for one run.
     """
+    global _last
+    with _last_lock:
+        if _last is not None and time.monotonic() - _last[0] < settings.READYZ_CACHE_SECONDS:
+            return _last[1], _last[2]
+        ready, results = _run_checks()
+        _last = (time.monotonic(), ready, results)
+        return ready, results
+
+
+def forget():
+    """Drop the kept answer: the next call runs the checks."""
+    global _last
+    with _last_lock:
+        _last = None
+
+
+def _run_checks():
     timeout = settings.READYZ_TIMEOUT_SECONDS
     started = {name: _start(name, check, timeout) for name, check in CHECKS.items()}
     deadline = time.monotonic() + timeout

@@ -3,6 +3,7 @@ the HTTPS redirect nor the allowed-hosts check stands between them and a probe o
 
 import hmac
 import ipaddress
+import logging
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
@@ -11,6 +12,8 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from . import metrics
 from .readiness import readiness
 
+logger = logging.getLogger(__name__)
+
 
 def healthz(request):
     """Liveness: the process answers. Touches neither the database nor the broker."""
@@ -18,14 +21,20 @@ def healthz(request):
 
 
 def readyz(request):
-    """Readiness: 200 if the database and the broker answer within READYZ_TIMEOUT_SECONDS, else 503 with
-    what failed (only the checks named in READYZ_REQUIRE decide; the others are reported)."""
+    """Readiness, for a load balancer: 200 if what a sale needs answers (the checks in READYZ_REQUIRE),
+    else 503; each check as "ok" or "failed". What failed and how (addresses, errors) only for who may read
+    /metrics, and in the log."""
     ready, checks = readiness()
+    failed = [name for name, outcome in checks.items() if not outcome["ok"]]
     body = {
         "status": "ready" if ready else "not ready",
-        "checks": checks,
-        "failed": [name for name, outcome in checks.items() if not outcome["ok"]],
+        "checks": {name: "ok" if outcome["ok"] else "failed" for name, outcome in checks.items()},
+        "failed": failed,
     }
+    if failed:
+        logger.warning("readyz: %s", "; ".join(f"{name}: {checks[name].get('error')}" for name in failed))
+    if metrics_allowed(request):
+        body["details"] = checks
     return JsonResponse(body, status=200 if ready else 503, json_dumps_params={"indent": 1})
 
 

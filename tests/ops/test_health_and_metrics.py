@@ -95,28 +95,59 @@ def test_healthz_only_answers_reads(client):
 # --- /readyz ----------------------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def fresh_readiness(settings):
+    """Every call runs the checks (no answer kept from an earlier test or call), unless a test says otherwise."""
+    settings.READYZ_CACHE_SECONDS = 0
+    readiness.forget()
+    yield
+    readiness.forget()
+
+
 @pytest.mark.django_db(transaction=True)
-def test_readyz_is_ready_when_database_and_broker_answer(client, settings):
+def test_readyz_is_ready_when_database_broker_and_cache_answer(client, settings, metrics_open):
     settings.SECURE_SSL_REDIRECT = True
-    response = client.get("/readyz", HTTP_HOST=PROBE_HOST)
+    response = client.get("/readyz", HTTP_HOST=PROBE_HOST, **metrics_open)
     body = response.json()
     assert response.status_code == 200, body
     assert body["status"] == "ready" and body["failed"] == []
-    assert body["checks"]["database"]["ok"] and body["checks"]["broker"]["ok"]
-    assert list(body["checks"]["broker"]["nodes"].values()) == ["ok"]
+    assert body["checks"] == {"database": "ok", "broker": "ok", "cache": "ok"}
+    assert list(body["details"]["broker"]["nodes"].values()) == ["ok"]  # the operator's view
     assert "guest:guest" not in response.content.decode()  # node addresses are shown without the password
 
 
 @pytest.mark.django_db(transaction=True)
-def test_readyz_names_the_broker_when_no_node_answers(client, settings):
+def test_readyz_tells_a_probe_the_verdict_and_no_address(client, settings):
+    settings.CELERY_BROKER_URL = f"{CLOSED_BROKER};{settings.CELERY_BROKER_URL}"
+    for response in (client.get("/readyz"), client.get("/readyz", HTTP_X_FORWARDED_FOR="10.9.9.9")):
+        body = response.json()
+        assert response.status_code == 200 and set(body) == {"status", "failed", "checks"}
+        assert body["checks"] == {"database": "ok", "broker": "ok", "cache": "ok"}
+        text = response.content.decode()
+        assert "amqp" not in text and "127.0.0.1" not in text and "guest" not in text and ":1" not in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readyz_names_the_broker_when_no_node_answers(client, settings, metrics_open):
     settings.CELERY_BROKER_URL = CLOSED_BROKER
     started = time.monotonic()
-    response = client.get("/readyz")
+    response = client.get("/readyz", **metrics_open)
     assert time.monotonic() - started < settings.READYZ_TIMEOUT_SECONDS + 0.5
     body = response.json()
     assert response.status_code == 503 and body["failed"] == ["broker"]
-    assert body["checks"]["database"]["ok"] is True
-    assert "127.0.0.1:1" in body["checks"]["broker"]["error"]
+    assert body["checks"]["database"] == "ok" and body["checks"]["broker"] == "failed"
+    assert "127.0.0.1:1" in body["details"]["broker"]["error"]
+    assert "127.0.0.1" not in client.get("/readyz").content.decode()  # the probe's view
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readyz_is_not_ready_when_the_cache_and_sessions_do_not_answer(client, settings):
+    """Redis away: cart changes and admin logins answer 503, so a load balancer must stop sending shoppers."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"},
+    }
+    response = client.get("/readyz")
+    assert response.status_code == 503 and response.json()["failed"] == ["cache"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -134,18 +165,20 @@ def test_readyz_is_bounded_when_the_broker_accepts_and_never_answers(client, set
 
 
 @pytest.mark.django_db(transaction=True)
-def test_readyz_is_ready_while_one_broker_node_of_the_list_is_down(client, settings):
+def test_readyz_is_ready_while_one_broker_node_of_the_list_is_down(client, settings, metrics_open):
     settings.CELERY_BROKER_URL = f"{CLOSED_BROKER};{settings.CELERY_BROKER_URL}"
-    response = client.get("/readyz")
+    response = client.get("/readyz", **metrics_open)
     body = response.json()
     assert response.status_code == 200, body
-    nodes = body["checks"]["broker"]["nodes"]
+    nodes = body["details"]["broker"]["nodes"]
     assert nodes["amqp://guest:**@127.0.0.1:1//"].startswith(("ConnectionRefusedError", "OperationalError"))
     assert list(nodes.values())[1] == "ok"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_readyz_reports_a_hung_database_within_the_bound_and_starts_no_second_check(client, settings, monkeypatch):
+def test_readyz_reports_a_hung_database_within_the_bound_and_starts_no_second_check(
+    client, settings, monkeypatch, metrics_open
+):
     release = threading.Event()
 
     def hung_database(timeout):
@@ -155,15 +188,27 @@ def test_readyz_reports_a_hung_database_within_the_bound_and_starts_no_second_ch
     monkeypatch.setitem(readiness.CHECKS, "database", hung_database)
     try:
         started = time.monotonic()
-        first = client.get("/readyz")
+        first = client.get("/readyz", **metrics_open)
         assert time.monotonic() - started < settings.READYZ_TIMEOUT_SECONDS + 0.5
-        second = client.get("/readyz")
+        second = client.get("/readyz", **metrics_open)
     finally:
         release.set()
     assert first.status_code == 503 and first.json()["failed"] == ["database"]
-    assert "no answer within" in first.json()["checks"]["database"]["error"]
+    assert "no answer within" in first.json()["details"]["database"]["error"]
     assert second.status_code == 503
-    assert second.json()["checks"]["database"]["error"] == "the previous check has not answered yet"
+    assert second.json()["details"]["database"]["error"] == "the previous check has not answered yet"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readyz_under_a_burst_logs_in_to_the_broker_once_per_window(client, settings, monkeypatch):
+    settings.READYZ_CACHE_SECONDS = 30  # longer than the burst takes, however slow the machine
+    logins = []
+    real = readiness.CHECKS["broker"]
+    monkeypatch.setitem(readiness.CHECKS, "broker", lambda timeout: logins.append(1) or real(timeout))
+    answers = {client.get("/readyz").status_code for _ in range(40)}
+    assert answers == {200} and len(logins) == 1
+    readiness.forget()  # the window over
+    assert client.get("/readyz").status_code == 200 and len(logins) == 2
 
 
 @pytest.mark.django_db(transaction=True)
