@@ -13,7 +13,7 @@ RUN pip install -r requirements.txt
 COPY . .
 # Hashed, compressed static files, served by WhiteNoise. collectstatic needs settings, not secrets.
 RUN SECRET_KEY=collectstatic-only STATIC_MANIFEST=1 python manage.py collectstatic --noinput \
-    && useradd --create-home --uid 1000 shop && mkdir -p /app/var/private /app/media && chown -R shop /app/var /app/media
+    && useradd --create-home --uid 1000 shop && mkdir -p /app/var/private /app/media && chown -R shop /app/var /app/media && chmod 700 /app/var/private
 USER shop
 
 EXPOSE 8000

@@ -2,6 +2,7 @@
 worker inside the invoice email's outbox claim, stored where no URL serves it, emailed once with the PDF,
 downloaded by the customer (order token) and operators (admin) only."""
 
+import stat
 import subprocess
 import threading
 from datetime import UTC, datetime
@@ -167,6 +168,16 @@ def test_the_pdf_is_rendered_once_and_kept_in_private_storage(paid, invoice_stor
     assert settings.MEDIA_ROOT not in stored.parents  # never where MEDIA_URL serves from
     with pytest.raises(ValueError):
         invoices.invoice_storage().url(invoice.pdf_name)  # no URL can lead to it
+
+
+def test_invoice_files_and_their_folders_are_readable_by_the_shop_alone(paid, invoice_storage, mailoutbox):
+    order, invoice = paid
+    invoice_email(order.id)
+    invoice.refresh_from_db()
+    stored = invoice_storage / invoice.pdf_name
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    folders = [folder for folder in stored.parents if invoice_storage.parent in (folder, *folder.parents)]
+    assert folders and all(stat.S_IMODE(folder.stat().st_mode) == 0o700 for folder in folders), folders
 
 
 def test_a_render_killed_before_it_was_recorded_is_replaced(paid, invoice_storage, mailoutbox):
