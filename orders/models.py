@@ -1,5 +1,7 @@
+import unicodedata
 import uuid
 
+import idna
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Now, Upper
@@ -10,9 +12,17 @@ from .numbers import new_number
 
 
 def mailbox_of(email):
-    """The mailbox an address reaches: lower case, without a +tag."""
-    local, _, domain = (email or "").strip().lower().rpartition("@")
-    return f"{local.split('+', 1)[0]}@{domain}" if local else ""
+    """The mailbox an address reaches: lower case, without a +tag, its local part in one Unicode form and its
+    domain in ASCII (bücher.de is xn--bcher-kva.de). Dots stay: only some providers ignore them."""
+    local, _, domain = unicodedata.normalize("NFC", (email or "").strip().lower()).rpartition("@")
+    if not local:
+        return ""
+    domain = domain.rstrip(".")
+    try:
+        domain = idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:  # not a domain IDNA accepts: compared as written
+        pass
+    return f"{local.split('+', 1)[0]}@{domain}"
 
 
 class Order(models.Model):

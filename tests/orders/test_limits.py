@@ -194,3 +194,28 @@ def test_the_daily_mailbox_count_folds_case_and_tags_and_uses_its_index(customer
         recent = Order.objects.filter(mailbox="ada@example.com", created__gte=timezone.now() - timedelta(days=1))
         plan = recent.exclude(status=Order.Status.CANCELLED).order_by().explain()
         assert "order_mailbox_created_idx" in plan, plan
+
+
+@pytest.mark.parametrize(
+    "written, mailbox",
+    [
+        ("Ada+shop@Example.COM", "ada@example.com"),
+        ("ada@bücher.de", "ada@xn--bcher-kva.de"),  # an internationalised domain and its ASCII form...
+        ("ada@xn--bcher-kva.de", "ada@xn--bcher-kva.de"),  # ...are one domain
+        ("ada@BÜCHER.de", "ada@xn--bcher-kva.de"),
+        ("ada@example.com.", "ada@example.com"),  # the root's dot
+        ("jos\u0065\u0301@example.com", "jos\u00e9@example.com"),  # é composed or not: one local part
+        ("a.d.a@example.com", "a.d.a@example.com"),  # dots stay: only some providers ignore them
+    ],
+)
+def test_what_counts_as_one_mailbox(written, mailbox):
+    from orders.models import mailbox_of
+
+    assert mailbox_of(written) == mailbox
+
+
+def test_a_domain_idna_refuses_is_kept_as_written_and_never_raises():
+    from orders.models import mailbox_of
+
+    assert mailbox_of("ada@exa_mple.com") == "ada@exa_mple.com"
+    assert mailbox_of("not an address") == ""
