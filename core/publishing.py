@@ -1,11 +1,40 @@
-"""How every task is published: bounded, and patient with a quorum queue that is failing over."""
+"""How every task is published: bounded, patient with a quorum queue that is failing over, and never into a
+delayed-delivery route that no worker has laid yet."""
 
 import math
+import threading
 import time
 
 from amqp.exceptions import MessageNacked
 from celery import Task
+from celery.utils.quorum_queues import detect_quorum_queues
 from kombu.exceptions import OperationalError
+from kombu.transport.native_delayed_delivery import (
+    bind_queue_to_native_delayed_delivery_exchange,
+    declare_native_delayed_delivery_exchanges_and_queues,
+)
+
+_delayed_delivery_laid = False
+_delayed_delivery_lock = threading.Lock()
+
+
+def lay_delayed_delivery(app):
+    """Declare native delayed delivery's exchanges and queues and bind the task queues to it, as a worker does
+    when it starts; once per process. Without it, a countdown published before any worker was ready (the web
+    up first, a fresh vhost, a deploy) is refused, or dead-lettered to nowhere and lost without a word."""
+    global _delayed_delivery_laid
+    with _delayed_delivery_lock:
+        if _delayed_delivery_laid:
+            return
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1)
+            declare_native_delayed_delivery_exchanges_and_queues(
+                connection, app.conf.broker_native_delayed_delivery_queue_type
+            )
+            for queue in app.amqp.queues.values():
+                queue(connection.default_channel).declare()  # bound to it, the queue must exist
+                bind_queue_to_native_delayed_delivery_exchange(connection, queue)
+        _delayed_delivery_laid = True
 
 
 class ConfirmBoundedTask(Task):
@@ -16,6 +45,7 @@ class ConfirmBoundedTask(Task):
       BROKER_NACK_RETRY_SECONDS: kombu retries connection errors only. A nacked message was not taken.
     - A countdown is rounded up to whole seconds: kombu 5.7's native delayed delivery truncates it, and
       refuses one under a second, which Task.retry() turns into a dropped message.
+    - Before the first countdown, the route it takes through the broker is laid (lay_delayed_delivery).
     """
 
     def apply_async(
@@ -26,6 +56,9 @@ class ConfirmBoundedTask(Task):
         options.setdefault("confirm_timeout", settings.BROKER_CONFIRM_TIMEOUT)
         if options.get("countdown") and options["countdown"] > 0:
             options["countdown"] = math.ceil(options["countdown"])
+        if (options.get("countdown") or options.get("eta")) and not _delayed_delivery_laid:
+            if detect_quorum_queues(self.app, self.app.connection_for_write().transport.driver_type)[0]:
+                lay_delayed_delivery(self.app)
         try:
             return super().apply_async(args, kwargs, task_id, producer, link, link_error, shadow, **options)
         except OperationalError as error:

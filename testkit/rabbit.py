@@ -69,8 +69,10 @@ class RabbitNode:
         self._ctl("start_app")
         wait_until(lambda: port_answers(self.port), timeout=60, what="the broker port to open")
 
-    def queue_depth(self, queue="myshop"):
-        result = self._ctl("list_queues", "-q", "name", "messages", check=False)
+    def queue_depth(self, queue="myshop", vhost="/"):
+        """Messages in `queue` (ready + unacknowledged); 0 if it does not exist. Raises if rabbitmqctl fails:
+        "the queue drained" must never pass unchecked."""
+        result = self._ctl("list_queues", "-p", vhost, "-q", "name", "messages", timeout=30)
         for line in result.stdout.splitlines():
             parts = line.split()
             if len(parts) == 2 and parts[0] == queue:
