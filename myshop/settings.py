@@ -281,6 +281,7 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 60)  # Django's default waits forever
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH") or str(BASE_DIR / "var" / "emails")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "myshop <orders@myshop.local>")
+OPERATOR_EMAILS = env_list("OPERATOR_EMAILS", "")  # told of what the shop did by itself (a late payment refunded)
 
 # --- Celery, read by myshop/celery.py through the CELERY_ namespace (docs/scaling.md) -----------------------
 # One RabbitMQ node, or the nodes of one cluster separated by ";".

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 from django.urls import reverse
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from orders.models import Order
 from orders.services import change_status
+from shop.money import format_money
 
 from .gateway import SUCCEEDED, ProviderError, from_minor_units, to_minor_units
 from .models import Invoice, Payment, PaymentByHand, WebhookEvent
@@ -257,11 +259,27 @@ def expire_unpaid_orders(*, limit=200):
         )
         if not due:
             return []
-        expired, _ = change_status(order_ids=due, to=Status.CANCELLED)
-        closing = list(Payment.objects.filter(order_id__in=expired, state=State.OPEN).exclude(reference=None))
-        Payment.objects.filter(id__in=[payment.id for payment in closing]).update(state=State.EXPIRED, updated=Now())
+        expired, _ = change_status(order_ids=due, to=Status.CANCELLED)  # closes their checkouts (below)
     logger.info("expired %s unpaid order(s): %s", len(expired), ", ".join(map(str, expired)))
-    for payment in closing:  # a shopper still on the provider's page cannot pay any more (best effort)
+    return expired
+
+
+def close_checkouts_of_cancelled_orders(sender, order_ids, status, **kwargs):
+    """Receiver of orders.signals.order_status_changed: the open checkouts of orders just cancelled (by the
+    expiry or an operator) expire, and once that commits are closed at the provider, so that a shopper still
+    on its page cannot pay any more (Stripe: the session expires; the offline provider refuses). Best effort:
+    a payment that still arrives is late, and refunded (refund_late_payments)."""
+    if status != Status.CANCELLED:
+        return
+    closing = list(Payment.objects.filter(order_id__in=order_ids, state=State.OPEN).exclude(reference=None))
+    if not closing:
+        return
+    Payment.objects.filter(id__in=[payment.id for payment in closing]).update(state=State.EXPIRED, updated=Now())
+    transaction.on_commit(lambda: _close_at_providers(closing))
+
+
+def _close_at_providers(payments):
+    for payment in payments:
         try:
             get_provider(payment.provider).close_checkout(payment)
         except ProviderError as error:
@@ -272,7 +290,43 @@ def expire_unpaid_orders(*, limit=200):
                 payment.provider,
                 error,
             )
-    return expired
+
+
+AUTOMATIC_REFUND = "automatically: paid after the order was cancelled"
+
+
+def refund_late_payments(*, limit=50):
+    """Refund the payments that came in after their order was cancelled, and tell the operators; return their
+    ids. Run after each expiry round: one the provider refuses is tried again on the next."""
+    refunded = []
+    late = Payment.objects.filter(state=State.SUCCEEDED, problem=Problem.LATE).order_by("id")
+    for payment_id in list(late.values_list("id", flat=True)[:limit]):
+        try:
+            payment = refund(payment_id=payment_id, by=AUTOMATIC_REFUND)
+        except (RefundRefused, ProviderError):  # someone else's refund under way; or refused, logged, next round
+            continue
+        refunded.append(payment.id)
+        _tell_operators_of_refund(payment)
+    return refunded
+
+
+def _tell_operators_of_refund(payment):
+    order = payment.order
+    amount = format_money(payment.amount_received or payment.amount)
+    logger.warning("order %s: late payment %s of %s refunded automatically", order.number, payment.id, amount)
+    if not settings.OPERATOR_EMAILS:
+        return
+    page = settings.SHOP_SITE_URL.rstrip("/") + reverse("admin:payments_payment_change", args=[payment.id])
+    try:
+        send_mail(
+            f"Order {order.number}: a late payment was refunded automatically",
+            f"Payment {payment.id} of {amount} for order {order.number} came in after the order was cancelled, "
+            f"so it was refunded through {payment.provider} (refund {payment.refund_reference}).\n\n{page}\n",
+            None,
+            settings.OPERATOR_EMAILS,
+        )
+    except Exception as error:  # the refund stands; the log line above and the payment's page tell it too
+        logger.warning("order %s: operators not told of refund %s (%s)", order.number, payment.id, error)
 
 
 @transaction.atomic

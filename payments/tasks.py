@@ -31,8 +31,11 @@ invoice_email = email_task(
 
 @shared_task(ignore_result=True)
 def expire_unpaid_orders():
-    """Cancel the orders whose online payment did not come in time (run periodically by Celery beat)."""
-    return len(services.expire_unpaid_orders())
+    """Cancel the orders whose online payment did not come in time, then refund payments that came in after
+    their order was cancelled (run periodically by Celery beat)."""
+    expired = services.expire_unpaid_orders()
+    services.refund_late_payments()
+    return len(expired)
 
 
 @shared_task(bind=True, max_retries=OFFLINE_DELIVERY_RETRIES, ignore_result=True)

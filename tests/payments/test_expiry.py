@@ -90,10 +90,11 @@ def test_the_pay_button_is_refused_once_the_time_to_pay_has_run_out(client, orde
     assert "The time to pay this order has run out" in page and not Payment.objects.exists()
 
 
-def test_expiry_closes_the_open_checkout_at_the_provider(client, order):
+def test_expiry_closes_the_open_checkout_at_the_provider(client, order, django_capture_on_commit_callbacks):
     paying = started(order)
     placed_minutes_ago(order, 31)
-    expire_unpaid_orders()
+    with django_capture_on_commit_callbacks(execute=True):  # closed at the provider once the cancel commits
+        expire_unpaid_orders()
     assert Payment.objects.get(id=paying.id).state == "expired"
     assert OfflineCheckout.objects.get(id=paying.reference).status == "expired"
     page = client.get(reverse("payments:offline_checkout", args=[paying.reference])).content.decode()
@@ -114,7 +115,8 @@ def test_a_payment_after_the_order_expired_is_flagged_never_lost(client, admin_c
     settings.PAYMENT_OFFLINE_CONFIRM_SECONDS = 3600  # the provider is slow to confirm
     _, event = approve_offline(client, paying)  # the shopper pays on the provider's page...
     placed_minutes_ago(order, 31)
-    expire_unpaid_orders()  # ...while the order's time runs out
+    with patch.object(services, "refund_late_payments"):  # the refund, below, comes on the next round
+        expire_unpaid_orders()  # ...while the order's time runs out
     assert status_of(order) == "cancelled" and stock_of(teapot) == 10
 
     assert post_offline(client, event).json()["outcome"].endswith("flagged: late")
@@ -126,6 +128,42 @@ def test_a_payment_after_the_order_expired_is_flagged_never_lost(client, admin_c
     assert [payment.id for payment in flagged.context["cl"].result_list] == [late.id]
     shopper_page = " ".join(client.get(order.get_absolute_url()).content.decode().split())
     assert "We received a payment of €34.90 for this order that it could not use" in shopper_page
+
+
+def test_a_late_payment_is_refunded_automatically_once_and_the_operators_are_told(
+    client, order, settings, mailoutbox, caplog
+):
+    settings.OPERATOR_EMAILS = ["ops@myshop.example"]
+    paying = started(order)
+    settings.PAYMENT_OFFLINE_CONFIRM_SECONDS = 3600
+    _, event = approve_offline(client, paying)
+    placed_minutes_ago(order, 31)
+    expire_unpaid_orders()
+    assert post_offline(client, event).json()["outcome"].endswith("flagged: late")
+    expire_unpaid_orders()  # the next round of the periodic task
+    expire_unpaid_orders()  # and the one after: nothing more
+    refunded = Payment.objects.get(id=paying.id)
+    assert (refunded.state, refunded.problem) == ("refunded", "late")
+    assert refunded.refunded_by == "automatically: paid after the order was cancelled"
+    told = [message for message in mailoutbox if message.to == ["ops@myshop.example"]]
+    assert len(told) == 1 and order.number in told[0].subject and "refunded" in told[0].body
+    assert any("refunded automatically" in record.getMessage() for record in caplog.records)
+
+
+def test_an_operator_cancelling_an_order_closes_its_checkout_and_the_shopper_cannot_pay_any_more(
+    client, admin_client, order, teapot, django_capture_on_commit_callbacks
+):
+    paying = started(order)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = admin_client.post(
+            reverse("admin:orders_order_act", args=[order.id]), {"action": "cancel", "confirmed": "yes"}
+        )
+    assert answer.status_code == 302 and status_of(order) == "cancelled" and stock_of(teapot) == 10
+    assert Payment.objects.get(id=paying.id).state == "expired"
+    assert OfflineCheckout.objects.get(id=paying.reference).status == "expired"
+    response, event = approve_offline(client, paying)  # the shopper, still on the provider's page, approves
+    assert event is None  # the provider takes no payment for it
+    assert Payment.objects.get(id=paying.id).state == "expired" and status_of(order) == "cancelled"
 
 
 @pytest.mark.django_db(transaction=True)

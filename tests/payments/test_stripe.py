@@ -149,7 +149,7 @@ def test_a_refund_goes_through_stripe_by_payment_intent_once(admin_client, strip
     assert status_of(order) == "cancelled"
 
 
-def test_expiry_expires_the_session_at_stripe(stripe_shop, paying, order):
+def test_expiry_expires_the_session_at_stripe(stripe_shop, paying, order, django_capture_on_commit_callbacks):
     from payments.services import expire_unpaid_orders
 
     Order.objects.filter(id=order.id).update(created=order.created.replace(year=order.created.year - 1))
@@ -158,11 +158,28 @@ def test_expiry_expires_the_session_at_stripe(stripe_shop, paying, order):
         (200, stripe_session(order=order, status="open")),  # the check first: not paid
         (200, stripe_session(order=order, status="expired")),
     ]
-    assert expire_unpaid_orders() == [order.id]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert expire_unpaid_orders() == [order.id]
     assert [(call["method"], call["url"]) for call in stripe_shop.requests] == [
         ("get", "https://api.stripe.com/v1/checkout/sessions/cs_test_a1"),
         ("post", "https://api.stripe.com/v1/checkout/sessions/cs_test_a1/expire"),
     ]
+
+
+def test_an_operator_cancelling_the_order_expires_the_session_at_stripe(
+    stripe_shop, paying, order, admin_client, django_capture_on_commit_callbacks
+):
+    stripe_shop.requests.clear()
+    stripe_shop.answers = [(200, stripe_session(order=order, status="expired"))]
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = admin_client.post(
+            reverse("admin:orders_order_act", args=[order.id]), {"action": "cancel", "confirmed": "yes"}
+        )
+    assert answer.status_code == 302 and status_of(order) == "cancelled"
+    assert [(call["method"], call["url"]) for call in stripe_shop.requests] == [
+        ("post", "https://api.stripe.com/v1/checkout/sessions/cs_test_a1/expire"),
+    ]
+    assert Payment.objects.get(order=order).state == "expired"
 
 
 # --- Webhooks ------------------------------------------------------------------------------------------------
