@@ -3,7 +3,6 @@ real RabbitMQ. A failed attempt publishes a retry with a countdown, which the br
 worker runs; the outbox counts each attempt. (Called directly, Celery's retry publishes nothing.)"""
 
 import logging
-import threading
 import time
 from decimal import Decimal
 from smtplib import SMTPServerDisconnected
@@ -100,20 +99,20 @@ def test_a_second_delivery_waits_out_a_live_claim_through_the_broker_and_sends_n
     assert held.outcome is Claimed.TAKEN
     worker_outbox.clear()
 
-    outbox.publish(order.id, "confirmation")  # a redelivery arrives meanwhile
-    finished = threading.Timer(1.0, held.mark_sent)  # the other worker finishes within its lease
-    finished.start()
-    wait_for(lambda: email_state(order).state == "sent", timeout=10, what="the other worker to finish")
-    finished.join()
-
     def said(text):
         return any(text in record.getMessage() for record in caplog.records)
 
-    # The redelivery found the claim live, was published again with a countdown, and then found it sent.
+    outbox.publish(order.id, "confirmation")  # a redelivery arrives meanwhile
+    wait_for(
+        lambda: said(f"order {order.id}: confirmation email claimed by another worker, checking again"),
+        timeout=2.5,  # within the other worker's lease
+        what="the redelivery to find the claim live",
+    )
+    assert held.mark_sent()  # the other worker finishes within its lease
+    # The redelivery, published again with a countdown, comes back and finds the email sent.
     wait_for(
         lambda: said(f"order {order.id}: confirmation email already handled"),
         timeout=15,
         what="the redelivery to come back and find the email sent",
     )
-    assert said(f"order {order.id}: confirmation email claimed by another worker, checking again")
     assert worker_outbox == [] and email_state(order).attempts == 2  # the first send, the other worker: no more

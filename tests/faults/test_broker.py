@@ -11,6 +11,7 @@ from celery import Celery
 from kombu import Connection, Exchange, Producer, Queue
 
 from testkit.outbox import CUSTOMER, email_in_state, email_row, emails_for, place_order
+from testkit.silent import SilentServer
 from testkit.waiting import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
@@ -36,6 +37,21 @@ def test_broker_down_at_checkout_order_is_saved_fast_and_emailed_once_broker_is_
     wait_for(lambda: emails_for(shop.sink, order), timeout=120, what="the email after the broker came back")
     wait_for(lambda: email_in_state(order, "sent"), timeout=10, what="the email marked sent")
     assert len(emails_for(shop.sink, order)) == 1
+
+
+def test_a_broker_that_accepts_and_never_answers_does_not_slow_the_checkout(shop, products):
+    """Not a refusal, which fails at once: a broker that takes the connection and then says nothing. The
+    publish waits on it only after the shopper has the page."""
+    silent = SilentServer()
+    try:
+        shop.env["CELERY_BROKER_URL"] = f"amqp://guest:guest@127.0.0.1:{silent.port}//"
+        web = shop.web()
+        order, seconds = place_order(web, products)
+        wait_for(lambda: silent.clients, timeout=10, what="the web's publish to reach the silent broker")
+    finally:
+        silent.close()
+    assert seconds < 1.0, f"checkout took {seconds:.2f} s with a silent broker"
+    assert email_row(order).state == "pending"  # owed: the sweep publishes it once a broker answers
 
 
 def test_poison_messages_are_dropped_and_never_block_other_orders(shop, products):

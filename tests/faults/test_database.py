@@ -246,6 +246,7 @@ def restart_under_load(tmp_path_factory, rabbit_node):
             "web": web,
             "sink": sink,
             "order_ids": order_ids,
+            "postgres": postgres,
         }
     finally:
         for process in processes:
@@ -296,3 +297,12 @@ def test_every_order_placed_around_the_restart_is_emailed_within_a_minute(restar
         pytest.fail(
             f"{len(missing)} of {len(run['order_ids'])} orders not emailed a minute after the restart: {missing[:20]}"
         )
+    # Once each, and the worker's own record agrees: every email sent, each within its attempts.
+    rows = run["postgres"].query(
+        "myshop", "SELECT order_id, state, attempts FROM orders_orderemail WHERE kind = 'confirmation'"
+    )
+    assert sorted(order_id for order_id, _, _ in rows) == sorted(run["order_ids"])
+    assert {state for _, state, _ in rows} == {"sent"}
+    assert all(1 <= attempts <= 6 for _, _, attempts in rows), sorted(attempts for _, _, attempts in rows)[-5:]
+    received = run["sink"].order_ids()
+    assert sorted(received) == sorted(set(received)), "an order emailed twice"

@@ -59,6 +59,53 @@ def test_a_checkout_while_redis_is_unreachable_answers_503_and_places_nothing(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+@pytest.mark.django_db
+def test_redis_failing_in_the_middle_of_a_checkout_with_a_filled_cart_answers_503_and_orders_once(
+    settings, make_product, customer, caplog
+):
+    """The cart is in Redis; Redis goes away after the checkout has read the session (the order is placed,
+    the session cannot be stored). The shopper gets the friendly 503; pressing the button again once Redis
+    is back shows that same order, never a second one."""
+    from django.core.cache import caches
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from orders.tasks import order_created
+    from testkit.caches import redis_cache_or_skip
+
+    settings.CACHES = redis_cache_or_skip()
+    settings.SESSION_ENGINE = "core.redis_sessions"
+    product = make_product(stock=5)
+    client = Client(raise_request_exception=False)
+    assert client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 2}).status_code == 302
+    key = client.get(reverse("orders:order_create")).context["form"]["idempotency_key"].value()
+    form = {**customer, "idempotency_key": key}
+
+    redis_client = caches["default"].client.get_client(write=True)
+    real = redis_client.execute_command
+    calls = []
+
+    def failing_after_the_load(*args, **options):
+        calls.append(args[0])
+        if len(calls) > 1:  # the session's GET went through; everything after it finds Redis gone
+            raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        return real(*args, **options)
+
+    try:
+        with patch.object(order_created, "delay"):
+            with patch.object(redis_client, "execute_command", failing_after_the_load):
+                response = client.post(reverse("orders:order_create"), form)
+            assert response.status_code == 503 and int(response["Retry-After"]) > 0
+            assert "back in a moment" in response.content.decode() and "Traceback" not in response.content.decode()
+            assert not [record for record in caplog.records if record.levelno >= logging.ERROR or record.exc_info]
+            assert calls[0] == "GET" and Order.objects.count() == 1  # placed before the session was to be stored
+            again = client.post(reverse("orders:order_create"), form)  # Redis is back
+        assert thank_you_order(again) == Order.objects.get()
+        product.refresh_from_db()
+        assert product.stock == 3
+    finally:
+        caches["default"].clear()
+
+
 def _fail_the_cycled_key_mapping(cache):
     """cache.set failing, as Redis down would, for the mapping a checkout writes after its commit."""
     from redis.exceptions import ConnectionError as RedisConnectionError

@@ -1,6 +1,5 @@
 """/healthz, /readyz and /metrics: what probes and scrapers see, with the real database and broker."""
 
-import socket
 import threading
 import time
 from decimal import Decimal
@@ -14,6 +13,7 @@ from ops import readiness
 from orders.models import OrderEmail
 from orders.services import place_order
 from testkit.pages import thank_you_order
+from testkit.silent import SilentServer
 from testkit.waiting import wait_for
 
 PROBE_HOST = "10.1.2.3:8000"  # a probe calls the pod by its address, which is not in ALLOWED_HOSTS
@@ -45,31 +45,6 @@ def grown(before, after, family, suffix="", **labels):
 def metrics_open(settings):
     settings.METRICS_TOKEN = "a-scraper-token-long-enough-to-guess-never-0123456789"
     return {"HTTP_AUTHORIZATION": f"Bearer {settings.METRICS_TOKEN}"}
-
-
-class SilentServer:
-    """Accepts TCP connections and never says a word: a broker that hangs."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.clients = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            self.clients.append(client)
-
-    def close(self):
-        self.sock.close()
-        for client in self.clients:
-            client.close()
 
 
 # --- /healthz ---------------------------------------------------------------------------------------------

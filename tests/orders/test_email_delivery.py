@@ -182,6 +182,7 @@ def test_workers_claiming_the_same_email_at_the_same_moment_get_one_claim_betwee
     assert email_of(order).attempts == 1
 
 
+@pytest.mark.postgresql  # row locks; SQLite serialises writers at BEGIN
 @pytest.mark.django_db(transaction=True)
 def test_claims_queued_behind_the_sweep_holding_the_email_get_one_claim(customer, make_product):
     """The sweep holds the email's row (locked, then pushed a requeue period ahead) while four workers claim
@@ -189,8 +190,6 @@ def test_claims_queued_behind_the_sweep_holding_the_email_get_one_claim(customer
     the row it waited for). One attempt counted."""
     import psycopg
 
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks are PostgreSQL's; SQLite serialises writers at BEGIN")
     order = Order.objects.create(**customer)
     for price in ("1.00", "2.00"):
         OrderItem.objects.create(order=order, product=make_product(), price=Decimal(price), quantity=1)
@@ -302,11 +301,10 @@ def test_a_database_outage_before_sending_is_retried_and_not_counted_as_an_attem
     assert order_created(order.id) == "sent"
 
 
+@pytest.mark.postgresql  # 'infinity' is PostgreSQL's, and psycopg cannot load it as a datetime
 def test_a_row_that_cannot_be_read_back_after_the_claim_is_not_counted_as_an_attempt(order, mailoutbox):
     """A database error while the order is read after the claim (here a value psycopg cannot load) gives the
     claim back uncounted: nothing was tried."""
-    if connection.vendor != "postgresql":
-        pytest.skip("'infinity' is PostgreSQL's; psycopg cannot load it as a datetime")
     with connection.cursor() as cursor:
         cursor.execute("UPDATE orders_order SET updated = 'infinity' WHERE id = %s", [order.id])
     with pytest.raises(Retry):

@@ -6,6 +6,7 @@ from decimal import Decimal
 from unittest.mock import patch
 
 import pytest
+from django.db import transaction
 from django.db.models import Sum
 from django.test import Client
 from django.urls import reverse
@@ -42,20 +43,22 @@ hostile_customers = st.fixed_dictionaries(
 )
 good_add = st.tuples(st.just("add"), st.integers(0, 2), st.integers(1, 2).map(str))
 good_checkout = st.tuples(st.just("checkout"), st.just(GOOD_CUSTOMER), st.just(""))
-steps = st.lists(
-    st.one_of(
-        good_add,
-        good_add,
-        good_checkout,
-        good_checkout,
-        st.tuples(st.just("add"), product_refs, quantities),
-        st.tuples(st.just("update"), product_refs, quantities),
-        st.tuples(st.just("remove"), product_refs, st.just("")),
-        st.tuples(st.just("checkout"), st.one_of(st.just(GOOD_CUSTOMER), hostile_customers), st.just("")),
-        st.tuples(st.just("cancel"), st.integers(0, 5), st.just("")),
-    ),
-    min_size=1,
-    max_size=10,
+any_step = st.one_of(
+    good_add,
+    good_checkout,
+    st.tuples(st.just("add"), product_refs, quantities),
+    st.tuples(st.just("update"), product_refs, quantities),
+    st.tuples(st.just("remove"), product_refs, st.just("")),
+    st.tuples(st.just("checkout"), st.one_of(st.just(GOOD_CUSTOMER), hostile_customers), st.just("")),
+    st.tuples(st.just("cancel"), st.integers(0, 5), st.just("")),
+)
+# Random steps around one good add and checkout: every example tries to place an order, anywhere in its run.
+steps = st.builds(
+    lambda before, add, checkout, after: [*before, add, checkout, *after],
+    st.lists(any_step, max_size=5),
+    good_add,
+    good_checkout,
+    st.lists(any_step, max_size=5),
 )
 
 INITIAL_STOCK = [6, 9, 2]
@@ -80,17 +83,21 @@ def _note_refusal(kind, response, context):
     examples["refused"][f"{kind}: {response.status_code} {response.get('Location', '')} {said[:120]}"] += 1
 
 
-@pytest.fixture
-def catalog(make_product):
-    return [
-        make_product(price=Decimal(price), stock=stock)
-        for price, stock in zip(["9.99", "0.50", "120.00"], INITIAL_STOCK)
-    ]
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=steps)
-def test_random_shopping_keeps_the_invariants(catalog, steps):
+def test_random_shopping_keeps_the_invariants(make_product, steps):
+    # Each example starts from the same empty shop and is undone after it: it counts only its own orders,
+    # and a failing one replays alone.
+    with transaction.atomic():
+        catalog = [
+            make_product(price=Decimal(price), stock=stock)
+            for price, stock in zip(["9.99", "0.50", "120.00"], INITIAL_STOCK)
+        ]
+        _shop_and_check(catalog, steps)
+        transaction.set_rollback(True)
+
+
+def _shop_and_check(catalog, steps):
     client = Client()
     with patch("celery.app.task.Task.apply_async"):
         for kind, target, value in steps:

@@ -113,11 +113,15 @@ def test_two_sweeps_at_once_never_publish_the_same_email_twice(customer):
             time.sleep(0.3)  # both sweeps have read before either writes, unless reading takes a lock
         return result
 
+    errors = []
+
     def sweep():
-        start.wait()
         try:
+            start.wait(timeout=10)
             with connection.execute_wrapper(slow_reads):
                 outbox.sweep()
+        except BaseException as error:  # seen by the test, not swallowed by the thread
+            errors.append(error)
         finally:
             connection.close()
 
@@ -126,5 +130,7 @@ def test_two_sweeps_at_once_never_publish_the_same_email_twice(customer):
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join()
+            thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads), "a sweep hangs"
+    assert errors == []
     assert sorted(published) == sorted(ids)

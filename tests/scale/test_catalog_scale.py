@@ -51,9 +51,8 @@ def plan(queryset):
     return queryset.explain()
 
 
+@pytest.mark.postgresql  # query plans are checked on the production database
 def test_list_queries_use_the_catalog_indexes_on_postgresql(big_catalog):
-    if connection.vendor != "postgresql":
-        pytest.skip("query plans are checked on PostgreSQL, the production database")
     page = Product.objects.filter(available=True).order_by("name", "id")[:12]
     by_category = Product.objects.filter(available=True, category=big_catalog[3]).order_by("name", "id")[:12]
     assert "product_available_name_idx" in plan(page)
