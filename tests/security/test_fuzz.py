@@ -113,17 +113,31 @@ def post_targets(product):
         ],
         "/payments/offline/ofc_none/": ["decision"],
         "/orders/00000000-0000-0000-0000-000000000000/pay/": [],
+        reverse("admin:login"): ["username", "password"],
     }
 
 
+# Headers the shop reads from a request: the client's address behind a proxy, the session and CSRF cookies.
+request_headers = st.fixed_dictionaries(
+    {},
+    optional={
+        "X-Forwarded-For": header_text,
+        "Cookie": st.one_of(header_text, header_text.map(lambda value: f"sessionid={value}")),
+        "Accept-Language": header_text,
+        "Referer": header_text,
+    },
+)
+
+
 @FUZZ
-@given(data=st.data())
-def test_every_post_form_answers_random_fields_without_a_5xx(shopper, data):
+@given(data=st.data(), headers=request_headers)
+def test_every_post_form_answers_random_fields_without_a_5xx(shopper, settings, data, headers):
+    settings.TRUSTED_PROXY_COUNT = 1  # X-Forwarded-For is read
     client, product = shopper
     url, names = data.draw(st.sampled_from(sorted(post_targets(product).items())), label="form")
     form = {name: data.draw(field_values, label=name) for name in names}
     orders_before = Order.objects.count()
-    response = client.post(url, form)
+    response = client.post(url, form, headers=headers)
     assert response.status_code < 500, (url, form)
     placed = response.status_code == 200 and b'id="order-number"' in response.content
     assert placed or Order.objects.count() == orders_before
