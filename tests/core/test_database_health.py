@@ -12,8 +12,6 @@ from testkit.waiting import wait_until
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]  # SQLite has no connection
 
 
-
-
 def test_checking_a_live_connection_sends_nothing_to_the_server():
     connection.ensure_connection()
     with patch.object(type(connection.connection), "cursor", side_effect=AssertionError("a round trip")):

@@ -297,14 +297,17 @@ def test_every_order_placed_around_the_restart_is_emailed_within_a_minute(restar
         pytest.fail(
             f"{len(missing)} of {len(run['order_ids'])} orders not emailed a minute after the restart: {missing[:20]}"
         )
+
     # Once each, and the worker's own record agrees: every email sent, each within its attempts. (The record
     # follows the server's "250" by a moment.)
-    def rows():
+    def email_rows():
         query = "SELECT order_id, state, attempts FROM orders_orderemail WHERE kind = 'confirmation'"
         return run["postgres"].query("myshop", query)
 
-    wait_until(lambda: all(state != "sending" for _, state, _ in rows()), timeout=30, what="every outcome recorded")
-    rows = rows()
+    wait_until(
+        lambda: all(state != "sending" for _, state, _ in email_rows()), timeout=30, what="every outcome recorded"
+    )
+    rows = email_rows()
     assert sorted(order_id for order_id, _, _ in rows) == sorted(run["order_ids"])
     assert {state for _, state, _ in rows} == {"sent"}
     assert all(1 <= attempts <= 6 for _, _, attempts in rows), sorted(attempts for _, _, attempts in rows)[-5:]
