@@ -1,6 +1,7 @@
 """How every task is published: bounded, patient with a quorum queue that is failing over, and never into a
 delayed-delivery route that no worker has laid yet."""
 
+import logging
 import math
 import threading
 import time
@@ -14,6 +15,7 @@ from kombu.transport.native_delayed_delivery import (
     declare_native_delayed_delivery_exchanges_and_queues,
 )
 
+logger = logging.getLogger(__name__)
 _delayed_delivery_laid = False
 _delayed_delivery_lock = threading.Lock()
 
@@ -26,14 +28,18 @@ def lay_delayed_delivery(app):
     with _delayed_delivery_lock:
         if _delayed_delivery_laid:
             return
-        with app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1)
-            declare_native_delayed_delivery_exchanges_and_queues(
-                connection, app.conf.broker_native_delayed_delivery_queue_type
-            )
-            for queue in app.amqp.queues.values():
-                queue(connection.default_channel).declare()  # bound to it, the queue must exist
-                bind_queue_to_native_delayed_delivery_exchange(connection, queue)
+        try:
+            with app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=0)  # one try, no pause: the publish is bounded too
+                declare_native_delayed_delivery_exchanges_and_queues(
+                    connection, app.conf.broker_native_delayed_delivery_queue_type
+                )
+                for queue in app.amqp.queues.values():
+                    queue(connection.default_channel).declare()  # bound to it, the queue must exist
+                    bind_queue_to_native_delayed_delivery_exchange(connection, queue)
+        except Exception as error:  # the broker is away: the publish fails as well, and its caller knows
+            logger.warning("delayed delivery not laid yet (%s): tried again at the next countdown", error)
+            return
         _delayed_delivery_laid = True
 
 

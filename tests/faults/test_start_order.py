@@ -14,7 +14,7 @@ from testkit.database import database_url
 from testkit.processes import ShopProcesses, manage, shop_environment
 from testkit.waiting import wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.broker, pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
 
 def lay_only_the_delayed_exchanges(broker):

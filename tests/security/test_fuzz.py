@@ -134,6 +134,7 @@ request_headers = st.fixed_dictionaries(
 def test_every_post_form_answers_random_fields_without_a_5xx(shopper, settings, data, headers):
     settings.TRUSTED_PROXY_COUNT = 1  # X-Forwarded-For is read
     client, product = shopper
+    client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1})  # a cart: the checkout's form is read
     url, names = data.draw(st.sampled_from(sorted(post_targets(product).items())), label="form")
     form = {name: data.draw(field_values, label=name) for name in names}
     orders_before = Order.objects.count()
@@ -147,6 +148,7 @@ def test_every_post_form_answers_random_fields_without_a_5xx(shopper, settings, 
 @given(data=st.data(), body=st.binary(max_size=3000), content_type=content_types)
 def test_every_post_form_answers_random_bodies_without_a_5xx(shopper, data, body, content_type):
     client, product = shopper
+    client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1})
     url = data.draw(st.sampled_from(sorted(post_targets(product))), label="url")
     orders_before = Order.objects.count()
     response = client.generic("POST", url, data=body, content_type=content_type)
