@@ -6,6 +6,7 @@ against a hung database must not pile up threads and connections). An answer is 
 READYZ_CACHE_SECONDS: a burst of probes logs in to the broker once.
 """
 
+import logging
 import threading
 import time
 
@@ -15,6 +16,7 @@ from django.db import connections
 from kombu import Connection
 from kombu.utils.url import maybe_sanitize_url
 
+logger = logging.getLogger(__name__)
 _in_flight = {}
 _in_flight_lock = threading.Lock()
 _last = None  # (time.monotonic(), ready, results) of the latest answer
@@ -129,4 +131,7 @@ def _run_checks():
             {"ok": False, "error": f"no answer within {timeout:g} s"} if thread.is_alive() else dict(outcome)
         )
     ready = all(results[name]["ok"] for name in settings.READYZ_REQUIRE if name in results)
+    failed = [f"{name}: {outcome.get('error')}" for name, outcome in results.items() if not outcome["ok"]]
+    if failed:
+        logger.warning("readyz: %s", "; ".join(failed))
     return ready, results

@@ -3,7 +3,6 @@ the HTTPS redirect nor the allowed-hosts check stands between them and a probe o
 
 import hmac
 import ipaddress
-import logging
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
@@ -11,8 +10,6 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from . import metrics
 from .readiness import readiness
-
-logger = logging.getLogger(__name__)
 
 
 def healthz(request):
@@ -23,7 +20,7 @@ def healthz(request):
 def readyz(request):
     """Readiness, for a load balancer: 200 if what a sale needs answers (the checks in READYZ_REQUIRE),
     else 503; each check as "ok" or "failed". What failed and how (addresses, errors) only for who may read
-    /metrics, and in the log."""
+    /metrics, and in the log (once per run of the checks)."""
     ready, checks = readiness()
     failed = [name for name, outcome in checks.items() if not outcome["ok"]]
     body = {
@@ -31,8 +28,6 @@ def readyz(request):
         "checks": {name: "ok" if outcome["ok"] else "failed" for name, outcome in checks.items()},
         "failed": failed,
     }
-    if failed:
-        logger.warning("readyz: %s", "; ".join(f"{name}: {checks[name].get('error')}" for name in failed))
     if metrics_allowed(request):
         body["details"] = checks
     return JsonResponse(body, status=200 if ready else 503, json_dumps_params={"indent": 1})

@@ -10,11 +10,11 @@ class PaymentsConfig(AppConfig):
         from orders import pages
         from orders.signals import order_status_changed
 
-        from . import checks, invoices, services, tasks  # noqa: F401  (checks registered; tasks declare an email)
+        from . import checks, invoices, tasks  # noqa: F401  (checks registered; tasks declare the invoice email)
         from .templatetags.payment_pages import order_payment_panel
 
         order_status_changed.connect(invoices.issue_for_paid_orders, dispatch_uid="payments-issue-invoices")
         order_status_changed.connect(
-            services.close_checkouts_of_cancelled_orders, dispatch_uid="payments-close-cancelled-checkouts"
+            tasks.close_checkouts_of_cancelled_orders, dispatch_uid="payments-close-cancelled-checkouts"
         )
         pages.add_panel(order_payment_panel)

@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils import timezone
@@ -34,7 +35,7 @@ Status = Order.Status
 
 # A payment's life: only these moves exist. A success is never undone by a failure or an expiry reported
 # after it (events out of order); a success reported after a failure or an expiry is believed, since the
-# money was taken. Refunds are the operator's: succeeded -> refunding -> refunded (or back, if refused).
+# money was taken. Refunds, by an operator or for a late payment: succeeded -> refunding -> refunded (or back).
 TRANSITIONS = {
     State.OPEN: {State.SUCCEEDED, State.FAILED, State.EXPIRED},
     State.FAILED: {State.SUCCEEDED},
@@ -259,74 +260,91 @@ def expire_unpaid_orders(*, limit=200):
         )
         if not due:
             return []
-        expired, _ = change_status(order_ids=due, to=Status.CANCELLED)  # closes their checkouts (below)
+        expired, _ = change_status(order_ids=due, to=Status.CANCELLED)  # closes their checkouts (tasks.py)
     logger.info("expired %s unpaid order(s): %s", len(expired), ", ".join(map(str, expired)))
     return expired
 
 
-def close_checkouts_of_cancelled_orders(sender, order_ids, status, **kwargs):
-    """Receiver of orders.signals.order_status_changed: the open checkouts of orders just cancelled (by the
-    expiry or an operator) expire, and once that commits are closed at the provider, so that a shopper still
-    on its page cannot pay any more (Stripe: the session expires; the offline provider refuses). Best effort:
-    a payment that still arrives is late, and refunded (refund_late_payments)."""
-    if status != Status.CANCELLED:
-        return
-    closing = list(Payment.objects.filter(order_id__in=order_ids, state=State.OPEN).exclude(reference=None))
-    if not closing:
-        return
-    Payment.objects.filter(id__in=[payment.id for payment in closing]).update(state=State.EXPIRED, updated=Now())
-    transaction.on_commit(lambda: _close_at_providers(closing))
+def expire_open_payments(order_ids):
+    """The open checkouts of these orders, just cancelled, expire; their ids, to close at the provider."""
+    closing = list(
+        Payment.objects.filter(order_id__in=order_ids, state=State.OPEN)
+        .exclude(reference=None)
+        .values_list("id", flat=True)
+    )
+    Payment.objects.filter(id__in=closing).update(state=State.EXPIRED, updated=Now())
+    return closing
 
 
-def _close_at_providers(payments):
-    for payment in payments:
-        try:
-            get_provider(payment.provider).close_checkout(payment)
-        except ProviderError as error:
-            logger.warning(
-                "order %s: checkout of payment %s not closed at %s (%s)",
-                payment.order_id,
-                payment.id,
-                payment.provider,
-                error,
-            )
+def close_at_provider(payment_id):
+    """Close an expired payment's checkout at its provider, so that a shopper still on its page cannot pay any
+    more (Stripe: the session expires; the offline provider refuses). Best effort: a payment that still
+    arrives is late, and refunded."""
+    payment = Payment.objects.get(id=payment_id)
+    try:
+        get_provider(payment.provider).close_checkout(payment)
+    except Exception as error:  # noqa: BLE001  (logged: a late payment is refunded anyway)
+        logger.warning(
+            "order %s: checkout of payment %s not closed at %s (%s)",
+            payment.order_id,
+            payment.id,
+            payment.provider,
+            error,
+        )
 
 
 AUTOMATIC_REFUND = "automatically: paid after the order was cancelled"
+BY_HAND = "refund by hand: "  # a late payment's last_error starting so is left to an operator
 
 
-def refund_late_payments(*, limit=50):
-    """Refund the payments that came in after their order was cancelled, and tell the operators; return their
-    ids. Run after each expiry round: one the provider refuses is tried again on the next."""
-    refunded = []
-    late = Payment.objects.filter(state=State.SUCCEEDED, problem=Problem.LATE).order_by("id")
-    for payment_id in list(late.values_list("id", flat=True)[:limit]):
-        try:
-            payment = refund(payment_id=payment_id, by=AUTOMATIC_REFUND)
-        except (RefundRefused, ProviderError):  # someone else's refund under way; or refused, logged, next round
-            continue
-        refunded.append(payment.id)
-        _tell_operators_of_refund(payment)
-    return refunded
+def late_payments_to_refund(*, limit=50):
+    """Ids of payments that came in after their order was cancelled and are to be refunded automatically: not
+    refunded yet, or an automatic refund started REFUND_RETRY_SECONDS ago without an answer."""
+    stuck = Q(state=State.REFUNDING, refunded_by=AUTOMATIC_REFUND) & Q(
+        refund_started_at__lte=Now() - timedelta(seconds=REFUND_RETRY_SECONDS)
+    )
+    late = Payment.objects.filter(Q(state=State.SUCCEEDED) | stuck, problem=Problem.LATE).exclude(
+        last_error__startswith=BY_HAND
+    )
+    return list(late.order_by("id").values_list("id", flat=True)[:limit])
 
 
-def _tell_operators_of_refund(payment):
+def refund_late_payment(payment_id):
+    """Refund one late payment and tell the operators; refused by the provider, leave it to them and say so."""
+    try:
+        payment = refund(payment_id=payment_id, by=AUTOMATIC_REFUND)
+    except RefundRefused:  # refunded or being refunded meanwhile: nothing to do
+        return None
+    except ProviderError as error:
+        Payment.objects.filter(id=payment_id).update(last_error=f"{BY_HAND}the provider refused: {error}"[:1000])
+        _tell_operators(
+            Payment.objects.get(id=payment_id),
+            "could not be refunded automatically",
+            f"the provider refused the refund ({error}). Refund it by hand from its page.",
+        )
+        return None
+    _tell_operators(payment, "was refunded automatically", f"refunded through {payment.provider}.")
+    return payment
+
+
+def _tell_operators(payment, what, detail):
+    """A warning in the log and, when OPERATOR_EMAILS is set, an email (at most once: not through the outbox)."""
     order = payment.order
     amount = format_money(payment.amount_received or payment.amount)
-    logger.warning("order %s: late payment %s of %s refunded automatically", order.number, payment.id, amount)
+    logger.warning("order %s: late payment %s of %s %s", order.number, payment.id, amount, what)
     if not settings.OPERATOR_EMAILS:
         return
     page = settings.SHOP_SITE_URL.rstrip("/") + reverse("admin:payments_payment_change", args=[payment.id])
     try:
         send_mail(
-            f"Order {order.number}: a late payment was refunded automatically",
-            f"Payment {payment.id} of {amount} for order {order.number} came in after the order was cancelled, "
-            f"so it was refunded through {payment.provider} (refund {payment.refund_reference}).\n\n{page}\n",
+            f"Order {order.number}: a late payment {what}",
+            f"Payment {payment.id} of {amount} for order {order.number} came in after the order was cancelled: "
+            f"{detail}\n\n{page}\n",
             None,
             settings.OPERATOR_EMAILS,
         )
-    except Exception as error:  # the refund stands; the log line above and the payment's page tell it too
-        logger.warning("order %s: operators not told of refund %s (%s)", order.number, payment.id, error)
+    except Exception as error:  # noqa: BLE001  (the log line above and the payment's page tell it too)
+        logger.warning("order %s: operators not told about payment %s (%s)", order.number, payment.id, error)
 
 
 @transaction.atomic

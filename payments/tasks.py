@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 
 from celery import shared_task
+from django.db import transaction
 
 from orders.tasks import email_task
 
@@ -31,11 +32,34 @@ invoice_email = email_task(
 
 @shared_task(ignore_result=True)
 def expire_unpaid_orders():
-    """Cancel the orders whose online payment did not come in time, then refund payments that came in after
-    their order was cancelled (run periodically by Celery beat)."""
+    """Cancel the orders whose online payment did not come in time, then hand each payment that came in after
+    its order was cancelled to a refund task of its own (run periodically by Celery beat)."""
     expired = services.expire_unpaid_orders()
-    services.refund_late_payments()
+    for payment_id in services.late_payments_to_refund():
+        refund_late_payment.delay(payment_id)
     return len(expired)
+
+
+@shared_task(ignore_result=True)
+def refund_late_payment(payment_id):
+    """Refund one payment that came in after its order was cancelled, and tell the operators."""
+    services.refund_late_payment(payment_id)
+
+
+@shared_task(ignore_result=True)
+def close_checkouts(payment_ids):
+    """Close these expired payments' checkouts at their providers (out of the request that cancelled them)."""
+    for payment_id in payment_ids:
+        services.close_at_provider(payment_id)
+
+
+def close_checkouts_of_cancelled_orders(sender, order_ids, status, **kwargs):
+    """Receiver of orders.signals.order_status_changed: the open checkouts of orders just cancelled (by the
+    expiry or an operator) expire in the same transaction, and are closed at the provider by a task."""
+    if status == services.Status.CANCELLED:
+        closing = services.expire_open_payments(order_ids)
+        if closing:
+            transaction.on_commit(lambda: close_checkouts.delay(closing), robust=True)  # a broker down: logged
 
 
 @shared_task(bind=True, max_retries=OFFLINE_DELIVERY_RETRIES, ignore_result=True)

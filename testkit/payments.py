@@ -163,3 +163,12 @@ def post_stripe(client, event, *, secret=STRIPE_WEBHOOK_SECRET, timestamp=None, 
         content_type="application/json",
         headers={"Stripe-Signature": signature},
     )
+
+
+def payment_tasks_inline(monkeypatch):
+    """Run the payment tasks that the expiry and a cancellation publish (refunds of late payments, closing
+    checkouts) in the calling process, as a worker would, instead of publishing them."""
+    from payments import tasks
+
+    monkeypatch.setattr(tasks.close_checkouts, "delay", tasks.close_checkouts)
+    monkeypatch.setattr(tasks.refund_late_payment, "delay", tasks.refund_late_payment)

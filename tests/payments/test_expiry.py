@@ -18,7 +18,7 @@ from payments.gateway import ProviderEvent
 from payments.models import Invoice, OfflineCheckout, Payment, PaymentByHand
 from payments.tasks import expire_unpaid_orders
 from shop.models import Product
-from testkit.payments import approve_offline, offline_event, place, post_offline, started
+from testkit.payments import approve_offline, offline_event, payment_tasks_inline, place, post_offline, started
 
 
 @pytest.fixture
@@ -90,7 +90,10 @@ def test_the_pay_button_is_refused_once_the_time_to_pay_has_run_out(client, orde
     assert "The time to pay this order has run out" in page and not Payment.objects.exists()
 
 
-def test_expiry_closes_the_open_checkout_at_the_provider(client, order, django_capture_on_commit_callbacks):
+def test_expiry_closes_the_open_checkout_at_the_provider(
+    client, order, django_capture_on_commit_callbacks, monkeypatch
+):
+    payment_tasks_inline(monkeypatch)
     paying = started(order)
     placed_minutes_ago(order, 31)
     with django_capture_on_commit_callbacks(execute=True):  # closed at the provider once the cancel commits
@@ -115,7 +118,7 @@ def test_a_payment_after_the_order_expired_is_flagged_never_lost(client, admin_c
     settings.PAYMENT_OFFLINE_CONFIRM_SECONDS = 3600  # the provider is slow to confirm
     _, event = approve_offline(client, paying)  # the shopper pays on the provider's page...
     placed_minutes_ago(order, 31)
-    with patch.object(services, "refund_late_payments"):  # the refund, below, comes on the next round
+    with patch.object(services, "late_payments_to_refund", return_value=[]):  # the refund comes next round
         expire_unpaid_orders()  # ...while the order's time runs out
     assert status_of(order) == "cancelled" and stock_of(teapot) == 10
 
@@ -128,11 +131,13 @@ def test_a_payment_after_the_order_expired_is_flagged_never_lost(client, admin_c
     assert [payment.id for payment in flagged.context["cl"].result_list] == [late.id]
     shopper_page = " ".join(client.get(order.get_absolute_url()).content.decode().split())
     assert "We received a payment of €34.90 for this order that it could not use" in shopper_page
+    assert "It is being refunded to you automatically" in shopper_page
 
 
 def test_a_late_payment_is_refunded_automatically_once_and_the_operators_are_told(
-    client, order, settings, mailoutbox, caplog
+    client, order, settings, mailoutbox, caplog, monkeypatch
 ):
+    payment_tasks_inline(monkeypatch)
     settings.OPERATOR_EMAILS = ["ops@myshop.example"]
     paying = started(order)
     settings.PAYMENT_OFFLINE_CONFIRM_SECONDS = 3600
@@ -146,13 +151,56 @@ def test_a_late_payment_is_refunded_automatically_once_and_the_operators_are_tol
     assert (refunded.state, refunded.problem) == ("refunded", "late")
     assert refunded.refunded_by == "automatically: paid after the order was cancelled"
     told = [message for message in mailoutbox if message.to == ["ops@myshop.example"]]
-    assert len(told) == 1 and order.number in told[0].subject and "refunded" in told[0].body
+    assert len(told) == 1 and order.number in told[0].subject and "refunded" in told[0].subject
     assert any("refunded automatically" in record.getMessage() for record in caplog.records)
 
 
-def test_an_operator_cancelling_an_order_closes_its_checkout_and_the_shopper_cannot_pay_any_more(
-    client, admin_client, order, teapot, django_capture_on_commit_callbacks
+def late_payment(client, order, settings):
+    """A payment the provider reports after the order expired (flagged late, not refunded yet)."""
+    paying = started(order)
+    settings.PAYMENT_OFFLINE_CONFIRM_SECONDS = 3600
+    _, event = approve_offline(client, paying)
+    placed_minutes_ago(order, 31)
+    with patch.object(services, "late_payments_to_refund", return_value=[]):
+        expire_unpaid_orders()
+    assert post_offline(client, event).json()["outcome"].endswith("flagged: late")
+    return paying
+
+
+def test_a_late_payment_the_provider_will_not_refund_is_left_to_the_operators_who_are_told_once(
+    client, order, settings, mailoutbox, monkeypatch
 ):
+    payment_tasks_inline(monkeypatch)
+    settings.OPERATOR_EMAILS = ["ops@myshop.example"]
+    paying = late_payment(client, order, settings)
+    refusing = patch("payments.offline.OfflineProvider.refund", side_effect=services.ProviderError("no such charge"))
+    with refusing as refund_at_provider:
+        for _ in range(3):  # three rounds of the periodic task: asked once, never again
+            expire_unpaid_orders()
+    assert refund_at_provider.call_count == 1
+    payment = Payment.objects.get(id=paying.id)
+    assert payment.state == "succeeded" and payment.last_error.startswith(services.BY_HAND)
+    told = [message for message in mailoutbox if message.to == ["ops@myshop.example"]]
+    assert len(told) == 1 and "could not be refunded automatically" in told[0].subject
+
+
+def test_an_automatic_refund_that_never_got_its_answer_is_asked_again_later(client, order, settings, monkeypatch):
+    payment_tasks_inline(monkeypatch)
+    paying = late_payment(client, order, settings)
+    # A worker killed between asking the provider and recording its answer.
+    Payment.objects.filter(id=paying.id).update(
+        state="refunding",
+        refunded_by=services.AUTOMATIC_REFUND,
+        refund_started_at=timezone.now() - timedelta(seconds=services.REFUND_RETRY_SECONDS + 1),
+    )
+    expire_unpaid_orders()
+    assert Payment.objects.get(id=paying.id).state == "refunded"
+
+
+def test_an_operator_cancelling_an_order_closes_its_checkout_and_the_shopper_cannot_pay_any_more(
+    client, admin_client, order, teapot, django_capture_on_commit_callbacks, monkeypatch
+):
+    payment_tasks_inline(monkeypatch)
     paying = started(order)
     with django_capture_on_commit_callbacks(execute=True):
         answer = admin_client.post(

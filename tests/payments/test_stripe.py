@@ -18,6 +18,7 @@ from testkit.payments import (
     STRIPE_SECRET_KEY,
     STRIPE_WEBHOOK_SECRET,
     FakeStripeHTTP,
+    payment_tasks_inline,
     post_stripe,
     stripe_event,
     stripe_session,
@@ -149,9 +150,12 @@ def test_a_refund_goes_through_stripe_by_payment_intent_once(admin_client, strip
     assert status_of(order) == "cancelled"
 
 
-def test_expiry_expires_the_session_at_stripe(stripe_shop, paying, order, django_capture_on_commit_callbacks):
+def test_expiry_expires_the_session_at_stripe(
+    stripe_shop, paying, order, django_capture_on_commit_callbacks, monkeypatch
+):
     from payments.services import expire_unpaid_orders
 
+    payment_tasks_inline(monkeypatch)
     Order.objects.filter(id=order.id).update(created=order.created.replace(year=order.created.year - 1))
     stripe_shop.requests.clear()
     stripe_shop.answers = [
@@ -167,8 +171,9 @@ def test_expiry_expires_the_session_at_stripe(stripe_shop, paying, order, django
 
 
 def test_an_operator_cancelling_the_order_expires_the_session_at_stripe(
-    stripe_shop, paying, order, admin_client, django_capture_on_commit_callbacks
+    stripe_shop, paying, order, admin_client, django_capture_on_commit_callbacks, monkeypatch
 ):
+    payment_tasks_inline(monkeypatch)
     stripe_shop.requests.clear()
     stripe_shop.answers = [(200, stripe_session(order=order, status="expired"))]
     with django_capture_on_commit_callbacks(execute=True):
