@@ -604,9 +604,15 @@ def report(args, shop, shoppers, chaos, clocks):
     """Everything the run shows, and whether every target holds."""
     wall, mono = clocks  # time.time() and time.monotonic() read together: database times to monotonic ones
     orders = {
-        number: {"id": order_id, "status": status, "created": float(created) - wall + mono, "total": total}
-        for number, order_id, status, created, total in shop.query(
-            "SELECT number, id, status, EXTRACT(EPOCH FROM created), total FROM orders_order"
+        number: {
+            "id": order_id,
+            "status": status,
+            "created": float(created) - wall + mono,
+            "total": total,
+            "email": email,
+        }
+        for number, order_id, status, created, total, email in shop.query(
+            "SELECT number, id, status, EXTRACT(EPOCH FROM created), total, email FROM orders_order"
         )
     }
     by_id = {order["id"]: order for order in orders.values()}
@@ -716,7 +722,12 @@ def report(args, shop, shoppers, chaos, clocks):
         "gapless": all(sorted(s) == list(range(1, len(s) + 1)) for s in sequences.values()),
         "pdf_problems": pdf_problems[:20],
         "orders_in_database": len(orders),
-        "unseen_orders": len(orders) - len(placed),  # placed by a checkout whose thank-you page never came
+        # Placed by a checkout whose thank-you page never came (the shopper then ordered again): emailed too?
+        "unseen_orders": [
+            [order_id, order["email"], (order_id, "confirmation") in copies]
+            for order_id, order in sorted(by_id.items())
+            if order_id not in set(placed)
+        ][:50],
         "email_states": dict(sorted(states.items())),
         "lost_orders": (unconfirmed_lost + uninvoiced)[:50],
         "duplicate_emails": duplicates[:50],
@@ -785,7 +796,10 @@ def table(result):
             ", ".join(f"order {e['order']} {e['email']}: {e['state']}, {e['copies']}" for e in result["late_replies"]),
         ),
         ("invoice numbers gapless", f"{result['gapless']} {result['invoice_numbers']}"),
-        ("orders placed unseen (no thank-you page)", result["unseen_orders"]),
+        (
+            "orders placed unseen (no thank-you page): emailed",
+            f"{sum(emailed for _, _, emailed in result['unseen_orders'])} of {len(result['unseen_orders'])}",
+        ),
         ("email states", ", ".join(f"{state} {count}" for state, count in result["email_states"].items())),
         (
             "checkout p50 / p95 / max",
