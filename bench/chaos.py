@@ -48,7 +48,8 @@ every email to settle and reports, as a table and JSON (--json, default var/chao
 invoiced / duplicates / lost (target N / N / paid / 0 / 0; lost = a thank-you page seen and no confirmation,
 or a paid order without its invoice email), the web's answers (no 5xx but 503, every 503 with Retry-After,
 every request answered), and the longest time from a fault clearing to an email it held up, per kind (target
-at most 5 minutes). Exit 0 iff every target holds, 1 otherwise, 2 if the soak itself failed, 130 when
+at most 5 minutes; an invoice is owed from the provider's confirmation of the payment, so a late webhook
+counts too). Exit 0 iff every target holds, 1 otherwise, 2 if the soak itself failed, 130 when
 interrupted. Everything it started is stopped on the way out, even on Ctrl-C or SIGTERM; the temporary
 directory (every process's log) is kept when a target fails, or with --keep.
 """
@@ -350,8 +351,8 @@ class Shoppers:
         )
 
     def pay(self, shopper, decision, result):
-        """ "Pay" on the thank-you page, the decision on the provider's page, then its return page, which asks
-        once more after the provider's confirmation time, as its script does."""
+        """Press "Pay" on the thank-you page, decide on the provider's page, then open the return page, which
+        asks once more after the provider's confirmation time, as its script does."""
         if result["token"] is None:
             result["problem"] = "the thank-you page has no Pay button"
             return
@@ -622,6 +623,14 @@ def report(args, shop, shoppers, chaos, clocks):
             "SELECT order_id, year, sequence, EXTRACT(EPOCH FROM issued_at) FROM payments_invoice"
         )
     }
+    # The provider's confirmation of each approval: from then on the order is paid for, its invoice owed.
+    confirmed = {
+        int(order_id): float(decided) - wall + mono + CONFIRM_SECONDS
+        for order_id, decided in shop.query(
+            "SELECT client_reference_id, EXTRACT(EPOCH FROM decided_at) FROM payments_offlinecheckout "
+            "WHERE status IN ('approved', 'refunded')"
+        )
+    }
     rows = {
         (order_id, kind): (state, attempts)
         for order_id, kind, state, attempts in shop.query(
@@ -676,7 +685,10 @@ def report(args, shop, shoppers, chaos, clocks):
     for (order_id, kind), arrivals in copies.items():
         if order_id not in by_id:
             continue
-        owed = by_id[order_id]["created"] if kind == "confirmation" else invoices.get(order_id, (0, 0, None))[2]
+        if kind == "confirmation":
+            owed = by_id[order_id]["created"]
+        else:  # owed since the provider confirmed the payment (the webhook may come later: that counts too)
+            owed = confirmed.get(order_id, invoices.get(order_id, (0, 0, None))[2])
         if owed is None:
             continue
         first = min(arrivals)
@@ -736,7 +748,15 @@ def report(args, shop, shoppers, chaos, clocks):
         "shopper_problems": Counter(r["problem"] for r in results if r["problem"]).most_common(10),
         "statuses": {str(status): count for status, count in sorted(shoppers.statuses.items())},
         "checkout": summary([r["seconds"] for r in results if r.get("seconds") is not None]),
-        "email_delay": summary(delays),  # from owed (placed, or paid) to the first copy's arrival
+        "email_delay": summary(delays),  # from owed (placed, or the payment confirmed) to the first copy
+        # From the provider's confirmation to the order marked paid (the webhook, or the shop asking).
+        "payment_confirmation": summary(
+            [
+                invoices[order_id][2] - confirmed[order_id]
+                for order_id in paid
+                if order_id in confirmed and order_id in invoices
+            ]
+        ),
         "chaos_error": chaos.error,
         "schedule": chaos.schedule,
         "faults": [
@@ -804,6 +824,10 @@ def table(result):
         (
             "checkout p50 / p95 / max",
             f"{result['checkout']['p50']} / {result['checkout']['p95']} / {result['checkout']['max']} ms",
+        ),
+        (
+            "payment confirmed -> order paid p50 / p95 / max",
+            " / ".join(f"{result['payment_confirmation'][key]}" for key in ("p50", "p95", "max")) + " ms",
         ),
         (
             "email owed -> arrived p50 / p95 / max",
