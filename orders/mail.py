@@ -24,7 +24,7 @@ class OutcomeUnknown(Exception):
 
 
 class _TracksBody:
-    """Mixin for smtplib.SMTP: remembers whether the end of a message body has been handed to the server."""
+    """Mixin for smtplib.SMTP: whether a message body has been handed to the server and its answer is awaited."""
 
     body_handed_over = False
 
@@ -33,6 +33,11 @@ class _TracksBody:
         # smtplib sends the body and its terminating "." in one call; a "." line inside a body is doubled.
         if isinstance(s, bytes) and s.endswith(END_OF_DATA):
             self.body_handed_over = True
+
+    def data(self, msg):
+        answer = super().data(msg)
+        self.body_handed_over = False  # answered: this message's fate is known, whatever comes next
+        return answer
 
 
 class _SMTP(_TracksBody, smtplib.SMTP):
@@ -47,19 +52,26 @@ class SMTPBackend(EmailBackend):
     """Django's SMTP backend, raising OutcomeUnknown when the server may have taken a message it never
     acknowledged, and never waiting long (or failing) on QUIT."""
 
+    _conversation = None  # the smtplib connection of the current or last send
+
     @property
     def connection_class(self):
         return _SMTP_SSL if self.use_ssl else _SMTP
 
+    def open(self):
+        opened = super().open()
+        # Kept after close(): send_messages closes a connection it opened before its error reaches us.
+        self._conversation = self.connection
+        return opened
+
     def send_messages(self, email_messages):
-        if self.connection is not None:
-            self.connection.body_handed_over = False
+        self._conversation = self.connection
         try:
             return super().send_messages(email_messages)
         except smtplib.SMTPResponseException:
             raise  # the server answered: it did not take the message (or refused it for good)
         except Exception as error:
-            if self.connection is not None and self.connection.body_handed_over:
+            if getattr(self._conversation, "body_handed_over", False):
                 raise OutcomeUnknown(f"{type(error).__name__} after the message body was sent: {error}") from error
             raise
 
