@@ -6,6 +6,7 @@ drive and measure them. One definition of each.
 - rabbit: a private RabbitMQ node (never the shared one on 5672); deleting a run's queue from a broker
 - cluster: a three-node RabbitMQ cluster of private nodes, for failover
 - postgres: a private PostgreSQL server to stop and restart
+- redis: a private Redis server (no persistence) to kill and start again
 - smtp: a real SMTP server on 127.0.0.1 that records arrivals and can refuse, stall or answer late
 - outbox: a running shop's emails: an order placed (and paid) through its web server, its outbox rows, the
   copies the SMTP server got, an invoice's PDF, an operator's resend

@@ -134,7 +134,11 @@ def run_python(code, **env):
 
 
 def _started(process, ready, what, timeout=60):
-    wait_until(lambda: ready() or not process.alive(), timeout=timeout, interval=0.1, what=what)
+    try:
+        wait_until(lambda: ready() or not process.alive(), timeout=timeout, interval=0.1, what=what)
+    except TimeoutError:  # never ready: killed, not left running behind its caller's back
+        process.kill()
+        raise
     if not process.alive():
         raise RuntimeError(f"{process.name} exited:\n{process.log()[-4000:]}")
     return process
@@ -160,13 +164,13 @@ def worker_command(*, name, concurrency=1, python=sys.executable):
     ]
 
 
-def start_worker(env, log_dir, *, name, beat=False, concurrency=1, cwd=ROOT, python=sys.executable):
+def start_worker(env, log_dir, *, name, beat=False, concurrency=1, cwd=ROOT, python=sys.executable, timeout=60):
     """A Celery worker (prefork) named `name`@host, optionally running beat; returned once it is ready."""
     args = worker_command(name=name, concurrency=concurrency, python=python)
     if beat:
         args += ["-B", "-s", str(Path(log_dir) / f"{name}-beat-schedule")]
     process = Process(name, args, env, log_dir, cwd=cwd)
-    return _started(process, lambda: "ready." in process.log(), f"worker {name} to be ready")
+    return _started(process, lambda: "ready." in process.log(), f"worker {name} to be ready", timeout=timeout)
 
 
 def start_web(env, log_dir, *, name="web", cwd=ROOT, python=sys.executable):

@@ -130,21 +130,21 @@ def _checkout_at_barrier(barrier, answers, index, base_url, cookie_header, form,
     answers.put((index, answer))
 
 
-def paced(action, count, *, duration, threads, started):
+def paced(action, count, *, duration, threads, started, stop=None):
     """Call action(index) for index 1..count from `threads` threads, the index-th call not before
     `started + (index - 1) * duration / count` (time.monotonic()): a steady arrival rate, as long as the
-    threads keep up. Returns the started threads."""
+    threads keep up. Setting `stop` (a threading.Event) ends them early. Returns the started threads."""
     interval = duration / count
     indexes = iter(range(1, count + 1))
     take = threading.Lock()
+    stop = stop or threading.Event()
 
     def loop():
-        while True:
+        while not stop.is_set():
             with take:
                 index = next(indexes, None)
-            if index is None:
+            if index is None or stop.wait(max(0.0, started + (index - 1) * interval - time.monotonic())):
                 return
-            time.sleep(max(0.0, started + (index - 1) * interval - time.monotonic()))
             action(index)
 
     running = [threading.Thread(target=loop) for _ in range(threads)]

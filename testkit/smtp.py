@@ -58,6 +58,7 @@ class _Handler:
             late = sink.reply_delay_next > 0
             if late:
                 sink.reply_delay_next -= 1
+                sink.late_replied.append(message)
         delay = sink.late_reply if late else sink.reply_delay
         if delay:  # stored; the sender learns it only later (past its timeout: never)
             await asyncio.sleep(delay)
@@ -76,7 +77,8 @@ class SmtpSink:
     conversations at RCPT until `release` is set; `stalled` tells when one is held, `stalled_for` lists
     whose; stall_only, one recipient's only), mail_delay / quit_delay (answer MAIL or QUIT that many seconds late),
     reply_delay (answer
-    every message's final "." late), reply_delay_next + late_reply (only the next N messages).
+    every message's final "." late), reply_delay_next + late_reply (only the next N messages; `late_replied`
+    lists them).
     """
 
     def __init__(self):
@@ -102,7 +104,7 @@ class SmtpSink:
             self.fail_next, self.fail_reply = 0, "451 4.3.0 Temporary failure, try again later"
             self.stall_next, self.stalled_for, self.stall_only = 0, [], None
             self.mail_delay = self.quit_delay = self.reply_delay = 0.0
-            self.reply_delay_next, self.late_reply = 0, 0.0
+            self.reply_delay_next, self.late_reply, self.late_replied = 0, 0.0, []
         self.stalled.clear()
         self.release.clear()
 
