@@ -14,7 +14,7 @@ from contextlib import suppress
 from celery import shared_task
 from celery.exceptions import Reject
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, close_old_connections
 
 from core.compiled import CompiledQuery
 
@@ -240,3 +240,4 @@ def _record(outcome, *args):
             if pause is None:
                 raise
             time.sleep(pause)
+            close_old_connections()  # a connection the server dropped is replaced, not tried again

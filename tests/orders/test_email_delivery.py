@@ -362,3 +362,18 @@ def test_worker_logs_one_line_per_email_with_the_order_id_and_no_personal_data(o
     assert f"order {order.id}: confirmation email attempt" in lines[1]
     for personal in ("ada@example.com", "Ada", "Lovelace", "Analytical", "Berlin", "10115"):
         assert all(personal not in line for line in lines)
+
+
+@pytest.mark.postgresql  # a server-side disconnect, as a PostgreSQL restart leaves it
+@pytest.mark.django_db(transaction=True)
+def test_recording_an_email_sent_survives_a_connection_the_database_dropped(order, monkeypatch):
+    """Found by bench/chaos.py: PostgreSQL restarted just after an invoice went out; every retry of the record
+    used the dead connection, the email stayed "sending", and the sweep sent it a second time."""
+    from orders import tasks
+
+    monkeypatch.setattr(tasks.time, "sleep", lambda seconds: None)
+    held = outbox.claim(order.id, "confirmation")
+    assert held.outcome is Claimed.TAKEN
+    connection.connection.close()  # the server went away under this process's connection
+    assert tasks._record(held.mark_sent) is True
+    assert email_of(order).state == "sent"
