@@ -51,6 +51,9 @@ class Product(models.Model):
             # hand a page over in order without sorting the catalog.
             models.Index(fields=["available", "name", "id"], name="product_available_name_idx"),
             models.Index(fields=["category", "available", "name", "id"], name="product_cat_avail_name_idx"),
+            # The catalog sorted by price (read backwards for high first) and newest first (shop.search.SORTS).
+            models.Index(fields=["available", "price", "name", "id"], name="product_available_price_idx"),
+            models.Index(fields=["available", "created", "id"], name="product_available_created_idx"),
             search.SearchIndex(fields=["search_vector"], name="product_search_vector_idx"),
         ]
         constraints = [

@@ -88,3 +88,14 @@ def test_search_reads_the_search_vector_index_on_postgresql(big_catalog, words):
     assert found.exists()
     plan = found[:12].explain()
     assert "product_search_vector_idx" in plan, plan
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize(
+    "sort, index",
+    [("name", "product_available_name_idx"), ("price", "product_available_price_idx")]
+    + [("-price", "product_available_price_idx"), ("newest", "product_available_created_idx")],
+)
+def test_sorted_catalog_pages_are_read_in_order_from_an_index_on_postgresql(big_catalog, sort, index):
+    plan = search.sorted_by(Product.objects.filter(available=True), sort)[:12].explain()
+    assert index in plan and "  Sort  " not in plan and not plan.startswith("Sort"), plan  # at most an incremental one
