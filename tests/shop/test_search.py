@@ -77,6 +77,7 @@ def test_the_fallback_wants_every_word_and_puts_name_matches_first(client, make_
         ("newest", ["Cherry", "Apple", "Banana"]),
         ("bogus", ["Apple", "Banana", "Cherry"]),  # an unknown order falls back to the default
         ("relevance", ["Apple", "Banana", "Cherry"]),  # nothing to be relevant to without a search
+        ("price\x00", ["Apple", "Banana", "Cherry"]),
     ],
 )
 def test_list_sorts_by_name_price_and_newest(client, make_product, sort, expected):
@@ -150,7 +151,16 @@ def test_no_results_says_so_and_offers_a_way_out(client, make_product, make_cate
 
 @pytest.mark.parametrize(
     "page, expected",
-    [("2", ["Item 2", "Item 3"]), ("x", ["Item 0", "Item 1"]), ("99", ["Item 4"]), ("-1", ["Item 4"]), ("", None)],
+    [
+        ("2", ["Item 2", "Item 3"]),
+        ("x", ["Item 0", "Item 1"]),
+        ("99", ["Item 4"]),
+        ("-1", ["Item 4"]),
+        ("", None),
+        ("2\x00", None),
+        ("9" * 400, ["Item 4"]),
+        ("9" * 5000, None),  # beyond what int() takes from a string
+    ],
 )
 def test_bad_page_numbers_fall_back_to_a_real_page(client, make_product, settings, page, expected):
     settings.SHOP_PRODUCTS_PER_PAGE = 2
