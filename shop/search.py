@@ -5,6 +5,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, SearchVectorField
 from django.db import connection
 from django.db.models import Case, F, Func, Index, IntegerField, Q, Value, When
+from django.http import QueryDict
 
 # The text search configuration (stemming, stop words) of the stored vector and of every query: one language.
 # The vector is a generated column: changing this needs a migration that re-adds Product.search_vector.
@@ -47,10 +48,18 @@ def full_text():
     return connection.vendor == "postgresql"
 
 
-def search(products, words, *, by_relevance):
-    """`products` matching the shopper's `words`; ordered best match first when `by_relevance`.
+def find(products, words, sort):
+    """`products` matching the shopper's `words` (all of them when there are none), in the order `sort` names
+    (a key of SORTS; "relevance": best match first)."""
+    if words:
+        products = _matching(products, words, by_relevance=sort == "relevance")
+    if sort == "relevance":
+        return products
+    return products.order_by(*SORTS[sort][1])
 
-    PostgreSQL: the stored weighted vector (Product.search_vector, GIN-indexed) against a web-search style query
+
+def _matching(products, words, *, by_relevance):
+    """PostgreSQL: the stored weighted vector (Product.search_vector, GIN-indexed) against a web-search style query
     (quotes for phrases, "or", "-" to exclude: any input is valid). Elsewhere: every word is found in the name or
     the description, ignoring case (ASCII only on SQLite), and products whose name has every word come first.
     """
@@ -71,11 +80,6 @@ def search(products, words, *, by_relevance):
     return products
 
 
-def sorted_by(products, sort):
-    """`products` in the order of `sort` (a key of SORTS other than "relevance")."""
-    return products.order_by(*SORTS[sort][1])
-
-
 def default_sort(*, searching):
     """The order a page has when the shopper chose none: best match for a search, else by name."""
     return "relevance" if searching else "name"
@@ -86,6 +90,17 @@ def chosen_sort(value, *, searching):
     if value in SORTS and (searching or value != "relevance"):
         return value
     return default_sort(searching=searching)
+
+
+def kept_parameters(words, sort):
+    """The query parameters a results page's links keep (its categories, pages and "clear the search" links):
+    the search words and a sort other than the default, nothing else (never the page, never junk)."""
+    kept = QueryDict(mutable=True)
+    if words:
+        kept["q"] = words
+    if sort != default_sort(searching=bool(words)):
+        kept["sort"] = sort
+    return kept
 
 
 def sort_options(chosen, *, searching):

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef
-from django.http import Http404, QueryDict
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
@@ -23,19 +23,8 @@ def product_list(request, category_slug=None):
     form = ProductSearchForm(request.GET)
     words = form.cleaned_data["q"] if form.is_valid() else ""
     sort = search.chosen_sort(request.GET.get("sort"), searching=bool(words))
-    if words:
-        products = search.search(products, words, by_relevance=sort == "relevance")
-    if sort != "relevance":
-        products = search.sorted_by(products, sort)
-    if not form.is_valid():
-        products = products.none()
+    products = search.find(products, words, sort) if form.is_valid() else products.none()
     page = Paginator(products, settings.SHOP_PRODUCTS_PER_PAGE).get_page(request.GET.get("page"))
-    # The links of the page (categories, pages, "clear") keep the search and the sort, and nothing else.
-    kept = QueryDict(mutable=True)
-    if words:
-        kept["q"] = words
-    if sort != search.default_sort(searching=bool(words)):
-        kept["sort"] = sort
     # The navigation lists a category once it has something to show (sold-out products are shown too).
     categories = Category.objects.filter(Exists(Product.objects.filter(category=OuterRef("pk"), available=True)))
     return render(
@@ -49,7 +38,7 @@ def product_list(request, category_slug=None):
             "search_form": form,
             "search_query": words,
             "sort_options": search.sort_options(sort, searching=bool(words)),
-            "kept": kept,
+            "kept": search.kept_parameters(words, sort),
         },
         status=200 if form.is_valid() else 400,
     )

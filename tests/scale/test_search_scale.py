@@ -84,7 +84,7 @@ def big_catalog(db):
 @pytest.mark.postgresql  # query plans are checked on the production database
 @pytest.mark.parametrize("words", ["unicorn", "kettle", "teapot lamp"])
 def test_search_reads_the_search_vector_index_on_postgresql(big_catalog, words):
-    found = search.search(Product.objects.filter(available=True), words, by_relevance=True)
+    found = search.find(Product.objects.filter(available=True), words, "relevance")
     assert found.exists()
     plan = found[:12].explain()
     assert "product_search_vector_idx" in plan, plan
@@ -97,5 +97,5 @@ def test_search_reads_the_search_vector_index_on_postgresql(big_catalog, words):
     + [("-price", "product_available_price_idx"), ("newest", "product_available_created_idx")],
 )
 def test_sorted_catalog_pages_are_read_in_order_from_an_index_on_postgresql(big_catalog, sort, index):
-    plan = search.sorted_by(Product.objects.filter(available=True), sort)[:12].explain()
+    plan = search.find(Product.objects.filter(available=True), "", sort)[:12].explain()
     assert index in plan and "  Sort  " not in plan and not plan.startswith("Sort"), plan  # at most an incremental one
