@@ -195,6 +195,7 @@ def test_overlong_or_nul_queries_are_refused_with_a_message(client, make_product
     page = response.content.decode()
     assert response.status_code == 400 and names(response) == []
     assert message in page and 'role="alert"' in page and "Clear the search" in page
+    assert "<title>Error: Search" in page and "<h1>Search</h1>" in page
 
 
 def test_every_page_has_a_labelled_search_box_in_its_header(client, make_product):
