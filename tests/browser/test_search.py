@@ -65,6 +65,11 @@ def test_shopper_searches_from_the_header_sorts_and_pages(browser, live_server, 
         page.get_by_role("link", name="See all products").click()
         expect(h1).to_have_text("All products")
 
+        response = page.goto("/?q=" + "kettle " * 20)  # too long: refused with a message
+        assert response.status == 400
+        expect(page.get_by_role("alert")).to_contain_text("Search with at most 100 characters.")
+        assert_accessible(page, f"refused search at {width} px")
+
 
 def test_sorting_works_without_javascript(browser, live_server, kettles, request):
     with browsing(browser, live_server, request.node.name, java_script_enabled=False, **DESKTOP) as (page, _):
