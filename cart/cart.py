@@ -9,7 +9,7 @@ from django.conf import settings
 
 from shop import lookups
 from shop.models import Product
-from shop.money import format_money, shipping_cost
+from shop.money import format_money, free_shipping_gap, shipping_cost
 
 SESSION_KEY = "cart"
 REFUSED_KEY = "cart_refused"
@@ -130,6 +130,10 @@ class Cart:
     def grand_total(self):
         """Goods plus shipping: what the shopper pays."""
         return self.total() + self.shipping_cost()
+
+    def free_shipping_gap(self):
+        """How much more in goods would ship free: 0 once they do, None if shipping never becomes free."""
+        return free_shipping_gap(self.total())
 
     def stale_lines(self):
         """The lines that cannot be ordered as they are (more than the stock left, or sold out).

@@ -179,6 +179,25 @@ def test_sync_reports_stale_lines_unless_told_not_to(session, make_product):
     assert Cart(session).sync(report_stale=False) == []
 
 
+@pytest.mark.parametrize(
+    "threshold, cost, subtotal, gap",
+    [
+        ("50.00", "4.90", "21.00", Decimal("29.00")),
+        ("50.00", "4.90", "49.99", Decimal("0.01")),
+        ("50.00", "4.90", "50.00", Decimal("0.00")),
+        ("50.00", "4.90", "80.00", Decimal("0.00")),
+        (None, "4.90", "21.00", None),  # never free
+        ("50.00", "0.00", "21.00", None),  # always free: nothing to reach
+    ],
+)
+def test_free_shipping_gap(session, make_product, settings, threshold, cost, subtotal, gap):
+    settings.SHOP_FREE_SHIPPING_FROM = Decimal(threshold) if threshold else None
+    settings.SHOP_SHIPPING_COST = Decimal(cost)
+    cart = Cart(session)
+    cart.add(make_product(price=Decimal(subtotal)), 1)
+    assert cart.free_shipping_gap() == gap
+
+
 # --- views ------------------------------------------------------------------------------------------------
 
 

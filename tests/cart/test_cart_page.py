@@ -1,7 +1,8 @@
 """The cart page as a shopper uses it: stale lines flagged and fixed in their rows, quantities set to 0 or to
-nonsense."""
+nonsense, and the free-shipping note."""
 
 import re
+from decimal import Decimal
 from html import unescape
 
 import pytest
@@ -233,3 +234,41 @@ def test_a_quantity_above_the_stock_is_refused_in_the_row(client, make_product):
     flagged = row(page, teapot)
     assert re.search(r">\s*Only 5 of “Teapot” left in stock.\s*<", unescape(flagged)), flagged
     assert re.search(r'<input type="number" name="quantity" value="9"', flagged)  # what the shopper typed
+
+
+# --- free shipping ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def shipping(settings):
+    settings.SHOP_SHIPPING_COST = Decimal("4.90")
+    settings.SHOP_FREE_SHIPPING_FROM = Decimal("50.00")
+    return settings
+
+
+def test_below_the_threshold_the_cart_says_how_much_more_ships_free(client, make_product, shipping):
+    mug = make_product(price=Decimal("7.25"), stock=20)
+    fill(client, mug, 2)
+    assert "€35.50 more for free shipping." in text(cart_page(client))
+    update(client, mug, 6)  # €43.50
+    assert "€6.50 more for free shipping." in text(cart_page(client))
+
+
+def test_at_the_threshold_the_cart_says_shipping_is_free(client, make_product, shipping):
+    fill(client, make_product(price=Decimal("25.00")), 2)
+    page = text(cart_page(client))
+    assert "Free shipping on this order." in page and "more for free shipping" not in page
+
+
+def test_without_a_threshold_the_cart_says_nothing_of_free_shipping(client, make_product, shipping):
+    shipping.SHOP_FREE_SHIPPING_FROM = None
+    fill(client, make_product(price=Decimal("7.00")), 1)
+    page = text(cart_page(client))
+    assert "more for free shipping" not in page and "Free shipping on this order" not in page
+
+
+def test_the_free_shipping_note_uses_the_shops_money_format(client, make_product, shipping):
+    shipping.SHOP_CURRENCY = "CHF"
+    shipping.SHOP_FREE_SHIPPING_FROM = Decimal("2000.00")
+    fill(client, make_product(price=Decimal("0.50")), 1)
+    assert "CHF 1,999.50 more for free shipping." in text(cart_page(client))
