@@ -122,8 +122,12 @@ class _Canvas:
                 fill = ImageChops.screen(fill, Image.merge("RGB", [glint] * 3))
         self.image.paste(fill, box[:2], region)
 
-    def text(self, xy, words, size, colour, *, bold=False):
+    def text(self, xy, words, size, colour, *, width, bold=False):
+        """Write `words` centred on `xy`, at `size` px or smaller, so that they fit in `width`."""
         font = ImageFont.load_default(size=size)
+        while size > 12 and font.getlength(words) > width:
+            size -= 2
+            font = ImageFont.load_default(size=size)
         ImageDraw.Draw(self.image).text(
             xy, words, font=font, fill=colour, anchor="mm", stroke_width=1 if bold else 0, stroke_fill=colour
         )
@@ -219,9 +223,9 @@ def _pouch(canvas, picture):
         shine=0.25,
     )
     ink = _mix(picture.colour, "black", 0.35)
-    canvas.text((CENTRE, label_top + 80), picture.label.upper(), 54, ink, bold=True)
+    canvas.text((CENTRE, label_top + 80), picture.label.upper(), 74, ink, width=290, bold=True)
     pen.line((CENTRE - 110, label_top + 128, CENTRE + 110, label_top + 128), fill=ink, width=3)
-    canvas.text((CENTRE, label_top + 175), picture.sublabel, 34, ink)
+    canvas.text((CENTRE, label_top + 178), picture.sublabel, 40, ink, width=300)
     canvas.paint(_ellipse_mask(CENTRE, top + 130, 24, 24), _mix(picture.colour, "black", 0.4), shine=0.6)
 
 
@@ -236,9 +240,9 @@ def _tin(canvas, picture):
     pen.ellipse((CENTRE - rx, band_bottom - ry, CENTRE + rx, band_bottom + ry), fill=255)
     pen.ellipse((CENTRE - rx, band_top - ry, CENTRE + rx, band_top + ry), fill=0)
     canvas.paint(band, "#f1e9d6", shine=0.5)
-    ink = _mix(picture.colour, "black", 0.3)
-    canvas.text((CENTRE, band_top + 95), picture.label.upper(), 50, ink, bold=True)
-    canvas.text((CENTRE, band_top + 165), picture.sublabel, 32, ink)
+    ink = _mix(picture.colour, "black", 0.5)
+    canvas.text((CENTRE, band_top + 95), picture.label.upper(), 70, ink, width=250, bold=True)
+    canvas.text((CENTRE, band_top + 168), picture.sublabel, 38, ink, width=250)
     lid = _mix(picture.colour, "black", 0.2)
     canvas.paint(_cylinder_mask(CENTRE, top, top + 80, rx + 8, ry + 2), lid, shine=1.0)
     canvas.paint(_ellipse_mask(CENTRE, top, rx + 8, ry + 2), _mix(lid, "white", 0.25), lit=False)
