@@ -32,12 +32,12 @@ def quick_pictures(monkeypatch):
     monkeypatch.setattr(images, "RENDITION_WIDTHS", (160, 320))
 
 
+_real_draw = demo_pictures.draw
+
+
 @functools.cache
 def _drawn_once(picture, backdrop):
     return _real_draw(picture, backdrop)
-
-
-_real_draw = demo_pictures.draw
 
 
 def load():
