@@ -3,12 +3,13 @@
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
+from typing import NamedTuple
 
 from django.conf import settings
 
 from shop import lookups
 from shop.models import Product
-from shop.money import format_money, shipping_cost
+from shop.money import format_money, free_shipping_gap, shipping_cost
 
 SESSION_KEY = "cart"
 REFUSED_KEY = "cart_refused"
@@ -30,6 +31,30 @@ class CartLine:
     @property
     def total(self):
         return self.product.price * self.quantity
+
+    @property
+    def in_stock(self):
+        """How many of the product can be ordered now: the stock left, none once withdrawn."""
+        return self.product.stock if self.product.available else 0
+
+    @property
+    def is_stale(self):
+        """True if the line asks for more than can be ordered now: checkout refuses it until it is changed."""
+        return self.quantity > self.in_stock
+
+    @property
+    def problem(self):
+        """What is wrong with a stale line, in a few words for its row ("Only 2 left", "Sold out"); else ""."""
+        if not self.is_stale:
+            return ""
+        return f"Only {self.in_stock} left" if self.in_stock else "Sold out"
+
+
+class Refusal(NamedTuple):
+    """A cart change just refused: the whole quantity asked for (None if it was no number) and why."""
+
+    quantity: int | None
+    error: str
 
 
 def _parse_price(raw):
@@ -106,6 +131,18 @@ class Cart:
         """Goods plus shipping: what the shopper pays."""
         return self.total() + self.shipping_cost()
 
+    def free_shipping_gap(self):
+        """How much more in goods would ship free: 0 once they do, None if shipping never becomes free."""
+        return free_shipping_gap(self.total())
+
+    def stale_lines(self):
+        """The lines that cannot be ordered as they are (more than the stock left, or sold out).
+
+        Checkout must not be offered while there are any; the cart page flags each in its row. After
+        sync(), this reads the products sync() just read.
+        """
+        return [line for line in self.lines if line.is_stale]
+
     def prices_seen(self):
         """{product_id: price} as last shown to the shopper (None where unknown)."""
         return {product_id: price for product_id, price in self._prices_seen.items() if price is not None}
@@ -117,18 +154,21 @@ class Cart:
         """How many more of `product` this cart may take (what check_quantity would allow)."""
         return max(0, quantity_limit(product) - self.quantity_of(product.id))
 
-    # A quantity the shopper asked for and was refused, shown again in the form after the redirect.
-    def remember_refused(self, product_id, quantity):
-        self.session[REFUSED_KEY] = {"product": product_id, "quantity": quantity}
+    # A change the shopper asked for and was refused, shown again in the form after the redirect.
+    def remember_refused(self, product_id, quantity, error=""):
+        self.session[REFUSED_KEY] = {"product": product_id, "quantity": quantity, "error": error}
 
     def pop_refused(self, product_id):
-        """The refused quantity for `product_id` (then forgotten), or None."""
+        """The Refusal just remembered for `product_id` (then forgotten), or None."""
         refused = self.session.get(REFUSED_KEY)
         if not isinstance(refused, dict) or refused.get("product") != product_id:
             return None
         self.session.pop(REFUSED_KEY)
-        quantity = refused.get("quantity")
-        return quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else None
+        quantity, error = refused.get("quantity"), refused.get("error")
+        return Refusal(
+            quantity=quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else None,
+            error=error if isinstance(error, str) else "",
+        )
 
     # --- changing ------------------------------------------------------------------------------------
     def add(self, product, quantity, *, override=False):
@@ -150,17 +190,17 @@ class Cart:
         self.session.pop(SESSION_KEY, None)
         self.__dict__.pop("lines", None)
 
-    def sync(self):
+    def sync(self, *, report_stale=True):
         """Bring the cart in line with the catalog; return a notice for each change the shopper should know.
 
         Deleted or withdrawn products are dropped. A changed price is reported once (and remembered as
-        seen), its product listed in `repriced`. A line asking for more than the stock left stays as the
-        shopper chose it, with a notice: checkout refuses it with the same message.
+        seen), its product listed in `repriced`. A stale line (see stale_lines) stays as the shopper chose
+        it, with a notice unless report_stale is False (the cart page flags it in its row instead).
         """
         notices = []
         self.repriced = []
         products = lookups.products(list(self._quantities))
-        for product_id, quantity in list(self._quantities.items()):
+        for product_id in list(self._quantities):
             product = products.get(product_id)
             if product is None:
                 self.remove(product_id)
@@ -177,9 +217,6 @@ class Cart:
                 )
                 self.repriced.append(product)
             self._prices_seen[product_id] = product.price
-            if quantity > product.stock:
-                left = f"only {product.stock} left" if product.stock else "sold out"
-                notices.append(f"“{product.name}”: {left}. Please change the quantity or remove it.")
         if self.session.get(SESSION_KEY, {}) != self._serialised():  # an empty cart needs no session row
             self._save()
         # The lines as `lines` would read them, from the products just read: the page needs no second query.
@@ -187,6 +224,11 @@ class Cart:
             CartLine(product=products[product_id], quantity=quantity)
             for product_id, quantity in self._quantities.items()
         ]
+        if report_stale:
+            notices += [
+                f"“{line.product.name}”: {line.problem.lower()}. Please change the quantity or remove it."
+                for line in self.stale_lines()
+            ]
         return notices
 
     def _serialised(self):

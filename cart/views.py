@@ -1,3 +1,5 @@
+from typing import NamedTuple
+
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -7,27 +9,34 @@ from core.ratelimit import limit_posts
 from shop.lookups import available_product
 from shop.models import Product
 
-from .cart import Cart, CartError, quantity_limit
-from .forms import CartAddProductForm
+from .cart import Cart, CartError, CartLine, quantity_limit
+from .forms import CartAddProductForm, CartLineForm
 
 
 def _apply_quantity(request, product, *, override):
     """Validate the posted quantity and change the cart; report the outcome as a message.
 
-    A refused whole quantity is remembered for the form the shopper is sent back to, so that they correct
-    the number they chose rather than start again from 1.
+    A refused change is remembered for the form the shopper is sent back to, so that they correct the
+    number they chose rather than start again from 1, and the cart page shows why in the line's row. On the
+    cart page (override), 0 removes the line.
     """
-    form = CartAddProductForm(request.POST)
+    form = (CartLineForm if override else CartAddProductForm)(request.POST)
+    cart = Cart(request.session)
     if not form.is_valid():
         problems = " ".join(error for errors in form.errors.values() for error in errors)
         messages.error(request, f"“{product.name}”: {problems}")
+        cart.remember_refused(product.id, None, problems)
         return False
-    cart = Cart(request.session)
+    quantity = form.cleaned_data["quantity"]
+    if quantity == 0:
+        cart.remove(product.id)
+        messages.info(request, f"“{product.name}” was removed from your cart.")
+        return True
     try:
-        cart.add(product, form.cleaned_data["quantity"], override=override)
+        cart.add(product, quantity, override=override)
     except CartError as error:
         messages.error(request, str(error))
-        cart.remember_refused(product.id, form.cleaned_data["quantity"])
+        cart.remember_refused(product.id, quantity, str(error))
         return False
     messages.success(request, f"“{product.name}”: {cart.quantity_of(product.id)} in your cart.")
     return True
@@ -47,6 +56,7 @@ def cart_add(request, product_id):
 @require_POST
 @limit_posts("cart", "RATE_LIMIT_CART")
 def cart_update(request, product_id):
+    """Set a line's quantity (0 removes it); also the target of a stale line's "Change to N" button."""
     product = Product.objects.filter(id=product_id, available=True).first()
     if product is None:
         Cart(request.session).remove(product_id)
@@ -64,18 +74,35 @@ def cart_remove(request, product_id):
     return redirect("cart:cart_detail")
 
 
+class CartRow(NamedTuple):
+    """One line of the cart page: the line, its quantity form, and what is wrong with it ("" if nothing)."""
+
+    line: CartLine
+    form: CartLineForm
+    problem: str
+    problem_id: str
+
+
 @require_safe
 def cart_detail(request):
     cart = Cart(request.session)
-    for notice in cart.sync():
+    for notice in cart.sync(report_stale=False):  # stale lines are flagged in their rows and summed up on top
         messages.warning(request, notice)
-    lines = []
+    rows = []
     for line in cart:
-        refused = cart.pop_refused(line.product.id)
-        form = CartAddProductForm(
-            initial={"quantity": refused or line.quantity},
+        product_id = line.product.id
+        refused = cart.pop_refused(product_id)
+        # A stale line shows what is true now; otherwise a change just refused shows again, with its reason.
+        if line.is_stale or refused is None:
+            problem, quantity = line.problem, line.quantity
+        else:
+            problem, quantity = refused.error, line.quantity if refused.quantity is None else refused.quantity
+        problem_id = f"line-{product_id}-problem"
+        form = CartLineForm(
+            initial={"quantity": quantity},
             max_quantity=quantity_limit(line.product),
-            auto_id=f"id_line{line.product.id}_%s",
+            auto_id=f"id_line{product_id}_%s",
+            described_by=problem_id if problem else None,
         )
-        lines.append((line, form))
-    return render(request, "cart/detail.html", {"cart": cart, "lines": lines})
+        rows.append(CartRow(line, form, problem, problem_id))
+    return render(request, "cart/detail.html", {"cart": cart, "rows": rows, "stale_lines": cart.stale_lines()})

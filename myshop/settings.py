@@ -174,6 +174,7 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATIC_MANIFEST = env_bool("STATIC_MANIFEST")  # production: 1, with `manage.py collectstatic`
+WHITENOISE_ROOT = BASE_DIR / "webroot"  # files browsers ask for at the site's root: /favicon.ico
 MEDIA_URL = env("MEDIA_URL", "/media/")
 MEDIA_ROOT = Path(env("MEDIA_ROOT") or BASE_DIR / "media")
 # Invoices: outside MEDIA_ROOT, which a proxy serves to anyone; sent only by views that check who asks.

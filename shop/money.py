@@ -33,3 +33,12 @@ def shipping_cost(subtotal):
     if not subtotal or (threshold is not None and subtotal >= threshold):
         return ZERO
     return settings.SHOP_SHIPPING_COST
+
+
+def free_shipping_gap(subtotal):
+    """How much more in goods would ship free: ZERO once they do; None if shipping never becomes free (no
+    SHOP_FREE_SHIPPING_FROM) or costs nothing anyway."""
+    threshold = settings.SHOP_FREE_SHIPPING_FROM
+    if threshold is None or not settings.SHOP_SHIPPING_COST:
+        return None
+    return max(ZERO, to_amount(threshold - subtotal))

@@ -1,6 +1,7 @@
 """Driving Debian's Chromium with Playwright for the browser tests: the browser's path and flags, a fresh
-context on the live server that saves screenshots and fails on broken sub-resources or JavaScript errors, and
-axe-core's accessibility check (vendored, hash-checked). The `browser` fixture itself is in tests/conftest.py.
+context on the live server that saves screenshots and fails on broken sub-resources or JavaScript errors,
+axe-core's accessibility check (vendored, hash-checked), a page's weight and the phone's no-sideways-scroll
+check. The `browser` fixture itself is in tests/conftest.py.
 
 Artifacts go to test-artifacts/browser/ at the repository root: one full-page screenshot per main screen of
 every passing run (for review), and a screenshot plus the page's HTML of the screen a failing test was on.
@@ -129,3 +130,58 @@ def assert_accessible(page, screen):
     assert not violations, f"{screen}: axe found {len(violations)} violation(s):\n" + "\n".join(
         f"- {v['id']} ({v['impact']}): {v['help']}\n    " + "\n    ".join(v["nodes"]) for v in violations
     )
+
+
+def assert_no_horizontal_scroll(page, screen):
+    """The page fits the phone's width: nothing to scroll sideways.
+
+    `scrollWidth <= innerWidth` alone proves nothing with is_mobile=True: like a phone, Chromium then widens
+    the layout viewport (and so window.innerWidth) to the content's width. Both are compared with the
+    viewport the test asked for as well.
+    """
+    page.wait_for_load_state("load")
+    viewport_width = page.viewport_size["width"]
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    inner_width = page.evaluate("window.innerWidth")
+    if scroll_width > inner_width or max(scroll_width, inner_width) > viewport_width:
+        culprits = page.evaluate(
+            """width => [...document.querySelectorAll('body *')]
+                 .filter(e => e.getBoundingClientRect().right > width + 0.5)
+                 .slice(0, 8)
+                 .map(e => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')} `
+                           + `(right edge at ${Math.round(e.getBoundingClientRect().right)}px)`)""",
+            viewport_width,
+        )
+        raise AssertionError(
+            f"{screen}: the page is {scroll_width}px wide (window.innerWidth {inner_width}px) on a "
+            f"{viewport_width}px wide phone; sticking out: {culprits}"
+        )
+
+
+def page_weight(page, path):
+    """Bytes transferred (headers and bodies, every request) to show `path` whole: scrolled to the end, so
+    lazily loaded images count too. Returns (total, {resource type: bytes})."""
+    finished = []
+
+    def record(request):
+        finished.append(request)
+
+    page.on("requestfinished", record)
+    page.goto(path)
+    page.wait_for_load_state("networkidle")
+    page.evaluate("""async () => {
+        for (let y = 0; y < document.body.scrollHeight; y += window.innerHeight / 2) {
+            window.scrollTo(0, y);
+            await new Promise(resolve => requestAnimationFrame(() => setTimeout(resolve, 50)));
+        }
+    }""")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("[...document.images].every(image => image.complete)")
+    page.remove_listener("requestfinished", record)
+    by_type = {}
+    for request in finished:
+        sizes = request.sizes()
+        by_type[request.resource_type] = (
+            by_type.get(request.resource_type, 0) + sizes["responseBodySize"] + sizes["responseHeadersSize"]
+        )
+    return sum(by_type.values()), by_type

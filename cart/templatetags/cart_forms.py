@@ -15,7 +15,9 @@ def add_to_cart(context, product):
     refused = cart.pop_refused(product.id)
     return {
         "product": product,
-        "form": CartAddProductForm(initial={"quantity": refused or 1}, max_quantity=addable),
+        "form": CartAddProductForm(
+            initial={"quantity": refused.quantity if refused and refused.quantity else 1}, max_quantity=addable
+        ),
         "addable": addable,
         "in_cart": cart.quantity_of(product.id),
         "csrf_token": context.get("csrf_token"),

@@ -33,3 +33,11 @@ def catalog(transactional_db):
         ),
     }
     return products
+
+
+@pytest.fixture
+def media_served(settings, tmp_path):
+    """Uploads under a temporary MEDIA_ROOT, served by the live server (Django serves them only with DEBUG)."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.ROOT_URLCONF = "testkit.urls_with_media"
+    return settings.MEDIA_ROOT

@@ -21,7 +21,15 @@ from playwright.sync_api import expect
 
 from orders.models import Order, OrderEmail
 from shop.models import Category, Product
-from testkit.browser import ARTIFACTS, DESKTOP, PHONE, assert_accessible, browsing
+from testkit.browser import (
+    ARTIFACTS,
+    DESKTOP,
+    PHONE,
+    assert_accessible,
+    assert_no_horizontal_scroll,
+    browsing,
+    page_weight,
+)
 from testkit.photos import photo_jpeg
 from testkit.waiting import wait_for
 
@@ -32,14 +40,6 @@ HEADER_BACKGROUND = "rgb(31, 41, 51)"  # --header-bg in static/css/base.css
 
 
 # --- Fixtures ------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def media_served(settings, tmp_path):
-    """Uploads under a temporary MEDIA_ROOT, served by the live server (Django serves them only with DEBUG)."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.ROOT_URLCONF = "testkit.urls_with_media"
-    return settings.MEDIA_ROOT
 
 
 @pytest.fixture
@@ -60,61 +60,6 @@ def photo_catalog(transactional_db, media_served):
 
 
 # --- Helpers -------------------------------------------------------------------------------------------
-
-
-def assert_no_horizontal_scroll(page, screen):
-    """The page fits the phone's width: nothing to scroll sideways.
-
-    `scrollWidth <= innerWidth` alone proves nothing with is_mobile=True: like a phone, Chromium then widens
-    the layout viewport (and so window.innerWidth) to the content's width. Both are compared with the
-    viewport the test asked for as well.
-    """
-    page.wait_for_load_state("load")
-    viewport_width = page.viewport_size["width"]
-    scroll_width = page.evaluate("document.documentElement.scrollWidth")
-    inner_width = page.evaluate("window.innerWidth")
-    if scroll_width > inner_width or max(scroll_width, inner_width) > viewport_width:
-        culprits = page.evaluate(
-            """width => [...document.querySelectorAll('body *')]
-                 .filter(e => e.getBoundingClientRect().right > width + 0.5)
-                 .slice(0, 8)
-                 .map(e => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')} `
-                           + `(right edge at ${Math.round(e.getBoundingClientRect().right)}px)`)""",
-            viewport_width,
-        )
-        pytest.fail(
-            f"{screen}: the page is {scroll_width}px wide (window.innerWidth {inner_width}px) on a "
-            f"{viewport_width}px wide phone; sticking out: {culprits}"
-        )
-
-
-def page_weight(page, path):
-    """Bytes transferred (headers and bodies, every request) to show `path` whole: scrolled to the end, so
-    lazily loaded images count too. Returns (total, {resource type: bytes})."""
-    finished = []
-
-    def record(request):
-        finished.append(request)
-
-    page.on("requestfinished", record)
-    page.goto(path)
-    page.wait_for_load_state("networkidle")
-    page.evaluate("""async () => {
-        for (let y = 0; y < document.body.scrollHeight; y += window.innerHeight / 2) {
-            window.scrollTo(0, y);
-            await new Promise(resolve => requestAnimationFrame(() => setTimeout(resolve, 50)));
-        }
-    }""")
-    page.wait_for_load_state("networkidle")
-    page.wait_for_function("[...document.images].every(image => image.complete)")
-    page.remove_listener("requestfinished", record)
-    by_type = {}
-    for request in finished:
-        sizes = request.sizes()
-        by_type[request.resource_type] = (
-            by_type.get(request.resource_type, 0) + sizes["responseBodySize"] + sizes["responseHeadersSize"]
-        )
-    return sum(by_type.values()), by_type
 
 
 def cart_summary(page):

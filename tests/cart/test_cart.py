@@ -5,7 +5,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.urls import reverse
 
 from cart.cart import SESSION_KEY, Cart, CartError
-from cart.forms import CartAddProductForm
+from cart.forms import CartAddProductForm, CartLineForm
 from shop.stock import count
 
 
@@ -137,6 +137,65 @@ def test_tampered_session_data_is_ignored_not_a_crash(session, make_product):
 )
 def test_add_form_validates_quantity_shape(raw, valid):
     assert CartAddProductForm({"quantity": raw}).is_valid() is valid
+
+
+@pytest.mark.parametrize("raw, valid", [("0", True), ("20", True), ("-1", False), ("21", False), ("x", False)])
+def test_line_form_takes_zero_to_remove_a_line(raw, valid):
+    form = CartLineForm({"quantity": raw})
+    assert form.is_valid() is valid
+    assert valid or form.errors["quantity"] == ["Enter a whole number from 0 to 20 (0 removes the item)."]
+
+
+def test_stale_lines_are_those_asking_more_than_the_stock_left(session, make_product):
+    plenty, scarce, sold_out = make_product(stock=5), make_product(stock=5), make_product(stock=5)
+    cart = Cart(session)
+    for product in (plenty, scarce, sold_out):
+        cart.add(product, 3)
+    count(product_id=scarce.id, counted=2, by=None)
+    count(product_id=sold_out.id, counted=0, by=None)
+
+    synced = Cart(session)
+    assert synced.sync(report_stale=False) == []
+    for stale in (Cart(session).stale_lines(), synced.stale_lines()):  # as read, and after sync
+        assert [(line.product.id, line.in_stock, line.problem) for line in stale] == [
+            (scarce.id, 2, "Only 2 left"),
+            (sold_out.id, 0, "Sold out"),
+        ]
+    assert Cart(session).stale_lines()[0].quantity == 3  # the shopper's choice is kept until changed
+
+
+def test_a_line_exactly_at_the_stock_left_is_not_stale(session, make_product):
+    product = make_product(stock=3)
+    cart = Cart(session)
+    cart.add(product, 3)
+    assert cart.stale_lines() == [] and cart.lines[0].problem == ""
+
+
+def test_sync_reports_stale_lines_unless_told_not_to(session, make_product):
+    lamp = make_product(name="Lamp", stock=5)
+    Cart(session).add(lamp, 3)
+    count(product_id=lamp.id, counted=1, by=None)
+    assert Cart(session).sync() == ["“Lamp”: only 1 left. Please change the quantity or remove it."]
+    assert Cart(session).sync(report_stale=False) == []
+
+
+@pytest.mark.parametrize(
+    "threshold, cost, subtotal, gap",
+    [
+        ("50.00", "4.90", "21.00", Decimal("29.00")),
+        ("50.00", "4.90", "49.99", Decimal("0.01")),
+        ("50.00", "4.90", "50.00", Decimal("0.00")),
+        ("50.00", "4.90", "80.00", Decimal("0.00")),
+        (None, "4.90", "21.00", None),  # never free
+        ("50.00", "0.00", "21.00", None),  # always free: nothing to reach
+    ],
+)
+def test_free_shipping_gap(session, make_product, settings, threshold, cost, subtotal, gap):
+    settings.SHOP_FREE_SHIPPING_FROM = Decimal(threshold) if threshold else None
+    settings.SHOP_SHIPPING_COST = Decimal(cost)
+    cart = Cart(session)
+    cart.add(make_product(price=Decimal(subtotal)), 1)
+    assert cart.free_shipping_gap() == gap
 
 
 # --- views ------------------------------------------------------------------------------------------------

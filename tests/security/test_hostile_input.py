@@ -38,7 +38,7 @@ def test_bad_quantities_are_refused_with_a_message(client, make_product, quantit
 def test_missing_quantity_is_refused(client, make_product):
     product = make_product()
     response = client.post(reverse("cart:cart_add", args=[product.id]), {}, follow=True)
-    assert "This field is required." in response.content.decode()
+    assert "Enter a whole number from 1 to 20." in response.content.decode()  # the range, not just "required"
     assert Cart(client.session).quantities() == {}
 
 

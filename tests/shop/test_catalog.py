@@ -1,7 +1,6 @@
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 
 from shop.models import Category, Product
@@ -70,15 +69,6 @@ def test_money_has_the_thousands_separators_of_djangos_intcomma(amount):
     assert format_money(Decimal(amount)) == expected
 
 
-def test_demo_catalog_loads_and_is_idempotent(db):
-    call_command("load_demo_catalog")
-    counts = (Category.objects.count(), Product.objects.count())
-    call_command("load_demo_catalog")
-    assert counts == (Category.objects.count(), Product.objects.count())
-    assert counts[0] >= 3 and counts[1] >= 8
-    assert Product.objects.filter(available=True, stock__gt=0).count() == counts[1]
-
-
 @pytest.mark.parametrize("url_name", ["admin:shop_product_changelist", "admin:shop_category_changelist"])
 def test_catalog_admin_pages_render(admin_client, make_product, url_name):
     make_product()
@@ -92,15 +82,6 @@ def test_product_admin_edits_price_and_availability_from_the_list_but_never_stoc
     assert set(model_admin.list_editable) == {"price", "available"}  # stock moves by recorded deltas only
     assert model_admin.prepopulated_fields == {"slug": ("name",)}
     assert site._registry[Category].prepopulated_fields == {"slug": ("name",)}
-
-
-def test_demo_catalog_never_restocks_or_reprices_existing_products(db):
-    call_command("load_demo_catalog")
-    product = Product.objects.order_by("id").first()
-    Product.objects.filter(id=product.id).update(stock=0, price=Decimal("1.23"), available=False)
-    call_command("load_demo_catalog")
-    product.refresh_from_db()
-    assert (product.stock, product.price, product.available) == (0, Decimal("1.23"), False)
 
 
 def test_uploaded_product_image_is_shown_instead_of_the_placeholder(client, make_product, settings, tmp_path):

@@ -1,20 +1,24 @@
-"""Load a small demo catalog; running it again updates the same rows and creates nothing new."""
+"""Load a small demo catalog with a picture per product; running it again creates nothing new."""
 
 from decimal import Decimal
 
+from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from shop import demo_pictures
+from shop.demo_pictures import Picture
 from shop.models import Category, Product
 
+# (slug, name, the backdrop colour of its product pictures)
 CATEGORIES = [
-    ("coffee", "Coffee"),
-    ("tea", "Tea"),
-    ("brewing-gear", "Brewing gear"),
-    ("mugs-cups", "Mugs & cups"),
+    ("coffee", "Coffee", "#d9c3a5"),
+    ("tea", "Tea", "#c9d6c0"),
+    ("brewing-gear", "Brewing gear", "#b9c4cc"),
+    ("mugs-cups", "Mugs & cups", "#d7a58c"),
 ]
 
-# (category slug, product slug, name, description, price, stock)
+# (category slug, product slug, name, description, price, stock, picture)
 PRODUCTS = [
     (
         "coffee",
@@ -23,6 +27,7 @@ PRODUCTS = [
         "Washed single-origin beans with notes of jasmine, lemon and bergamot. Light roast, best as pour-over.",
         Decimal("12.90"),
         40,
+        Picture("pouch", "#8c4a2f", "Ethiopia", "Yirgacheffe · 250 g"),
     ),
     (
         "coffee",
@@ -31,6 +36,7 @@ PRODUCTS = [
         "Balanced and sweet: caramel, red apple and milk chocolate. A medium roast for every brew method.",
         Decimal("11.50"),
         35,
+        Picture("pouch", "#2f5d62", "Colombia", "Huila · 250 g"),
     ),
     (
         "coffee",
@@ -39,6 +45,7 @@ PRODUCTS = [
         "Our everyday espresso: Brazilian and Indian beans, roasted dark for a thick crema and cocoa finish.",
         Decimal("32.00"),
         18,
+        Picture("pouch", "#26252b", "Espresso", "House blend · 1 kg"),
     ),
     (
         "tea",
@@ -47,6 +54,7 @@ PRODUCTS = [
         "Deep-steamed Japanese green tea, grassy and smooth. Brew at 70 °C for one minute.",
         Decimal("14.50"),
         25,
+        Picture("tin", "#3f6b4a", "Sencha", "Fukamushi · 100 g"),
     ),
     (
         "tea",
@@ -55,6 +63,7 @@ PRODUCTS = [
         "Strong, malty loose-leaf black tea that stands up to milk.",
         Decimal("9.80"),
         50,
+        Picture("tin", "#7b2d26", "Assam", "Breakfast · 200 g"),
     ),
     (
         "tea",
@@ -63,6 +72,7 @@ PRODUCTS = [
         "Whole organic chamomile flowers for a calm evening cup.",
         Decimal("6.40"),
         30,
+        Picture("tin", "#c9a22e", "Chamomile", "Blossoms · 50 g"),
     ),
     (
         "brewing-gear",
@@ -71,6 +81,7 @@ PRODUCTS = [
         "A glazed porcelain dripper for size-02 filters; keeps the brew temperature steady.",
         Decimal("24.00"),
         15,
+        Picture("dripper", "#e9e4dc"),
     ),
     (
         "brewing-gear",
@@ -79,6 +90,7 @@ PRODUCTS = [
         "Stainless-steel burrs and 40 click settings, from espresso to French press.",
         Decimal("59.00"),
         8,
+        Picture("grinder", "#a8adb3"),
     ),
     (
         "brewing-gear",
@@ -87,6 +99,7 @@ PRODUCTS = [
         "A slim spout for a slow, precise pour. Works on gas, electric and induction hobs.",
         Decimal("42.50"),
         12,
+        Picture("kettle", "#2f3436"),
     ),
     (
         "brewing-gear",
@@ -95,6 +108,7 @@ PRODUCTS = [
         "Unbleached paper filters that leave no papery taste.",
         Decimal("4.90"),
         45,
+        Picture("filters", "#c9a77c"),
     ),
     (
         "mugs-cups",
@@ -103,6 +117,7 @@ PRODUCTS = [
         "Hand-glazed stoneware in speckled white; dishwasher safe.",
         Decimal("16.00"),
         22,
+        Picture("mug", "#ede6da"),
     ),
     (
         "mugs-cups",
@@ -111,6 +126,7 @@ PRODUCTS = [
         "Borosilicate glass that keeps drinks hot and hands cool. 250 ml each.",
         Decimal("19.90"),
         5,
+        Picture("glasses", "#dfe8ee"),
     ),
 ]
 
@@ -118,22 +134,42 @@ PRODUCTS = [
 def _create_missing(model, slug, values):
     """Create the row unless its slug exists; an existing row is left as the shop's staff made it (stock
     sold, prices changed, products withdrawn), so re-running the command never restocks or reprices."""
-    _, created = model.objects.get_or_create(slug=slug, defaults=values)
-    return _, "created" if created else "kept"
+    row, created = model.objects.get_or_create(slug=slug, defaults=values)
+    return row, "created" if created else "kept"
+
+
+def _give_picture(product, picture, backdrop):
+    """Draw the product's picture unless it has one (a photo staff uploaded is kept); return whether it drew.
+
+    The picture is saved as an upload is, so Product.save makes its resized copies (shop.images).
+    """
+    if product.image and product.image.storage.exists(product.image.name):
+        return False
+    if product.image:  # its file is gone (a wiped media folder): forget it, so the new file gets copies made
+        product.image = ""
+        product.save(update_fields=["image"])
+    product.image = ContentFile(demo_pictures.draw(picture, backdrop), name=f"{product.slug}.jpg")
+    product.save(update_fields=["image"])
+    return True
 
 
 class Command(BaseCommand):
-    help = "Create a small demo catalog; products and categories that exist already are left untouched."
+    help = (
+        "Create a small demo catalog, with a picture drawn for each product; products and categories that "
+        "exist already are left untouched, except that a demo product without a picture gets one."
+    )
 
     @transaction.atomic
     def handle(self, *args, **options):
         outcomes = {"created": 0, "kept": 0}
-        categories = {}
-        for slug, name in CATEGORIES:
+        categories, backdrops = {}, {}
+        for slug, name, backdrop in CATEGORIES:
             categories[slug], outcome = _create_missing(Category, slug, {"name": name})
+            backdrops[slug] = backdrop
             outcomes[outcome] += 1
-        for category_slug, slug, name, description, price, stock in PRODUCTS:
-            _, outcome = _create_missing(
+        drawn = 0
+        for category_slug, slug, name, description, price, stock, picture in PRODUCTS:
+            product, outcome = _create_missing(
                 Product,
                 slug,
                 {
@@ -146,6 +182,12 @@ class Command(BaseCommand):
                 },
             )
             outcomes[outcome] += 1
+            drawn += _give_picture(product, picture, backdrops[category_slug])
         if options["verbosity"] > 1:
             self.stdout.write(", ".join(f"{count} {outcome}" for outcome, count in outcomes.items()))
-        self.stdout.write(self.style.SUCCESS(f"Demo catalog: {len(CATEGORIES)} categories, {len(PRODUCTS)} products"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo catalog: {len(CATEGORIES)} categories, {len(PRODUCTS)} products, "
+                f"{drawn} picture{'s' if drawn != 1 else ''} drawn"
+            )
+        )
