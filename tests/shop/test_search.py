@@ -206,3 +206,10 @@ def test_every_page_has_a_labelled_search_box_in_its_header(client, make_product
         assert '<label class="visually-hidden" for="site-search-q">Search products</label>' in page
     # On a results page the box shows what was searched for.
     assert 'name="q" value="teapot"' in client.get(LIST, {"q": "teapot"}).content.decode()
+
+
+def test_results_pages_ask_search_engines_not_to_index_them(client, make_product):
+    make_product(name="Teapot")
+    noindex = '<meta name="robots" content="noindex">'
+    assert noindex in client.get(LIST, {"q": "teapot"}).content.decode()
+    assert noindex not in client.get(LIST).content.decode()
