@@ -1,10 +1,11 @@
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Now
 from django.urls import reverse
 
-from . import images
+from . import images, search
 
 
 class Category(models.Model):
@@ -37,6 +38,11 @@ class Product(models.Model):
     stock = models.PositiveIntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+    # The name (weight A) above the description (B) as a text search vector, kept current by the database itself
+    # (a stored generated column, so bulk writes too). NULL on SQLite, which searches without it (shop.search).
+    search_vector = models.GeneratedField(
+        expression=search.document(), output_field=SearchVectorField(), db_persist=True, editable=False
+    )
 
     class Meta:
         ordering = ["name", "id"]
@@ -45,6 +51,10 @@ class Product(models.Model):
             # hand a page over in order without sorting the catalog.
             models.Index(fields=["available", "name", "id"], name="product_available_name_idx"),
             models.Index(fields=["category", "available", "name", "id"], name="product_cat_avail_name_idx"),
+            # The catalog sorted by price (read backwards for high first) and newest first (shop.search.SORTS).
+            models.Index(fields=["available", "price", "name", "id"], name="product_available_price_idx"),
+            models.Index(fields=["available", "created", "id"], name="product_available_created_idx"),
+            search.SearchIndex(fields=["search_vector"], name="product_search_vector_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(price__gte=0), name="product_price_not_negative"),
@@ -70,7 +80,7 @@ class Product(models.Model):
             kwargs["update_fields"] = [
                 field.attname
                 for field in self._meta.concrete_fields
-                if not field.primary_key and field.attname != "stock"
+                if not field.primary_key and not field.generated and field.attname != "stock"
             ]
         super().save(*args, **kwargs)
         if adding and self.stock:

@@ -5,24 +5,42 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
+from . import search
+from .forms import ProductSearchForm
 from .lookups import product_on_sale
 from .models import Category, Product
 
 
 @require_safe
 def product_list(request, category_slug=None):
+    """The catalog, a category of it, or the products matching a search (`q`), in the order chosen (`sort`)."""
     category = None
-    products = Product.objects.filter(available=True)  # cards show no category: no join needed
+    # Cards show no category and no description: no join, and neither the text nor the search vector is read.
+    products = Product.objects.filter(available=True).defer("description", "search_vector")
     if category_slug:
         category = get_object_or_404(Category, slug=category_slug)
         products = products.filter(category=category)
+    form = ProductSearchForm(request.GET)
+    words = form.cleaned_data["q"] if form.is_valid() else ""
+    sort = search.chosen_sort(request.GET.get("sort"), searching=bool(words))
+    products = search.find(products, words, sort) if form.is_valid() else products.none()
     page = Paginator(products, settings.SHOP_PRODUCTS_PER_PAGE).get_page(request.GET.get("page"))
     # The navigation lists a category once it has something to show (sold-out products are shown too).
     categories = Category.objects.filter(Exists(Product.objects.filter(category=OuterRef("pk"), available=True)))
     return render(
         request,
         "shop/product/list.html",
-        {"category": category, "categories": categories, "page": page, "products": page.object_list},
+        {
+            "category": category,
+            "categories": categories,
+            "page": page,
+            "products": page.object_list,
+            "search_form": form,
+            "search_query": words,
+            "sort_options": search.sort_options(sort, searching=bool(words)),
+            "kept": search.kept_parameters(words, sort),
+        },
+        status=200 if form.is_valid() else 400,
     )
 
 

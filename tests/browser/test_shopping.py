@@ -457,13 +457,16 @@ def test_keyboard_reaches_content_with_a_visible_ring_and_one_stop_per_card(brow
         page.keyboard.press("Enter")
         expect(page.locator("main")).to_be_focused()
 
-        # From the content on: the categories, then each card is one Tab stop (its name's link), and the ring
-        # goes round the card.
+        # From the content on: the categories, the sort control, then each card is one Tab stop (its name's
+        # link), and the ring goes round the card.
         stops = []
-        for _ in range(7):
+        for _ in range(9):
             page.keyboard.press("Tab")
-            stops.append(page.evaluate("document.activeElement.textContent.trim()"))
-        assert stops == ["All", "Garden", "Kitchen", "Blue mug", "Garden gnome", "Teapot", "Watering can"]
+            stops.append(page.evaluate("document.activeElement.id || document.activeElement.textContent.trim()"))
+        assert stops == [
+            *("All", "Garden", "Kitchen", "sort", "Sort"),
+            *("Blue mug", "Garden gnome", "Teapot", "Watering can"),
+        ]
         expect(page.locator(".product-card a")).to_have_count(4)
         card = page.locator(".product-card", has_text="Watering can")
         expect(card).to_have_css("outline-style", "solid")
@@ -484,7 +487,7 @@ def test_keyboard_reaches_content_with_a_visible_ring_and_one_stop_per_card(brow
                 }
                 return "rgb(255, 255, 255)";
             };
-            const targets = [".logo", "#cart-summary", ".categories a", ".product-card"];
+            const targets = [".logo", "#site-search-q", "#cart-summary", ".categories a", ".product-card"];
             return targets.map(selector => {
                 const element = document.querySelector(selector);
                 const ring = selector === ".product-card" ? element : element;

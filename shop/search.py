@@ -1,0 +1,118 @@
+"""Finding products: full-text search with weights on PostgreSQL, a plain substring search elsewhere (SQLite), and
+the sort orders of the catalog pages."""
+
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, SearchVectorField
+from django.db import connection
+from django.db.models import Case, F, Func, Index, IntegerField, Q, Value, When
+from django.http import QueryDict
+
+# The text search configuration (stemming, stop words) of the stored vector and of every query: one language.
+# The vector is a generated column: changing this needs a migration that re-adds Product.search_vector.
+CONFIG = "english"
+QUERY_MAX_LENGTH = 100  # characters; longer input is refused with a message
+FALLBACK_MAX_WORDS = 8  # the substring search's words (each one a condition on two columns)
+
+# The sort orders a shopper can choose: value in the URL -> (label, ordering). "relevance" only with a search.
+SORTS = {
+    "relevance": ("Best match", None),
+    "name": ("Name, A to Z", ("name", "id")),
+    "price": ("Price, low to high", ("price", "name", "id")),
+    "-price": ("Price, high to low", ("-price", "name", "id")),
+    "newest": ("Newest first", ("-created", "-id")),
+}
+
+
+class OnPostgreSQL(Func):
+    """`expression` on PostgreSQL; NULL on other databases, which have no text search vectors."""
+
+    arity = 1
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return "NULL", []
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return compiler.compile(self.get_source_expressions()[0])
+
+
+def document():
+    """The product's searchable text as a weighted vector: the name (A) above the description (B)."""
+    return OnPostgreSQL(
+        SearchVector("name", weight="A", config=CONFIG) + SearchVector("description", weight="B", config=CONFIG),
+        output_field=SearchVectorField(),
+    )
+
+
+def full_text():
+    """True when the database searches with the stored vector (PostgreSQL), False for the substring fallback."""
+    return connection.vendor == "postgresql"
+
+
+def find(products, words, sort):
+    """`products` matching the shopper's `words` (all of them when there are none), in the order `sort` names
+    (a key of SORTS; "relevance": best match first)."""
+    if words:
+        products = _matching(products, words, by_relevance=sort == "relevance")
+    if sort == "relevance":
+        return products
+    return products.order_by(*SORTS[sort][1])
+
+
+def _matching(products, words, *, by_relevance):
+    """PostgreSQL: the stored weighted vector (Product.search_vector, GIN-indexed) against a web-search style query
+    (quotes for phrases, "or", "-" to exclude: any input is valid). Elsewhere: every word is found in the name or
+    the description, ignoring case (ASCII only on SQLite), and products whose name has every word come first.
+    """
+    if full_text():
+        query = SearchQuery(words, search_type="websearch", config=CONFIG)
+        products = products.filter(search_vector=query)
+        if by_relevance:
+            products = products.annotate(rank=SearchRank(F("search_vector"), query)).order_by("-rank", "name", "id")
+        return products
+    terms = words.split()[:FALLBACK_MAX_WORDS]
+    for term in terms:
+        products = products.filter(Q(name__icontains=term) | Q(description__icontains=term))
+    if by_relevance:
+        in_name = Q(*(Q(name__icontains=term) for term in terms))
+        products = products.annotate(
+            name_match=Case(When(in_name, then=Value(0)), default=Value(1), output_field=IntegerField())
+        ).order_by("name_match", "name", "id")
+    return products
+
+
+def default_sort(*, searching):
+    """The order a page has when the shopper chose none: best match for a search, else by name."""
+    return "relevance" if searching else "name"
+
+
+def chosen_sort(value, *, searching):
+    """The sort order `value` names, or the default one when it names none that fits (bad input falls back)."""
+    if value in SORTS and (searching or value != "relevance"):
+        return value
+    return default_sort(searching=searching)
+
+
+def kept_parameters(words, sort):
+    """The query parameters a results page's links keep (its categories, pages and "clear the search" links):
+    the search words and a sort other than the default, nothing else (never the page, never junk)."""
+    kept = QueryDict(mutable=True)
+    if words:
+        kept["q"] = words
+    if sort != default_sort(searching=bool(words)):
+        kept["sort"] = sort
+    return kept
+
+
+def sort_options(chosen, *, searching):
+    """[(value, label, selected)] for the sort control; "Best match" only on a search."""
+    return [(value, label, value == chosen) for value, (label, _) in SORTS.items() if searching or value != "relevance"]
+
+
+class SearchIndex(GinIndex):
+    """A GIN index on PostgreSQL. Other databases get a plain index instead (SQLite has no GIN, and its vector
+    column is NULL), so that the same migrations build the table everywhere."""
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor != "postgresql":
+            return Index.create_sql(self, model, schema_editor, using=using, **kwargs)
+        return super().create_sql(model, schema_editor, using=using, **kwargs)
