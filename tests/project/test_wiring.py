@@ -118,6 +118,20 @@ def test_docker_compose_runs_the_whole_stack_from_the_repository_image():
     assert "profiles:" in resolved and "flower" in services  # Flower only with --profile monitoring
 
 
+def test_docker_compose_serves_uploads_from_the_proxy_and_the_rest_from_gunicorn():
+    import yaml
+
+    services = yaml.safe_load(_compose())["services"]
+    proxy, web, migrate = services["proxy"], services["web"], services["migrate"]
+    assert [str(port["published"]) for port in proxy["ports"]] == ["8000"] and "ports" not in web
+    # The demo pictures the migrate job draws are in the volume the proxy serves, read-only.
+    assert "media:/srv/media:ro" in proxy["volumes"] and "media:/app/media:rw" in migrate["volumes"]
+    assert web["environment"]["TRUSTED_PROXY_COUNT"] == "1"  # the abuse limits key on the client, not nginx
+    config = (ROOT / "compose" / "proxy" / "default.conf").read_text()
+    assert "alias /srv/media/;" in config and "proxy_pass http://web:8000;" in config
+    assert "$proxy_add_x_forwarded_for" in config
+
+
 def test_docker_compose_requires_a_secret_key():
     binary = shutil.which("docker-compose")
     if binary is None:
