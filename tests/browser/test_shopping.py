@@ -452,7 +452,7 @@ def test_every_shop_page_passes_axe_at_desktop_and_phone_width(browser, live_ser
         expect(h1).to_have_text(re.compile(r"^Pay "))
         check("offline-provider")
         page.get_by_role("button", name="Decline payment").click()
-        expect(page.locator(".payment-panel")).to_contain_text("Payment being confirmed")
+        expect(page.locator(".payment-panel")).to_contain_text("Checking your payment")
         check("payment-being-confirmed")
 
         response = page.goto("/no-such-page/")
@@ -662,7 +662,7 @@ def test_shopper_pays_with_the_offline_provider_and_gets_the_invoice_once_with_i
 
         # Back at the shop before the provider has confirmed: nothing is paid on the shopper's word.
         expect(h1).to_have_text(f"Order {number}: payment")
-        expect(page.locator(".payment-panel")).to_contain_text("Payment being confirmed")
+        expect(page.locator(".payment-panel")).to_contain_text("Checking your payment")
         assert Order.objects.get(id=order.id).status == "pending"
         assert_accessible(page, "payment being confirmed")
         screens.shot("pay-03-being-confirmed")
