@@ -185,12 +185,15 @@ def test_the_checkout_says_when_and_how_the_shopper_pays_as_the_order_pages_then
 
 
 def test_times_shoppers_see_are_in_berlin_time_by_default_named(
-    client, in_cart, customer, django_capture_on_commit_callbacks
+    client, in_cart, customer, django_capture_on_commit_callbacks, mailoutbox
 ):
     page = text(place(client, customer, django_capture_on_commit_callbacks))
     zone = Order.objects.get().created.astimezone(ZoneInfo("Europe/Berlin")).tzname()  # CET or CEST
     times = re.findall(r"\d{1,2}(?::\d\d)? [ap]\.m\. (\w+)", page)
     assert len(times) >= 3 and set(times) == {zone}, page  # placed, and the deadline twice
+    assert order_created(Order.objects.get().id) == "sent"  # what the worker runs, with the same settings
+    in_email = re.findall(r"\d{1,2}(?::\d\d)? [ap]\.m\. (\w+)", mailoutbox[0].body)
+    assert len(in_email) >= 2 and set(in_email) == {zone}, mailoutbox[0].body  # placed, and the deadline
 
 
 # --- a cart that cannot be ordered as it is ----------------------------------------------------------------
