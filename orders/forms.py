@@ -27,11 +27,11 @@ class OrderCreateForm(forms.ModelForm):
             "first_name",
             "last_name",
             "email",
+            "country",  # first: the postal code is checked for it
             "address",
             "address_line2",
             "postal_code",
             "city",
-            "country",
             "phone",
         ]
         labels = {
