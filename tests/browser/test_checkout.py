@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from orders.models import Order
+from shop.models import Product
 from testkit.browser import DESKTOP, PHONE, assert_accessible, browsing
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the live server sees committed rows only
@@ -74,7 +75,14 @@ def test_shopper_fills_the_address_and_places_one_order_with_a_double_click(
         expect(step_at(page)).to_have_text("Cart")
         assert_accessible(page, f"cart at {width} px")
 
+        # Someone else bought all but one teapot: the checkout says so and offers no "Place order".
+        Product.objects.filter(id=catalog["teapot"].id).update(stock=1)
         page.get_by_role("link", name="Checkout").click()
+        expect(page.locator(".stale-cart")).to_contain_text("Only 1 of “Teapot” left in stock.")
+        expect(page.get_by_role("button", name="Place order")).to_have_count(0)
+        assert_accessible(page, f"checkout of a cart that cannot be ordered at {width} px")
+        Product.objects.filter(id=catalog["teapot"].id).update(stock=5)
+        page.reload()
         expect(step_at(page)).to_have_text("Details")
         fill_address(page, **{"Postal code": "ABCDEFGHIJKLMNOP"})
         page.get_by_role("button", name="Place order").click()
