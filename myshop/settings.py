@@ -165,7 +165,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env("TIME_ZONE", "UTC")
+# What shoppers, emails (rendered by the worker, with these same settings), invoices and the admin show;
+# docs/settings.md says why one zone serves them all.
+TIME_ZONE = env("TIME_ZONE", "Europe/Berlin")
 USE_I18N = True
 USE_TZ = True
 
@@ -241,6 +243,10 @@ _free_shipping_from = env("SHOP_FREE_SHIPPING_FROM", "50.00")
 SHOP_FREE_SHIPPING_FROM = Decimal(_free_shipping_from) if _free_shipping_from else None  # empty: never free
 SHOP_PRICES_INCLUDE_VAT = env_bool("SHOP_PRICES_INCLUDE_VAT", True)
 SHOP_DISPATCH_DAYS = env_int("SHOP_DISPATCH_DAYS", 2)
+# ISO 3166-1 alpha-2 codes the checkout offers, the first preselected (orders/countries.py knows them).
+SHOP_SHIPPING_COUNTRIES = [code.upper() for code in env_list("SHOP_SHIPPING_COUNTRIES", "DE,AT,BE,FR,NL")]
+if not SHOP_SHIPPING_COUNTRIES:
+    raise ImproperlyConfigured("SHOP_SHIPPING_COUNTRIES must name at least one country, like DE.")
 SHOP_IMAGE_MAX_UPLOAD_MB = env_float("SHOP_IMAGE_MAX_UPLOAD_MB", 10)
 SHOP_IMAGE_MAX_PIXELS = env_int("SHOP_IMAGE_MAX_PIXELS", 50_000_000)
 CSRF_FAILURE_VIEW = "core.views.csrf_failure"

@@ -204,7 +204,22 @@ class OrderAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["number", "status", "placed", "last_changed", "status_page"]}),
         ("Money", {"fields": ["money_subtotal", "money_shipping", "money_total"]}),
-        ("Customer", {"fields": ["first_name", "last_name", "email", "address", "postal_code", "city"]}),
+        (
+            "Customer",
+            {
+                "fields": [
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "phone",
+                    "address",
+                    "address_line2",
+                    "postal_code",
+                    "city",
+                    "country",
+                ]
+            },
+        ),
     ]
     # The status moves only through the actions and the buttons (services.change_status and its table).
     readonly_fields = [

@@ -1,7 +1,9 @@
 """Deploy checks for what Django's own `check --deploy` cannot know about this shop."""
 
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
+
+from .countries import KNOWN
 
 DEFAULT_SITE_URL = "http://127.0.0.1:8000"
 
@@ -55,6 +57,21 @@ def check_unknown_outcomes_are_told_apart(app_configs, **kwargs):
                 "again on every retry.",
                 hint="Use orders.mail.SMTPBackend (Django's, with that told apart).",
                 id="orders.W003",
+            )
+        ]
+    return []
+
+
+@register()
+def check_shipping_countries(app_configs, **kwargs):
+    """Each country the shop ships to must be one whose postal codes the checkout can check."""
+    unknown = [code for code in settings.SHOP_SHIPPING_COUNTRIES if code not in KNOWN]
+    if unknown:
+        return [
+            Error(
+                f"SHOP_SHIPPING_COUNTRIES names countries the checkout does not know: {', '.join(unknown)}.",
+                hint=f"Use some of {', '.join(sorted(KNOWN))}, or add the country to orders/countries.py.",
+                id="orders.E001",
             )
         ]
     return []

@@ -23,8 +23,11 @@ COLUMNS = [
     "last name",
     "email",
     "address",
+    "address line 2",
     "postal code",
     "city",
+    "country",
+    "phone",
     "items",
     "total",
 ]
@@ -53,8 +56,11 @@ def order_rows(queryset):
                 order.last_name,
                 order.email,
                 order.address,
+                order.address_line2,
                 order.postal_code,
                 order.city,
+                order.country,
+                order.phone,
                 sum(item.quantity for item in items),
                 format_money(order.total),
             )

@@ -1,8 +1,18 @@
+import re
+
 from django import forms
+from django.core.exceptions import ValidationError
 
 from core.forms import RENDERER
 
+from .countries import KNOWN, clean_postal_code, default_country
 from .models import Order
+
+# The parts of a web or email address: an order's name and address are printed on pages, invoices and in
+# emails the shop sends in its own name, so they must not carry a link for someone else's message.
+LINK = re.compile(r"://|\bwww\.|@|\b[a-z0-9-]+\.[a-z]{2,}/", re.IGNORECASE)
+PHONE = re.compile(r"\+?[0-9 ()./-]+")
+PHONE_DIGITS = range(6, 16)  # E.164 allows 15 digits; fewer than 6 is no reachable number
 
 
 class OrderCreateForm(forms.ModelForm):
@@ -12,14 +22,37 @@ class OrderCreateForm(forms.ModelForm):
 
     class Meta:
         model = Order
-        fields = ["first_name", "last_name", "email", "address", "postal_code", "city"]
+        # The names are the Order's: saved addresses (accounts) prefill the form by them.
+        fields = [
+            "first_name",
+            "last_name",
+            "email",
+            "country",  # first: the postal code is checked for it
+            "address",
+            "address_line2",
+            "postal_code",
+            "city",
+            "phone",
+        ]
+        labels = {
+            "address": "Street and house number",
+            "address_line2": "Address line 2 (optional)",
+            "phone": "Phone (optional)",
+        }
+        help_texts = {
+            "address_line2": "Apartment, floor, c/o name",
+            "phone": "Only for the delivery service, if it needs to reach you",
+        }
         widgets = {
             "first_name": forms.TextInput(attrs={"autocomplete": "given-name"}),
             "last_name": forms.TextInput(attrs={"autocomplete": "family-name"}),
             "email": forms.EmailInput(attrs={"autocomplete": "email"}),
-            "address": forms.TextInput(attrs={"autocomplete": "street-address"}),
+            "address": forms.TextInput(attrs={"autocomplete": "address-line1"}),
+            "address_line2": forms.TextInput(attrs={"autocomplete": "address-line2"}),
             "postal_code": forms.TextInput(attrs={"autocomplete": "postal-code"}),
             "city": forms.TextInput(attrs={"autocomplete": "address-level2"}),
+            "country": forms.Select(attrs={"autocomplete": "country"}),
+            "phone": forms.TextInput(attrs={"autocomplete": "tel", "type": "tel", "inputmode": "tel"}),
         }
         # Each says what to do, also when read alone in the error summary at the top of the page.
         error_messages = {
@@ -32,7 +65,39 @@ class OrderCreateForm(forms.ModelForm):
             "address": {"required": "Enter your street and house number"},
             "postal_code": {"required": "Enter your postal code"},
             "city": {"required": "Enter your town or city"},
+            "country": {"invalid_choice": "Choose a country from the list: we ship only there"},
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A form posted without the field (a script older than it) is for the first country, as the page's
+        # preselected choice would be; an empty choice is refused in clean_country.
+        self.fields["country"].required = False
+
+    def clean_country(self):
+        if "country" not in self.data:
+            return default_country()
+        if not self.cleaned_data["country"]:
+            raise ValidationError("Choose the country to deliver to")
+        return self.cleaned_data["country"]
+
+    def clean_address(self):
+        address = self.cleaned_data["address"]
+        if len(address) < 3 or sum(char.isalpha() for char in address) < 2:
+            raise ValidationError("Enter your street and house number, like 12 Main Street")
+        return address
+
+    def clean_city(self):
+        city = self.cleaned_data["city"]
+        if sum(char.isalpha() for char in city) < 2:
+            raise ValidationError("Enter your town or city, like Berlin")
+        return city
+
+    def clean_phone(self):
+        phone = self.cleaned_data["phone"]
+        if phone and not (PHONE.fullmatch(phone) and sum(char.isdigit() for char in phone) in PHONE_DIGITS):
+            raise ValidationError("Enter a phone number like +49 30 1234567, or leave the phone empty")
+        return phone
 
     def clean(self):
         cleaned = super().clean()
@@ -41,6 +106,18 @@ class OrderCreateForm(forms.ModelForm):
                 value = value.strip()
                 # Line breaks have no place in these fields, and some reach email headers.
                 if "\r" in value or "\n" in value or "\x00" in value:
-                    self.add_error(name, f"Write your {self.fields[name].label.lower()} on a single line")
+                    self.add_error(name, f"Write your {self._label(name)} on a single line")
                 cleaned[name] = value
+        for name in ("first_name", "last_name", "address", "address_line2", "city"):
+            if LINK.search(cleaned.get(name) or ""):
+                self.add_error(name, f"Write your {self._label(name)} without web or email addresses")
+        country, postal_code = cleaned.get("country"), cleaned.get("postal_code")
+        if country in KNOWN and postal_code and "postal_code" not in self.errors:
+            try:
+                cleaned["postal_code"] = clean_postal_code(country, postal_code)
+            except ValidationError as error:
+                self.add_error("postal_code", error)
         return cleaned
+
+    def _label(self, name):
+        return self.fields[name].label.lower().removesuffix(" (optional)")

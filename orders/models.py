@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models.functions import Now, Upper
 from django.urls import reverse
 
+from .countries import country_name, default_country, shipping_countries
 from .emails import kind_choices
 from .numbers import new_number
 
@@ -39,8 +40,11 @@ class Order(models.Model):
     # what the per-mailbox daily cap counts (orders/limits.py), through an index.
     mailbox = models.CharField(max_length=254, blank=True, editable=False)
     address = models.CharField(max_length=250)
+    address_line2 = models.CharField("address line 2", max_length=250, blank=True)
     postal_code = models.CharField(max_length=20)
     city = models.CharField(max_length=100)
+    country = models.CharField(max_length=2, choices=shipping_countries, default=default_country)  # ISO 3166-1
+    phone = models.CharField(max_length=30, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
@@ -83,6 +87,12 @@ class Order(models.Model):
     @property
     def customer_name(self):
         return f"{self.first_name} {self.last_name}"
+
+    @property
+    def address_lines(self):
+        """The delivery address as it goes on a parcel, line by line (the name first)."""
+        lines = [self.customer_name, self.address, self.address_line2, f"{self.postal_code} {self.city}"]
+        return [line for line in lines if line.strip()] + [country_name(self.country)]
 
     def email_state(self, kind):
         """The state of this order's `kind` email, for people ("—" if none is owed); uses prefetched emails."""

@@ -17,7 +17,17 @@ from .models import Order, OrderItem, mailbox_of
 from .signals import order_status_changed
 from .tasks import order_created
 
-CUSTOMER_FIELDS = ("first_name", "last_name", "email", "address", "postal_code", "city")
+CUSTOMER_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "address",
+    "address_line2",
+    "postal_code",
+    "city",
+    "country",
+    "phone",
+)
 NUMBER_DRAWS = 3  # placements tried before a taken order number (or any integrity error) fails the order
 Status = Order.Status
 
@@ -94,7 +104,8 @@ def _create_order(customer, quantities, idempotency_key, prices_seen, max_per_ma
         subtotal=subtotal,
         shipping_cost=shipping,
         total=subtotal + shipping,
-        **{field: customer[field] for field in CUSTOMER_FIELDS},
+        # A field left out (a caller older than it) takes the model's default.
+        **{field: customer[field] for field in CUSTOMER_FIELDS if field in customer},
     )
     # In hand for the thank-you page (as emails.load_order gives them): the page needs no query of its own.
     order.loaded_items = OrderItem.objects.bulk_create(

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
-from cart.cart import Cart
+from cart.cart import Cart, CartError, check_quantity
 from core.ratelimit import limit_posts
 
 from . import pages
@@ -35,9 +35,9 @@ def order_create(request):
         earlier = _order_for_resubmitted_form(request)
         if earlier is not None:  # the same form sent twice: show the order it already placed
             return _thank_you(request, earlier)
+    cart_problems = []
     if request.method == "GET":
-        for notice in cart.sync():
-            messages.warning(request, notice)
+        cart_problems = _synced_cart_problems(request, cart)
     if not cart:
         return redirect("cart:cart_detail")  # the cart page says it is empty
 
@@ -63,8 +63,7 @@ def order_create(request):
                 if earlier is not None:  # this form's order exists (a retry after an error page): show it
                     return _thank_you(request, earlier)
                 form.add_error(None, str(error))
-                for notice in cart.sync():  # the cart as the catalog is now, and what changed
-                    messages.warning(request, notice)
+                cart_problems = _synced_cart_problems(request, cart)  # the cart as the catalog is now
             else:
                 _spend_key(request, form.cleaned_data["idempotency_key"])
                 cart.clear()
@@ -75,7 +74,25 @@ def order_create(request):
     else:
         form = OrderCreateForm(initial={"idempotency_key": _issue_key(request)})
         status = 200
-    return render(request, "orders/order/create.html", {"cart": cart, "form": form}, status=status)
+    context = {"cart": cart, "form": form, "cart_problems": cart_problems}
+    return render(request, "orders/order/create.html", context, status=status)
+
+
+def _synced_cart_problems(request, cart):
+    """Bring the cart in line with the catalog (its notices become messages); what keeps it from being
+    ordered as it is now, by the cart's own stock check: the checkout then offers no "Place order"."""
+    before = cart.quantities()
+    for notice in cart.sync():
+        messages.warning(request, notice)
+    problems = []
+    if cart.quantities().keys() != before.keys() and cart:
+        problems.append("Something in your cart is no longer sold and was removed: check what is left.")
+    for line in cart.lines:
+        try:
+            check_quantity(line.product, line.quantity)
+        except CartError as error:
+            problems.append(str(error))
+    return problems
 
 
 CYCLED_SESSION_SECONDS = 300

@@ -434,7 +434,8 @@ def refund_and_cancel(*, order_ids, by=""):
 @dataclass
 class PaymentSummary:
     """Where an order's payment stands, for its pages: `stage` is one of "pay", "confirming", "declined",
-    "paid", "by_hand", "too_late" or "cancelled"; the template only shows it."""
+    "paid", "by_hand", "too_late", "expired" (cancelled when its time to pay was up) or "cancelled"; the
+    template only shows it."""
 
     stage: str
     order: Order
@@ -474,7 +475,9 @@ def summarise(order, *, reference=None):
         summary.stage = "paid"
         summary.invoice = Invoice.objects.filter(order_id=order.id).first()
     elif order.status == Status.CANCELLED:
-        summary.stage = "cancelled"
+        # Cancelled once its time to pay was up, with no money taken: the expiry (or an operator doing its job).
+        unpaid = not any(payment.state in (State.SUCCEEDED, State.REFUNDING, State.REFUNDED) for payment in payments)
+        summary.stage = "expired" if unpaid and order.updated >= summary.deadline else "cancelled"
     elif PaymentByHand.objects.filter(order_id=order.id).exists():
         summary.stage = "by_hand"
     elif latest is not None and latest.state == State.OPEN and reference and latest.reference == reference:

@@ -72,7 +72,7 @@ def order_and_pay(web, products, email="ada@example.com"):
     order = Order.objects.get(token=token)
     # The web server was started before its port was known to it: the path of the return address is its own.
     page = shopper.request("GET", urllib.parse.urlsplit(back)._replace(scheme="", netloc="").geturl())[2]
-    assert "Payment being confirmed" in page or "Paid." in page
+    assert "Checking your payment" in page or "Paid." in page
     return order, shopper
 
 

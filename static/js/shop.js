@@ -66,3 +66,43 @@
   };
   window.setTimeout(ask, 2000);
 })();
+
+/* "Place order" and "Pay": once a form is sent its button says so and a second click sends nothing (the
+   server's one-time key covers a page without the script). A page shown again from the back/forward cache
+   gets its buttons back. */
+(function () {
+  "use strict";
+
+  var buttons = document.querySelectorAll("button[data-busy-label]");
+  Array.prototype.forEach.call(buttons, function (button) {
+    var form = button.form;
+    if (!form) {
+      return;
+    }
+    var label = button.textContent;
+    form.addEventListener("submit", function (event) {
+      if (form.getAttribute("data-sending")) {
+        event.preventDefault();
+        return;
+      }
+      form.setAttribute("data-sending", "1");
+      button.setAttribute("aria-disabled", "true");
+      button.textContent = button.getAttribute("data-busy-label");
+    });
+    window.addEventListener("pageshow", function () {
+      form.removeAttribute("data-sending");
+      button.removeAttribute("aria-disabled");
+      button.textContent = label;
+    });
+  });
+})();
+
+/* An alert the page opens with (a declined payment, time run out): focus it, so that it is read first. */
+(function () {
+  "use strict";
+
+  var alert = document.querySelector("[data-focus-on-load]");
+  if (alert && !document.getElementById("error-summary")) {
+    alert.focus();
+  }
+})();

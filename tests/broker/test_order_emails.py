@@ -6,6 +6,7 @@ These tests need the broker at CELERY_BROKER_URL; they use a queue of their own 
 
 from decimal import Decimal
 from unittest.mock import patch
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import transaction
@@ -14,6 +15,7 @@ from django.urls import reverse
 from orders.models import Order, OrderEmail
 from orders.services import place_order
 from orders.tasks import order_created
+from shop.templatetags.shop_text import local_datetime
 from testkit.waiting import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db(transaction=True)]
@@ -42,6 +44,11 @@ def test_placing_an_order_emails_the_customer_once_via_the_worker(client, make_p
     assert email.to == [customer["email"]]
     assert "2 × Blue mug" in email.body and "1 × Teapot" in email.body
     assert "Subtotal: €34.50" in email.body and "Shipping: €4.90" in email.body and "Total: €39.40" in email.body
+    assert email.body.startswith("Hello Ada,") and "Delivery address\n  Ada Lovelace\n" in email.body
+    # The worker names the times as the pages do: the shop's zone (Europe/Berlin by default).
+    berlin = order.created.astimezone(ZoneInfo("Europe/Berlin")).tzname()
+    placed = local_datetime(order.created)
+    assert placed.endswith(f" {berlin}") and f"placed on {placed}." in email.body
     assert len(worker_outbox) == 1
     email = OrderEmail.objects.get(order=order)
     assert email.queued_at is not None and email.sent_at is not None and email.attempts == 1

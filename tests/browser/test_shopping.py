@@ -225,7 +225,7 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(
         page.get_by_label("First name").fill("Ada")
         page.get_by_label("Last name").fill("Lovelace")
         page.get_by_label("Email").fill("not-an-email")
-        page.get_by_label("Address").fill("12 Analytical Street")
+        page.get_by_label("Street and house number").fill("12 Analytical Street")
         page.get_by_label("Postal code").fill("10115")
         page.get_by_label("City").fill("Berlin")
         page.get_by_role("button", name="Place order").click()
@@ -265,7 +265,7 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(
         expect(page.locator(".order-total-row .total")).to_have_text("€25.90")  # what the order charges
         expect(cart_summary(page)).to_contain_text("0 items")  # the cart was emptied
         expect(cart_summary(page)).to_contain_text("€0.00")
-        expect(page.locator(".next-steps")).to_contain_text("Pay online within 30 minutes")
+        expect(page.locator(".next-steps")).to_contain_text("within 30 minutes of placing your order")
         assert_accessible(page, "thank-you page")
         screens.shot("05-confirmation")
 
@@ -315,7 +315,7 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(
         expect(page.locator(".order-total-row .total")).to_have_text("€25.90")  # what the order charges
         expect(page.locator(".shipping-address")).to_contain_text("Ada Lovelace")
         expect(page.locator(".shipping-address")).to_contain_text("10115 Berlin")
-        expect(page.locator(".next-steps")).to_contain_text("Pay online within 30 minutes")
+        expect(page.locator(".next-steps")).to_contain_text("within 30 minutes of placing your order")
         assert_accessible(page, "status page")
         screens.shot("06-order-status")
 
@@ -338,7 +338,7 @@ def fill_checkout(page, **overrides):
         "First name": "Ada",
         "Last name": "Lovelace",
         "Email": "ada@example.com",
-        "Address": "12 Analytical Street",
+        "Street and house number": "12 Analytical Street",
         "Postal code": "10115",
         "City": "Berlin",
         **overrides,
@@ -397,7 +397,7 @@ def test_every_shop_page_passes_axe_at_desktop_and_phone_width(browser, live_ser
         expect(h1).to_have_text(re.compile(r"^Pay "))
         check("offline-provider")
         page.get_by_role("button", name="Decline payment").click()
-        expect(page.locator(".payment-panel")).to_contain_text("Payment being confirmed")
+        expect(page.locator(".payment-panel")).to_contain_text("Checking your payment")
         check("payment-being-confirmed")
 
         response = page.goto("/no-such-page/")
@@ -610,7 +610,7 @@ def test_shopper_pays_with_the_offline_provider_and_gets_the_invoice_once_with_i
 
         # Back at the shop before the provider has confirmed: nothing is paid on the shopper's word.
         expect(h1).to_have_text(f"Order {number}: payment")
-        expect(page.locator(".payment-panel")).to_contain_text("Payment being confirmed")
+        expect(page.locator(".payment-panel")).to_contain_text("Checking your payment")
         assert Order.objects.get(id=order.id).status == "pending"
         assert_accessible(page, "payment being confirmed")
         screens.shot("pay-03-being-confirmed")

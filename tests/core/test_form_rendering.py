@@ -2,6 +2,8 @@
 Django's template engine gives, for every field, blank, filled with hostile text, and with errors (aria
 attributes)."""
 
+import re
+
 import pytest
 from django.forms.renderers import DjangoTemplates
 
@@ -31,6 +33,11 @@ def same_entities(html):
     return html.replace("&#34;", "&quot;").replace("&#39;", "&#x27;")
 
 
+def without_blank_lines(html):
+    """Django's engine leaves a blank line between a select's options, Jinja2 does not: the same markup."""
+    return re.sub(r"\n\s*\n", "\n", html)
+
+
 @pytest.mark.parametrize("name", FORMS)
 def test_each_field_renders_as_djangos_own_templates_would(name):
     form_class, arguments = FORMS[name]
@@ -39,7 +46,7 @@ def test_each_field_renders_as_djangos_own_templates_would(name):
     for form in (shop, django):
         form.is_bound and form.is_valid()
     for field, same_field in zip(shop, django):
-        assert same_entities(str(field)) == str(same_field), field.name
+        assert without_blank_lines(same_entities(str(field))) == without_blank_lines(str(same_field)), field.name
         assert same_entities(str(field.errors)) == str(same_field.errors), field.name
         assert "<script" not in str(field) and '"<b>' not in str(field)
     if shop.is_bound:

@@ -244,6 +244,7 @@ def test_saving_the_order_form_does_not_overwrite_what_the_worker_recorded(admin
         "address": order.address,
         "postal_code": order.postal_code,
         "city": order.city,
+        "country": order.country,
         "items-TOTAL_FORMS": "1",
         "items-INITIAL_FORMS": "1",
         "items-MIN_NUM_FORMS": "0",
@@ -264,7 +265,7 @@ def test_changelist_shows_what_an_operator_follows_an_order_by(admin_client, mak
     assert headers == ["Number", "Customer", "Email", "Total", "Placed", "Status", "Confirmation", "Shipping notice"]
     row = response.content.decode().split("<tbody>", 1)[1].split("</tr>", 1)[0]
     placed = timezone.localtime(order.created)
-    placed = f'{placed:%Y-%m-%d}</span> <span class="time">{placed:%H:%M} UTC'
+    placed = f'{placed:%Y-%m-%d}</span> <span class="time">{placed:%H:%M %Z}'
     for shown in (
         order.number,
         "Ada Lovelace",

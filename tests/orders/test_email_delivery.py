@@ -126,12 +126,13 @@ def test_an_error_after_the_message_was_handed_over_is_unconfirmed_and_not_retri
     assert order_created(order.id) == "already-done"  # a redelivery does not send it again
 
 
-def test_html_in_customer_fields_never_reaches_the_email_and_product_names_are_escaped(order, mailoutbox):
+def test_html_in_customer_fields_and_product_names_is_escaped_in_the_email(order, mailoutbox):
     Order.objects.filter(id=order.id).update(first_name="<script>alert(1)</script>")
     order.items.first().product.__class__.objects.filter(name="Teapot").update(name="Tea<b>pot</b>")
     order_created(order.id)
     html = mailoutbox[0].alternatives[0][0]
-    assert "alert(1)" not in html and "<b>pot" not in html and "Tea&lt;b&gt;pot&lt;/b&gt;" in html
+    assert "<script>" not in html and "<b>pot" not in html and "Tea&lt;b&gt;pot&lt;/b&gt;" in html
+    assert "Hello &lt;script&gt;alert(1)&lt;/script&gt;," in html  # the greeting, as text
 
 
 def test_retry_delay_grows_exponentially_with_jitter_and_a_cap(settings):

@@ -14,9 +14,9 @@ from django.utils.safestring import mark_safe
 
 from orders import outbox
 from orders.models import Order, OrderItem
-from orders.tasks import order_created
+from orders.tasks import order_created, order_shipped
 
-PHISHING = {  # issue 13: the shop's email used as a relay for someone else's message
+PHISHING = {  # issue 13: the shop's email used as a relay for someone else's message (and link)
     "first_name": "Refund team",
     "last_name": "Security",
     "email": "victim@example.com",
@@ -58,7 +58,8 @@ def confirmation(order, mailoutbox):
 # --- what happens next ----------------------------------------------------------------------------------
 
 NEXT_STEPS = [
-    "Pay online within 30 minutes of placing your order",
+    # The shop's time zone (Europe/Berlin by default), named: the order was placed at 21:38 UTC.
+    "Pay online by Nov. 25, 2026, 11:08 p.m. CET, within 30 minutes of placing your order",
     "We dispatch your order within 3 working days of receiving your payment",
     "Questions? Write to help@shop.example",
 ]
@@ -84,7 +85,8 @@ def test_thank_you_page_status_page_and_email_say_the_same_about_what_happens_ne
 # every thank-you page and confirmation email, and took a third of the email's rendering).
 BLOCKTRANSLATE = (
     "{% load i18n shop_text %}"
-    "{% blocktranslate with timeout=payment_timeout|wait_time asvar payment %}Pay online within {{ timeout }} of "
+    "{% blocktranslate with timeout=payment_timeout|wait_time asvar payment %}Pay online by {{ deadline }}, within "
+    "{{ timeout }} of "
     "placing your order, with the \u201cPay\u201d button on your order's page. Until then your order is reserved for "
     "you; if it is not paid by then, it is cancelled and its items go back on sale. We email you the invoice once "
     "your payment is confirmed.{% endblocktranslate %}"
@@ -105,7 +107,14 @@ def test_what_happens_next_says_what_blocktranslate_said_escaped_alike(
     settings.SHOP_DISPATCH_DAYS, settings.PAYMENT_TIMEOUT, settings.SHOP_CONTACT_EMAIL = days, timeout, contact
     Order.objects.filter(id=order.id).update(number="MS-<&>-1")
     order.refresh_from_db()
-    context = {"order": order, "payment_timeout": timeout, "dispatch_days": days, "contact_email": contact}
+    deadline = "Nov. 25, 2026, " + ("11:08 p.m. CET" if timeout == 1800 else "10:39 p.m. CET")  # placed 21:38 UTC
+    context = {
+        "order": order,
+        "payment_timeout": timeout,
+        "dispatch_days": days,
+        "contact_email": contact,
+        "deadline": deadline,
+    }
     payment, dispatch, contact_sentence = (
         Template(BLOCKTRANSLATE).render(Context(context, autoescape=autoescape)).split("|")
     )
@@ -139,21 +148,34 @@ def test_email_subject_says_received_while_payment_is_pending_and_replies_reach_
 def test_email_greeting_is_followed_by_a_capitalised_sentence(order, mailoutbox):
     body = confirmation(order, mailoutbox).body
     first_lines = [line for line in body.splitlines() if line.strip()][:2]
-    assert first_lines[0] == "Hello," and first_lines[1][0].isupper(), first_lines
+    assert first_lines[0] == "Hello Ada," and first_lines[1][0].isupper(), first_lines
 
 
-def test_the_email_carries_no_text_the_shopper_typed(make_product, mailoutbox):
-    order = Order.objects.create(**PHISHING)
-    OrderItem.objects.create(order=order, product=make_product(name="Blue mug"), price=Decimal("7.00"), quantity=1)
+def test_the_checkout_refuses_web_and_email_addresses_in_the_name_and_address(client, make_product):
+    _fill_cart(client, make_product(), 1)
+    typed = {**PHISHING, "first_name": "Visit www.evil.example", "address_line2": "write to refunds@evil.example"}
+    response = client.post(reverse("orders:order_create"), typed)
+    assert response.status_code == 400 and not Order.objects.exists()
+    page = text(response)
+    for field in ("first name", "street and house number", "address line 2"):
+        assert f"Write your {field} without web or email addresses" in page, page
+
+
+def test_every_order_email_greets_by_name_and_repeats_the_address_linking_only_to_the_shop(order, mailoutbox):
+    Order.objects.filter(id=order.id).update(address_line2="c/o Babbage", country="NL", postal_code="1011 AB")
+    order.refresh_from_db()
     message = confirmation(order, mailoutbox)
-    html = message.alternatives[0][0]
-    for field in ("first_name", "last_name", "address", "city"):
-        for where, content in (("subject", message.subject), ("text", message.body), ("HTML", html)):
-            assert PHISHING[field] not in content, f"{field} is in the {where}"
-    for fragment in ("Refund", "URGENT", "evil.example", "555 0100"):
-        assert fragment not in message.body + html + message.subject
-    # Every link in the HTML email is the shop's own.
-    assert set(re.findall(r'href="([^"]+)"', html)) == {f"http://127.0.0.1:8000{order.get_absolute_url()}"}
+    outbox.add(order.id, "shipping")
+    assert order_shipped(order.id) == "sent"
+    for message in mailoutbox:
+        html = message.alternatives[0][0]
+        for content in (message.body, re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))):
+            assert "Hello Ada," in content
+            assert re.search(
+                r"Ada Lovelace\s+12 Analytical Street\s+c/o Babbage\s+1011 AB Berlin\s+Netherlands", content
+            )
+        # Every link in the HTML email is the shop's own.
+        assert set(re.findall(r'href="([^"]+)"', html)) == {f"http://127.0.0.1:8000{order.get_absolute_url()}"}
 
 
 def test_status_page_shows_the_address_as_plain_text_never_as_a_link(client, make_product):

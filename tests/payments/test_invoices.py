@@ -220,13 +220,15 @@ def test_a_lost_pdf_file_is_rendered_again(paid, invoice_storage, mailoutbox):
     assert pdf_text(mailoutbox[-1].attachments[0][1]).count(invoice.number) >= 1
 
 
-def test_the_invoice_email_carries_no_text_the_shopper_typed(make_product, customer, mailoutbox):
-    order = place(make_product, {**customer, "first_name": "URGENT", "city": "Call +1 555 0100"})
+def test_the_invoice_email_greets_by_name_and_repeats_the_delivery_address(make_product, customer, mailoutbox):
+    order = place(make_product, {**customer, "first_name": "Ada <b>", "address_line2": "c/o Babbage", "country": "AT"})
     pay(order)
     invoice_email(order.id)
     message = mailoutbox[0]
-    assert "URGENT" not in message.body + message.alternatives[0][0] + message.subject
-    assert "555" not in message.body + message.alternatives[0][0]
+    assert message.body.startswith("Hello Ada <b>,") and "Ada" not in message.subject
+    assert "c/o Babbage" in message.body and "Austria" in message.body
+    html = message.alternatives[0][0]
+    assert "Hello Ada &lt;b&gt;," in html and "c/o Babbage" in html and "<b>" not in html
 
 
 # --- Downloads -------------------------------------------------------------------------------------------------

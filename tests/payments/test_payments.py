@@ -3,6 +3,7 @@ only the provider's signed webhook (or its answer to a check) moves the order: n
 Webhook faults: bad signatures, resent events, events out of order, wrong amounts, late and second payments."""
 
 import json
+import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -114,7 +115,7 @@ def test_approving_marks_nothing_paid_until_the_providers_webhook_arrives(client
     )
 
     back = client.get(response["Location"])  # the shopper is back before the webhook
-    assert "Payment being confirmed" in back.content.decode()
+    assert "Checking your payment" in back.content.decode()
     assert state_of(order) == "pending" and payment(paying.id).state == "open" and not Invoice.objects.exists()
 
     assert post_offline(client, event).status_code == 200
@@ -142,7 +143,7 @@ def test_a_return_before_the_webhook_settles_by_asking_the_provider_once_it_has_
     settings.PAYMENT_OFFLINE_CONFIRM_SECONDS = 3600
     approve_offline(client, paying)  # its webhook is lost, say
     url = f"{reverse('payments:payment_return', args=[order.token])}?ref={paying.reference}"
-    assert "Payment being confirmed" in client.get(url).content.decode()
+    assert "Checking your payment" in client.get(url).content.decode()
     assert client.get(reverse("payments:payment_state", args=[order.token]), {"ref": paying.reference}).json() == {
         "stage": "confirming"
     }
@@ -160,7 +161,7 @@ def test_a_return_naming_someone_elses_checkout_shows_and_checks_nothing(client,
     other = place(make_product, customer)
     theirs = started(other)
     page = client.get(reverse("payments:payment_return", args=[order.token]), {"ref": theirs.reference})
-    assert "Payment being confirmed" not in page.content.decode() and "Pay €45.90 now" in page.content.decode()
+    assert "Checking your payment" not in page.content.decode() and "Pay €45.90 now" in page.content.decode()
 
 
 def test_a_decline_is_reported_and_the_shopper_can_pay_again(client, order):
@@ -169,7 +170,9 @@ def test_a_decline_is_reported_and_the_shopper_can_pay_again(client, order):
     assert post_offline(client, event).status_code == 200
     assert payment(paying.id).state == "failed" and state_of(order) == "pending"
     page = client.get(order.get_absolute_url()).content.decode()
-    assert "Your payment was declined" in page and "Pay €45.90 now" in page
+    # An alert (announced, styled like the error summary) with the next step, and the button to take it.
+    assert re.search(r'<div class="alert-box[^"]*" role="alert"[^>]*>\s*<h3[^>]*>Your payment was declined</h3>', page)
+    assert "try again" in page and "Try again: pay €45.90 now" in page
     again = client.post(reverse("payments:payment_start", args=[order.token]))
     assert Payment.objects.filter(order=order).count() == 2 and paying.reference not in again["Location"]
 

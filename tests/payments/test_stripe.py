@@ -112,7 +112,7 @@ def test_stripe_refusing_the_session_keeps_the_order_and_tells_the_shopper(clien
 def test_a_return_before_the_webhook_asks_stripe_and_settles(client, stripe_shop, paying, order):
     url = reverse("payments:payment_return", args=[order.token])
     stripe_shop.answers = [(200, stripe_session(order=order, status="open"))]
-    assert "Payment being confirmed" in client.get(url, {"ref": "cs_test_a1"}).content.decode()
+    assert "Checking your payment" in client.get(url, {"ref": "cs_test_a1"}).content.decode()
     assert stripe_shop.requests[-1]["method"] == "get"
     assert stripe_shop.requests[-1]["url"] == "https://api.stripe.com/v1/checkout/sessions/cs_test_a1"
     assert status_of(order) == "pending"
