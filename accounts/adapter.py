@@ -15,6 +15,11 @@ from .emails import KINDS
 from .tasks import send_account_email
 
 
+def user_display(user):
+    """How allauth names a customer ("Signed in as ..."): the address they log in with, not a username."""
+    return user.email or user.get_username()
+
+
 class ShopAccountAdapter(DefaultAccountAdapter):
     def send_mail(self, template_prefix, email, context):
         """Owe the email (a row in the request's transaction) and hand its id to the worker once committed.

@@ -177,6 +177,7 @@ LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "accounts:orders"
 ACCOUNT_LOGOUT_REDIRECT_URL = "shop:product_list"
 ACCOUNT_ADAPTER = "accounts.adapter.ShopAccountAdapter"  # every account email goes through the outbox
+ACCOUNT_USER_DISPLAY = "accounts.adapter.user_display"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
