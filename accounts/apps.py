@@ -10,6 +10,6 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from orders import pages
 
-        from . import addresses, tasks  # noqa: F401  (tasks: the account email's task and its sweep)
+        from . import addresses, checks, tasks  # noqa: F401  (checks registered; tasks: the email task and sweep)
 
         pages.add_checkout_initial(addresses.checkout_initial)
