@@ -53,9 +53,11 @@ def test_a_shopper_signs_up_verifies_the_address_from_the_email_and_logs_in(
         page.get_by_label("Password (again)").fill(PASSWORD)
         page.get_by_role("button", name="Sign Up").click()
         expect(h1).to_have_text("Verify Your Email Address")
+        assert_accessible(page, "verification sent")
         screens.shot("verification-sent")
 
         page.goto(email_link(worker_outbox, "new@example.com", "/confirm-email/"))
+        assert_accessible(page, "confirm the address")
         page.get_by_role("button", name="Confirm").click()
         log_in(page, "new@example.com", PASSWORD)
         expect(h1).to_have_text("Your orders")
@@ -112,7 +114,9 @@ def test_a_customer_resets_a_forgotten_password_from_the_email(browser, live_ser
         page.get_by_label("Email").fill("ada@example.com")
         page.get_by_role("button", name="Reset My Password").click()
         expect(h1).to_have_text("Password Reset")
+        assert_accessible(page, "reset link sent")
         page.goto(email_link(worker_outbox, "ada@example.com", "/password/reset/key/"))
+        assert_accessible(page, "new password")
         new = "a brand new password 2026"
         page.get_by_label("New Password", exact=True).fill(new)
         page.get_by_label("New Password (again)").fill(new)
@@ -144,6 +148,13 @@ def test_every_account_page_passes_axe_at_desktop_and_phone_width(browser, live_
             assert_accessible(page, f"{screen} at {width} px")
             screens.shot(screen)
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), f"{screen} scrolls"
+            # Help texts are read with their field: every aria-describedby names an element on the page.
+            dangling = page.evaluate(
+                """[...document.querySelectorAll('[aria-describedby]')]
+                .flatMap(e => e.getAttribute('aria-describedby').split(/\\s+/))
+                .filter(id => id && !document.getElementById(id))"""
+            )
+            assert dangling == [], f"{screen}: aria-describedby names missing elements {dangling}"
 
         for path, screen in [
             ("/accounts/login/", "login"),
@@ -160,6 +171,10 @@ def test_every_account_page_passes_axe_at_desktop_and_phone_width(browser, live_
         log_in(page, "ada@example.com", PASSWORD)
         expect(page.get_by_role("heading", level=1)).to_have_text("Your orders")
         check("orders")
+        page.get_by_role("link", name="Email", exact=True).click()
+        check("email-addresses")
+        page.get_by_role("link", name="Password", exact=True).click()
+        check("password-change")
         page.goto("/accounts/addresses/new/")
         page.get_by_role("button", name="Save address").click()
         expect(page).to_have_title(re.compile(r"^Error: "))
