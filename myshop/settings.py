@@ -185,8 +185,8 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_PREVENT_ENUMERATION = True  # the same answer for a known and an unknown address
 ACCOUNT_EMAIL_CONFIRMATION_HMAC = True  # a key the worker can make again: nothing secret is stored
 ACCOUNT_EMAIL_NOTIFICATIONS = False
-# allauth's limits on log-in, sign-up and reset, counted in the cache: its defaults (docs/settings.md).
-ACCOUNT_RATE_LIMITS = {}
+# allauth's limits on log-in, sign-up and reset, counted in the cache: its defaults (docs/settings.md), or off.
+ACCOUNT_RATE_LIMITS = {} if env_bool("ACCOUNT_RATE_LIMITS", True) else False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", "UTC")
