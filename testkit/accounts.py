@@ -16,9 +16,7 @@ LINK = re.compile(r"https?://\S+")
 
 def make_customer(email="ada@example.com", *, verified=True, password=PASSWORD):
     """A user who logs in with `email`, its address verified or not."""
-    user = get_user_model().objects.create_user(
-        username=email.split("@")[0] + "-" + str(abs(hash(email)))[:6], email=email, password=password
-    )
+    user = get_user_model().objects.create_user(username=email, email=email, password=password)
     EmailAddress.objects.create(user=user, email=email, verified=verified, primary=True)
     return user
 
