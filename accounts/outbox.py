@@ -24,7 +24,7 @@ State = AccountEmail.State
 
 def add(*, kind, to, user=None, email_address=None):
     """Record, in the caller's transaction, the `kind` email owed to `to`; publishing it once committed is
-    the caller's (accounts.tasks.publish_on_commit)."""
+    the caller's (accounts.adapter.ShopAccountAdapter.send_mail)."""
     return AccountEmail.objects.create(
         kind=kind,
         to=to,
