@@ -17,6 +17,8 @@ LIMIT_SETTINGS = ("RATE_LIMIT_CHECKOUT", "RATE_LIMIT_CART", "RATE_LIMIT_LOGIN", 
 def check_abuse_limits_are_shared(app_configs, **kwargs):
     """Per-client limits counted in an in-process cache are per process: -w 3 triples them."""
     enabled = [name for name in LIMIT_SETTINGS if getattr(settings, name, "")]
+    if getattr(settings, "ACCOUNT_RATE_LIMITS", False) is not False:  # allauth's: {} means its defaults
+        enabled.append("ACCOUNT_RATE_LIMITS")
     backend = settings.CACHES["default"]["BACKEND"]
     if enabled and backend not in SHARED_CACHES:
         return [

@@ -94,6 +94,9 @@ INSTALLED_APPS = [
     "cart.apps.CartConfig",
     "orders.apps.OrdersConfig",
     "payments.apps.PaymentsConfig",
+    "allauth",
+    "allauth.account",
+    "accounts.apps.AccountsConfig",
     "ops.apps.OpsConfig",
 ]
 
@@ -110,6 +113,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -163,6 +167,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "core.passwords.DecoratedCommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Customer accounts: django-allauth, by email, verified, its emails through the worker (accounts/) ------
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",  # the admin's staff log in by username
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "accounts:orders"
+ACCOUNT_LOGOUT_REDIRECT_URL = "shop:product_list"
+ACCOUNT_ADAPTER = "accounts.adapter.ShopAccountAdapter"  # every account email goes through the outbox
+ACCOUNT_USER_DISPLAY = "accounts.adapter.user_display"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_PREVENT_ENUMERATION = True  # the same answer for a known and an unknown address
+ACCOUNT_EMAIL_CONFIRMATION_HMAC = True  # a key the worker can make again: nothing secret is stored
+ACCOUNT_EMAIL_NOTIFICATIONS = False
+# allauth's limits on log-in, sign-up and reset, counted in the cache: its defaults (docs/settings.md), or off.
+ACCOUNT_RATE_LIMITS = {} if env_bool("ACCOUNT_RATE_LIMITS", True) else False
 
 LANGUAGE_CODE = "en-us"
 # What shoppers, emails (rendered by the worker, with these same settings), invoices and the admin show;
@@ -336,6 +360,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": PAYMENT_EXPIRY_CHECK_SECONDS,
         "options": {"expires": PAYMENT_EXPIRY_CHECK_SECONDS},
     },
+    "sweep-account-emails": {
+        "task": "accounts.tasks.sweep_unsent_account_emails",
+        "schedule": ORDER_EMAIL_SWEEP_SECONDS,
+        "options": {"expires": ORDER_EMAIL_SWEEP_SECONDS},
+    },
     "clear-expired-sessions": {
         "task": "core.tasks.clear_expired_sessions",
         "schedule": SESSION_CLEAR_EXPIRED_SECONDS,
@@ -367,5 +396,6 @@ LOGGING = {
     "loggers": {
         "orders": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "payments": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "accounts": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
     },
 }

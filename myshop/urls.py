@@ -10,6 +10,8 @@ admin.site.login = limit_posts("admin-login", "RATE_LIMIT_LOGIN")(admin.site.log
 
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
+    path("accounts/", include("allauth.urls")),  # log in, sign up, verification, reset (django-allauth)
+    path("accounts/", include("accounts.urls", namespace="accounts")),  # order history, addresses
     path("cart/", include("cart.urls", namespace="cart")),
     path("orders/", include("orders.urls", namespace="orders")),
     path("", include("payments.urls", namespace="payments")),  # /orders/<token>/pay/..., webhooks

@@ -2,6 +2,7 @@ import unicodedata
 import uuid
 
 import idna
+from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Now, Upper
@@ -45,6 +46,10 @@ class Order(models.Model):
     city = models.CharField(max_length=100)
     country = models.CharField(max_length=2, choices=shipping_countries, default=default_country)  # ISO 3166-1
     phone = models.CharField(max_length=30, blank=True)
+    # The shopper's account when they were logged in at checkout; guest orders have none (accounts/).
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="orders", on_delete=models.SET_NULL
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)

@@ -46,7 +46,9 @@ class OrderPlacementError(Exception):
     """The order cannot be placed as asked; the message is shown to the shopper."""
 
 
-def place_order(*, customer, quantities, idempotency_key=None, prices_seen=None, max_per_mailbox=0):
+def place_order(
+    *, customer, quantities, idempotency_key=None, prices_seen=None, max_per_mailbox=0, customer_account=None
+):
     """Create an Order from {product_id: quantity} at current catalog prices, reserving stock.
 
     Nothing is written unless every line can be filled: a line withdrawn, sold out, short or repriced since
@@ -57,7 +59,9 @@ def place_order(*, customer, quantities, idempotency_key=None, prices_seen=None,
     """
     for attempt in range(NUMBER_DRAWS):
         try:
-            return _create_order(customer, quantities, idempotency_key, prices_seen or {}, max_per_mailbox)
+            return _create_order(
+                customer, quantities, idempotency_key, prices_seen or {}, max_per_mailbox, customer_account
+            )
         except (IntegrityError, OrderPlacementError) as error:
             # A twin submission with the same key got there first (its order holds the key, or took the stock
             # this one waited for): that one is the order. Looked up only when this one failed.
@@ -71,7 +75,7 @@ def place_order(*, customer, quantities, idempotency_key=None, prices_seen=None,
 
 
 @transaction.atomic
-def _create_order(customer, quantities, idempotency_key, prices_seen, max_per_mailbox):
+def _create_order(customer, quantities, idempotency_key, prices_seen, max_per_mailbox, customer_account):
     if not quantities:
         raise OrderPlacementError("Your cart is empty.")
     maximum = settings.CART_MAX_QUANTITY
@@ -104,6 +108,7 @@ def _create_order(customer, quantities, idempotency_key, prices_seen, max_per_ma
         subtotal=subtotal,
         shipping_cost=shipping,
         total=subtotal + shipping,
+        customer=customer_account,
         # A field left out (a caller older than it) takes the model's default.
         **{field: customer[field] for field in CUSTOMER_FIELDS if field in customer},
     )

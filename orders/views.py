@@ -55,6 +55,7 @@ def order_create(request):
                         idempotency_key=_issued_key(request, form.cleaned_data["idempotency_key"]),
                         prices_seen=cart.prices_seen(),
                         max_per_mailbox=settings.ORDER_MAX_PER_EMAIL_PER_DAY,
+                        customer_account=request.user if request.user.is_authenticated else None,
                     )
                     if getattr(order, "loaded_items", None) is None:  # placed earlier, by this form's twin
                         slot.give_back()
@@ -72,7 +73,7 @@ def order_create(request):
                 return _thank_you(request, order)
         status = 400
     else:
-        form = OrderCreateForm(initial={"idempotency_key": _issue_key(request)})
+        form = OrderCreateForm(initial={**pages.checkout_initial(request), "idempotency_key": _issue_key(request)})
         status = 200
     context = {"cart": cart, "form": form, "cart_problems": cart_problems}
     return render(request, "orders/order/create.html", context, status=status)

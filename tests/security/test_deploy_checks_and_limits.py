@@ -85,8 +85,21 @@ def test_check_deploy_accepts_an_in_process_cache_when_every_limit_is_switched_o
         RATE_LIMIT_CART="",
         RATE_LIMIT_LOGIN="",
         ORDER_MAX_PER_CLIENT_PER_DAY="0",
+        ACCOUNT_RATE_LIMITS="0",
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_deploy_counts_the_account_limits_among_those_a_shared_cache_must_hold():
+    env = {key: value for key, value in PRODUCTION_ENV.items() if key != "CACHE_URL"}
+    shop_limits_off = {
+        "RATE_LIMIT_CHECKOUT": "",
+        "RATE_LIMIT_CART": "",
+        "RATE_LIMIT_LOGIN": "",
+        "ORDER_MAX_PER_CLIENT_PER_DAY": "0",
+    }
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env, **shop_limits_off)
+    assert result.returncode != 0 and "ACCOUNT_RATE_LIMITS" in result.stderr + result.stdout
 
 
 @pytest.mark.parametrize("backend", ["console", "filebased", "locmem"])

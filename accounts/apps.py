@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    """Customer accounts on django-allauth: order history, reorder, saved addresses; account emails through
+    the worker (accounts/outbox.py)."""
+
+    name = "accounts"
+
+    def ready(self):
+        from orders import pages
+
+        from . import addresses, checks, tasks  # noqa: F401  (checks registered; tasks: the email task and sweep)
+
+        pages.add_checkout_initial(addresses.checkout_initial)
