@@ -15,19 +15,18 @@ PHONE = re.compile(r"\+?[0-9 ()./-]+")
 PHONE_DIGITS = range(6, 16)  # E.164 allows 15 digits; fewer than 6 is no reachable number
 
 
-class OrderCreateForm(forms.ModelForm):
+class AddressForm(forms.ModelForm):
+    """A delivery address as the shop ships to it: the checkout's form, and the customer's saved addresses
+    (accounts) with the same rules. The field names are the Order's."""
+
     default_renderer = RENDERER
-    # Issued with the form and stored with the order, so a double submission finds the first order.
-    idempotency_key = forms.UUIDField(widget=forms.HiddenInput, required=False)
 
     class Meta:
         model = Order
-        # The names are the Order's: saved addresses (accounts) prefill the form by them.
         fields = [
             "first_name",
             "last_name",
-            "email",
-            "country",  # first: the postal code is checked for it
+            "country",  # before the postal code, which is checked for it
             "address",
             "address_line2",
             "postal_code",
@@ -46,7 +45,6 @@ class OrderCreateForm(forms.ModelForm):
         widgets = {
             "first_name": forms.TextInput(attrs={"autocomplete": "given-name"}),
             "last_name": forms.TextInput(attrs={"autocomplete": "family-name"}),
-            "email": forms.EmailInput(attrs={"autocomplete": "email"}),
             "address": forms.TextInput(attrs={"autocomplete": "address-line1"}),
             "address_line2": forms.TextInput(attrs={"autocomplete": "address-line2"}),
             "postal_code": forms.TextInput(attrs={"autocomplete": "postal-code"}),
@@ -58,10 +56,6 @@ class OrderCreateForm(forms.ModelForm):
         error_messages = {
             "first_name": {"required": "Enter your first name"},
             "last_name": {"required": "Enter your last name"},
-            "email": {
-                "required": "Enter your email address",
-                "invalid": "Enter an email address like name@example.com",
-            },
             "address": {"required": "Enter your street and house number"},
             "postal_code": {"required": "Enter your postal code"},
             "city": {"required": "Enter your town or city"},
@@ -121,3 +115,19 @@ class OrderCreateForm(forms.ModelForm):
 
     def _label(self, name):
         return self.fields[name].label.lower().removesuffix(" (optional)")
+
+
+class OrderCreateForm(AddressForm):
+    # Issued with the form and stored with the order, so a double submission finds the first order.
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput, required=False)
+
+    class Meta(AddressForm.Meta):
+        fields = ["first_name", "last_name", "email", *AddressForm.Meta.fields[2:]]
+        widgets = {**AddressForm.Meta.widgets, "email": forms.EmailInput(attrs={"autocomplete": "email"})}
+        error_messages = {
+            **AddressForm.Meta.error_messages,
+            "email": {
+                "required": "Enter your email address",
+                "invalid": "Enter an email address like name@example.com",
+            },
+        }

@@ -5,6 +5,8 @@ import django.db.models.functions.datetime
 from django.conf import settings
 from django.db import migrations, models
 
+import orders.countries
+
 
 class Migration(migrations.Migration):
     initial = True
@@ -72,7 +74,14 @@ class Migration(migrations.Migration):
                 ("address_line2", models.CharField(blank=True, max_length=250, verbose_name="address line 2")),
                 ("postal_code", models.CharField(max_length=20)),
                 ("city", models.CharField(max_length=100)),
-                ("country", models.CharField(help_text="ISO 3166 alpha-2 code, such as DE", max_length=2)),
+                (
+                    "country",
+                    models.CharField(
+                        choices=orders.countries.shipping_countries,
+                        default=orders.countries.default_country,
+                        max_length=2,
+                    ),
+                ),
                 ("phone", models.CharField(blank=True, max_length=30)),
                 ("is_default", models.BooleanField(default=False, verbose_name="default address")),
                 (

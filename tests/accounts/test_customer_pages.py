@@ -106,7 +106,7 @@ ADDRESS = {
     "address_line2": "",
     "postal_code": "10115",
     "city": "Berlin",
-    "country": "de",
+    "country": "DE",
     "phone": "",
 }
 
@@ -114,7 +114,7 @@ ADDRESS = {
 def test_addresses_are_added_edited_and_deleted_with_one_default(ada, ada_client):
     assert ada_client.post(reverse("accounts:address_add"), ADDRESS).status_code == 302
     first = Address.objects.get()
-    assert first.is_default and first.country == "DE"  # the first is the default, the code in capitals
+    assert first.is_default and first.country == "DE"  # the first is the default
     ada_client.post(reverse("accounts:address_add"), {**ADDRESS, "city": "Hamburg", "make_default": "on"})
     second = Address.objects.get(city="Hamburg")
     assert list(Address.objects.filter(is_default=True)) == [second]
@@ -128,10 +128,10 @@ def test_addresses_are_added_edited_and_deleted_with_one_default(ada, ada_client
 
 
 def test_a_bad_address_is_refused_with_a_clear_error_and_nothing_saved(ada_client):
-    answer = ada_client.post(reverse("accounts:address_add"), {**ADDRESS, "country": "Germany", "city": ""})
+    answer = ada_client.post(reverse("accounts:address_add"), {**ADDRESS, "country": "US", "city": ""})
     assert answer.status_code == 400
     html = answer.content.decode()
-    assert "two-letter code" in html and "Enter the town or city" in html
+    assert "Choose a country from the list: we ship only there" in html and "Enter your town or city" in html
     assert not Address.objects.exists()
 
 
@@ -170,3 +170,16 @@ def test_a_guest_checkout_stays_and_links_no_one(db, make_product, customer):
     assert "city" not in form.initial
     client.post(reverse("orders:order_create"), {**customer, "idempotency_key": form.initial["idempotency_key"]})
     assert Order.objects.get().customer is None
+
+
+def test_a_saved_address_follows_the_checkouts_rules_so_the_checkout_accepts_it(ada_client):
+    for bad, message in [
+        ({"postal_code": "ABCDEFGHIJKLMNOP"}, "Enter a postal code for Germany, like 10115"),
+        ({"address": "x"}, "Enter your street and house number, like 12 Main Street"),
+        ({"city": "www.example.com/"}, "without web or email addresses"),
+    ]:
+        answer = ada_client.post(reverse("accounts:address_add"), {**ADDRESS, **bad})
+        assert answer.status_code == 400 and message in answer.content.decode(), bad
+    assert not Address.objects.exists()
+    ada_client.post(reverse("accounts:address_add"), {**ADDRESS, "country": "NL", "postal_code": "1011ab"})
+    assert Address.objects.get().postal_code == "1011 AB"  # written as the checkout writes it
