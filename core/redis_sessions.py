@@ -17,8 +17,13 @@ from django.contrib.sessions.backends.base import VALID_KEY_CHARS, UpdateError
 from django.utils.crypto import get_random_string
 from django_redis.cache import RedisCache
 
+from .sessions import could_be_issued
+
 
 class SessionStore(cache.SessionStore):
+    def _validate_session_key(self, key):
+        return could_be_issued(key)
+
     def _get_new_session_key(self):
         return get_random_string(32, VALID_KEY_CHARS)  # create() adds it with SET NX, which refuses one in use
 

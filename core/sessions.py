@@ -8,12 +8,21 @@ outage: the original error is raised instead, and the site answers it with the 5
 """
 
 from django.contrib.sessions.backends import db
-from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS, UpdateError
 
 from .views import DATABASE_ERRORS
 
 
+def could_be_issued(key):
+    """True if `key` looks like one Django issues (lower-case letters and digits): any other cookie is a new
+    visitor, never looked up (PostgreSQL refuses a NUL byte in a query, a 500 otherwise)."""
+    return bool(key) and 8 <= len(key) <= 40 and all(char in VALID_KEY_CHARS for char in key)
+
+
 class SessionStore(db.SessionStore):
+    def _validate_session_key(self, key):
+        return could_be_issued(key)
+
     def save(self, must_create=False):
         try:
             super().save(must_create)

@@ -97,3 +97,15 @@ def test_the_suite_clears_a_redis_database_of_its_own_never_the_shops(settings):
         assert shop.get(key) == b"kept"
     finally:
         shop.delete(key)
+
+
+def test_a_session_cookie_no_store_could_have_issued_is_a_new_visitor_not_an_error(make_product, session_store):
+    """PostgreSQL refuses a NUL byte in a query (found by tests/security/test_fuzz.py): such a key is never
+    looked up, in either store."""
+    product = make_product()
+    for planted in ["0000000\x00", "abcdefgh\x00ijkl", "ABCDEFGH12345678", "../../etc/passwd"]:
+        client = Client(HTTP_COOKIE=f"{settings.SESSION_COOKIE_NAME}={planted}")
+        response = client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1})
+        assert response.status_code == 302, planted
+        issued = response.cookies[settings.SESSION_COOKIE_NAME].value
+        assert issued != planted and len(issued) == 32, planted
