@@ -41,13 +41,14 @@ def load_orders(cursor, count, *, product_ids, days=365, failed_every=1000, unco
     )
     mailbox = cursor.fetchone() is not None
     cursor.execute(f"""
-        INSERT INTO orders_order (first_name, last_name, email, address, postal_code, city, created, updated,
+        INSERT INTO orders_order (first_name, last_name, email, address, address_line2, postal_code, city,
+                                  country, phone, created, updated,
                                   status, token, subtotal, shipping_cost, total{", number" if numbered else ""}
                                   {", mailbox" if mailbox else ""})
         SELECT (ARRAY['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Donald', 'Frances', 'John'])[i % 8 + 1],
                'Family' || (i % GREATEST({count} / 20, 1)),
                'shopper' || (i / 2) || '@example.com',
-               i || ' Analytical Street', '10115', 'Berlin',
+               i || ' Analytical Street', '', '10115', 'Berlin', 'DE', '',
                now() - ({count} - i) * interval '{seconds_apart} seconds',
                now() - ({count} - i) * interval '{seconds_apart} seconds',
                {_STATUS_SQL}, gen_random_uuid(), 34.50, 4.90, 39.40{", " + _NUMBER_SQL if numbered else ""}
