@@ -14,7 +14,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 
 from core.publishing import ConfirmBoundedTask
-from orders.outbox import Claim, Claimed, holder_name, seconds_from_now
+from orders.outbox import Claim, Claimed, holder_name, seconds_from_now, why_not_claimed
 
 from .models import AccountEmail
 
@@ -97,28 +97,22 @@ class AccountClaim(Claim):
 
 
 def claim(email_id, *, task_id=None):
-    """Take the right to send account email `email_id`, counting the attempt; one conditional UPDATE."""
+    """Take the right to send account email `email_id`, counting the attempt: one conditional UPDATE, then,
+    if refused, why (orders.outbox.why_not_claimed), looked at again if the row changed in between."""
     holder = holder_name(task_id)
     claimable = Q(state=State.PENDING) | Q(state=State.SENDING, claim_expires_at__lte=Now())
     emails = AccountEmail.objects.filter(id=email_id)
-    taken = emails.filter(claimable, attempts__lt=settings.ORDER_EMAIL_MAX_ATTEMPTS).update(
-        state=State.SENDING,
-        attempts=F("attempts") + 1,
-        claimed_at=Now(),
-        claimed_by=holder,
-        claim_expires_at=seconds_from_now(settings.ORDER_EMAIL_CLAIM_SECONDS),
-    )
-    row = emails.annotate(now=Now()).values("kind", "state", "attempts", "claim_expires_at", "now").first()
-    if row is None:
-        return AccountClaim(Claimed.MISSING, email_id, "")
-    if taken:
-        return AccountClaim(Claimed.TAKEN, email_id, row["kind"], holder)
-    if row["state"] == State.SENDING and row["claim_expires_at"] and row["claim_expires_at"] > row["now"]:
-        wait = (row["claim_expires_at"] - row["now"]).total_seconds()
-        return AccountClaim(Claimed.BUSY, email_id, row["kind"], wait_seconds=wait)
-    if row["state"] in (State.PENDING, State.SENDING):  # out of attempts, the last ones killed
-        emails.filter(claimable).update(
-            state=State.FAILED, claim_expires_at=None, last_error="gave up: the last attempts did not finish"
+    for _ in range(3):
+        taken = emails.filter(claimable, attempts__lt=settings.ORDER_EMAIL_MAX_ATTEMPTS).update(
+            state=State.SENDING,
+            attempts=F("attempts") + 1,
+            claimed_at=Now(),
+            claimed_by=holder,
+            claim_expires_at=seconds_from_now(settings.ORDER_EMAIL_CLAIM_SECONDS),
         )
-        return AccountClaim(Claimed.EXHAUSTED, email_id, row["kind"])
-    return AccountClaim(Claimed.DONE, email_id, row["kind"])
+        if taken:
+            return AccountClaim(Claimed.TAKEN, email_id, emails.values_list("kind", flat=True).first(), holder)
+        refused = why_not_claimed(emails)
+        if refused is not None:
+            return AccountClaim(refused[0], email_id, "", wait_seconds=refused[1])
+    return AccountClaim(Claimed.BUSY, email_id, "", wait_seconds=1.0)

@@ -283,15 +283,15 @@ def claim(order_id, kind, *, task_id=None):
             cursor.execute(statement, params)
             if cursor.rowcount:
                 return Claim(Claimed.TAKEN, order_id, kind, holder)
-        refused = _why_not_claimed(order_id, kind)
+        refused = why_not_claimed(OrderEmail.objects.filter(order_id=order_id, kind=kind))
         if refused is not None:
             return Claim(refused[0], order_id, kind, wait_seconds=refused[1])
     return Claim(Claimed.BUSY, order_id, kind, wait_seconds=1.0)
 
 
-def _why_not_claimed(order_id, kind):
-    """(Claimed outcome, seconds to wait) for a refused claim; None when the email has just become claimable."""
-    emails = OrderEmail.objects.filter(order_id=order_id, kind=kind)
+def why_not_claimed(emails):
+    """(Claimed outcome, seconds to wait) for a refused claim on the one row `emails` selects (an order's
+    email, or any row with the outbox's fields: accounts.outbox); None when it has just become claimable."""
     row = emails.annotate(now=Now()).values("state", "attempts", "claim_expires_at", "now").first()
     if row is None:
         return Claimed.MISSING, 0.0

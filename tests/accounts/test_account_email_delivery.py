@@ -9,6 +9,7 @@ from celery.exceptions import Retry
 from django.core import mail
 from django.core.management import call_command
 
+from accounts import outbox
 from accounts.models import AccountEmail
 from accounts.tasks import send_account_email
 from orders.mail import OutcomeUnknown, Sending
@@ -68,3 +69,35 @@ def test_an_email_kind_the_worker_cannot_make_is_refused_not_sent_in_the_request
     with pytest.raises(ImproperlyConfigured, match="login_code"):
         ShopAccountAdapter().send_mail("account/email/login_code", "x@example.com", {"code": "123456"})
     assert not AccountEmail.objects.exists() and mail.outbox == []
+
+
+def test_a_claim_refused_while_another_worker_held_it_does_not_fail_an_email_with_attempts_left(db):
+    """The holder lets go between the refused UPDATE and the look at why: the email is claimable again, with
+    attempts left, so it is claimed (the order outbox's rule), never given up."""
+    from django.db.models import QuerySet
+
+    from orders.outbox import Claimed, seconds_from_now
+
+    email = AccountEmail.objects.create(
+        kind="unknown_account",
+        to="x@example.com",
+        attempts=1,
+        state="sending",
+        claimed_by="A",
+        claim_expires_at=seconds_from_now(60),
+    )
+    real_update = QuerySet.update
+    refused = []
+
+    def update(queryset, **values):
+        changed = real_update(queryset, **values)
+        if not refused:  # the claim's UPDATE, refused: A holds it; A now releases it after a failed try
+            refused.append(changed)
+            real_update(AccountEmail.objects.filter(id=email.id), state="pending", claim_expires_at=None)
+        return changed
+
+    with patch.object(QuerySet, "update", update):
+        held = outbox.claim(email.id)
+    email.refresh_from_db()
+    assert refused == [0]
+    assert (held.outcome, email.state, email.attempts) == (Claimed.TAKEN, "sending", 2), email.last_error
