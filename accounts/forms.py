@@ -1,4 +1,6 @@
+from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
+from django.contrib.auth import get_user_model
 
 from orders.forms import AddressForm as DeliveryAddressForm
 
@@ -13,3 +15,13 @@ class AddressForm(DeliveryAddressForm):
 
     class Meta(DeliveryAddressForm.Meta):
         model = Address
+
+
+class SignupForm(AllauthSignupForm):
+    """allauth's sign-up, as slow for an address that has an account as for a new one: allauth hashes the
+    password only for a new account, and the half second that takes would tell which addresses have one."""
+
+    def try_save(self, request):
+        if self.account_already_exists:
+            get_user_model()().set_password(self.cleaned_data.get("password1"))  # thrown away, as allauth's login does
+        return super().try_save(request)

@@ -183,6 +183,7 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_PREVENT_ENUMERATION = True  # the same answer for a known and an unknown address
+ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}  # ... in the same time too
 ACCOUNT_EMAIL_CONFIRMATION_HMAC = True  # a key the worker can make again: nothing secret is stored
 ACCOUNT_EMAIL_NOTIFICATIONS = False
 # allauth's limits on log-in, sign-up and reset, counted in the cache: its defaults (docs/settings.md), or off.

@@ -3,6 +3,7 @@ account outbox's once-only sending, in-process; the real worker is in tests/brok
 
 from datetime import timedelta
 from decimal import Decimal
+from unittest.mock import patch
 from urllib.parse import urlsplit
 
 import pytest
@@ -147,6 +148,20 @@ def test_sign_up_answers_the_same_for_a_known_and_an_unknown_address(db, send_on
     assert kinds == {"ada@example.com": "account_already_exists", "bob@example.com": "email_confirmation_signup"}
     assert len(mail.outbox) == 2
     assert get_user_model().objects.filter(email="ada@example.com").count() == 1
+
+
+def test_sign_up_hashes_a_password_as_often_for_a_known_address_as_for_a_new_one(db, send_on_commit):
+    """The time a sign-up takes is nearly all the password's hashing (PBKDF2: half a second here): one
+    skipped for a known address would tell, by the clock, that it has an account."""
+    from django.contrib.auth import base_user  # set_password hashes with the make_password it imported
+
+    make_customer("ada@example.com")
+    hashed = {}
+    for address in ["ada@example.com", "bob@example.com"]:
+        with patch.object(base_user, "make_password", wraps=base_user.make_password) as make_password:
+            sign_up(send_on_commit, Client(), address)
+        hashed[address] = make_password.call_count
+    assert hashed["ada@example.com"] == hashed["bob@example.com"] == 1, hashed
 
 
 def test_a_reset_answers_the_same_for_a_known_and_an_unknown_address(db, send_on_commit):
