@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
 
-from orders.countries import default_country, shipping_countries
+from orders.countries import default_country, known_countries
 from orders.models import OrderEmail
 
 
@@ -51,7 +51,7 @@ class Address(models.Model):
     address_line2 = models.CharField("address line 2", max_length=250, blank=True)
     postal_code = models.CharField(max_length=20)
     city = models.CharField(max_length=100)
-    country = models.CharField(max_length=2, choices=shipping_countries, default=default_country)  # ISO 3166-1
+    country = models.CharField(max_length=2, choices=known_countries, default=default_country)  # ISO 3166-1
     phone = models.CharField(max_length=30, blank=True)
     is_default = models.BooleanField("default address", default=False)
 

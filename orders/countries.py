@@ -47,9 +47,15 @@ KNOWN = {
 }
 
 
+def known_countries():
+    """(code, name) of every country in the table: the choices of a stored address (Order.country), which
+    outlive a change to SHOP_SHIPPING_COUNTRIES; the forms a shopper fills offer shipping_countries()."""
+    return sorted(((country.code, country.name) for country in KNOWN.values()), key=lambda choice: choice[1])
+
+
 def shipping_countries():
-    """(code, name) of each country the shop ships to, as SHOP_SHIPPING_COUNTRIES lists them: Order.country's
-    choices (a callable, so a changed setting needs no migration)."""
+    """(code, name) of each country the shop ships to, as SHOP_SHIPPING_COUNTRIES lists them: what the
+    checkout and saved-address forms offer."""
     return [(code, KNOWN[code].name) for code in settings.SHOP_SHIPPING_COUNTRIES if code in KNOWN]
 
 

@@ -5,12 +5,17 @@ from django.core.exceptions import ValidationError
 
 from core.forms import RENDERER
 
-from .countries import KNOWN, clean_postal_code, default_country
+from .countries import KNOWN, clean_postal_code, default_country, shipping_countries
 from .models import Order
 
-# The parts of a web or email address: an order's name and address are printed on pages, invoices and in
-# emails the shop sends in its own name, so they must not carry a link for someone else's message.
-LINK = re.compile(r"://|\bwww\.|@|\b[a-z0-9-]+\.[a-z]{2,}/", re.IGNORECASE)
+# What mail clients turn into a link: a scheme, "www.", "@", a path after a domain, or a name ending in a
+# common top-level domain ("bit.ly", "prize.com"). An order's name and address are printed on pages, invoices
+# and in emails the shop sends in its own name, so they must carry no link for someone else's message. Any
+# domain would also refuse "St.Peter": the list takes the domains spam uses, and lets such names through.
+TLDS = "com|net|org|info|biz|io|ly|me|co|cc|tk|app|xyz|top|site|online|shop|link|click|eu|de|at|ch|uk|us|ru|cn"
+LINK = re.compile(
+    rf"://|\bwww\.|@|\b[a-z0-9-]+\.[a-z]{{2,}}/|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:{TLDS})\b", re.IGNORECASE
+)
 PHONE = re.compile(r"\+?[0-9 ()./-]+")
 PHONE_DIGITS = range(6, 16)  # E.164 allows 15 digits; fewer than 6 is no reachable number
 
@@ -67,6 +72,8 @@ class AddressForm(forms.ModelForm):
         # A form posted without the field (a script older than it) is for the first country, as the page's
         # preselected choice would be; an empty choice is refused in clean_country.
         self.fields["country"].required = False
+        # Offered: where the shop ships now. Stored orders may name a country dropped since (the model's choices).
+        self.fields["country"].choices = shipping_countries()
 
     def clean_country(self):
         if "country" not in self.data:

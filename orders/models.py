@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models.functions import Now, Upper
 from django.urls import reverse
 
-from .countries import country_name, default_country, shipping_countries
+from .countries import country_name, default_country, known_countries
 from .emails import kind_choices
 from .numbers import new_number
 
@@ -44,7 +44,7 @@ class Order(models.Model):
     address_line2 = models.CharField("address line 2", max_length=250, blank=True)
     postal_code = models.CharField(max_length=20)
     city = models.CharField(max_length=100)
-    country = models.CharField(max_length=2, choices=shipping_countries, default=default_country)  # ISO 3166-1
+    country = models.CharField(max_length=2, choices=known_countries, default=default_country)  # ISO 3166-1
     phone = models.CharField(max_length=30, blank=True)
     # The shopper's account when they were logged in at checkout; guest orders have none (accounts/).
     customer = models.ForeignKey(

@@ -77,7 +77,7 @@ class Migration(migrations.Migration):
                 (
                     "country",
                     models.CharField(
-                        choices=orders.countries.shipping_countries,
+                        choices=orders.countries.known_countries,
                         default=orders.countries.default_country,
                         max_length=2,
                     ),

@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
             model_name="order",
             name="country",
             field=models.CharField(
-                choices=orders.countries.shipping_countries, default=orders.countries.default_country, max_length=2
+                choices=orders.countries.known_countries, default=orders.countries.default_country, max_length=2
             ),
         ),
         migrations.AddField(

@@ -414,3 +414,25 @@ def test_the_resend_button_sends_this_orders_email_again(admin_client, make_orde
     assert order.emails.get().state == "pending"
     delay.assert_called_once_with(order.id)
     assert f"Sending the order confirmation of order {order.number} again" in followed.content.decode()
+
+
+def test_an_order_to_a_country_no_longer_shipped_to_can_still_be_edited(admin_client, make_order, settings):
+    order = make_order(country="FR", postal_code="75001", emails={"confirmation": {}})
+    settings.SHOP_SHIPPING_COUNTRIES = ["DE", "AT"]  # France dropped since the order was placed
+    form = {
+        "status": "pending",
+        **{field: getattr(order, field) for field in ("first_name", "last_name", "email", "address", "postal_code")},
+        "city": "Paris",
+        "country": "FR",
+        "items-TOTAL_FORMS": "1",
+        "items-INITIAL_FORMS": "1",
+        "items-MIN_NUM_FORMS": "0",
+        "items-MAX_NUM_FORMS": "1000",
+        "items-0-id": str(order.items.get().id),
+        "items-0-order": str(order.id),
+        **NO_EMAIL_ROWS,
+    }
+    response = admin_client.post(reverse("admin:orders_order_change", args=[order.id]), form)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    order.refresh_from_db()
+    assert (order.country, order.city) == ("FR", "Paris")

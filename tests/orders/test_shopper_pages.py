@@ -13,8 +13,10 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 
 from orders import outbox
+from orders.forms import OrderCreateForm
 from orders.models import Order, OrderItem
 from orders.tasks import order_created, order_shipped
+from testkit.outbox import CUSTOMER
 
 PHISHING = {  # issue 13: the shop's email used as a relay for someone else's message (and link)
     "first_name": "Refund team",
@@ -159,6 +161,24 @@ def test_the_checkout_refuses_web_and_email_addresses_in_the_name_and_address(cl
     page = text(response)
     for field in ("first name", "street and house number", "address line 2"):
         assert f"Write your {field} without web or email addresses" in page, page
+
+
+@pytest.mark.parametrize(
+    ("field", "typed"),
+    [
+        ("first_name", "Win at evil-prize.com"),  # mail clients link a bare domain, no scheme or slash needed
+        ("address_line2", "claim refund: paypal-help.net?id=1"),
+        ("city", "bit.ly"),
+    ],
+)
+def test_a_bare_domain_in_a_typed_field_is_refused(field, typed):
+    form = OrderCreateForm({**CUSTOMER, field: typed})
+    assert not form.is_valid() and "without web or email addresses" in str(form.errors[field])
+
+
+@pytest.mark.parametrize("typed", ["St.Peter-Str. 5", "Hauptstr. 1", "c/o A.Smith", "Rue de la Paix 3"])
+def test_abbreviations_in_an_address_are_not_taken_for_links(typed):
+    assert OrderCreateForm({**CUSTOMER, "address": typed}).is_valid()
 
 
 def test_every_order_email_greets_by_name_and_repeats_the_address_linking_only_to_the_shop(order, mailoutbox):
