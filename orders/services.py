@@ -28,6 +28,7 @@ CUSTOMER_FIELDS = (
     "country",
     "phone",
 )
+OPTIONAL_FIELDS = ("address_line2", "country", "phone")  # a caller may leave these out: the model's defaults
 NUMBER_DRAWS = 3  # placements tried before a taken order number (or any integrity error) fails the order
 Status = Order.Status
 
@@ -109,8 +110,8 @@ def _create_order(customer, quantities, idempotency_key, prices_seen, max_per_ma
         shipping_cost=shipping,
         total=subtotal + shipping,
         customer=customer_account,
-        # A field left out (a caller older than it) takes the model's default.
-        **{field: customer[field] for field in CUSTOMER_FIELDS if field in customer},
+        # An optional field left out (a caller older than it) takes the model's default; the others must be given.
+        **{field: customer[field] for field in CUSTOMER_FIELDS if field in customer or field not in OPTIONAL_FIELDS},
     )
     # In hand for the thank-you page (as emails.load_order gives them): the page needs no query of its own.
     order.loaded_items = OrderItem.objects.bulk_create(
