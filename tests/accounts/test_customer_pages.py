@@ -193,3 +193,13 @@ def test_a_saved_address_follows_the_checkouts_rules_so_the_checkout_accepts_it(
     assert not Address.objects.exists()
     ada_client.post(reverse("accounts:address_add"), {**ADDRESS, "country": "NL", "postal_code": "1011ab"})
     assert Address.objects.get().postal_code == "1011 AB"  # written as the checkout writes it
+
+
+def test_an_order_waiting_for_its_payment_offers_paying_it_not_reordering(ada, ada_client, make_product, customer):
+    pending = order_for(customer, [make_product(stock=5)], email="x@example.com", account=ada)
+    shipped = order_for(customer, [make_product(stock=5)], email="x@example.com", account=ada)
+    Order.objects.filter(id=shipped.id).update(status=Order.Status.SHIPPED)
+    html = ada_client.get(reverse("accounts:orders")).content.decode()
+    assert f'href="{pending.get_absolute_url()}" aria-label="Pay for order {pending.number}"' in html
+    assert f"Reorder the items of order {pending.number}" not in html
+    assert f"Reorder the items of order {shipped.number}" in html and f"Pay for order {shipped.number}" not in html

@@ -97,7 +97,13 @@ def test_a_customer_orders_then_finds_the_order_in_the_history_and_reorders(brow
         row = page.get_by_role("row", name=re.compile(order.number))
         expect(row).to_contain_text("Pending payment")
         expect(row).to_contain_text("€25.40")
+        # Waiting for its payment: the row leads to paying it, not to a second order.
+        pay = row.get_by_role("link", name=f"Pay for order {order.number}")
+        expect(pay).to_have_attribute("href", order.get_absolute_url())
+        expect(row.get_by_role("button", name=re.compile("Reorder"))).to_have_count(0)
         screens.shot("history")
+        Order.objects.filter(id=order.id).update(status=Order.Status.SHIPPED)  # paid and sent since
+        page.reload()
         row.get_by_role("button", name=re.compile("Reorder")).click()
         expect(h1).to_have_text("Your cart")
         expect(page.locator(".messages")).to_contain_text("Added to your cart: Teapot")
