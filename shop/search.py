@@ -1,6 +1,8 @@
 """Finding products: full-text search with weights on PostgreSQL, a plain substring search elsewhere (SQLite), and
 the sort orders of the catalog pages."""
 
+import re
+
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, SearchVectorField
 from django.db import connection
@@ -61,7 +63,7 @@ def find(products, words, sort):
 def _matching(products, words, *, by_relevance):
     """PostgreSQL: the stored weighted vector (Product.search_vector, GIN-indexed) against a web-search style query
     (quotes for phrases, "or", "-" to exclude: any input is valid). Elsewhere: every word is found in the name or
-    the description, ignoring case (ASCII only on SQLite), and products whose name has every word come first.
+    the description at the start of a word, ignoring case, and products whose name has every word come first.
     """
     if full_text():
         query = SearchQuery(words, search_type="websearch", config=CONFIG)
@@ -69,11 +71,14 @@ def _matching(products, words, *, by_relevance):
         if by_relevance:
             products = products.annotate(rank=SearchRank(F("search_vector"), query)).order_by("-rank", "name", "id")
         return products
-    terms = words.split()[:FALLBACK_MAX_WORDS]
-    for term in terms:
-        products = products.filter(Q(name__icontains=term) | Q(description__icontains=term))
-    if by_relevance:
-        in_name = Q(*(Q(name__icontains=term) for term in terms))
+    # Words as the shopper typed them, quotes and a leading "-" or "+" aside, each found where a word starts
+    # ("tea" finds "teapot", not "steady"): (^|\W) means that in Python's regexes (SQLite) and PostgreSQL's.
+    terms = [term.lstrip("-+") for term in re.findall(r"[^\s\"']+", words)][:FALLBACK_MAX_WORDS]
+    starts = [rf"(^|\W){re.escape(term)}" for term in terms if term]
+    for start in starts:
+        products = products.filter(Q(name__iregex=start) | Q(description__iregex=start))
+    if by_relevance and starts:
+        in_name = Q(*(Q(name__iregex=start) for start in starts))
         products = products.annotate(
             name_match=Case(When(in_name, then=Value(0)), default=Value(1), output_field=IntegerField())
         ).order_by("name_match", "name", "id")

@@ -65,7 +65,20 @@ def test_the_fallback_wants_every_word_and_puts_name_matches_first(client, make_
     with patch.object(search, "full_text", return_value=False):
         assert names(client.get(LIST, {"q": "tea green"})) == ["Green tea", "Mug"]
         assert names(client.get(LIST, {"q": "TEA"})) == ["Green tea", "Tea towel", "Mug"]
-        assert names(client.get(LIST, {"q": "100%"})) == []  # LIKE's wildcards are taken literally
+        assert names(client.get(LIST, {"q": "100%"})) == []  # wildcards and regex characters are taken literally
+        assert names(client.get(LIST, {"q": "(tea"})) == []
+
+
+def test_the_fallback_finds_words_by_their_start_and_reads_quotes_as_a_shopper_means_them(client, make_product):
+    make_product(name="Dripper", description="A steady pour.")
+    make_product(name="Teapot", description="Glass.")
+    make_product(name="Glass cups", description="Two.")
+    make_product(name="Grüner Tee", description="Lose.")
+    with patch.object(search, "full_text", return_value=False):
+        assert names(client.get(LIST, {"q": "tea"})) == ["Teapot"]  # not "steady"
+        assert names(client.get(LIST, {"q": '"glass cups"'})) == ["Glass cups"]
+        assert names(client.get(LIST, {"q": "cups -"})) == ["Glass cups"]
+        assert names(client.get(LIST, {"q": "GRÜNER"})) == ["Grüner Tee"]  # not only ASCII folds its case
 
 
 @pytest.mark.parametrize(
