@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
-from cart.cart import Cart, CartError, check_quantity
+from cart.cart import Cart
 from core.ratelimit import limit_posts
 
 from . import pages
@@ -63,8 +63,9 @@ def order_create(request):
                 earlier = _order_for_resubmitted_form(request)
                 if earlier is not None:  # this form's order exists (a retry after an error page): show it
                     return _thank_you(request, earlier)
-                form.add_error(None, str(error))
                 cart_problems = _synced_cart_problems(request, cart)  # the cart as the catalog is now
+                if not cart_problems:  # else the cart's box says what is wrong, once
+                    form.add_error(None, str(error))
             else:
                 _spend_key(request, form.cleaned_data["idempotency_key"])
                 cart.clear()
@@ -80,19 +81,15 @@ def order_create(request):
 
 
 def _synced_cart_problems(request, cart):
-    """Bring the cart in line with the catalog (its notices become messages); what keeps it from being
-    ordered as it is now, by the cart's own stock check: the checkout then offers no "Place order"."""
+    """Bring the cart in line with the catalog (what it dropped or repriced becomes a message); what keeps it
+    from being ordered as it is now, each said once, in the checkout's box: the checkout then offers no
+    "Place order". The stale lines are the cart's own check (cart.cart.Cart.stale_lines)."""
     before = cart.quantities()
-    for notice in cart.sync():
+    for notice in cart.sync(report_stale=False):
         messages.warning(request, notice)
-    problems = []
+    problems = [f"“{line.product.name}”: {line.problem.lower()}." for line in cart.stale_lines()]
     if cart.quantities().keys() != before.keys() and cart:
         problems.append("Something in your cart is no longer sold and was removed: check what is left.")
-    for line in cart.lines:
-        try:
-            check_quantity(line.product, line.quantity)
-        except CartError as error:
-            problems.append(str(error))
     return problems
 
 

@@ -78,7 +78,7 @@ def test_shopper_fills_the_address_and_places_one_order_with_a_double_click(
         # Someone else bought all but one teapot: the checkout says so and offers no "Place order".
         Product.objects.filter(id=catalog["teapot"].id).update(stock=1)
         page.get_by_role("link", name="Checkout").click()
-        expect(page.locator(".stale-cart")).to_contain_text("Only 1 of “Teapot” left in stock.")
+        expect(page.locator(".stale-cart")).to_contain_text("“Teapot”: only 1 left.")
         expect(page.get_by_role("button", name="Place order")).to_have_count(0)
         assert_accessible(page, f"checkout of a cart that cannot be ordered at {width} px")
         Product.objects.filter(id=catalog["teapot"].id).update(stock=5)

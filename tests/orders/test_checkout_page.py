@@ -207,8 +207,19 @@ def test_a_cart_asking_for_more_than_the_stock_is_not_offered_place_order_but_se
     assert "Place order" not in html
     alert = re.search(r'<div class="alert-box stale-cart" role="alert"[^>]*>(.*?)</div>', html, re.S)
     assert alert, html
-    assert "Only 1 of “Blue mug” left in stock." in unescape(alert.group(1))
+    assert "“Blue mug”: only 1 left." in unescape(alert.group(1))
     assert f'href="{reverse("cart:cart_detail")}"' in alert.group(1)
+
+
+def test_a_line_sold_out_while_the_form_was_filled_is_said_once_not_in_every_box(client, in_cart, customer):
+    """A shopper's review: a banner, the error summary, the cart's box and a line under the form each said it,
+    in three wordings. The cart's box says it; the page has one alert."""
+    Product.objects.filter(id=in_cart.id).update(stock=0)
+    response = client.post(CHECKOUT, customer)
+    page = unescape(response.content.decode())
+    assert response.status_code == 400 and not Order.objects.exists()
+    assert page.count("Blue mug”: sold out") == 1 and page.count('role="alert"') == 1, page
+    assert "not available at the moment" not in page and '<li class="warning">' not in page
 
 
 def test_a_cart_whose_product_is_gone_is_not_offered_place_order_at_once(client, in_cart, make_product):
