@@ -110,7 +110,11 @@ def test_the_email_and_password_pages_speak_the_shops_words(db):
     assert "<h1>Email addresses</h1>" in email and "Make primary" in email
     password = client.get(reverse("account_change_password")).content.decode()
     assert "New password (again)" in password
-    for page in (email, password):
+    again = client.get(reverse("account_reauthenticate")).content.decode()
+    assert "<h1>Enter your password again</h1>" in again
+    reset = client.get(reverse("account_reset_password")).content.decode()
+    assert "You are already logged in as ada@example.com." in reset
+    for page in (email, password, again, reset):
         assert not ALLAUTHS_WORDS.search(page)
 
 
