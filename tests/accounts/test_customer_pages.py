@@ -200,6 +200,6 @@ def test_an_order_waiting_for_its_payment_offers_paying_it_not_reordering(ada, a
     shipped = order_for(customer, [make_product(stock=5)], email="x@example.com", account=ada)
     Order.objects.filter(id=shipped.id).update(status=Order.Status.SHIPPED)
     html = ada_client.get(reverse("accounts:orders")).content.decode()
-    assert f'href="{pending.get_absolute_url()}" aria-label="Pay for order {pending.number}"' in html
+    assert f'href="{pending.get_absolute_url()}" aria-label="Pay now for order {pending.number}"' in html
     assert f"Reorder the items of order {pending.number}" not in html
-    assert f"Reorder the items of order {shipped.number}" in html and f"Pay for order {shipped.number}" not in html
+    assert f"Reorder the items of order {shipped.number}" in html and f"Pay now for order {shipped.number}" not in html

@@ -102,7 +102,7 @@ def test_a_customer_orders_then_finds_the_order_in_the_history_and_reorders(brow
         expect(row).to_contain_text("Pending payment")
         expect(row).to_contain_text("€25.40")
         # Waiting for its payment: the row leads to paying it, not to a second order.
-        pay = row.get_by_role("link", name=f"Pay for order {order.number}")
+        pay = row.get_by_role("link", name=f"Pay now for order {order.number}")
         expect(pay).to_have_attribute("href", order.get_absolute_url())
         expect(row.get_by_role("button", name=re.compile("Reorder"))).to_have_count(0)
         screens.shot("history")
