@@ -13,7 +13,7 @@ from orders.models import Order, OrderEmail, OrderItem
 from testkit.browser import DESKTOP, assert_accessible, browsing
 
 # admin pages in a browser: run once, on PostgreSQL
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.any_database, pytest.mark.browser]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.any_database, pytest.mark.sqlite_pass]
 
 PASSWORD = "a long admin passphrase"
 # As long as the form lets through: 50-character names and a 254-character email address; and the widest

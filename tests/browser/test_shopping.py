@@ -34,7 +34,7 @@ from testkit.photos import photo_jpeg
 from testkit.waiting import wait_for
 
 # the live server and the worker see committed rows only; pages in a browser: run once, on PostgreSQL
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.any_database, pytest.mark.browser]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.any_database, pytest.mark.sqlite_pass]
 
 HEADER_BACKGROUND = "rgb(31, 41, 51)"  # --header-bg in static/css/base.css
 
