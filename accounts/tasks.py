@@ -3,16 +3,15 @@ how it went (as orders.tasks.deliver does for an order's). Only the row's id tra
 
 import logging
 import random
-import time
 
 from celery import shared_task
 from celery.exceptions import Reject
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError
 
 from orders.mail import OutcomeUnknown, Sending, is_permanent
 from orders.outbox import Claimed
-from orders.tasks import Delivery, retry_delay
+from orders.tasks import Delivery, record_outcome, retry_delay
 
 from . import emails, outbox
 from .models import AccountEmail
@@ -43,13 +42,13 @@ def send_account_email(self, email_id):
         try:
             sending.send()
         except OutcomeUnknown as error:
-            _record(held.mark_unconfirmed, str(error))
+            record_outcome(held.mark_unconfirmed, str(error))
             logger.warning("account email %s may have been delivered; not sent again by itself", email_id)
             return Delivery.UNCONFIRMED
         except Exception as error:  # noqa: BLE001  (before the message was handed over: retry)
             return _failed_attempt(self, held, error)
         else:
-            if not _record(held.mark_sent):
+            if not record_outcome(held.mark_sent):
                 logger.warning("account email %s sent after its claim had lapsed", email_id)
             logger.info("account email %s (%s) sent", email_id, held.kind)
             return Delivery.SENT
@@ -81,12 +80,12 @@ def _not_taken(task, held):
 
 def _failed_attempt(task, held, error):
     """An attempt failed before the message was handed over: fail for good, or retry after the backoff."""
-    attempt = _record(held.attempts_started)
+    attempt = record_outcome(held.attempts_started)
     if is_permanent(error) or attempt >= settings.ORDER_EMAIL_MAX_ATTEMPTS:
-        _record(held.mark_failed, f"{type(error).__name__}: {error}")
+        record_outcome(held.mark_failed, f"{type(error).__name__}: {error}")
         logger.error("account email %s FAILED after %s attempt(s) (%s)", held.order_id, attempt, type(error).__name__)
         return Delivery.FAILED
-    _record(held.release, f"{type(error).__name__}: {error}")
+    record_outcome(held.release, f"{type(error).__name__}: {error}")
     _retry(task, held.order_id, retry_delay(attempt), error)
 
 
@@ -98,15 +97,3 @@ def _retry(task, email_id, countdown, error=None):
     except Reject:
         outbox.mark_due(email_id)
         raise
-
-
-def _record(outcome, *args):
-    """Write an attempt's outcome, riding out a short database outage: the email has been handled already."""
-    for pause in (1, 2, 4, None):
-        try:
-            return outcome(*args)
-        except DatabaseError:
-            if pause is None:
-                raise
-            time.sleep(pause)
-            close_old_connections()

@@ -120,7 +120,7 @@ def deliver(task, order_id, kind):
         try:
             sending.send()
         except OutcomeUnknown as error:
-            _record(held.mark_unconfirmed, str(error))
+            record_outcome(held.mark_unconfirmed, str(error))
             logger.warning(
                 "order %s: %s email may have been delivered (the mail server took it but never answered); "
                 "not sent again unless an operator resends it",
@@ -131,7 +131,7 @@ def deliver(task, order_id, kind):
         except Exception as error:  # noqa: BLE001  (anything before the message was handed over: retry)
             return _failed_attempt(task, held, error)
         else:
-            if not _record(held.mark_sent):
+            if not record_outcome(held.mark_sent):
                 logger.warning("order %s: %s email sent after its claim had lapsed", order_id, kind.name)
             logger.info("order %s: %s email sent", order_id, kind.name)
             return Delivery.SENT
@@ -182,15 +182,15 @@ def _failed_attempt(task, held, error):
     """An attempt failed before the message was handed over: fail for good, or retry after the backoff."""
     order_id, kind = held.order_id, held.kind
     description = f"{type(error).__name__}: {error}"
-    attempt = _record(held.attempts_started)
+    attempt = record_outcome(held.attempts_started)
     if is_permanent(error) or attempt >= settings.ORDER_EMAIL_MAX_ATTEMPTS:
-        _record(held.mark_failed, description)
+        record_outcome(held.mark_failed, description)
         # Only the type reaches the log: SMTP errors can quote the customer's address.
         logger.error(
             "order %s: %s email FAILED after %s attempt(s) (%s)", order_id, kind, attempt, type(error).__name__
         )
         return Delivery.FAILED
-    _record(held.release, description)
+    record_outcome(held.release, description)
     wait = retry_delay(attempt)
     logger.warning(
         "order %s: %s email attempt %s failed (%s), retrying in %.1f s",
@@ -231,7 +231,7 @@ def _retry(task, order_id, kind, countdown):
         raise
 
 
-def _record(outcome, *args):
+def record_outcome(outcome, *args):
     """Write an attempt's outcome, riding out a short database outage: the email has been handled already."""
     for pause in (1, 2, 4, None):
         try:

@@ -376,5 +376,5 @@ def test_recording_an_email_sent_survives_a_connection_the_database_dropped(orde
     held = outbox.claim(order.id, "confirmation")
     assert held.outcome is Claimed.TAKEN
     connection.connection.close()  # the server went away under this process's connection
-    assert tasks._record(held.mark_sent) is True
+    assert tasks.record_outcome(held.mark_sent) is True
     assert email_of(order).state == "sent"
