@@ -62,13 +62,15 @@ class Order(models.Model):
     # The money, fixed when the order is placed (shop.money): the goods, shipping, and what is charged.
     subtotal = models.DecimalField(max_digits=12, decimal_places=2, default=0, editable=False)
     shipping_cost = models.DecimalField(max_digits=10, decimal_places=2, default=0, editable=False)
+    # The columns below have database defaults, so that rows written by code older than them (during a rolling
+    # deploy, or bulk SQL) still insert.
     # A coupon's reduction of the goods, fixed at checkout with the code as typed (coupons/); 0 without one.
-    discount = models.DecimalField(max_digits=12, decimal_places=2, default=0, editable=False)
-    coupon_code = models.CharField(max_length=40, blank=True, editable=False)
+    discount = models.DecimalField(max_digits=12, decimal_places=2, default=0, db_default=0, editable=False)
+    coupon_code = models.CharField(max_length=40, blank=True, default="", db_default="", editable=False)
     total = models.DecimalField(max_digits=12, decimal_places=2, default=0, editable=False)
     # Filled when the order is shipped: who carries the parcel, and its number with them.
-    carrier = models.CharField(max_length=30, blank=True)
-    tracking_number = models.CharField(max_length=60, blank=True)
+    carrier = models.CharField(max_length=30, blank=True, default="", db_default="")
+    tracking_number = models.CharField(max_length=60, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created", "-id"]
