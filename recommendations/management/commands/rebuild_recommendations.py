@@ -14,5 +14,5 @@ class Command(BaseCommand):
         try:
             orders, products = services.rebuild()
         except store.RedisUnavailable as error:
-            raise CommandError(f"Redis did not answer ({error}); nothing was replaced.")
+            raise CommandError(f"Redis did not answer ({error}): the rebuild stopped. Run it again once Redis is back.")
         self.stdout.write(f"Counted {orders} paid order(s): {products} product(s) have products bought with them.")
