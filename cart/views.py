@@ -9,6 +9,7 @@ from core.ratelimit import limit_posts
 from shop.lookups import available_product
 from shop.models import Product
 
+from . import pages
 from .cart import Cart, CartError, CartLine, quantity_limit
 from .forms import CartAddProductForm, CartLineForm
 
@@ -105,4 +106,9 @@ def cart_detail(request):
             described_by=problem_id if problem else None,
         )
         rows.append(CartRow(line, form, problem, problem_id))
-    return render(request, "cart/detail.html", {"cart": cart, "rows": rows, "stale_lines": cart.stale_lines()})
+    sections = pages.sections(request, cart) if rows else []
+    return render(
+        request,
+        "cart/detail.html",
+        {"cart": cart, "rows": rows, "stale_lines": cart.stale_lines(), "sections": sections},
+    )

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -94,6 +95,7 @@ INSTALLED_APPS = [
     "cart.apps.CartConfig",
     "orders.apps.OrdersConfig",
     "payments.apps.PaymentsConfig",
+    "recommendations.apps.RecommendationsConfig",
     "allauth",
     "allauth.account",
     "accounts.apps.AccountsConfig",
@@ -300,6 +302,18 @@ PAYMENT_OFFLINE_WEBHOOK_SECRET = env("PAYMENT_OFFLINE_WEBHOOK_SECRET")  # empty:
 if PAYMENT_PROVIDER == "stripe":
     SECURE_CSP["form-action"].append("https://checkout.stripe.com")  # "Pay" redirects to Stripe's page
 
+# --- "Bought together" recommendations, kept in Redis (docs/recommendations.md) ---------------------------
+# Empty (no Redis cache either): nothing is learned, and pages show the category's best sellers.
+RECOMMENDATIONS_REDIS_URL = env("RECOMMENDATIONS_REDIS_URL") or (
+    CACHE_URL if CACHE_URL.startswith(("redis://", "rediss://")) else ""
+)
+RECOMMENDATIONS_KEY_PREFIX = env("RECOMMENDATIONS_KEY_PREFIX", "recs")
+# A page waits this long for Redis before it shows the best sellers instead; the worker waits longer.
+RECOMMENDATIONS_PAGE_TIMEOUT = env_float("RECOMMENDATIONS_PAGE_TIMEOUT", 0.05)
+RECOMMENDATIONS_WORKER_TIMEOUT = env_float("RECOMMENDATIONS_WORKER_TIMEOUT", 2.0)
+RECOMMENDATIONS_BEST_SELLERS_SECONDS = env_float("RECOMMENDATIONS_BEST_SELLERS_SECONDS", 300)
+RECOMMENDATIONS_REBUILD_HOUR = env_int("RECOMMENDATIONS_REBUILD_HOUR", 4)  # nightly, in TIME_ZONE
+
 # --- Email: the console in development; in production SMTP, a lost reply told apart from a refusal ---------
 EMAIL_BACKEND = env("EMAIL_BACKEND") or (
     "django.core.mail.backends.console.EmailBackend" if DEBUG else "orders.mail.SMTPBackend"
@@ -371,6 +385,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SESSION_CLEAR_EXPIRED_SECONDS,
         "options": {"expires": SESSION_CLEAR_EXPIRED_SECONDS},
     },
+    # Recounted from the database every night: repairs what a lost task or a paid order cancelled later left.
+    "rebuild-recommendations": {
+        "task": "recommendations.tasks.rebuild_recommendations",
+        "schedule": crontab(hour=RECOMMENDATIONS_REBUILD_HOUR, minute=17),
+        "options": {"expires": 3600},
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env("CELERY_BEAT_SCHEDULE_FILENAME") or str(BASE_DIR / "var" / "celerybeat-schedule")
 
@@ -398,5 +418,6 @@ LOGGING = {
         "orders": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "payments": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "accounts": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "recommendations": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
     },
 }

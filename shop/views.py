@@ -5,7 +5,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
-from . import search
+from . import pages, search
 from .forms import ProductSearchForm
 from .lookups import product_on_sale
 from .models import Category, Product
@@ -49,4 +49,5 @@ def product_detail(request, id, slug):
     product = product_on_sale(id, slug)
     if product is None:
         raise Http404("No product matches the given query.")
-    return render(request, "shop/product/detail.html", {"product": product})
+    sections = pages.product_sections(request, product)
+    return render(request, "shop/product/detail.html", {"product": product, "sections": sections})

@@ -5,13 +5,16 @@ queue is removed when the run ends."""
 
 import os
 import shutil
+import uuid
 import warnings
 from decimal import Decimal
 
 import pytest
+import redis
 from django.db import connection, connections
 
 from testkit.browser import CHROMIUM, CHROMIUM_ARGS
+from testkit.caches import TEST_REDIS_URL
 from testkit.database import database_url
 from testkit.processes import ShopProcesses, shop_environment
 from testkit.rabbit import RabbitNode, delete_queue_and_exchange
@@ -148,3 +151,20 @@ def browser(transactional_db, live_server, monkeypatch):
             # which the test's teardown never sees. Close them while they are still reachable, or they
             # stay open and PostgreSQL refuses to drop the test database ("being accessed by other users").
             connections.close_all()
+
+
+@pytest.fixture
+def recs(settings):
+    """The Redis that keeps recommendations: the suite's, under a key prefix of this test's own, emptied after."""
+    try:
+        redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is expected at {TEST_REDIS_URL} under CI")
+        pytest.skip(f"no Redis at {TEST_REDIS_URL}")
+    settings.RECOMMENDATIONS_REDIS_URL = TEST_REDIS_URL
+    settings.RECOMMENDATIONS_KEY_PREFIX = prefix = f"test-recs-{uuid.uuid4().hex[:8]}"
+    connection = redis.Redis.from_url(TEST_REDIS_URL)
+    yield connection
+    for key in connection.scan_iter(f"{prefix}:*"):
+        connection.delete(key)
