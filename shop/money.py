@@ -1,4 +1,4 @@
-"""Amounts of money: rounding, formatting, and what shipping costs. The one place for each."""
+"""Amounts of money: rounding, formatting, what shipping costs, and VAT rates. The one place for each."""
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -25,6 +25,16 @@ def format_money(amount, currency=None):
     number = f"{abs(value):,.2f}"  # as humanize's intcomma without localisation, at a tenth of the cost
     symbol = SYMBOLS.get(currency)
     return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {currency}"
+
+
+def vat_rate(vat_class="standard"):
+    """The VAT rate in percent for a product's VAT class ("standard" or "reduced"), from the settings."""
+    return settings.SHOP_VAT_REDUCED_RATE if vat_class == "reduced" else settings.SHOP_VAT_RATE
+
+
+def standard_vat_rate():
+    """The standard VAT rate in percent (SHOP_VAT_RATE): what an order line without a rate of its own gets."""
+    return vat_rate("standard")
 
 
 def shipping_cost(subtotal):
