@@ -32,6 +32,11 @@ def vat_rate(vat_class="standard"):
     return settings.SHOP_VAT_REDUCED_RATE if vat_class == "reduced" else settings.SHOP_VAT_RATE
 
 
+def format_rate(rate):
+    """'19%' for Decimal('19.00'), '5.5%' for Decimal('5.50'): a VAT rate as invoices print it."""
+    return f"{Decimal(rate).normalize():f}%"
+
+
 def standard_vat_rate():
     """The standard VAT rate in percent (SHOP_VAT_RATE): what an order line without a rate of its own gets."""
     return vat_rate("standard")
