@@ -278,9 +278,10 @@ DEMO_SELLER = {
     "address": "Musterstraße 1\n10115 Berlin\nGermany",
     "vat_id": "DE000000000",
 }
-SHOP_SELLER_NAME = env("SHOP_SELLER_NAME", DEMO_SELLER["name"])
-SHOP_SELLER_ADDRESS = env("SHOP_SELLER_ADDRESS", DEMO_SELLER["address"]).replace("\\n", "\n")  # "\n" splits lines
-SHOP_SELLER_VAT_ID = env("SHOP_SELLER_VAT_ID", DEMO_SELLER["vat_id"])
+# Unset or empty (compose passes unset variables as empty) gives the demo's.
+SHOP_SELLER_NAME = env("SHOP_SELLER_NAME") or DEMO_SELLER["name"]
+SHOP_SELLER_ADDRESS = (env("SHOP_SELLER_ADDRESS") or DEMO_SELLER["address"]).replace("\\n", "\n")  # "\n": a new line
+SHOP_SELLER_VAT_ID = env("SHOP_SELLER_VAT_ID") or DEMO_SELLER["vat_id"]
 SHOP_SELLER_REGISTRATION = env("SHOP_SELLER_REGISTRATION")  # optional: "Amtsgericht Berlin, HRB 12345", a director
 SHOP_DISPATCH_DAYS = env_int("SHOP_DISPATCH_DAYS", 2)
 # ISO 3166-1 alpha-2 codes the checkout offers, the first preselected (orders/countries.py knows them).

@@ -136,7 +136,8 @@ def test_the_invoice_email_carries_the_pdf_with_the_number_lines_and_total(paid,
     assert invoice_email(order.id) == "sent"
     [message] = mailoutbox
     assert message.to == ["ada@example.com"] and invoice.number in message.subject
-    assert f"Your invoice {invoice.number} is attached" in message.body and "Total paid: €45.90" in message.body
+    assert f"Your invoice {invoice.number} is attached" in message.body
+    assert "Total paid: €45.90 (incl. €7.33 VAT)" in message.body and "(incl. €7.33 VAT)" in message.alternatives[0][0]
     assert message.extra_headers["Message-ID"].startswith(f"<order-{order.id}-invoice.")
     [(filename, data, mimetype)] = message.attachments
     assert (filename, mimetype) == (f"invoice-{invoice.number}.pdf", "application/pdf") and data.startswith(b"%PDF")
