@@ -38,7 +38,9 @@ class Product(models.Model):
     # upload, on save (see shop.images).
     image_renditions = models.JSONField(default=list, blank=True, editable=False)
     price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
-    vat_class = models.CharField("VAT", max_length=10, choices=VatClass.choices, default=VatClass.STANDARD)
+    vat_class = models.CharField(  # a database default too: older code (a rolling deploy) still inserts
+        "VAT", max_length=10, choices=VatClass.choices, default=VatClass.STANDARD, db_default=VatClass.STANDARD
+    )
     available = models.BooleanField(default=True)
     # The units on hand: the sum of the product's stock movements, changed only with one (see shop.stock).
     stock = models.PositiveIntegerField(default=0)
