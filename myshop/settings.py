@@ -269,6 +269,22 @@ SHOP_SHIPPING_COST = env_decimal("SHOP_SHIPPING_COST", "4.90")
 _free_shipping_from = env("SHOP_FREE_SHIPPING_FROM", "50.00")
 SHOP_FREE_SHIPPING_FROM = Decimal(_free_shipping_from) if _free_shipping_from else None  # empty: never free
 SHOP_PRICES_INCLUDE_VAT = env_bool("SHOP_PRICES_INCLUDE_VAT", True)
+# VAT in percent (docs/invoices.md): the standard rate, and the reduced one products may be set to. Germany's by
+# default, the shop's country (EUR, Europe/Berlin). Each order line keeps the rate it was sold at.
+SHOP_VAT_RATE = env_decimal("SHOP_VAT_RATE", "19")
+SHOP_VAT_REDUCED_RATE = env_decimal("SHOP_VAT_REDUCED_RATE", "7")
+# The seller as invoices name it. The defaults are a plainly fake demo company (a VAT ID of zeros), so a demo
+# invoice cannot pass for a real one; `check --deploy` warns until they are set (payments.W002).
+DEMO_SELLER = {
+    "name": "myshop Demo GmbH (not a real company)",
+    "address": "Musterstraße 1\n10115 Berlin\nGermany",
+    "vat_id": "DE000000000",
+}
+# Unset or empty (compose passes unset variables as empty) gives the demo's.
+SHOP_SELLER_NAME = env("SHOP_SELLER_NAME") or DEMO_SELLER["name"]
+SHOP_SELLER_ADDRESS = (env("SHOP_SELLER_ADDRESS") or DEMO_SELLER["address"]).replace("\\n", "\n")  # "\n": a new line
+SHOP_SELLER_VAT_ID = env("SHOP_SELLER_VAT_ID") or DEMO_SELLER["vat_id"]
+SHOP_SELLER_REGISTRATION = env("SHOP_SELLER_REGISTRATION")  # optional: "Amtsgericht Berlin, HRB 12345", a director
 SHOP_DISPATCH_DAYS = env_int("SHOP_DISPATCH_DAYS", 2)
 # ISO 3166-1 alpha-2 codes the checkout offers, the first preselected (orders/countries.py knows them).
 SHOP_SHIPPING_COUNTRIES = [code.upper() for code in env_list("SHOP_SHIPPING_COUNTRIES", "DE,AT,BE,FR,NL")]

@@ -14,6 +14,8 @@ from django.utils.crypto import salted_hmac
 from shop.money import format_money
 from shop.templatetags.shop_text import local_datetime, vat_note
 
+from .vat import order_breakdown
+
 
 @dataclass(frozen=True)
 class EmailKind:
@@ -67,6 +69,7 @@ def message(order, kind, *, site_url=None):
         "status_url": (site_url or settings.SHOP_SITE_URL).rstrip("/") + order.get_absolute_url(),
         "placed_on": local_datetime(order.created),
         "vat_note": vat_note(),
+        "total_vat_note": _total_vat_note(order, items),
     }
     email = EmailMultiAlternatives(
         subject=kind.subject.format(shop=settings.SHOP_NAME, order=order),
@@ -82,6 +85,14 @@ def message(order, kind, *, site_url=None):
     for attachment in kind.attachments(order) if kind.attachments else []:
         email.attach(*attachment)
     return email
+
+
+def _total_vat_note(order, items):
+    """ "incl. €7.33 VAT" (the VAT in the total, as the invoice states it); the plain vat_note when prices
+    exclude VAT, or the order has no lines."""
+    if not settings.SHOP_PRICES_INCLUDE_VAT or not items:
+        return vat_note()
+    return f"incl. {format_money(order_breakdown(order, items).vat)} VAT"
 
 
 def _message_id(order, kind):

@@ -1,5 +1,6 @@
 import unicodedata
 import uuid
+from decimal import Decimal
 
 import idna
 from django.conf import settings
@@ -7,6 +8,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Now, Upper
 from django.urls import reverse
+
+from shop.money import standard_vat_rate
 
 from .countries import country_name, default_country, known_countries
 from .emails import kind_choices
@@ -119,6 +122,17 @@ class OrderItem(models.Model):
     # The price at checkout, frozen: later catalog changes never rewrite an order.
     price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
     quantity = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    # The VAT rate in percent the line was sold at, frozen like the price (orders/vat.py sums the order by it).
+    # Lines written outside the ORM, or by code older than the column (a rolling deploy), get 19: a database
+    # default cannot read SHOP_VAT_RATE, so it is the setting's default.
+    vat_rate = models.DecimalField(
+        "VAT rate",
+        max_digits=5,
+        decimal_places=2,
+        default=standard_vat_rate,
+        db_default=Decimal("19"),
+        validators=[MinValueValidator(0)],
+    )
 
     class Meta:
         ordering = ["id"]

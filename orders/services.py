@@ -115,7 +115,13 @@ def _create_order(customer, quantities, idempotency_key, prices_seen, max_per_ma
     )
     # In hand for the thank-you page (as emails.load_order gives them): the page needs no query of its own.
     order.loaded_items = OrderItem.objects.bulk_create(
-        OrderItem(order=order, product=products[product_id], price=products[product_id].price, quantity=quantity)
+        OrderItem(
+            order=order,
+            product=products[product_id],
+            price=products[product_id].price,
+            quantity=quantity,
+            vat_rate=products[product_id].vat_rate,  # frozen like the price: a later rate change rewrites no order
+        )
         for product_id, quantity in quantities.items()
     )
     stock.sell(products=products, quantities=quantities, order_id=order.id)

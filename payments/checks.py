@@ -1,4 +1,5 @@
-"""Configuration checks: a provider that cannot work, and a production shop that takes no real money."""
+"""Configuration checks: a provider that cannot work, a production shop that takes no real money, and invoices
+that would not name their seller."""
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
@@ -29,6 +30,31 @@ def check_real_money(app_configs, **kwargs):
                 "PAYMENT_PROVIDER is offline: shoppers approve their own payments and no money moves.",
                 hint="Set PAYMENT_PROVIDER=stripe with STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET.",
                 id="payments.W001",
+            )
+        ]
+    return []
+
+
+SELLER_SETTINGS = {"name": "SHOP_SELLER_NAME", "address": "SHOP_SELLER_ADDRESS", "vat_id": "SHOP_SELLER_VAT_ID"}
+
+
+@register(Tags.security, deploy=True)
+def check_seller_named(app_configs, **kwargs):
+    """An invoice must name the seller, its address and its VAT ID: none empty, none the demo company's."""
+    if settings.DEBUG:
+        return []
+    unset = [
+        name
+        for key, name in SELLER_SETTINGS.items()
+        if not str(getattr(settings, name, "")).strip() or getattr(settings, name) == settings.DEMO_SELLER[key]
+    ]
+    if unset:
+        return [
+            Warning(
+                f"{', '.join(unset)} {'is' if len(unset) == 1 else 'are'} empty or the demo company's: invoices "
+                "would not name the real seller, which an EU invoice must.",
+                hint="Set the company's legal name, its address (lines separated by \\n) and its VAT ID.",
+                id="payments.W002",
             )
         ]
     return []

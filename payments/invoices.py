@@ -20,9 +20,9 @@ from django.db.models.functions import Now
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from orders import outbox
+from orders import outbox, vat
 from orders.models import Order
-from shop.money import format_money
+from shop.money import format_money, format_rate
 
 from .models import Invoice, InvoiceSequence, Payment
 
@@ -61,7 +61,8 @@ def invoice_storage():
 
 
 def render_pdf(invoice, order):
-    """The invoice as PDF bytes (WeasyPrint), from templates/payments/invoice.html."""
+    """The invoice as PDF bytes (WeasyPrint), from templates/payments/invoice.html: what an EU invoice must
+    state (docs/invoices.md), with the VAT per rate from orders.vat."""
     # Imported here: only the worker renders, and WeasyPrint costs web processes time and memory to load.
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
@@ -74,6 +75,8 @@ def render_pdf(invoice, order):
         .order_by("paid_at")
         .first()
     )
+    include_vat = settings.SHOP_PRICES_INCLUDE_VAT
+    breakdown = vat.order_breakdown(order, items, prices_include_vat=include_vat)
     context = {
         "invoice": invoice,
         "order": order,
@@ -81,19 +84,43 @@ def render_pdf(invoice, order):
             {
                 "name": item.product.name,
                 "quantity": item.quantity,
+                "vat_rate": format_rate(item.vat_rate),
+                "price_excluding_vat": format_money(
+                    vat.excluding_vat(item.price, item.vat_rate, prices_include_vat=include_vat)
+                ),
                 "price": format_money(item.price),
                 "cost": format_money(item.cost),
             }
             for item in items
         ],
         "subtotal": format_money(order.subtotal),
+        "discount": format_money(-order.discount) if order.discount else "",
         "shipping_cost": format_money(order.shipping_cost) if order.shipping_cost else "free",
-        "total": format_money(order.total),
+        "vat_parts": [
+            {
+                "rate": format_rate(part.rate),
+                "net": format_money(part.net),
+                "vat": format_money(part.vat),
+                "gross": format_money(part.gross),
+            }
+            for part in breakdown.parts
+        ],
+        "net": format_money(breakdown.net),
+        "vat": format_money(breakdown.vat),
+        "gross": format_money(breakdown.gross),
+        "paid": format_money(order.total),
         "payment": payment,
         "paid_at": payment.paid_at if payment else invoice.issued_at,
+        "dispatch_days": settings.SHOP_DISPATCH_DAYS,
+        "seller": {
+            "name": settings.SHOP_SELLER_NAME,
+            "address": settings.SHOP_SELLER_ADDRESS,
+            "vat_id": settings.SHOP_SELLER_VAT_ID,
+            "registration": settings.SHOP_SELLER_REGISTRATION,
+        },
         "shop_name": settings.SHOP_NAME,
         "contact_email": settings.SHOP_CONTACT_EMAIL,
-        "prices_include_vat": settings.SHOP_PRICES_INCLUDE_VAT,
+        "prices_include_vat": include_vat,
     }
     html = render_to_string("payments/invoice.html", context)
     # Nothing is fetched while rendering (no file, no network): the document is self-contained.

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models.functions import Now
 from django.urls import reverse
 
-from . import images, search
+from . import images, money, search
 
 
 class Category(models.Model):
@@ -24,6 +24,11 @@ class Category(models.Model):
 
 
 class Product(models.Model):
+    class VatClass(models.TextChoices):
+        # The rates are settings (SHOP_VAT_RATE, SHOP_VAT_REDUCED_RATE); an order line freezes the one it sold at.
+        STANDARD = "standard", "Standard rate"
+        REDUCED = "reduced", "Reduced rate (books, food…)"
+
     category = models.ForeignKey(Category, related_name="products", on_delete=models.PROTECT)
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
@@ -33,6 +38,9 @@ class Product(models.Model):
     # upload, on save (see shop.images).
     image_renditions = models.JSONField(default=list, blank=True, editable=False)
     price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
+    vat_class = models.CharField(  # a database default too: older code (a rolling deploy) still inserts
+        "VAT", max_length=10, choices=VatClass.choices, default=VatClass.STANDARD, db_default=VatClass.STANDARD
+    )
     available = models.BooleanField(default=True)
     # The units on hand: the sum of the product's stock movements, changed only with one (see shop.stock).
     stock = models.PositiveIntegerField(default=0)
@@ -104,6 +112,11 @@ class Product(models.Model):
 
     def get_absolute_url(self):
         return reverse("shop:product_detail", args=[self.id, self.slug])
+
+    @property
+    def vat_rate(self):
+        """The VAT rate in percent that applies to this product today."""
+        return money.vat_rate(self.vat_class)
 
     @property
     def in_stock(self):

@@ -1,4 +1,4 @@
-"""Amounts of money: rounding, formatting, and what shipping costs. The one place for each."""
+"""Amounts of money: rounding, formatting, what shipping costs, and VAT rates. The one place for each."""
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -25,6 +25,21 @@ def format_money(amount, currency=None):
     number = f"{abs(value):,.2f}"  # as humanize's intcomma without localisation, at a tenth of the cost
     symbol = SYMBOLS.get(currency)
     return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {currency}"
+
+
+def vat_rate(vat_class="standard"):
+    """The VAT rate in percent for a product's VAT class ("standard" or "reduced"), from the settings."""
+    return settings.SHOP_VAT_REDUCED_RATE if vat_class == "reduced" else settings.SHOP_VAT_RATE
+
+
+def format_rate(rate):
+    """'19%' for Decimal('19.00'), '5.5%' for Decimal('5.50'): a VAT rate as invoices print it."""
+    return f"{Decimal(rate).normalize():f}%"
+
+
+def standard_vat_rate():
+    """The standard VAT rate in percent (SHOP_VAT_RATE): what an order line without a rate of its own gets."""
+    return vat_rate("standard")
 
 
 def shipping_cost(subtotal):

@@ -6,6 +6,7 @@ import stat
 import subprocess
 import threading
 from datetime import datetime
+from decimal import Decimal
 from unittest.mock import patch
 
 import pytest
@@ -15,11 +16,14 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from orders.models import OrderEmail
-from orders.services import change_status
+from orders.models import Order, OrderEmail
+from orders.services import change_status, place_order
 from payments import invoices
 from payments.models import Invoice, InvoiceSequence
 from payments.tasks import invoice_email
+from shop.models import Product
+from shop.templatetags.shop_text import local_datetime
+from testkit.outbox import pdf_text as outbox_pdf_text
 from testkit.payments import place
 
 
@@ -132,7 +136,8 @@ def test_the_invoice_email_carries_the_pdf_with_the_number_lines_and_total(paid,
     assert invoice_email(order.id) == "sent"
     [message] = mailoutbox
     assert message.to == ["ada@example.com"] and invoice.number in message.subject
-    assert f"Your invoice {invoice.number} is attached" in message.body and "Total paid: €45.90" in message.body
+    assert f"Your invoice {invoice.number} is attached" in message.body
+    assert "Total paid: €45.90 (incl. €7.33 VAT)" in message.body and "(incl. €7.33 VAT)" in message.alternatives[0][0]
     assert message.extra_headers["Message-ID"].startswith(f"<order-{order.id}-invoice.")
     [(filename, data, mimetype)] = message.attachments
     assert (filename, mimetype) == (f"invoice-{invoice.number}.pdf", "application/pdf") and data.startswith(b"%PDF")
@@ -150,6 +155,75 @@ def test_the_invoice_email_carries_the_pdf_with_the_number_lines_and_total(paid,
     ):
         assert words in text, f"{words!r} not in the PDF:\n{text}"
     assert invoice_row(order).state == "sent"
+
+
+@pytest.fixture
+def discounted(make_product, customer, settings):
+    """Paid: 2 teas at 7 % VAT (€8.00) and 2 teapots at 19 % (€20.50), €5.70 off with a coupon, €4.90 shipping."""
+    settings.SHOP_FREE_SHIPPING_FROM = None
+    tea = make_product(name="Green tea", price=Decimal("8.00"), stock=5, vat_class=Product.VatClass.REDUCED)
+    pot = make_product(name="Teapot", price=Decimal("20.50"), stock=5)
+    with patch("celery.app.task.Task.apply_async"):
+        order = place_order(customer=customer, quantities={tea.id: 2, pot.id: 2})
+    # As the coupon sets them at checkout: the goods €57.00, 10 % off.
+    Order.objects.filter(id=order.id).update(discount=Decimal("5.70"), coupon_code="SPRING10", total=Decimal("56.20"))
+    order.refresh_from_db()
+    return order, pay(order)
+
+
+def words(data):
+    return outbox_pdf_text(data)  # in reading order, one column after the other
+
+
+def test_the_invoice_states_what_an_eu_invoice_must(discounted, settings):
+    settings.SHOP_SELLER_NAME = "Teehaus Lovelace GmbH"
+    settings.SHOP_SELLER_ADDRESS = "Hafenstraße 5\n20095 Hamburg\nGermany"
+    settings.SHOP_SELLER_VAT_ID = "DE123456789"
+    settings.SHOP_SELLER_REGISTRATION = "Amtsgericht Hamburg, HRB 99999"
+    order, invoice = discounted
+    text = words(invoices.render_pdf(invoice, order))
+    for required in (
+        # The seller: name, address, VAT ID (and the register entry when given).
+        "Teehaus Lovelace GmbH Hafenstraße 5 20095 Hamburg Germany VAT ID: DE123456789",
+        "Amtsgericht Hamburg, HRB 99999",
+        # The buyer, the number, the dates (labels in capitals: text-transform).
+        "BILLED TO INVOICE NUMBER Ada Lovelace 12 Analytical Street 10115 Berlin Germany",
+        f"{invoice.number} INVOICE DATE {local_datetime(invoice.issued_at)}",
+        f"PAYMENT RECEIVED {local_datetime(invoice.issued_at)}",  # marked paid by an operator: no payment row
+        "DATE OF SUPPLY The day of dispatch, within 2 working days of payment",
+        # Each line: quantity, VAT rate, unit price without and with VAT, amount.
+        "Green tea 2 7% €7.48 €8.00 €16.00",
+        "Teapot 2 19% €17.23 €20.50 €41.00",
+        # The discount with its code, shipping, the total and the VAT in it.
+        "Subtotal €57.00 Discount (coupon SPRING10) -€5.70 Shipping €4.90 Total €56.20 Included VAT €7.48",
+        # Per rate: the discount (4.10 / 1.60) and shipping (3.52 / 1.38) follow the goods.
+        "19% €33.97 €6.45 €40.42",
+        "7% €14.75 €1.03 €15.78",
+        "All rates €48.72 €7.48 €56.20",
+        "All prices include VAT.",
+    ):
+        assert required in text, f"{required!r} not in the PDF:\n{text}"
+
+
+def test_an_invoice_of_prices_without_vat_adds_the_vat_to_them(discounted, settings):
+    settings.SHOP_PRICES_INCLUDE_VAT = False
+    order, invoice = discounted
+    text = words(invoices.render_pdf(invoice, order))
+    # €56.20 net: 19 % on 40.42 is 7.68, 7 % on 15.78 is 1.10.
+    for required in (
+        "Green tea 2 7% €8.00 €16.00",
+        "Total excl. VAT €56.20 VAT €8.78 Total €64.98",
+        "19% €40.42 €7.68 €48.10",
+        "7% €15.78 €1.10 €16.88",
+        "All prices exclude VAT.",
+    ):
+        assert required in text, f"{required!r} not in the PDF:\n{text}"
+
+
+def test_an_invoice_made_with_the_demo_seller_says_so(paid):
+    order, invoice = paid
+    text = words(invoices.render_pdf(invoice, order))
+    assert "myshop Demo GmbH (not a real company)" in text and "VAT ID: DE000000000" in text
 
 
 def test_a_second_delivery_sends_nothing_and_renders_nothing(paid, mailoutbox):

@@ -1,6 +1,7 @@
 """Migrations that move data keep every row's meaning."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -77,3 +78,20 @@ def test_the_outbox_migration_carries_every_orders_email_state_over_and_back(cus
     assert restored[ids["being_sent"]].confirmation_attempts == 2
     assert restored[ids["sent_and_shipped"]].shipping_status == "failed"
     assert restored[ids["floor"]].confirmation_status == "not_due"
+
+
+def test_lines_sold_before_vat_rates_existed_get_the_standard_rate(customer, make_product, settings):
+    old = migrate(("orders", "0014_order_discount_and_tracking"))
+    order = old.get_model("orders", "Order").objects.create(**customer)
+    product = make_product()
+    line = old.get_model("orders", "OrderItem").objects.create(order=order, product_id=product.id, price=7, quantity=1)
+    settings.SHOP_VAT_RATE = Decimal("20")  # the rate as set when the migration runs
+    new = migrate(("orders", "0015_orderitem_vat_rate"))
+    NewItem = new.get_model("orders", "OrderItem")
+    assert NewItem.objects.get(id=line.id).vat_rate == Decimal("20")
+    with connection.cursor() as cursor:  # code older than the column (a rolling deploy) still inserts lines
+        cursor.execute(
+            "INSERT INTO orders_orderitem (order_id, product_id, price, quantity) VALUES (%s, %s, 1, 1)",
+            [order.id, make_product().id],
+        )
+    assert NewItem.objects.exclude(id=line.id).get().vat_rate == Decimal("19")  # the database's default

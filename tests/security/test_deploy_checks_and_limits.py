@@ -13,6 +13,7 @@ from unittest.mock import patch
 
 import pytest
 from django.core.cache import caches
+from django.core.checks import Tags, run_checks
 from django.test import override_settings
 from django.urls import reverse
 
@@ -35,6 +36,9 @@ PRODUCTION_ENV = {
     "PAYMENT_PROVIDER": "stripe",
     "STRIPE_SECRET_KEY": "sk_live_example",
     "STRIPE_WEBHOOK_SECRET": "whsec_example",
+    "SHOP_SELLER_NAME": "Example Shop GmbH",
+    "SHOP_SELLER_ADDRESS": "Example Street 1\\n10115 Berlin\\nGermany",
+    "SHOP_SELLER_VAT_ID": "DE999999999",
 }
 
 
@@ -65,6 +69,31 @@ def test_check_deploy_warns_when_emails_would_link_to_localhost():
     env = {key: value for key, value in PRODUCTION_ENV.items() if key != "SHOP_SITE_URL"}
     result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
     assert result.returncode != 0 and "orders.W001" in result.stderr + result.stdout
+
+
+SELLER = {
+    "SHOP_SELLER_NAME": "Example Shop GmbH",
+    "SHOP_SELLER_ADDRESS": "Example Street 1\n10115 Berlin",
+    "SHOP_SELLER_VAT_ID": "DE999999999",
+}
+SELLER_KEYS = {"SHOP_SELLER_NAME": "name", "SHOP_SELLER_ADDRESS": "address", "SHOP_SELLER_VAT_ID": "vat_id"}
+
+
+@pytest.mark.any_database
+@pytest.mark.parametrize("unset", SELLER_KEYS)
+@pytest.mark.parametrize("how", ["empty", "demo"])
+def test_check_deploy_warns_while_invoices_would_not_name_the_real_seller(unset, how, settings):
+    value = "  " if how == "empty" else settings.DEMO_SELLER[SELLER_KEYS[unset]]
+
+    def seller_warnings(debug=False, **overrides):
+        with override_settings(DEBUG=debug, **{**SELLER, **overrides}):
+            messages = run_checks(include_deployment_checks=True, tags=[Tags.security])
+        return [message for message in messages if message.id == "payments.W002"]
+
+    assert seller_warnings() == []
+    [warning] = seller_warnings(**{unset: value})
+    assert unset in warning.msg and "VAT ID" in warning.hint
+    assert seller_warnings(debug=True, **{unset: value}) == []  # a developer's laptop: the demo seller is fine
 
 
 def test_check_deploy_fails_without_a_shared_cache_for_the_abuse_limits():
@@ -397,6 +426,7 @@ def test_a_30_mb_upload_is_refused_with_a_clear_answer_and_nothing_is_stored(
             "slug": "huge",
             "price": "1.00",
             "stock": "1",
+            "vat_class": "standard",
             "available": "on",
             "image": SimpleUploadedFile("huge.png", huge, "image/png"),
         },
@@ -425,6 +455,7 @@ def test_a_normal_image_upload_still_works(admin_client, make_category, settings
             "slug": "mug",
             "price": "1.00",
             "stock": "1",
+            "vat_class": "standard",
             "available": "on",
             "image": SimpleUploadedFile("mug.png", picture.getvalue(), "image/png"),
         },

@@ -151,6 +151,7 @@ def _add_product(admin_client, category, upload):
             "description": "",
             "price": "9.00",
             "stock": "3",
+            "vat_class": "standard",
             "available": "on",
             "image": upload,
         },

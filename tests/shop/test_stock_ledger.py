@@ -24,6 +24,7 @@ def product_form(product, **changes):
         "category": product.category_id,
         "description": product.description,
         "price": str(product.price),
+        "vat_class": product.vat_class,
         "available": "on",
         "stock": str(product.stock),
     }
