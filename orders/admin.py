@@ -5,6 +5,7 @@ orders.services.change_status."""
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.models import CHANGE, LogEntry
@@ -21,7 +22,7 @@ from django.utils.html import format_html
 
 from shop.money import format_money
 
-from . import export, numbers, outbox, services
+from . import carriers, export, numbers, outbox, services
 from .emails import KINDS
 from .models import Order, OrderEmail
 from .paginator import EstimatingPaginator
@@ -147,6 +148,20 @@ def search_orders(queryset, term, *, prefix=""):
     return queryset.filter(matches)
 
 
+class ShipmentForm(forms.Form):
+    """One order's row on the "Ship" page: who carries the parcel and its tracking number."""
+
+    order = forms.IntegerField(widget=forms.HiddenInput)
+    carrier = forms.ChoiceField(choices=[("", "Choose…"), *carriers.carrier_choices()])
+    tracking_number = forms.CharField(max_length=80, widget=forms.TextInput(attrs={"size": 24, "autocomplete": "off"}))
+
+    def clean_tracking_number(self):
+        return carriers.clean_tracking_number(self.cleaned_data["tracking_number"])
+
+
+ShipmentFormSet = forms.formset_factory(ShipmentForm, extra=0, max_num=services.MAX_SHIP_AT_ONCE, validate_max=True)
+
+
 @dataclass(frozen=True)
 class OrderButton:
     """A button on the order page that runs the admin action `action` on that order alone.
@@ -247,7 +262,7 @@ class OrderAdmin(admin.ModelAdmin):
     # one to send each kind of email again (get_order_buttons).
     order_buttons = [
         OrderButton("mark_paid", "Mark paid", can_move_to(Status.PAID)),
-        OrderButton("mark_shipped", "Mark shipped and email the customer", can_move_to(Status.SHIPPED)),
+        OrderButton("mark_shipped", "Ship: carrier and tracking number", can_move_to(Status.SHIPPED)),
         OrderButton(
             "cancel",
             "Cancel: stock goes back on sale",
@@ -415,9 +430,69 @@ class OrderAdmin(admin.ModelAdmin):
     def mark_paid(self, request, queryset):
         self._change_status(request, queryset, Status.PAID, "Marked paid")
 
-    @admin.action(description="Mark selected orders as shipped (emails the customers)", permissions=["change"])
+    @admin.action(description="Ship selected orders (asks each one's tracking number)", permissions=["change"])
     def mark_shipped(self, request, queryset):
-        self._change_status(request, queryset, Status.SHIPPED, "Marked shipped; the customer gets a notice")
+        """First a page with a row per paid order (carrier, tracking number); its answer ships them."""
+        orders = list(queryset.order_by("id").only("id", "number", "status", "first_name", "last_name", "city"))
+        shippable = [order for order in orders if Status.SHIPPED in services.TRANSITIONS[order.status]]
+        for order in orders:
+            if order not in shippable:
+                self.message_user(
+                    request,
+                    f"Order {order.number} is {order.get_status_display().lower()}: it cannot be shipped.",
+                    messages.WARNING,
+                )
+        if not shippable:
+            return None
+        if len(shippable) > services.MAX_SHIP_AT_ONCE:
+            self.message_user(
+                request, f"Ship at most {services.MAX_SHIP_AT_ONCE} orders at once: select fewer.", messages.ERROR
+            )
+            return None
+        by_id = {order.id: order for order in shippable}
+        if "ship" in request.POST:
+            formset = ShipmentFormSet(request.POST, prefix="ship")
+            if formset.is_valid() and {form.cleaned_data["order"] for form in formset} == set(by_id):
+                shipments = {
+                    form.cleaned_data["order"]: services.Shipment(
+                        form.cleaned_data["carrier"], form.cleaned_data["tracking_number"]
+                    )
+                    for form in formset
+                }
+                changed, refused = services.ship(shipments=shipments)
+                for order_id in changed:
+                    shipment = shipments[order_id]
+                    _record(
+                        request,
+                        [order_id],
+                        f"Shipped with {carriers.carrier_label(shipment.carrier)}, tracking number "
+                        f"{carriers.clean_tracking_number(shipment.tracking_number)}; the customer gets a notice.",
+                    )
+                if changed:
+                    self.message_user(
+                        request,
+                        f"Shipped; each customer gets a notice with the tracking link: {_orders(changed)}.",
+                        messages.SUCCESS,
+                    )
+                for why in refused.values():
+                    self.message_user(request, why, messages.WARNING)
+                return None
+        else:
+            formset = ShipmentFormSet(
+                prefix="ship", initial=[{"order": order.id, "carrier": order.carrier} for order in shippable]
+            )
+        rows = [(form, by_id.get(_int(form["order"].value()))) for form in formset]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Ship order {shippable[0].number}" if len(shippable) == 1 else f"Ship {len(shippable)} orders",
+            "formset": formset,
+            "rows": rows,
+            "selected": [order.id for order in orders],
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "change_page": reverse("admin:orders_order_change", args=[shippable[0].id]) if len(shippable) == 1 else "",
+        }
+        return TemplateResponse(request, "admin/orders/order/ship.html", context)
 
     @admin.action(description="Cancel selected orders (their stock goes back on sale)", permissions=["change"])
     def cancel(self, request, queryset):
@@ -426,6 +501,13 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.action(description="Export selected orders to CSV")
     def export_csv(self, request, queryset):
         return export.orders_csv_response(queryset.order_by("id"))
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _email_state(order, kind):

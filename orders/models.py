@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models.functions import Now, Upper
 from django.urls import reverse
 
+from . import carriers
 from .countries import country_name, default_country, known_countries
 from .emails import kind_choices
 from .numbers import new_number
@@ -104,6 +105,15 @@ class Order(models.Model):
         """The delivery address as it goes on a parcel, line by line (the name first)."""
         lines = [self.customer_name, self.address, self.address_line2, f"{self.postal_code} {self.city}"]
         return [line for line in lines if line.strip()] + [country_name(self.country)]
+
+    @property
+    def carrier_label(self):
+        return carriers.carrier_label(self.carrier)
+
+    @property
+    def tracking_url(self):
+        """The carrier's page for this order's parcel; "" if it has none (or the order has not shipped)."""
+        return carriers.tracking_url(self.carrier, self.tracking_number)
 
     def email_state(self, kind):
         """The state of this order's `kind` email, for people ("—" if none is owed); uses prefetched emails."""

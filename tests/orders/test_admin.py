@@ -45,6 +45,16 @@ def make_order(customer, make_product):
     return make
 
 
+def shipping_form(*order_ids, carrier="dhl", tracking_number="00340434161094042557"):
+    """The "Ship" page's answer: a carrier and a tracking number for each order (OrderAdmin.mark_shipped)."""
+    fields = {"action": "mark_shipped", "_selected_action": list(order_ids), "ship": "yes"}
+    fields |= {"ship-TOTAL_FORMS": len(order_ids), "ship-INITIAL_FORMS": len(order_ids)}
+    for row, order_id in enumerate(order_ids):
+        fields |= {f"ship-{row}-order": order_id, f"ship-{row}-carrier": carrier}
+        fields[f"ship-{row}-tracking_number"] = tracking_number if len(order_ids) == 1 else f"{tracking_number}{row}"
+    return fields
+
+
 def listed(response):
     return {order.id for order in response.context["cl"].result_list}
 
@@ -143,14 +153,21 @@ def test_mark_paid_and_mark_shipped_actions(admin_client, make_order, django_cap
     admin_client.post(CHANGELIST, {"action": "mark_paid", "_selected_action": [order.id]})
     order.refresh_from_db()
     assert order.status == "paid"
+    asked = admin_client.post(CHANGELIST, {"action": "mark_shipped", "_selected_action": [order.id]})
+    assert "Tracking number of order" in asked.content.decode()  # a page asks first; nothing changed yet
+    order.refresh_from_db()
+    assert order.status == "paid"
     with patch.object(order_shipped, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
-        admin_client.post(CHANGELIST, {"action": "mark_shipped", "_selected_action": [order.id]})
+        admin_client.post(CHANGELIST, shipping_form(order.id))
     order.refresh_from_db()
     assert order.status == "shipped" and order.emails.get(kind="shipping").state == "pending"
+    assert (order.carrier, order.tracking_number) == ("dhl", "00340434161094042557")
     delay.assert_called_once_with(order.id)
     with patch.object(order_shipped, "delay") as again, django_capture_on_commit_callbacks(execute=True):
-        admin_client.post(CHANGELIST, {"action": "mark_shipped", "_selected_action": [order.id]})
+        admin_client.post(CHANGELIST, shipping_form(order.id, tracking_number="OTHER123"))
     again.assert_not_called()  # shipped once, notified once
+    order.refresh_from_db()
+    assert order.tracking_number == "00340434161094042557"
 
 
 @pytest.mark.parametrize("state", ["failed", "unconfirmed", "sent"])
@@ -344,14 +361,20 @@ def test_order_page_buttons_mark_paid_then_shipped_and_email_once(
     order.refresh_from_db()
     assert order.status == "paid"
     with patch.object(order_shipped, "delay") as delay, django_capture_on_commit_callbacks(execute=True):
-        followed = admin_client.post(reverse(ACT, args=[order.id]), {"action": "mark_shipped"}, follow=True)
+        asked = admin_client.post(reverse(ACT, args=[order.id]), {"action": "mark_shipped"})
+        assert f"Ship order {order.number}" in asked.content.decode() and not delay.called
+        answer = shipping_form(order.id, carrier="ups", tracking_number="1z 999 aa1")
+        followed = admin_client.post(reverse(ACT, args=[order.id]), answer, follow=True)
     order.refresh_from_db()
     assert order.status == "shipped" and order.emails.get(kind="shipping").state == "pending"
+    assert (order.carrier, order.tracking_number) == ("ups", "1Z999AA1")  # spaces out, upper case
     delay.assert_called_once_with(order.id)
-    assert f"Marked shipped; the customer gets a notice: order {order.number}." in followed.content.decode()
+    assert f"Shipped; each customer gets a notice with the tracking link: order {order.number}." in (
+        followed.content.decode()
+    )
     assert buttons_on(admin_client, order) == ["resend_confirmation", "resend_shipping", "resend_invoice"]
     history = admin_client.get(reverse("admin:orders_order_history", args=[order.id])).content.decode()
-    assert "Marked paid." in history and "Marked shipped; the customer gets a notice." in history
+    assert "Marked paid." in history and "Shipped with UPS, tracking number 1Z999AA1" in history
     assert "admin" in history  # who did it
 
 
