@@ -144,7 +144,7 @@ def test_csv_export_streams_every_selected_order_with_correct_quoting(admin_clie
     assert record["number"] == tricky.number
     assert record["first name"] == 'Anne, "Nancy"' and record["address"] == "Line 1\nLine 2"
     assert record["last name"] == "'=HYPERLINK(1)"  # a spreadsheet will not run it
-    assert record["items"] == "2" and record["total"] == "€14.00"
+    assert record["items"] == "2" and record["total"] == "14.00"
     assert dict(zip(header, second))["number"] == plain.number
 
 
