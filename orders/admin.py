@@ -227,7 +227,7 @@ class OrderAdmin(admin.ModelAdmin):
     # The lines and the emails are tables of their own below the form (change_form.html), read-only.
     fieldsets = [
         (None, {"fields": ["number", "status", "placed", "last_changed", "status_page"]}),
-        ("Money", {"fields": ["money_subtotal", "money_shipping", "money_total"]}),
+        ("Money", {"fields": ["money_subtotal", "money_discount", "money_shipping", "money_total"]}),
         (
             "Customer",
             {
@@ -253,8 +253,10 @@ class OrderAdmin(admin.ModelAdmin):
         "last_changed",
         "status_page",
         "money_subtotal",
+        "money_discount",
         "money_shipping",
         "money_total",
+        "shipment",
     ]
     # And a "Send the ... again" action for each kind of email (get_actions).
     actions = ["mark_paid", "mark_shipped", "cancel", "export_csv"]
@@ -283,6 +285,30 @@ class OrderAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("emails")
+
+    def get_inline_instances(self, request, obj=None):
+        """The inlines other apps add (payments), less those with nothing to show and nothing to add: an empty
+        "Invoice" heading tells an operator nothing."""
+        inlines = super().get_inline_instances(request, obj)
+        if obj is None:
+            return inlines
+        return [
+            inline
+            for inline in inlines
+            if inline.has_add_permission(request, obj)
+            or inline.get_queryset(request).filter(**{inline.get_formset(request, obj).fk.name: obj}).exists()
+        ]
+
+    def get_fieldsets(self, request, obj=None):
+        """The declared fieldsets, without lines that would be empty: no discount line without a coupon, the
+        parcel once the order has shipped."""
+        fieldsets = []
+        for name, options in super().get_fieldsets(request, obj):
+            fields = [field for field in options["fields"] if field != "money_discount" or (obj and obj.discount)]
+            if name is None and obj is not None and obj.tracking_number:
+                fields.insert(fields.index("status") + 1, "shipment")
+            fieldsets.append((name, {**options, "fields": fields}))
+        return fieldsets
 
     def get_search_results(self, request, queryset, search_term):
         return search_orders(queryset, search_term), False
@@ -350,6 +376,22 @@ class OrderAdmin(admin.ModelAdmin):
     def money_subtotal(self, order):
         return format_money(order.subtotal)
 
+    @admin.display(description="Discount")
+    def money_discount(self, order):
+        code = f" (coupon {order.coupon_code})" if order.coupon_code else ""
+        return f"−{format_money(order.discount)}{code}"
+
+    @admin.display(description="Parcel")
+    def shipment(self, order):
+        if order.tracking_url:
+            return format_html(
+                '{}, <a href="{}" rel="noopener noreferrer">{}</a>',
+                order.carrier_label,
+                order.tracking_url,
+                order.tracking_number,
+            )
+        return f"{order.carrier_label}, {order.tracking_number}"
+
     @admin.display(description="Shipping")
     def money_shipping(self, order):
         return format_money(order.shipping_cost)
@@ -377,6 +419,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
+            context.update(title=str(obj), subtitle=None)  # "Order MS-7K4P-Q2XD", not "Change order"
             context["order_lines"] = list(obj.items.select_related("product"))
             context["order_emails"] = list(obj.emails.all())
             if self.has_change_permission(request, obj):
