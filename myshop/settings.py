@@ -272,6 +272,9 @@ SHOP_DISPATCH_DAYS = env_int("SHOP_DISPATCH_DAYS", 2)
 SHOP_SHIPPING_COUNTRIES = [code.upper() for code in env_list("SHOP_SHIPPING_COUNTRIES", "DE,AT,BE,FR,NL")]
 if not SHOP_SHIPPING_COUNTRIES:
     raise ImproperlyConfigured("SHOP_SHIPPING_COUNTRIES must name at least one country, like DE.")
+SHOP_LOW_STOCK_AT = env_int("SHOP_LOW_STOCK_AT", 5)  # on sale with this many units or fewer: "low stock"
+# Who gets the operators' emails (the daily low-stock digest); empty: the MANAGERS, else the ADMINS.
+SHOP_OPERATOR_EMAILS = env_list("SHOP_OPERATOR_EMAILS", "")
 SHOP_IMAGE_MAX_UPLOAD_MB = env_float("SHOP_IMAGE_MAX_UPLOAD_MB", 10)
 SHOP_IMAGE_MAX_PIXELS = env_int("SHOP_IMAGE_MAX_PIXELS", 50_000_000)
 CSRF_FAILURE_VIEW = "core.views.csrf_failure"
