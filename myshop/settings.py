@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.postgres",  # OpClass in index expressions (orders.search.TrigramIndex)
     "core.apps.CoreConfig",
     "shop.apps.ShopConfig",
     "cart.apps.CartConfig",

@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 
 from orders import admin as orders_admin
 from orders.models import Order
+from orders.search import search_orders
 from shop.money import format_money
 
 from . import invoices, services
@@ -53,11 +54,11 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
 
 def with_order_search(parent, request, queryset, search_term, *, prefix):
     """The admin's own search on `search_fields`, or the order search (a number however typed, an email, a
-    name: orders.admin.search_orders) through `prefix`."""
+    name: orders.search.search_orders) through `prefix`."""
     own, duplicates = parent.get_search_results(request, queryset, search_term)
     if not search_term.strip():
         return own, duplicates
-    return own | orders_admin.search_orders(queryset, search_term, prefix=prefix), duplicates
+    return own | search_orders(queryset, search_term, prefix=prefix), duplicates
 
 
 def refund_payments(model_admin, request, payment_ids):
