@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -276,6 +277,7 @@ if not SHOP_SHIPPING_COUNTRIES:
 SHOP_LOW_STOCK_AT = env_int("SHOP_LOW_STOCK_AT", 5)  # on sale with this many units or fewer: "low stock"
 # Who gets the operators' emails (the daily low-stock digest); empty: the MANAGERS, else the ADMINS.
 SHOP_OPERATOR_EMAILS = env_list("SHOP_OPERATOR_EMAILS", "")
+SHOP_LOW_STOCK_DIGEST_HOUR = env_int("SHOP_LOW_STOCK_DIGEST_HOUR", 7)  # in TIME_ZONE: the operators' morning
 SHOP_IMAGE_MAX_UPLOAD_MB = env_float("SHOP_IMAGE_MAX_UPLOAD_MB", 10)
 SHOP_IMAGE_MAX_PIXELS = env_int("SHOP_IMAGE_MAX_PIXELS", 50_000_000)
 CSRF_FAILURE_VIEW = "core.views.csrf_failure"
@@ -367,6 +369,17 @@ CELERY_BEAT_SCHEDULE = {
     },
     "sweep-account-emails": {
         "task": "accounts.tasks.sweep_unsent_account_emails",
+        "schedule": ORDER_EMAIL_SWEEP_SECONDS,
+        "options": {"expires": ORDER_EMAIL_SWEEP_SECONDS},
+    },
+    # Owed once a day (ops/digests.py: one row per day, whoever fires it); the sweep sends what the broker lost.
+    "low-stock-digest": {
+        "task": "ops.tasks.owe_low_stock_digest",
+        "schedule": crontab(hour=SHOP_LOW_STOCK_DIGEST_HOUR, minute=0),
+        "options": {"expires": 3600},
+    },
+    "sweep-operator-digests": {
+        "task": "ops.tasks.sweep_unsent_digests",
         "schedule": ORDER_EMAIL_SWEEP_SECONDS,
         "options": {"expires": ORDER_EMAIL_SWEEP_SECONDS},
     },
