@@ -9,6 +9,14 @@ from django.db import migrations
 import orders.search
 
 
+class KeepTrigramExtension(TrigramExtension):
+    """pg_trgm, left in place when migrating back: other indexes may use it. (Django's own backwards step
+    queries pg_extension on any database, which fails on SQLite.)"""
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        pass
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("orders", "0014_order_discount_and_tracking"),
@@ -17,7 +25,7 @@ class Migration(migrations.Migration):
 
     operations = [
         # pg_trgm for the search's indexes (orders/search.py); nothing on SQLite.
-        TrigramExtension(),
+        KeepTrigramExtension(),
         # Served the old exact search by last name; the trigram index on UPPER(last_name) serves both now.
         migrations.RemoveIndex(
             model_name="order",
