@@ -24,7 +24,7 @@ from shop.money import format_money
 from . import carriers, export, outbox, services
 from .emails import KINDS
 from .models import Order, OrderEmail
-from .paginator import EstimatingPaginator
+from .paginator import SEARCH_EXACT_UP_TO, EstimatingPaginator
 from .search import search_orders
 
 Status = Order.Status
@@ -285,6 +285,9 @@ class OrderAdmin(admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         return search_orders(queryset, search_term), False
 
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        return _paginator(self, request, queryset, per_page, orphans, allow_empty_first_page)
+
     def get_actions(self, request):
         actions = super().get_actions(request)
         if actions and self.has_change_permission(request):
@@ -518,6 +521,14 @@ class OrderAdmin(admin.ModelAdmin):
         return export.orders_csv_response(queryset.order_by("id"))
 
 
+def _paginator(model_admin, request, queryset, per_page, orphans, allow_empty_first_page):
+    """The list's EstimatingPaginator; a search's count stops sooner (SEARCH_EXACT_UP_TO)."""
+    paginator = EstimatingPaginator(queryset, per_page, orphans, allow_empty_first_page)
+    if request.GET.get("q", "").strip():
+        paginator.exact_up_to = SEARCH_EXACT_UP_TO
+    return paginator
+
+
 def _int(value):
     try:
         return int(value)
@@ -569,6 +580,9 @@ class OrderEmailAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         return search_orders(queryset, search_term, prefix="order__"), False
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        return _paginator(self, request, queryset, per_page, orphans, allow_empty_first_page)
 
     @admin.action(description="Send the selected emails again")
     def resend(self, request, queryset):

@@ -1,6 +1,8 @@
 """Finding orders by part of a name, an email address or an order number: the admin's search box (and the
 payment pages', through `prefix`). On PostgreSQL each part is served by a trigram index (TrigramIndex)."""
 
+import re
+
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db.models import Index, Q
 
@@ -12,6 +14,9 @@ MAX_WORDS = 6
 # matches whole names instead, which the same indexes serve (pg_trgm answers equality too).
 MIN_PART = 3
 FIELDS = ("first_name", "last_name", "email", "number")
+# A whole address is looked up as a whole (the btree on UPPER(email)): its parts ("shop", "@gmail.com") are in
+# so many addresses that their trigrams' lists would be read whole.
+WHOLE_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]{2,}")
 
 
 class TrigramIndex(GinIndex):
@@ -36,10 +41,12 @@ class TrigramIndex(GinIndex):
 def search_orders(queryset, term, *, prefix=""):
     """Orders (or rows reached through `prefix`, e.g. "order__") matching every word of `term` in one of
     their name, email or number, any case ("ana" finds Ana Müller, "7K4P" finds MS-7K4P-Q2XD); or whose
-    number `term` is, however typed ("ms 7k4p q2xo")."""
+    number `term` is, however typed ("ms 7k4p q2xo"). A whole email address matches that address only."""
     term = " ".join(term.replace("\x00", "").split())[:MAX_SEARCH]
     if not term:
         return queryset
+    if WHOLE_EMAIL.fullmatch(term):
+        return queryset.filter(**{f"{prefix}email__iexact": term})
     words = term.split(" ")[:MAX_WORDS]
     if any(len(word) >= MIN_PART for word in words):
         lookup = "icontains"
