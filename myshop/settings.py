@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.postgres",  # OpClass in index expressions (orders.search.TrigramIndex)
     "core.apps.CoreConfig",
     "shop.apps.ShopConfig",
     "cart.apps.CartConfig",
@@ -290,6 +291,10 @@ SHOP_DISPATCH_DAYS = env_int("SHOP_DISPATCH_DAYS", 2)
 SHOP_SHIPPING_COUNTRIES = [code.upper() for code in env_list("SHOP_SHIPPING_COUNTRIES", "DE,AT,BE,FR,NL")]
 if not SHOP_SHIPPING_COUNTRIES:
     raise ImproperlyConfigured("SHOP_SHIPPING_COUNTRIES must name at least one country, like DE.")
+SHOP_LOW_STOCK_AT = env_int("SHOP_LOW_STOCK_AT", 5)  # on sale with this many units or fewer: "low stock"
+# Who gets the operators' emails (the daily low-stock digest); empty: the MANAGERS, else the ADMINS.
+SHOP_OPERATOR_EMAILS = env_list("SHOP_OPERATOR_EMAILS", "")
+SHOP_LOW_STOCK_DIGEST_HOUR = env_int("SHOP_LOW_STOCK_DIGEST_HOUR", 7)  # in TIME_ZONE: the operators' morning
 SHOP_IMAGE_MAX_UPLOAD_MB = env_float("SHOP_IMAGE_MAX_UPLOAD_MB", 10)
 SHOP_IMAGE_MAX_PIXELS = env_int("SHOP_IMAGE_MAX_PIXELS", 50_000_000)
 CSRF_FAILURE_VIEW = "core.views.csrf_failure"
@@ -393,6 +398,17 @@ CELERY_BEAT_SCHEDULE = {
     },
     "sweep-account-emails": {
         "task": "accounts.tasks.sweep_unsent_account_emails",
+        "schedule": ORDER_EMAIL_SWEEP_SECONDS,
+        "options": {"expires": ORDER_EMAIL_SWEEP_SECONDS},
+    },
+    # Owed once a day (ops/digests.py: one row per day, whoever fires it); the sweep sends what the broker lost.
+    "low-stock-digest": {
+        "task": "ops.tasks.owe_low_stock_digest",
+        "schedule": crontab(hour=SHOP_LOW_STOCK_DIGEST_HOUR, minute=0),
+        "options": {"expires": 3600},
+    },
+    "sweep-operator-digests": {
+        "task": "ops.tasks.sweep_unsent_digests",
         "schedule": ORDER_EMAIL_SWEEP_SECONDS,
         "options": {"expires": ORDER_EMAIL_SWEEP_SECONDS},
     },

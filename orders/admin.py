@@ -5,13 +5,13 @@ orders.services.change_status."""
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -21,10 +21,11 @@ from django.utils.html import format_html
 
 from shop.money import format_money
 
-from . import export, numbers, outbox, services
+from . import carriers, export, outbox, services
 from .emails import KINDS
 from .models import Order, OrderEmail
-from .paginator import EstimatingPaginator
+from .paginator import SEARCH_EXACT_UP_TO, EstimatingPaginator
+from .search import search_orders
 
 Status = Order.Status
 
@@ -119,32 +120,18 @@ def _resend(model_admin, request, order_ids, kind):
         )
 
 
-MAX_SEARCH = 254  # the longest email address
-MAX_NAME_WORDS = 6  # a name is tried as first + last name split at each of its first spaces
+class ShipmentForm(forms.Form):
+    """One order's row on the "Ship" page: who carries the parcel and its tracking number."""
+
+    order = forms.IntegerField(widget=forms.HiddenInput)
+    carrier = forms.ChoiceField(choices=[("", "Choose…"), *carriers.carrier_choices()])
+    tracking_number = forms.CharField(max_length=80, widget=forms.TextInput(attrs={"size": 24, "autocomplete": "off"}))
+
+    def clean_tracking_number(self):
+        return carriers.clean_tracking_number(self.cleaned_data["tracking_number"])
 
 
-def search_orders(queryset, term, *, prefix=""):
-    """Orders (or rows reached through `prefix`, e.g. "order__") matching `term` exactly, on indexed columns
-    only: an order number however typed, a whole email address, or a name ("Lovelace", "Ada Lovelace"),
-    any case. A substring search would read every row of a big table."""
-    term = " ".join(term.replace("\x00", "").split())[:MAX_SEARCH]
-    if not term:
-        return queryset
-    matches = Q(**{f"{prefix}last_name__iexact": term})
-    words = term.split(" ")
-    for split in range(1, min(len(words), MAX_NAME_WORDS)):  # "Ada King Lovelace": Ada + King Lovelace, or …
-        matches |= Q(
-            **{
-                f"{prefix}first_name__iexact": " ".join(words[:split]),
-                f"{prefix}last_name__iexact": " ".join(words[split:]),
-            }
-        )
-    if "@" in term:
-        matches = Q(**{f"{prefix}email__iexact": term})
-    number = numbers.parse_number(term)
-    if number:
-        matches |= Q(**{f"{prefix}number": number})
-    return queryset.filter(matches)
+ShipmentFormSet = forms.formset_factory(ShipmentForm, extra=0, max_num=services.MAX_SHIP_AT_ONCE, validate_max=True)
 
 
 @dataclass(frozen=True)
@@ -198,7 +185,7 @@ class OrderAdmin(admin.ModelAdmin):
     list_display_links = ["number"]
     list_filter = [("status", KnownChoicesFilter), ConfirmationFilter, ShippingNoticeFilter, ("created", PlacedFilter)]
     search_fields = ["=number", "=email"]  # shows the search box; get_search_results does the matching
-    search_help_text = "An order number (MS-7K4P-Q2XD), a whole email address, or a name: exact, any case."
+    search_help_text = "Part of a name, an email address or an order number (“ana”, “7K4P”), any case."
     # At a million orders: no full counts (EstimatingPaginator), no facet counts, and one order, newest first,
     # by id: ids are handed out as orders are placed, so that is placement order, and every index that ends
     # in the order's id (the primary key; status, id; an email's kind, state, order) gives a filtered page in
@@ -212,7 +199,7 @@ class OrderAdmin(admin.ModelAdmin):
     # The lines and the emails are tables of their own below the form (change_form.html), read-only.
     fieldsets = [
         (None, {"fields": ["number", "status", "placed", "last_changed", "status_page"]}),
-        ("Money", {"fields": ["money_subtotal", "money_shipping", "money_total"]}),
+        ("Money", {"fields": ["money_subtotal", "money_discount", "money_shipping", "money_total"]}),
         (
             "Customer",
             {
@@ -238,8 +225,10 @@ class OrderAdmin(admin.ModelAdmin):
         "last_changed",
         "status_page",
         "money_subtotal",
+        "money_discount",
         "money_shipping",
         "money_total",
+        "shipment",
     ]
     # And a "Send the ... again" action for each kind of email (get_actions).
     actions = ["mark_paid", "mark_shipped", "cancel", "export_csv"]
@@ -247,7 +236,7 @@ class OrderAdmin(admin.ModelAdmin):
     # one to send each kind of email again (get_order_buttons).
     order_buttons = [
         OrderButton("mark_paid", "Mark paid", can_move_to(Status.PAID)),
-        OrderButton("mark_shipped", "Mark shipped and email the customer", can_move_to(Status.SHIPPED)),
+        OrderButton("mark_shipped", "Ship: carrier and tracking number", can_move_to(Status.SHIPPED)),
         OrderButton(
             "cancel",
             "Cancel: stock goes back on sale",
@@ -269,8 +258,35 @@ class OrderAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("emails")
 
+    def get_inline_instances(self, request, obj=None):
+        """The inlines other apps add (payments), less those with nothing to show and nothing to add: an empty
+        "Invoice" heading tells an operator nothing."""
+        inlines = super().get_inline_instances(request, obj)
+        if obj is None:
+            return inlines
+        return [
+            inline
+            for inline in inlines
+            if inline.has_add_permission(request, obj)
+            or inline.get_queryset(request).filter(**{inline.get_formset(request, obj).fk.name: obj}).exists()
+        ]
+
+    def get_fieldsets(self, request, obj=None):
+        """The declared fieldsets, without lines that would be empty: no discount line without a coupon, the
+        parcel once the order has shipped."""
+        fieldsets = []
+        for name, options in super().get_fieldsets(request, obj):
+            fields = [field for field in options["fields"] if field != "money_discount" or (obj and obj.discount)]
+            if name is None and obj is not None and obj.tracking_number:
+                fields.insert(fields.index("status") + 1, "shipment")
+            fieldsets.append((name, {**options, "fields": fields}))
+        return fieldsets
+
     def get_search_results(self, request, queryset, search_term):
         return search_orders(queryset, search_term), False
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        return _paginator(self, request, queryset, per_page, orphans, allow_empty_first_page)
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -335,6 +351,22 @@ class OrderAdmin(admin.ModelAdmin):
     def money_subtotal(self, order):
         return format_money(order.subtotal)
 
+    @admin.display(description="Discount")
+    def money_discount(self, order):
+        code = f" (coupon {order.coupon_code})" if order.coupon_code else ""
+        return f"−{format_money(order.discount)}{code}"
+
+    @admin.display(description="Parcel")
+    def shipment(self, order):
+        if order.tracking_url:
+            return format_html(
+                '{}, <a href="{}" rel="noopener noreferrer">{}</a>',
+                order.carrier_label,
+                order.tracking_url,
+                order.tracking_number,
+            )
+        return f"{order.carrier_label}, {order.tracking_number}"
+
     @admin.display(description="Shipping")
     def money_shipping(self, order):
         return format_money(order.shipping_cost)
@@ -362,6 +394,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
+            context.update(title=str(obj), subtitle=None)  # "Order MS-7K4P-Q2XD", not "Change order"
             context["order_lines"] = list(obj.items.select_related("product"))
             context["order_emails"] = list(obj.emails.all())
             if self.has_change_permission(request, obj):
@@ -415,9 +448,69 @@ class OrderAdmin(admin.ModelAdmin):
     def mark_paid(self, request, queryset):
         self._change_status(request, queryset, Status.PAID, "Marked paid")
 
-    @admin.action(description="Mark selected orders as shipped (emails the customers)", permissions=["change"])
+    @admin.action(description="Ship selected orders (asks each one's tracking number)", permissions=["change"])
     def mark_shipped(self, request, queryset):
-        self._change_status(request, queryset, Status.SHIPPED, "Marked shipped; the customer gets a notice")
+        """First a page with a row per paid order (carrier, tracking number); its answer ships them."""
+        orders = list(queryset.order_by("id").only("id", "number", "status", "first_name", "last_name", "city"))
+        shippable = [order for order in orders if Status.SHIPPED in services.TRANSITIONS[order.status]]
+        for order in orders:
+            if order not in shippable:
+                self.message_user(
+                    request,
+                    f"Order {order.number} is {order.get_status_display().lower()}: it cannot be shipped.",
+                    messages.WARNING,
+                )
+        if not shippable:
+            return None
+        if len(shippable) > services.MAX_SHIP_AT_ONCE:
+            self.message_user(
+                request, f"Ship at most {services.MAX_SHIP_AT_ONCE} orders at once: select fewer.", messages.ERROR
+            )
+            return None
+        by_id = {order.id: order for order in shippable}
+        if "ship" in request.POST:
+            formset = ShipmentFormSet(request.POST, prefix="ship")
+            if formset.is_valid() and {form.cleaned_data["order"] for form in formset} == set(by_id):
+                shipments = {
+                    form.cleaned_data["order"]: services.Shipment(
+                        form.cleaned_data["carrier"], form.cleaned_data["tracking_number"]
+                    )
+                    for form in formset
+                }
+                changed, refused = services.ship(shipments=shipments)
+                for order_id in changed:
+                    shipment = shipments[order_id]
+                    _record(
+                        request,
+                        [order_id],
+                        f"Shipped with {carriers.carrier_label(shipment.carrier)}, tracking number "
+                        f"{carriers.clean_tracking_number(shipment.tracking_number)}; the customer gets a notice.",
+                    )
+                if changed:
+                    self.message_user(
+                        request,
+                        f"Shipped; each customer gets a notice with the tracking link: {_orders(changed)}.",
+                        messages.SUCCESS,
+                    )
+                for why in refused.values():
+                    self.message_user(request, why, messages.WARNING)
+                return None
+        else:
+            formset = ShipmentFormSet(
+                prefix="ship", initial=[{"order": order.id, "carrier": order.carrier} for order in shippable]
+            )
+        rows = [(form, by_id.get(_int(form["order"].value()))) for form in formset]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Ship order {shippable[0].number}" if len(shippable) == 1 else f"Ship {len(shippable)} orders",
+            "formset": formset,
+            "rows": rows,
+            "selected": [order.id for order in orders],
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "change_page": reverse("admin:orders_order_change", args=[shippable[0].id]) if len(shippable) == 1 else "",
+        }
+        return TemplateResponse(request, "admin/orders/order/ship.html", context)
 
     @admin.action(description="Cancel selected orders (their stock goes back on sale)", permissions=["change"])
     def cancel(self, request, queryset):
@@ -426,6 +519,21 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.action(description="Export selected orders to CSV")
     def export_csv(self, request, queryset):
         return export.orders_csv_response(queryset.order_by("id"))
+
+
+def _paginator(model_admin, request, queryset, per_page, orphans, allow_empty_first_page):
+    """The list's EstimatingPaginator; a search's count stops sooner (SEARCH_EXACT_UP_TO)."""
+    paginator = EstimatingPaginator(queryset, per_page, orphans, allow_empty_first_page)
+    if request.GET.get("q", "").strip():
+        paginator.exact_up_to = SEARCH_EXACT_UP_TO
+    return paginator
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _email_state(order, kind):
@@ -441,7 +549,7 @@ class OrderEmailAdmin(admin.ModelAdmin):
     list_display = ["order", "kind", "state", "attempts", "queued_at", "sent_at", "claimed_by", "last_error"]
     list_filter = [("kind", KnownChoicesFilter), ("state", KnownChoicesFilter)]
     search_fields = ["=order__number"]  # shows the search box; get_search_results does the matching
-    search_help_text = "An order number, a whole email address, or a name: exact, any case."
+    search_help_text = "Part of a name, an email address or an order number, any case."
     list_select_related = ["order"]
     # About as many rows as orders: the same care as the order list.
     paginator = EstimatingPaginator
@@ -472,6 +580,9 @@ class OrderEmailAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         return search_orders(queryset, search_term, prefix="order__"), False
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        return _paginator(self, request, queryset, per_page, orphans, allow_empty_first_page)
 
     @admin.action(description="Send the selected emails again")
     def resend(self, request, queryset):

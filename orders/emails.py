@@ -70,6 +70,10 @@ def message(order, kind, *, site_url=None):
         "placed_on": local_datetime(order.created),
         "vat_note": vat_note(),
         "total_vat_note": _total_vat_note(order, items),
+        # The shipping notice's parcel: carrier and tracking link ("" until the order ships).
+        "carrier": order.carrier_label if order.carrier else "",
+        "tracking_number": order.tracking_number,
+        "tracking_url": order.tracking_url,
     }
     email = EmailMultiAlternatives(
         subject=kind.subject.format(shop=settings.SHOP_NAME, order=order),

@@ -1,12 +1,15 @@
-"""Orders as CSV for spreadsheets: every cell quoted, nothing a spreadsheet would run as a formula."""
+"""Orders as CSV for spreadsheets: amounts as plain numbers a spreadsheet can sum, every text cell quoted,
+nothing a spreadsheet would run as a formula."""
 
 import csv
 import re
+from decimal import Decimal
 
+from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from shop.money import format_money
+from shop.money import to_amount
 
 # A formula starts with one of these (OWASP "CSV injection"). A spreadsheet that splits on a separator
 # other than the writer's, or ignores the quotes, sees a new cell after every `;`, `,`, tab or line break:
@@ -29,12 +32,22 @@ COLUMNS = [
     "country",
     "phone",
     "items",
+    "subtotal",
+    "discount",
+    "coupon code",
+    "shipping",
     "total",
+    "currency",
+    "carrier",
+    "tracking number",
 ]
 
 
 def csv_cell(value):
-    """`value` as cell text that no spreadsheet runs as a formula: a `'` before any part that would."""
+    """`value` as a cell no spreadsheet runs as a formula: a number (int, Decimal) as itself, written
+    unquoted; text with a `'` before any part that would start a formula."""
+    if (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, Decimal) and value.is_finite()):
+        return value
     text = "" if value is None else str(value)
     return FORMULA_START.sub(r"\1\2'", text)
 
@@ -62,7 +75,14 @@ def order_rows(queryset):
                 order.country,
                 order.phone,
                 sum(item.quantity for item in items),
-                format_money(order.total),
+                to_amount(order.subtotal),  # "30.70": the currency has a column of its own
+                to_amount(order.discount),
+                order.coupon_code,
+                to_amount(order.shipping_cost),
+                to_amount(order.total),
+                settings.SHOP_CURRENCY,
+                order.carrier_label if order.carrier else "",
+                order.tracking_number,
             )
         ]
 
@@ -76,7 +96,8 @@ class _Echo:
 
 def orders_csv_response(queryset):
     """A streamed CSV download of the orders in `queryset`."""
-    writer = csv.writer(_Echo(), quoting=csv.QUOTE_ALL)
+    # Text quoted, numbers bare: a spreadsheet reads a bare 30.70 as a number whatever its import options.
+    writer = csv.writer(_Echo(), quoting=csv.QUOTE_NONNUMERIC)
     response = StreamingHttpResponse(
         (writer.writerow(row) for row in order_rows(queryset)), content_type="text/csv; charset=utf-8"
     )

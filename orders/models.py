@@ -11,9 +11,11 @@ from django.urls import reverse
 
 from shop.money import standard_vat_rate
 
+from . import carriers
 from .countries import country_name, default_country, known_countries
 from .emails import kind_choices
 from .numbers import new_number
+from .search import TrigramIndex
 
 
 def mailbox_of(email):
@@ -80,10 +82,15 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["-created"], name="order_created_idx"),
             models.Index(fields=["mailbox", "created"], name="order_mailbox_created_idx"),
-            # The admin at a million orders: each filter and exact search has its index (orders/admin.py).
+            # The admin at a million orders: each filter and search has its index (orders/admin.py).
             models.Index(fields=["status", "id"], name="order_status_id_idx"),
+            # A customer's guest orders by email, any case (accounts.services.orders_of).
             models.Index(Upper("email"), name="order_email_upper_idx"),
-            models.Index(Upper("last_name"), name="order_last_name_upper_idx"),
+            # The admin's search for part of a name, an email or a number (orders/search.py).
+            TrigramIndex(Upper("first_name"), name="order_first_name_trgm_idx"),
+            TrigramIndex(Upper("last_name"), name="order_last_name_trgm_idx"),
+            TrigramIndex(Upper("email"), name="order_email_trgm_idx"),
+            TrigramIndex(Upper("number"), name="order_number_trgm_idx"),
         ]
         # A constraint rather than unique=True: the same index, without PostgreSQL's extra LIKE index.
         constraints = [models.UniqueConstraint(fields=["number"], name="order_number_unique")]
@@ -109,6 +116,15 @@ class Order(models.Model):
         """The delivery address as it goes on a parcel, line by line (the name first)."""
         lines = [self.customer_name, self.address, self.address_line2, f"{self.postal_code} {self.city}"]
         return [line for line in lines if line.strip()] + [country_name(self.country)]
+
+    @property
+    def carrier_label(self):
+        return carriers.carrier_label(self.carrier)
+
+    @property
+    def tracking_url(self):
+        """The carrier's page for this order's parcel; "" if it has none (or the order has not shipped)."""
+        return carriers.tracking_url(self.carrier, self.tracking_number)
 
     def email_state(self, kind):
         """The state of this order's `kind` email, for people ("—" if none is owed); uses prefetched emails."""

@@ -13,20 +13,25 @@ from django.db import connections
 from django.utils.functional import cached_property
 
 EXACT_UP_TO = 10_000
+# A search's matches are counted up to here: past it, finding each match costs more than a page is worth
+# (bench/RESULTS.md, "Order search at a million orders").
+SEARCH_EXACT_UP_TO = 1_000
 
 
 class EstimatingPaginator(Paginator):
     """Counts exactly up to EXACT_UP_TO rows, then estimates; `count_is_estimate` says which."""
 
     count_is_estimate = False
+    exact_up_to = None  # None: EXACT_UP_TO
 
     @cached_property
     def count(self):
         queryset = self.object_list.order_by()
         if connections[queryset.db].vendor != "postgresql":
             return queryset.count()
-        counted = queryset[: EXACT_UP_TO + 1].count()  # reads at most EXACT_UP_TO + 1 index entries
-        if counted <= EXACT_UP_TO:
+        exact_up_to = EXACT_UP_TO if self.exact_up_to is None else self.exact_up_to
+        counted = queryset[: exact_up_to + 1].count()  # reads at most exact_up_to + 1 index entries
+        if counted <= exact_up_to:
             return counted
         self.count_is_estimate = True
         return max(_planner_estimate(queryset), counted)

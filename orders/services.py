@@ -1,9 +1,11 @@
 """Placing orders and changing their status: the one place for each."""
 
 import hashlib
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -12,7 +14,7 @@ from core.after_response import after_response
 from shop import lookups, stock
 from shop.money import ZERO, format_money, shipping_cost
 
-from . import numbers, outbox
+from . import carriers, numbers, outbox
 from .models import Order, OrderItem, mailbox_of
 from .signals import order_status_changed
 from .tasks import order_created
@@ -29,6 +31,7 @@ CUSTOMER_FIELDS = (
     "phone",
 )
 OPTIONAL_FIELDS = ("address_line2", "country", "phone")  # a caller may leave these out: the model's defaults
+MAX_SHIP_AT_ONCE = 100  # orders on one "Ship" page, each with its own tracking number
 NUMBER_DRAWS = 3  # placements tried before a taken order number (or any integrity error) fails the order
 Status = Order.Status
 
@@ -164,24 +167,59 @@ def _line_problem(product, quantity, price_seen):
     return None
 
 
+@dataclass(frozen=True)
+class Shipment:
+    """How an order leaves: its carrier (a code of orders.carriers.CARRIERS) and the parcel's tracking number."""
+
+    carrier: str
+    tracking_number: str
+
+    def problem(self):
+        """What is wrong with it, for the operator; None if nothing."""
+        if self.carrier not in carriers.CARRIERS:
+            return f"there is no carrier {self.carrier!r}"
+        try:
+            carriers.clean_tracking_number(self.tracking_number)
+        except ValidationError as error:
+            return error.messages[0]
+        return None
+
+
 @transaction.atomic
-def change_status(*, order_ids, to):
+def change_status(*, order_ids, to, shipments=None):
     """Move these orders to status `to` where the transition table allows it; return (changed ids,
     {refused id: why}).
 
+    Shipping needs each order's Shipment in `shipments` ({order id: Shipment}), stored with the status.
     The rows are locked first, so two operators doing the same at once change each order once:
     cancelling gives its stock back exactly once, and shipping owes exactly one shipping notice. Receivers
     of `order_status_changed` act in the same transaction (payments numbers the invoice of a paid order).
     """
     to = Status(to)
+    shipments = shipments or {}
     locked = Order.objects.select_for_update().filter(id__in=order_ids).order_by("id")
     changed, refused = [], {}
     for order_id, number, current in locked.values_list("id", "number", "status"):
-        if to in TRANSITIONS[current]:
-            changed.append(order_id)
-        else:
+        shipment = shipments.get(order_id)
+        if to not in TRANSITIONS[current]:
             refused[order_id] = f"Order {number} is {Status(current).label.lower()}: it cannot be {_verb(to)}."
-    Order.objects.filter(id__in=changed).update(status=to, updated=Now())
+        elif to == Status.SHIPPED and shipment is None:
+            refused[order_id] = f"Order {number} was not shipped: give its carrier and tracking number."
+        elif to == Status.SHIPPED and shipment.problem():
+            refused[order_id] = f"Order {number} was not shipped: {shipment.problem()}."
+        else:
+            changed.append(order_id)
+    if to == Status.SHIPPED:
+        for order_id in changed:
+            shipment = shipments[order_id]
+            Order.objects.filter(id=order_id).update(
+                status=to,
+                carrier=shipment.carrier,
+                tracking_number=carriers.clean_tracking_number(shipment.tracking_number),
+                updated=Now(),
+            )
+    else:
+        Order.objects.filter(id__in=changed).update(status=to, updated=Now())
     if to == Status.CANCELLED:
         for order_id in changed:
             lines = dict(OrderItem.objects.filter(order_id=order_id).values_list("product_id", "quantity"))
@@ -193,6 +231,12 @@ def change_status(*, order_ids, to):
     if changed:
         order_status_changed.send(sender=Order, order_ids=changed, status=to)
     return changed, refused
+
+
+def ship(*, shipments):
+    """Ship each order of {order id: Shipment} with its carrier and tracking number, owing its customer the
+    shipping notice; return (changed ids, {refused id: why}) as change_status does."""
+    return change_status(order_ids=list(shipments), to=Status.SHIPPED, shipments=shipments)
 
 
 def _verb(status):

@@ -5,10 +5,12 @@ from django.contrib import admin, messages
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from orders import admin as orders_admin
 from orders.models import Order
+from orders.search import search_orders
 from shop.money import format_money
 
 from . import invoices, services
@@ -52,11 +54,11 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
 
 def with_order_search(parent, request, queryset, search_term, *, prefix):
     """The admin's own search on `search_fields`, or the order search (a number however typed, an email, a
-    name: orders.admin.search_orders) through `prefix`."""
+    name: orders.search.search_orders) through `prefix`."""
     own, duplicates = parent.get_search_results(request, queryset, search_term)
     if not search_term.strip():
         return own, duplicates
-    return own | orders_admin.search_orders(queryset, search_term, prefix=prefix), duplicates
+    return own | search_orders(queryset, search_term, prefix=prefix), duplicates
 
 
 def refund_payments(model_admin, request, payment_ids):
@@ -110,10 +112,41 @@ class PaymentAdmin(admin.ModelAdmin):
         refund_payments(self, request, list(queryset.values_list("id", flat=True)))
 
 
+def payment_details(payment):
+    """The payment's facts that have a value, as a definition list: an empty one ("Problem: None") says
+    nothing to an operator."""
+    rows = [
+        ("Problem", payment.get_problem_display() if payment.problem else ""),
+        (
+            "Received",
+            format_money(payment.amount_received, payment.currency_received or payment.currency)
+            if payment.amount_received is not None and payment.amount_received != payment.amount
+            else "",
+        ),
+        ("Paid", _when(payment.paid_at)),
+        ("Refunded", _when(payment.refunded_at)),
+        ("Refunded by", payment.refunded_by),
+        ("Refund reference", payment.refund_reference),
+        ("Provider's reference", payment.reference or ""),
+        ("Provider's payment id", payment.provider_payment_id),
+        ("Last error", payment.last_error),
+    ]
+    return format_html_join("", "<div><dt>{}</dt><dd>{}</dd></div>", [row for row in rows if row[1]])
+
+
+def _when(moment):
+    if not moment:
+        return ""
+    local = timezone.localtime(moment)
+    return f"{local.day} {local:%b %Y %H:%M}"
+
+
 class PaymentInline(admin.StackedInline):  # stacked: a tabular inline's empty headers fail axe
+    """Each payment of the order, headed in an operator's words (Payment.__str__), with what is known of it."""
+
     model = Payment
-    fields = PAYMENT_FIELDS
-    readonly_fields = PAYMENT_FIELDS
+    fields = ["details"]
+    readonly_fields = fields
     extra = 0
     can_delete = False
     show_change_link = True
@@ -122,9 +155,10 @@ class PaymentInline(admin.StackedInline):  # stacked: a tabular inline's empty h
     def has_add_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Amount")
-    def amount_text(self, payment):
-        return format_money(payment.amount, payment.currency)
+    @admin.display(description="Details")
+    def details(self, payment):
+        facts = payment_details(payment)
+        return format_html('<dl class="payment-details">{}</dl>', facts) if facts else "Nothing more recorded."
 
 
 def invoice_link(invoice):

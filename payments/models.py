@@ -1,8 +1,17 @@
 """Payments, the provider events already processed, invoices and their numbering, and the offline provider's
 own records. Every state change goes through payments/services.py (payments) or payments/invoices.py."""
 
+from datetime import datetime
+
 from django.db import models
 from django.db.models.functions import Now
+from django.utils import timezone
+
+from shop.money import format_money
+
+# What operators call a payment by its provider (payments/providers.py): the offline provider stands in for
+# card payments in development and tests.
+PROVIDER_LABELS = {"stripe": "Card payment", "offline": "Card payment (test provider)"}
 
 
 class Payment(models.Model):
@@ -63,7 +72,13 @@ class Payment(models.Model):
         ]
 
     def __str__(self):
-        return f"Payment {self.id} of order {self.order_id} ({self.get_state_display()})"
+        """In an operator's words: "Card payment, declined, 7 Dec 14:02, €30.70"."""
+        parts = [PROVIDER_LABELS.get(self.provider, f"{self.provider} payment"), self.get_state_display().lower()]
+        if isinstance(self.created, datetime):  # not yet read back after an insert: the database's clock sets it
+            local = timezone.localtime(self.created)
+            parts.append(f"{local.day} {local:%b %H:%M}")
+        parts.append(format_money(self.amount, self.currency))
+        return ", ".join(parts)
 
 
 class WebhookEvent(models.Model):
@@ -96,7 +111,7 @@ class PaymentByHand(models.Model):
         verbose_name_plural = "payments by hand"
 
     def __str__(self):
-        return f"Order {self.order_id} is paid by hand"
+        return f"Paid by hand, arranged by {self.arranged_by}" if self.arranged_by else "Paid by hand"
 
 
 class InvoiceSequence(models.Model):

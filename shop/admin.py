@@ -1,9 +1,11 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from . import images, stock
@@ -20,7 +22,7 @@ class ProductForm(forms.ModelForm):
 
 class ProductListForm(forms.ModelForm):
     """A row of the product list: its editable cells are named after the product, for screen readers (a
-    table cell's input has no label of its own)."""
+    table cell's input has no label of its own); the price box is as wide as a price."""
 
     LABELS = {"price": "Price of {}", "available": "{} is available"}
 
@@ -29,6 +31,25 @@ class ProductListForm(forms.ModelForm):
         for name, label in self.LABELS.items():
             if name in self.fields:
                 self.fields[name].widget.attrs["aria-label"] = label.format(self.instance.name)
+        if "price" in self.fields:
+            self.fields["price"].widget.attrs["class"] = "price-input"
+
+
+class LowStockFilter(admin.SimpleListFilter):
+    """Products on sale that are running out (SHOP_LOW_STOCK_AT units or fewer), the fewest first."""
+
+    title = "stock"
+    parameter_name = "stock"
+
+    def lookups(self, request, model_admin):
+        return [("low", f"Low: {settings.SHOP_LOW_STOCK_AT} or fewer, on sale"), ("out", "Sold out, on sale")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "low":
+            return queryset.filter(available=True, stock__lte=settings.SHOP_LOW_STOCK_AT)
+        if self.value() == "out":
+            return queryset.filter(available=True, stock=0)
+        return queryset
 
 
 @admin.register(Category)
@@ -65,13 +86,30 @@ class StockChangeForm(forms.Form):
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     form = ProductForm
-    list_display = ["name", "slug", "category", "price", "stock", "available", "created", "updated"]
-    list_filter = ["available", "category", "created", "updated"]
+    # Fits 1280 px (tests/browser/test_admin.py): the slug and dates are on the product's page.
+    list_display = ["name", "category", "price", "stock", "available", "updated_on"]
+    list_filter = [LowStockFilter, "available", "category", "updated"]
     # Stock is never a field once the product exists: it moves by recorded deltas (see stock_change_view).
     list_editable = ["price", "available"]
     list_select_related = ["category"]
     prepopulated_fields = {"slug": ("name",)}
     search_fields = ["name", "slug"]
+
+    class Media:
+        css = {"all": ["css/admin-products.css"]}
+
+    @admin.display(description="Updated", ordering="updated")
+    def updated_on(self, product):
+        return timezone.localdate(product.updated)
+
+    def get_ordering(self, request):
+        if request.GET.get(LowStockFilter.parameter_name):  # what runs out first, first
+            return ["stock", "name"]
+        return super().get_ordering(request)
+
+    def changelist_view(self, request, extra_context=None):
+        # Without the navigation column, as the order list: at 1280 px the list needs the room.
+        return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
 
     def get_changelist_form(self, request, **kwargs):
         return super().get_changelist_form(request, form=ProductListForm, **kwargs)

@@ -1,11 +1,17 @@
 """Stock moves only by recorded deltas: every change is a StockMovement with its reason, applied to the
 product under its row lock. The one place stock changes."""
 
+from django.conf import settings
 from django.db import transaction
 
 from .models import Product, StockMovement
 
 Reason = StockMovement.Reason
+
+
+def low_stock():
+    """Products on sale with SHOP_LOW_STOCK_AT units or fewer (sold out included), the fewest first."""
+    return Product.objects.filter(available=True, stock__lte=settings.SHOP_LOW_STOCK_AT).order_by("stock", "name", "id")
 
 
 class StockError(Exception):

@@ -81,9 +81,10 @@ def test_marking_an_order_shipped_in_the_admin_emails_the_customer_via_the_worke
     )
 
     admin_client.post(reverse("admin:orders_order_changelist"), {"action": "mark_paid", "_selected_action": [order.id]})
-    response = admin_client.post(
-        reverse("admin:orders_order_changelist"), {"action": "mark_shipped", "_selected_action": [order.id]}
-    )
+    ship = {"action": "mark_shipped", "_selected_action": [order.id], "ship": "yes", "ship-0-order": order.id}
+    ship |= {"ship-TOTAL_FORMS": 1, "ship-INITIAL_FORMS": 1, "ship-0-carrier": "gls"}
+    ship["ship-0-tracking_number"] = "zx81 zx81"
+    response = admin_client.post(reverse("admin:orders_order_changelist"), ship)
 
     assert response.status_code == 302
     wait_for(
@@ -99,3 +100,5 @@ def test_marking_an_order_shipped_in_the_admin_emails_the_customer_via_the_worke
     invoice = f"myshop: invoice {order.invoice.number} for order {order.number}"
     assert subjects[0] == f"myshop: order {order.number} received"
     assert sorted(subjects[1:]) == sorted([invoice, f"myshop: order {order.number} has shipped"])
+    notice = next(m for m in worker_outbox if m.subject.endswith("has shipped"))
+    assert "https://gls-group.com/DE/de/paketverfolgung?match=ZX81ZX81" in notice.body

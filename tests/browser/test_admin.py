@@ -160,7 +160,7 @@ def test_order_page_buttons_move_the_order_and_the_pages_pass_axe(browser, live_
         expect(page.locator("ul.messagelist")).to_contain_text(f"Marked paid: order {order.number}.")
         expect(buttons).to_have_text(
             [
-                "Mark shipped and email the customer",
+                "Ship: carrier and tracking number",
                 "Cancel: stock goes back on sale",
                 "Send the order confirmation again",
                 "Send the invoice again",
@@ -177,13 +177,41 @@ def test_order_page_buttons_move_the_order_and_the_pages_pass_axe(browser, live_
         assert order.status == "paid"
 
 
-def test_product_list_with_editable_cells_passes_axe(browser, live_server, catalog, operator, request):
+def test_shipping_asks_the_carrier_and_tracking_number_and_the_page_passes_axe(
+    browser, live_server, orders, operator, request
+):
+    order = orders["paid"]
+    with browsing(browser, live_server, request.node.name, **DESKTOP) as (page, screens):
+        log_in(page)
+        page.goto(reverse("admin:orders_order_change", args=[order.id]))
+        page.get_by_role("button", name="Ship: carrier and tracking number").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(f"Ship order {order.number}")
+        assert_accessible(page, "ship page")
+        page.get_by_label(f"Carrier of order {order.number}").select_option(label="DHL")
+        page.get_by_label(f"Tracking number of order {order.number}").fill("0034 0434 1610 9404 2557")
+        screens.shot("ship-page")
+        page.get_by_role("button", name="Ship and email the customer").click()
+        expect(page.locator("ul.messagelist")).to_contain_text("Shipped; each customer gets a notice")
+        expect(page.locator(".field-shipment")).to_contain_text("DHL, 00340434161094042557")
+        assert_accessible(page, "order page, shipped")
+
+
+def test_product_list_fits_1280_px_with_editable_cells_and_passes_axe(browser, live_server, catalog, operator, request):
+    catalog["mug"].__class__.objects.filter(id=catalog["mug"].id).update(
+        name="Enamel camping mug with a lid, a carabiner handle and a long name", price=Decimal("99999.99")
+    )
     with browsing(browser, live_server, request.node.name, **DESKTOP) as (page, screens):
         log_in(page)
         page.goto(reverse("admin:shop_product_changelist"))
         expect(page.get_by_label("Price of Teapot")).to_have_value("20.50")
         expect(page.get_by_label("Garden gnome is available")).to_be_checked()
+        assert_nothing_scrolls_sideways(page, "product list")
         screens.shot("product-list")
         assert_accessible(page, "product list")
+
+        page.get_by_role("link", name="Low: 5 or fewer, on sale").click()
+        names = page.locator("#result_list tbody th")  # the first column, a link: the row's header cell
+        expect(names).to_have_text(["Garden gnome", "Teapot"])  # sold out first
+        assert_nothing_scrolls_sideways(page, "product list, low stock")
         page.goto(reverse("admin:shop_product_stock", args=[catalog["mug"].id]))
         assert_accessible(page, "stock of a product")

@@ -45,10 +45,38 @@ def test_no_cell_starts_a_formula_whichever_separator_the_spreadsheet_splits_on(
     assert hostile == []
 
 
-def test_every_cell_is_quoted(exported):
-    text, _ = exported
-    for line in text.splitlines():
-        assert line.startswith('"') and line.endswith('"'), line
+def test_every_text_cell_is_quoted_and_only_numbers_are_bare(admin_client, customer):
+    order = Order.objects.create(**customer, subtotal=Decimal("14.00"), total=Decimal("14.00"), coupon_code="SPRING")
+    response = admin_client.post(CHANGELIST, {"action": "export_csv", "_selected_action": [order.id]})
+    header, line = b"".join(response.streaming_content).decode().splitlines()
+    assert all(cell.startswith('"') and cell.endswith('"') for cell in header.split(","))
+    names = next(csv.reader([header]))
+    bare = [name for name, cell in zip(names, line.split(",")) if not cell.startswith('"')]  # no commas in it
+    assert bare == ["items", "subtotal", "discount", "shipping", "total"]
+
+
+def test_amounts_are_numbers_a_spreadsheet_can_sum_with_the_currency_beside_them(admin_client, customer):
+    orders = [
+        Order.objects.create(
+            **customer, subtotal=Decimal("30.70"), shipping_cost=Decimal("4.90"), total=Decimal("35.60")
+        ),
+        Order.objects.create(
+            **customer,
+            subtotal=Decimal("1234.50"),
+            discount=Decimal("123.45"),
+            coupon_code="=WELCOME10",
+            total=Decimal("1111.05"),
+        ),
+    ]
+    response = admin_client.post(CHANGELIST, {"action": "export_csv", "_selected_action": [o.id for o in orders]})
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(row["subtotal"], row["discount"], row["shipping"], row["total"]) for row in rows] == [
+        ("30.70", "0.00", "4.90", "35.60"),
+        ("1234.50", "123.45", "0.00", "1111.05"),
+    ]
+    assert sum(Decimal(row["total"]) for row in rows) == Decimal("1146.65")
+    assert {row["currency"] for row in rows} == {"EUR"}
+    assert rows[1]["coupon code"] == "'=WELCOME10"  # text stays neutralised
 
 
 def test_neutralised_values_keep_their_text(exported):
@@ -58,7 +86,7 @@ def test_neutralised_values_keep_their_text(exported):
     assert record["city"] == "Berlin;'=2+3"
     assert record["postal code"] == "10115; '-2+3"
     assert record["first name"] == "'@SUM(A1:A9)"
-    assert record["number"] == order.number and record["total"] == "€14.00"
+    assert record["number"] == order.number and record["total"] == "14.00"
 
 
 @pytest.mark.parametrize(
@@ -67,7 +95,9 @@ def test_neutralised_values_keep_their_text(exported):
         ("plain", "plain"),
         ("", ""),
         (None, ""),
-        (42, "42"),
+        (42, 42),
+        (Decimal("-5.00"), Decimal("-5.00")),  # a number, written bare: no formula
+        (Decimal("NaN"), "NaN"),
         ("=1+1", "'=1+1"),
         ("a;=1", "a;'=1"),
         ("a, +1", "a, '+1"),

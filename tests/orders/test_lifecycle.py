@@ -29,8 +29,12 @@ def placed(make_product, customer, django_capture_on_commit_callbacks):
 
 
 def act(admin_client, action, order, django_capture_on_commit_callbacks):
+    fields = {"action": action, "_selected_action": [order.id]}
+    if action == "mark_shipped":  # the "Ship" page's answer
+        fields |= {"ship": "yes", "ship-TOTAL_FORMS": 1, "ship-INITIAL_FORMS": 1, "ship-0-order": order.id}
+        fields |= {"ship-0-carrier": "dpd", "ship-0-tracking_number": "01234567890123"}
     with patch.object(order_shipped, "delay") as shipping, django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(CHANGELIST, {"action": action, "_selected_action": [order.id]}, follow=True)
+        response = admin_client.post(CHANGELIST, fields, follow=True)
     assert response.status_code == 200
     order.refresh_from_db()
     return response, shipping

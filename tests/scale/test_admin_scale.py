@@ -74,9 +74,14 @@ def whole_table_reads(statements):
 CASES = [
     ("the list", {}, ["orders_order_pkey"]),
     ("the list, oldest first", {"o": "5"}, ["orders_order_pkey"]),
-    ("search by number", "number", ["order_number_unique"]),
-    ("search by email", "email", ["order_email_upper_idx"]),
-    ("search by name", "name", ["order_last_name_upper_idx"]),
+    ("search by number", "number", ["order_number_unique", "order_number_trgm_idx"]),
+    ("search by part of a number", "number part", ["order_number_trgm_idx"]),
+    ("search by email", "email", ["order_email_upper_idx"]),  # a whole address: the btree
+    ("search by part of an email", "email part", ["order_email_trgm_idx"]),
+    # "Grace Family1": a first name of every eighth order, and a part of every ninth order's last name (Family1,
+    # Family10 ...): the planner reads the newest orders until a page is full, which is as quick.
+    ("search by name", "name", ["order_last_name_trgm_idx", "order_first_name_trgm_idx", "orders_order_pkey"]),
+    ("search by part of a name", "name part", ["order_last_name_trgm_idx"]),
     ("confirmation failed", {"confirmation": "failed"}, ["orderemail_kind_state_idx"]),
     ("status", {"status__exact": "cancelled"}, ["order_status_id_idx", "orders_order_pkey"]),
     ("status, oldest first", {"status__exact": "cancelled", "o": "5"}, ["order_status_id_idx", "orders_order_pkey"]),
@@ -86,10 +91,14 @@ CASES = [
 
 @pytest.mark.postgresql  # query plans, on the production database
 def test_each_list_search_and_filter_reads_an_index_not_the_table(admin_client, many_orders):
+    Order.objects.filter(id=many_orders.id).update(last_name="Anastasiadis")
     typed = {
         "number": {"q": many_orders.number},
         "email": {"q": many_orders.email.upper()},
         "name": {"q": f"{many_orders.first_name} {many_orders.last_name}"},
+        "number part": {"q": many_orders.number[3:7].lower()},
+        "email part": {"q": many_orders.email.split("@")[0][-6:]},
+        "name part": {"q": "nastasi"},  # one order's
         "month": {
             "created__gte": (timezone.now() - timedelta(days=30)).isoformat(),
             "created__lt": (timezone.now() + timedelta(days=1)).isoformat(),
@@ -147,3 +156,14 @@ def test_an_estimated_count_is_rounded_and_offers_no_pages_near_its_end():
     exact.count = 1_234_567
     assert exact.count_text == "1,234,567"
     assert list(exact.get_elided_page_range(1))[-2:] == [24691, 24692]
+
+
+@pytest.mark.postgresql  # query plans, on the production database
+def test_a_search_counts_its_matches_only_up_to_a_thousand(admin_client, many_orders):
+    response, statements = served(admin_client, {"q": "ada"})  # every eighth order is Ada's: 2,500
+    counts = [sql for sql in statements if "COUNT(" in sql.upper()]
+    assert counts and all(f"LIMIT {paginator.SEARCH_EXACT_UP_TO + 1}" in sql for sql in counts), counts
+    cl = response.context["cl"]
+    assert cl.paginator.count_is_estimate and len(cl.result_list) == 50
+    assert re.search(r"about [\d,]+ orders", response.content.decode())
+    assert whole_table_reads(statements) == []
