@@ -23,8 +23,9 @@ def coupon(make_coupon):
 
 @pytest.fixture
 def order(make_product, customer, coupon):
+    lamp = make_product(price=Decimal("20.00"))
     with patch("celery.app.task.Task.apply_async"):
-        return place_order(customer=customer, quantities={make_product(price=Decimal("20.00")).id: 1}, coupon_code="BACK")
+        return place_order(customer=customer, quantities={lamp.id: 1}, coupon_code="BACK")
 
 
 def another_use(coupon):
