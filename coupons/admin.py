@@ -25,13 +25,6 @@ class CouponForm(forms.ModelForm):
     def clean_code(self):
         return self.cleaned_data["code"].strip()
 
-    def clean(self):
-        cleaned = super().clean()
-        kind, value = cleaned.get("kind"), cleaned.get("value")
-        if kind == Coupon.Kind.AMOUNT and value is not None and value <= 0:
-            self.add_error("value", "An amount off must be more than 0.")
-        return cleaned
-
 
 class ValidityFilter(admin.SimpleListFilter):
     title = "validity"

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
@@ -31,7 +33,7 @@ class Coupon(models.Model):
     value = models.DecimalField(
         max_digits=10,
         decimal_places=2,
-        validators=[MinValueValidator(0.01)],
+        validators=[MinValueValidator(Decimal("0.01"), message="Enter a value above 0.")],
         help_text="Percent off (1–100), or the amount off in the shop's currency.",
     )
     minimum_order = models.DecimalField(

@@ -2,8 +2,9 @@
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 
+from django.conf import settings
 from django.db.models import F, Q
 from django.utils import formats, timezone
 
@@ -133,8 +134,21 @@ class Quote:
 
     @property
     def free_shipping_gap(self):
-        """How much more, after the discount, would ship free (see shop.money.free_shipping_gap)."""
-        return free_shipping_gap(self.discounted_goods)
+        """How much more in goods (at catalog prices) would ship free, the discount on them counted; None if
+        never (see shop.money.free_shipping_gap)."""
+        gap = free_shipping_gap(self.discounted_goods)
+        if not gap or not self.discount:
+            return gap
+        coupon, threshold = self.coupon, settings.SHOP_FREE_SHIPPING_FROM
+        if coupon.kind == Coupon.Kind.PERCENT:
+            if coupon.value >= 100:
+                return None
+            needed = (threshold * 100 / (100 - coupon.value)).quantize(CENT, rounding=ROUND_UP)
+        else:
+            needed = threshold + coupon.value
+        while needed - discount_for(coupon, needed) < threshold:  # the discount's rounding: a cent or so more
+            needed += CENT
+        return max(ZERO, needed - self.goods)
 
 
 def quote(code, *, goods, customer=None, now=None):

@@ -108,7 +108,7 @@ def test_the_admin_form_says_what_is_wrong(make_coupon):
     errors = admin_form(valid_to="2020-01-01 00:00").errors
     assert errors["valid_to"] == ["The end must come after the start (“valid from”)."]
     assert admin_form(value="150").errors["value"] == ["A percent discount is a whole number from 1 to 100, like 10."]
-    assert "value" in admin_form(kind="amount", value="0").errors
+    assert admin_form(kind="amount", value="0").errors["value"] == ["Enter a value above 0."]
     assert admin_form(code="TAKEN").errors["__all__"] == ["A coupon with this code exists already (codes ignore case)."]
     assert "code" in admin_form(code="TWO WORDS").errors
 
@@ -179,3 +179,14 @@ def test_redeem_takes_the_total_cap_exactly(make_coupon):
         redeem("TWO", goods=D("10"), customer="mailbox:b@example.com")
     coupon.refresh_from_db()
     assert coupon.uses == 2
+
+
+def test_the_free_shipping_note_counts_the_goods_to_add_before_the_discount(make_coupon, settings):
+    settings.SHOP_FREE_SHIPPING_FROM, settings.SHOP_SHIPPING_COST = D("50.00"), D("4.90")
+    make_coupon(code="PCT", value=D("20"))
+    make_coupon(code="FIVE", kind=Coupon.Kind.AMOUNT, value=D("5.00"))
+    make_coupon(code="ALL", value=D("100"))
+    # €60 less 20 % is €48: €2.50 more of goods (€2.00 after the discount) ships free.
+    assert quote("PCT", goods=D("60.00")).free_shipping_gap == D("2.50")
+    assert quote("FIVE", goods=D("50.00")).free_shipping_gap == D("5.00")
+    assert quote("ALL", goods=D("60.00")).free_shipping_gap is None  # free goods never reach the threshold
