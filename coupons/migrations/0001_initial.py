@@ -9,44 +9,118 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Coupon',
+            name="Coupon",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(help_text='What shoppers type in the cart. Case does not matter.', max_length=40, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_-]+\\Z', 'Use only letters A–Z, digits, dashes and underscores (no spaces).')])),
-                ('active', models.BooleanField(default=True, help_text='Untick to stop the coupon at once.')),
-                ('valid_from', models.DateTimeField()),
-                ('valid_to', models.DateTimeField(help_text='The coupon stops applying at this moment.')),
-                ('kind', models.CharField(choices=[('percent', 'Percent off the goods'), ('amount', 'Amount off the goods')], default='percent', max_length=10)),
-                ('value', models.DecimalField(decimal_places=2, help_text="Percent off (1–100), or the amount off in the shop's currency.", max_digits=10, validators=[django.core.validators.MinValueValidator(Decimal('0.01'), message='Enter a value above 0.')])),
-                ('minimum_order', models.DecimalField(decimal_places=2, default=0, help_text='The goods (before shipping and discount) must be worth at least this much.', max_digits=10, validators=[django.core.validators.MinValueValidator(0)], verbose_name='minimum order')),
-                ('max_uses', models.PositiveIntegerField(blank=True, help_text='Empty: no limit.', null=True, verbose_name='uses allowed in total')),
-                ('max_uses_per_customer', models.PositiveIntegerField(blank=True, default=1, help_text='Per account, or per email address for guests. Empty: no limit.', null=True, verbose_name='uses allowed per customer')),
-                ('uses', models.PositiveIntegerField(default=0, editable=False)),
-                ('created', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "code",
+                    models.CharField(
+                        help_text="What shoppers type in the cart. Case does not matter.",
+                        max_length=40,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Za-z0-9_-]+\\Z",
+                                "Use only letters A–Z, digits, dashes and underscores (no spaces).",
+                            )
+                        ],
+                    ),
+                ),
+                ("active", models.BooleanField(default=True, help_text="Untick to stop the coupon at once.")),
+                ("valid_from", models.DateTimeField()),
+                ("valid_to", models.DateTimeField(help_text="The coupon stops applying at this moment.")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("percent", "Percent off the goods"), ("amount", "Amount off the goods")],
+                        default="percent",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "value",
+                    models.DecimalField(
+                        decimal_places=2,
+                        help_text="Percent off (1–100), or the amount off in the shop's currency.",
+                        max_digits=10,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("0.01"), message="Enter a value above 0.")
+                        ],
+                    ),
+                ),
+                (
+                    "minimum_order",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=0,
+                        help_text="The goods (before shipping and discount) must be worth at least this much.",
+                        max_digits=10,
+                        validators=[django.core.validators.MinValueValidator(0)],
+                        verbose_name="minimum order",
+                    ),
+                ),
+                (
+                    "max_uses",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Empty: no limit.", null=True, verbose_name="uses allowed in total"
+                    ),
+                ),
+                (
+                    "max_uses_per_customer",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        default=1,
+                        help_text="Per account, or per email address for guests. Empty: no limit.",
+                        null=True,
+                        verbose_name="uses allowed per customer",
+                    ),
+                ),
+                ("uses", models.PositiveIntegerField(default=0, editable=False)),
+                ("created", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-valid_to', 'code'],
-                'constraints': [models.UniqueConstraint(django.db.models.functions.text.Upper('code'), name='coupon_code_unique_ignoring_case', violation_error_message='A coupon with this code exists already (codes ignore case).'), models.CheckConstraint(condition=models.Q(('value__gt', 0)), name='coupon_value_positive'), models.CheckConstraint(condition=models.Q(models.Q(('kind', 'percent'), _negated=True), ('value__lte', 100), _connector='OR'), name='coupon_percent_at_most_100'), models.CheckConstraint(condition=models.Q(('valid_to__gt', models.F('valid_from'))), name='coupon_valid_span')],
+                "ordering": ["-valid_to", "code"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        django.db.models.functions.text.Upper("code"),
+                        name="coupon_code_unique_ignoring_case",
+                        violation_error_message="A coupon with this code exists already (codes ignore case).",
+                    ),
+                    models.CheckConstraint(condition=models.Q(("value__gt", 0)), name="coupon_value_positive"),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("kind", "percent"), _negated=True), ("value__lte", 100), _connector="OR"
+                        ),
+                        name="coupon_percent_at_most_100",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("valid_to__gt", models.F("valid_from"))), name="coupon_valid_span"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='CustomerUse',
+            name="CustomerUse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('customer_key', models.CharField(max_length=270)),
-                ('uses', models.PositiveIntegerField(default=0)),
-                ('coupon', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='customer_uses', to='coupons.coupon')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("customer_key", models.CharField(max_length=270)),
+                ("uses", models.PositiveIntegerField(default=0)),
+                (
+                    "coupon",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="customer_uses", to="coupons.coupon"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('coupon', 'customer_key'), name='coupon_use_one_per_customer')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("coupon", "customer_key"), name="coupon_use_one_per_customer")
+                ],
             },
         ),
     ]

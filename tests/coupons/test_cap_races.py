@@ -41,9 +41,7 @@ def race(web, make_product, code, customers, refusal):
     return placed, refused, answers
 
 
-def test_racing_checkouts_take_exactly_a_coupons_total_and_per_customer_caps(
-    web, make_product, make_coupon, customer
-):
+def test_racing_checkouts_take_exactly_a_coupons_total_and_per_customer_caps(web, make_product, make_coupon, customer):
     total = make_coupon(code="FIRST3", max_uses=3, max_uses_per_customer=None)
     customers = [{**customer, "email": f"shopper{n}@example.com"} for n in range(7)]
     placed, refused, answers = race(web, make_product, "first3", customers, "The coupon FIRST3 has been used up.")

@@ -62,9 +62,7 @@ def test_a_coupon_goes_from_the_cart_to_the_thank_you_page_the_order_page_and_th
     assert "SPRING" not in text(shopping.get(reverse("cart:cart_detail")))
 
 
-def test_the_cart_says_when_a_change_leaves_the_minimum_unmet_and_takes_nothing_off(
-    shopping, lamp, make_coupon
-):
+def test_the_cart_says_when_a_change_leaves_the_minimum_unmet_and_takes_nothing_off(shopping, lamp, make_coupon):
     make_coupon(code="FIFTY", kind=Coupon.Kind.AMOUNT, value=D("5.00"), minimum_order=D("50.00"))
     apply(shopping, "FIFTY")
     shopping.post(reverse("cart:cart_update", args=[lamp.id]), {"quantity": 1})
