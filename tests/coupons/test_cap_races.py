@@ -43,16 +43,16 @@ def race(web, make_product, code, customers, refusal):
 
 def test_racing_checkouts_take_exactly_a_coupons_total_and_per_customer_caps(web, make_product, make_coupon, customer):
     total = make_coupon(code="FIRST3", max_uses=3, max_uses_per_customer=None)
-    customers = [{**customer, "email": f"shopper{n}@example.com"} for n in range(7)]
+    customers = [{**customer, "email": f"shopper{n}@example.com"} for n in range(6)]
     placed, refused, answers = race(web, make_product, "first3", customers, "The coupon FIRST3 has been used up.")
-    assert (len(placed), len(refused)) == (3, 4), [status for status, _ in answers]
+    assert (len(placed), len(refused)) == (3, 3), [status for status, _ in answers]
     total.refresh_from_db()
     assert total.uses == 3 and Order.objects.filter(coupon=total).count() == 3
 
     twice = make_coupon(code="TWICE", max_uses=None, max_uses_per_customer=2)
-    emails = ["ada@example.com", "Ada@example.com", "ada+1@example.com", "ADA+x@Example.com", "ada@EXAMPLE.com"]
+    emails = ["ada@example.com", "Ada@example.com", "ada+1@example.com", "ADA+x@Example.com"]
     customers = [{**customer, "email": email} for email in emails]
     refusal = "You have already used the coupon TWICE 2 times"
     placed, refused, answers = race(web, make_product, "TWICE", customers, refusal)
-    assert (len(placed), len(refused)) == (2, 3), [status for status, _ in answers]
+    assert (len(placed), len(refused)) == (2, 2), [status for status, _ in answers]
     assert CustomerUse.objects.get(coupon=twice).uses == 2 and Order.objects.filter(coupon=twice).count() == 2
