@@ -124,3 +124,17 @@ def test_a_coupon_not_yet_valid_says_from_when(shopping, make_coupon):
     start = timezone.now() + timedelta(days=3)
     make_coupon(code="LATER", valid_from=start, valid_to=start + timedelta(days=3))
     assert "The coupon LATER is not valid yet: it can be used from " in text(apply(shopping, "later"))
+
+
+def test_a_logged_in_shopper_is_told_in_the_cart_that_they_used_the_coupon(
+    shopping, make_coupon, customer, django_user_model
+):
+    make_coupon(code="ONCE")
+    shopping.force_login(django_user_model.objects.create_user("ada", "ada@example.com", "x"))
+    apply(shopping, "ONCE")
+    with patch("celery.app.task.Task.apply_async"):
+        shopping.post(reverse("orders:order_create"), customer)
+    assert Order.objects.get().coupon_code == "ONCE"
+    shopping.post(reverse("cart:cart_add", args=[Order.objects.get().items.get().product_id]), {"quantity": 1})
+    said = text(apply(shopping, "once"))
+    assert "You have already used the coupon ONCE: it can be used once per customer." in said
