@@ -81,6 +81,26 @@ def make_product(db, make_category):
 
 
 @pytest.fixture
+def make_coupon(db):
+    """A coupon valid from a day ago for thirty days: 10 % off, no minimum, no total cap, once per customer."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from coupons.models import Coupon
+
+    def make(**fields):
+        now = timezone.now()
+        fields.setdefault("code", f"SAVE{next(_sequence)}")
+        fields.setdefault("valid_from", now - timedelta(days=1))
+        fields.setdefault("valid_to", now + timedelta(days=30))
+        fields.setdefault("value", Decimal("10"))
+        return Coupon.objects.create(**fields)
+
+    return make
+
+
+@pytest.fixture
 def customer():
     return {
         "first_name": "Ada",

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "core.apps.CoreConfig",
     "shop.apps.ShopConfig",
     "cart.apps.CartConfig",
+    "coupons.apps.CouponsConfig",
     "orders.apps.OrdersConfig",
     "payments.apps.PaymentsConfig",
     "recommendations.apps.RecommendationsConfig",
@@ -253,6 +254,7 @@ SESSION_CLEAR_EXPIRED_SECONDS = env_float("SESSION_CLEAR_EXPIRED_SECONDS", 3600)
 RATE_LIMIT_CHECKOUT = env("RATE_LIMIT_CHECKOUT", "10/600")
 RATE_LIMIT_CART = env("RATE_LIMIT_CART", "120/60")
 RATE_LIMIT_LOGIN = env("RATE_LIMIT_LOGIN", "10/300")
+RATE_LIMIT_COUPON = env("RATE_LIMIT_COUPON", "10/900")  # coupon codes refused (guessing), coupons/limits.py
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)  # proxies in front that append to X-Forwarded-For
 # No hoarding (orders/limits.py; 0 switches a cap off).
 ORDER_MAX_UNITS = env_int("ORDER_MAX_UNITS", 20)

@@ -12,6 +12,7 @@ urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("accounts/", include("allauth.urls")),  # log in, sign up, verification, reset (django-allauth)
     path("accounts/", include("accounts.urls", namespace="accounts")),  # order history, addresses
+    path("cart/coupon/", include("coupons.urls", namespace="coupons")),
     path("cart/", include("cart.urls", namespace="cart")),
     path("orders/", include("orders.urls", namespace="orders")),
     path("", include("payments.urls", namespace="payments")),  # /orders/<token>/pay/..., webhooks

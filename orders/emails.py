@@ -63,6 +63,7 @@ def message(order, kind, *, site_url=None):
             for item in items
         ],
         "subtotal": format_money(order.subtotal),
+        "discount": f"−{format_money(order.discount)}" if order.discount else "",  # the coupon's line
         "shipping_cost": format_money(order.shipping_cost) if order.shipping_cost else "free",
         "total": format_money(order.total),
         "shop_name": settings.SHOP_NAME,

@@ -72,6 +72,10 @@ class Order(models.Model):
     # A coupon's reduction of the goods, fixed at checkout with the code as typed (coupons/); 0 without one.
     discount = models.DecimalField(max_digits=12, decimal_places=2, default=0, db_default=0, editable=False)
     coupon_code = models.CharField(max_length=40, blank=True, default="", db_default="", editable=False)
+    # The coupon itself, whose uses this order took (given back if it is cancelled unpaid); kept with the order.
+    coupon = models.ForeignKey(
+        "coupons.Coupon", null=True, blank=True, related_name="orders", on_delete=models.PROTECT, editable=False
+    )
     total = models.DecimalField(max_digits=12, decimal_places=2, default=0, editable=False)
     # Filled when the order is shipped: who carries the parcel, and its number with them.
     carrier = models.CharField(max_length=30, blank=True, default="", db_default="")

@@ -11,8 +11,9 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.after_response import after_response
+from coupons.services import CouponError, customer_key, give_back, redeem, shipping_after
 from shop import lookups, stock
-from shop.money import ZERO, format_money, shipping_cost
+from shop.money import ZERO, format_money
 
 from . import carriers, numbers, outbox
 from .models import Order, OrderItem, mailbox_of
@@ -51,7 +52,14 @@ class OrderPlacementError(Exception):
 
 
 def place_order(
-    *, customer, quantities, idempotency_key=None, prices_seen=None, max_per_mailbox=0, customer_account=None
+    *,
+    customer,
+    quantities,
+    idempotency_key=None,
+    prices_seen=None,
+    max_per_mailbox=0,
+    customer_account=None,
+    coupon_code="",
 ):
     """Create an Order from {product_id: quantity} at current catalog prices, reserving stock.
 
@@ -59,12 +67,14 @@ def place_order(
     the shopper saw it refuses the whole order, naming it. The confirmation is owed in the same transaction
     and handed to the worker once it commits. With an idempotency key, placing the same order again (a
     double-clicked button, a resubmitted form) returns the first order instead. With max_per_mailbox, an
-    order past that many in a day for the customer's mailbox is refused.
+    order past that many in a day for the customer's mailbox is refused. With a coupon_code, the coupon is
+    checked again and one of its uses taken in the same transaction; one that no longer applies refuses the
+    order (never placed at full price without the shopper knowing).
     """
     for attempt in range(NUMBER_DRAWS):
         try:
             return _create_order(
-                customer, quantities, idempotency_key, prices_seen or {}, max_per_mailbox, customer_account
+                customer, quantities, idempotency_key, prices_seen or {}, max_per_mailbox, customer_account, coupon_code
             )
         except (IntegrityError, OrderPlacementError) as error:
             # A twin submission with the same key got there first (its order holds the key, or took the stock
@@ -79,7 +89,7 @@ def place_order(
 
 
 @transaction.atomic
-def _create_order(customer, quantities, idempotency_key, prices_seen, max_per_mailbox, customer_account):
+def _create_order(customer, quantities, idempotency_key, prices_seen, max_per_mailbox, customer_account, coupon_code):
     if not quantities:
         raise OrderPlacementError("Your cart is empty.")
     maximum = settings.CART_MAX_QUANTITY
@@ -105,13 +115,26 @@ def _create_order(customer, quantities, idempotency_key, prices_seen, max_per_ma
         raise OrderPlacementError(" ".join(problems))
 
     subtotal = sum((products[product_id].price * quantity for product_id, quantity in quantities.items()), ZERO)
-    shipping = shipping_cost(subtotal)
+    coupon, discount = None, ZERO
+    if coupon_code:
+        try:  # after the products' locks: every checkout takes its locks in one order
+            redeemed = redeem(coupon_code, goods=subtotal, customer=_customer_key(customer_account, customer["email"]))
+        except CouponError as error:
+            raise OrderPlacementError(
+                f"{error} Your order was not placed: remove the coupon in your cart, or change your cart, "
+                "then place the order again."
+            ) from None
+        coupon, discount, coupon_code = redeemed.coupon, redeemed.discount, redeemed.code
+    shipping = shipping_after(subtotal, discount)  # free shipping counts the goods after the discount
     order = Order.objects.create(
         number=numbers.new_number(),
         idempotency_key=idempotency_key,
         subtotal=subtotal,
         shipping_cost=shipping,
-        total=subtotal + shipping,
+        discount=discount,
+        coupon=coupon,
+        coupon_code=coupon_code if coupon else "",
+        total=subtotal - discount + shipping,
         customer=customer_account,
         # An optional field left out (a caller older than it) takes the model's default; the others must be given.
         **{field: customer[field] for field in CUSTOMER_FIELDS if field in customer or field not in OPTIONAL_FIELDS},
@@ -133,6 +156,11 @@ def _create_order(customer, quantities, idempotency_key, prices_seen, max_per_ma
     # Published once committed and, in a request, once the shopper has the page; never raises (outbox.EmailTask).
     transaction.on_commit(lambda: after_response(lambda: order_created.delay(order.id)))
     return order
+
+
+def _customer_key(account, email):
+    """Whom a coupon's per-customer cap counts for this order: its account, else its email's mailbox."""
+    return customer_key(account_id=account.id if account else None, mailbox=mailbox_of(email))
 
 
 def _lock_mailbox(email):
@@ -192,14 +220,16 @@ def change_status(*, order_ids, to, shipments=None):
 
     Shipping needs each order's Shipment in `shipments` ({order id: Shipment}), stored with the status.
     The rows are locked first, so two operators doing the same at once change each order once:
-    cancelling gives its stock back exactly once, and shipping owes exactly one shipping notice. Receivers
-    of `order_status_changed` act in the same transaction (payments numbers the invoice of a paid order).
+    cancelling gives its stock back exactly once (and an unpaid order's coupon use), and shipping owes exactly
+    one shipping notice. Receivers of `order_status_changed` act in the same transaction (payments numbers
+    the invoice of a paid order).
     """
     to = Status(to)
     shipments = shipments or {}
     locked = Order.objects.select_for_update().filter(id__in=order_ids).order_by("id")
-    changed, refused = [], {}
-    for order_id, number, current in locked.values_list("id", "number", "status"):
+    changed, refused, coupon_uses = [], {}, []
+    rows = locked.values_list("id", "number", "status", "coupon_id", "customer_id", "email")
+    for order_id, number, current, coupon_id, account_id, email in rows:
         shipment = shipments.get(order_id)
         if to not in TRANSITIONS[current]:
             refused[order_id] = f"Order {number} is {Status(current).label.lower()}: it cannot be {_verb(to)}."
@@ -209,6 +239,10 @@ def change_status(*, order_ids, to, shipments=None):
             refused[order_id] = f"Order {number} was not shipped: {shipment.problem()}."
         else:
             changed.append(order_id)
+            # Only an unpaid order gives its coupon use back; the transition, made once under the lock, is the
+            # guard that gives it back once. A paid order cancelled keeps its use (docs/coupons.md).
+            if to == Status.CANCELLED and current == Status.PENDING and coupon_id:
+                coupon_uses.append((coupon_id, customer_key(account_id=account_id, mailbox=mailbox_of(email))))
     if to == Status.SHIPPED:
         for order_id in changed:
             shipment = shipments[order_id]
@@ -224,6 +258,7 @@ def change_status(*, order_ids, to, shipments=None):
         for order_id in changed:
             lines = dict(OrderItem.objects.filter(order_id=order_id).values_list("product_id", "quantity"))
             stock.give_back(order_id=order_id, quantities=lines)
+        give_back(coupon_uses)
     if to == Status.SHIPPED:
         for order_id in changed:
             outbox.add(order_id, "shipping")

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from cart.cart import Cart
 from core.ratelimit import limit_posts
+from coupons import session as coupon_session
 
 from . import pages
 from .forms import OrderCreateForm
@@ -56,6 +57,8 @@ def order_create(request):
                         prices_seen=cart.prices_seen(),
                         max_per_mailbox=settings.ORDER_MAX_PER_EMAIL_PER_DAY,
                         customer_account=request.user if request.user.is_authenticated else None,
+                        # The code the cart remembers, never a discount from the form: checked again there.
+                        coupon_code=coupon_session.remembered_code(request.session),
                     )
                     if getattr(order, "loaded_items", None) is None:  # placed earlier, by this form's twin
                         slot.give_back()
@@ -69,6 +72,7 @@ def order_create(request):
             else:
                 _spend_key(request, form.cleaned_data["idempotency_key"])
                 cart.clear()
+                coupon_session.forget(request.session)
                 _remember_last_order(request, order)  # before the cycle, which stores the session
                 _cycle_session(request, order)
                 return _thank_you(request, order)
@@ -76,20 +80,25 @@ def order_create(request):
     else:
         form = OrderCreateForm(initial={**pages.checkout_initial(request), "idempotency_key": _issue_key(request)})
         status = 200
-    context = {"cart": cart, "form": form, "cart_problems": cart_problems}
+    quote = coupon_session.cart_quote(request, cart)
+    context = {"cart": cart, "form": form, "cart_problems": cart_problems, "quote": quote}
     return render(request, "orders/order/create.html", context, status=status)
 
 
 def _synced_cart_problems(request, cart):
     """Bring the cart in line with the catalog (what it dropped or repriced becomes a message); what keeps it
     from being ordered as it is now, each said once, in the checkout's box: the checkout then offers no
-    "Place order". The stale lines are the cart's own check (cart.cart.Cart.stale_lines)."""
+    "Place order". The stale lines are the cart's own check (cart.cart.Cart.stale_lines); a coupon that no
+    longer applies is one too (it is removed, or the cart changed, in the cart)."""
     before = cart.quantities()
     for notice in cart.sync(report_stale=False):
         messages.warning(request, notice)
     problems = [f"“{line.product.name}”: {line.problem.lower()}." for line in cart.stale_lines()]
     if cart.quantities().keys() != before.keys() and cart:
         problems.append("Something in your cart is no longer sold and was removed: check what is left.")
+    coupon_problem = coupon_session.cart_quote(request, cart).problem if cart else ""
+    if coupon_problem:
+        problems.append(f"{coupon_problem} Remove the coupon or change your cart.")
     return problems
 
 

@@ -77,7 +77,8 @@ class Provider:
     name = ""
 
     def start_checkout(self, *, payment, order, lines, return_url, cancel_url):
-        """Start a checkout for `payment` (of `order`, whose `lines` are [(name, unit price, quantity)]);
+        """Start a checkout for `payment` (of `order`, whose `lines` are [(name, unit price, quantity)], a
+        coupon's discount the one line with a negative price);
         return a Checkout. The provider sends the shopper to `return_url` (with ?ref=<reference>) after
         paying, to `cancel_url` when they give up. Raises ProviderError."""
         raise NotImplementedError

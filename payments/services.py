@@ -102,6 +102,8 @@ def start_payment(*, order_id):
     if starting:  # another request (a double click) is starting it: the same page for both
         return _wait_for_checkout(open_payment.id)
     lines = [(item.product.name, item.price, item.quantity) for item in order.items.select_related("product")]
+    if order.discount:  # the one line below zero: each provider turns it into what it offers (a coupon at Stripe)
+        lines.append((f"Coupon {order.coupon_code}".strip(), -order.discount, 1))
     if order.shipping_cost:
         lines.append(("Shipping", order.shipping_cost, 1))
     site = settings.SHOP_SITE_URL.rstrip("/")

@@ -63,10 +63,13 @@ class StripeCheckout(Provider):
                 },
             }
             for name, price, quantity in lines
+            if price >= 0
         ]
-        if sum(item["quantity"] * item["price_data"]["unit_amount"] for item in line_items) != to_minor_units(
-            payment.amount, currency
-        ):
+        # Stripe takes no negative line: a discount becomes a one-off coupon of that amount on the session.
+        discounts = [(name, -to_minor_units(price, currency) * count) for name, price, count in lines if price < 0]
+        if sum(item["quantity"] * item["price_data"]["unit_amount"] for item in line_items) - sum(
+            amount for _, amount in discounts
+        ) != to_minor_units(payment.amount, currency):
             raise ProviderError(f"order {order.id}: its lines do not add up to its total")
         remaining = settings.PAYMENT_TIMEOUT - (time.time() - order.created.timestamp())
         params = {
@@ -81,6 +84,8 @@ class StripeCheckout(Provider):
             "expires_at": int(time.time() + min(max(remaining, SESSION_MIN_SECONDS), SESSION_MAX_SECONDS)),
         }
         try:
+            if discounts:
+                params["discounts"] = [{"coupon": self._coupon(payment, discounts)}]
             # The same payment never opens two sessions, even when a timed-out request is sent again.
             session = self.client().v1.checkout.sessions.create(
                 params=params, options={"idempotency_key": f"myshop-checkout-{payment.id}"}
@@ -88,6 +93,21 @@ class StripeCheckout(Provider):
         except stripe.StripeError as error:
             raise ProviderError(f"Stripe refused or did not answer: {type(error).__name__}: {error}") from error
         return Checkout(reference=session.id, redirect_url=session.url)
+
+    def _coupon(self, payment, discounts):
+        """The id of a Stripe coupon taking `discounts` off this payment's session once (made once per payment)."""
+        coupon = self.client().v1.coupons.create(
+            params={
+                "amount_off": sum(amount for _, amount in discounts),
+                "currency": payment.currency.lower(),
+                "duration": "once",
+                "max_redemptions": 1,
+                "name": ", ".join(name for name, _ in discounts)[:40],  # Stripe shows it; 40 characters at most
+                "metadata": {"order_id": str(payment.order_id), "payment_id": str(payment.id)},
+            },
+            options={"idempotency_key": f"myshop-coupon-{payment.id}"},
+        )
+        return coupon.id
 
     def parse_webhook(self, *, body, headers):
         if not headers.get(SIGNATURE_HEADER, "").isascii():  # the library's compare_digest raises TypeError

@@ -1,0 +1,65 @@
+from django import forms
+from django.contrib import admin
+from django.utils import timezone
+
+from shop.money import format_money
+
+from .models import Coupon
+
+
+class CouponForm(forms.ModelForm):
+    class Meta:
+        model = Coupon
+        fields = [
+            "code",
+            "active",
+            "valid_from",
+            "valid_to",
+            "kind",
+            "value",
+            "minimum_order",
+            "max_uses",
+            "max_uses_per_customer",
+        ]
+
+    def clean_code(self):
+        return self.cleaned_data["code"].strip()
+
+
+class ValidityFilter(admin.SimpleListFilter):
+    title = "validity"
+    parameter_name = "validity"
+
+    def lookups(self, request, model_admin):
+        return [("current", "Valid now"), ("future", "Not yet valid"), ("expired", "Expired")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        return {
+            "current": queryset.filter(valid_from__lte=now, valid_to__gt=now),
+            "future": queryset.filter(valid_from__gt=now),
+            "expired": queryset.filter(valid_to__lte=now),
+        }.get(self.value(), queryset)
+
+
+@admin.register(Coupon)
+class CouponAdmin(admin.ModelAdmin):
+    form = CouponForm
+    list_display = ["code", "discount", "valid_from", "valid_to", "uses_of_cap", "active"]
+    list_filter = ["active", ValidityFilter, "kind"]
+    search_fields = ["code"]
+    readonly_fields = ["uses", "created"]
+    fieldsets = [
+        (None, {"fields": ["code", "active", ("valid_from", "valid_to")]}),
+        ("Discount", {"fields": ["kind", "value", "minimum_order"]}),
+        ("Limits", {"fields": ["max_uses", "max_uses_per_customer", "uses", "created"]}),
+    ]
+
+    @admin.display(description="discount", ordering="value")
+    def discount(self, coupon):
+        minimum = f" from {format_money(coupon.minimum_order)}" if coupon.minimum_order else ""
+        return f"{coupon.discount_text} off{minimum}"
+
+    @admin.display(description="uses / cap", ordering="uses")
+    def uses_of_cap(self, coupon):
+        return f"{coupon.uses} / {coupon.max_uses}" if coupon.max_uses is not None else f"{coupon.uses} / no cap"

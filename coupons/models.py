@@ -1,0 +1,113 @@
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models.functions import Upper
+
+from shop.money import format_money
+
+CODE_MAX_LENGTH = 40
+CODE_CHARACTERS = r"[A-Za-z0-9_-]"  # what a shopper can type and read out without doubt
+
+
+class Coupon(models.Model):
+    class Kind(models.TextChoices):
+        PERCENT = "percent", "Percent off the goods"
+        AMOUNT = "amount", "Amount off the goods"
+
+    # Kept as entered (trimmed); unique and matched ignoring case, so "spring10" finds SPRING10.
+    code = models.CharField(
+        max_length=CODE_MAX_LENGTH,
+        validators=[
+            RegexValidator(
+                rf"^{CODE_CHARACTERS}+\Z", "Use only letters A–Z, digits, dashes and underscores (no spaces)."
+            )
+        ],
+        help_text="What shoppers type in the cart. Case does not matter.",
+    )
+    active = models.BooleanField(default=True, help_text="Untick to stop the coupon at once.")
+    valid_from = models.DateTimeField()
+    valid_to = models.DateTimeField(help_text="The coupon stops applying at this moment.")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PERCENT)
+    value = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01"), message="Enter a value above 0.")],
+        help_text="Percent off (1–100), or the amount off in the shop's currency.",
+    )
+    minimum_order = models.DecimalField(
+        "minimum order",
+        max_digits=10,
+        decimal_places=2,
+        default=0,
+        validators=[MinValueValidator(0)],
+        help_text="The goods (before shipping and discount) must be worth at least this much.",
+    )
+    max_uses = models.PositiveIntegerField("uses allowed in total", null=True, blank=True, help_text="Empty: no limit.")
+    max_uses_per_customer = models.PositiveIntegerField(
+        "uses allowed per customer",
+        null=True,
+        blank=True,
+        default=1,
+        help_text="Per account, or per email address for guests. Empty: no limit.",
+    )
+    # Taken by orders.services.place_order (coupons/services.redeem), given back by an unpaid order cancelled.
+    uses = models.PositiveIntegerField(default=0, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-valid_to", "code"]
+        constraints = [
+            models.UniqueConstraint(
+                Upper("code"),
+                name="coupon_code_unique_ignoring_case",
+                violation_error_message="A coupon with this code exists already (codes ignore case).",
+            ),
+            models.CheckConstraint(condition=models.Q(value__gt=0), name="coupon_value_positive"),
+            models.CheckConstraint(
+                condition=~models.Q(kind="percent") | models.Q(value__lte=100), name="coupon_percent_at_most_100"
+            ),
+            models.CheckConstraint(condition=models.Q(valid_to__gt=models.F("valid_from")), name="coupon_valid_span"),
+        ]
+
+    def __str__(self):
+        return self.code
+
+    def clean(self):
+        self.code = (self.code or "").strip()
+        problems = {}
+        if self.valid_from and self.valid_to and self.valid_to <= self.valid_from:
+            problems["valid_to"] = "The end must come after the start (“valid from”)."
+        if (
+            self.kind == self.Kind.PERCENT
+            and self.value is not None
+            and not (1 <= self.value <= 100 and self.value == int(self.value))
+        ):
+            problems["value"] = "A percent discount is a whole number from 1 to 100, like 10."
+        if problems:
+            raise ValidationError(problems)
+
+    def save(self, *args, **kwargs):
+        self.code = (self.code or "").strip()
+        super().save(*args, **kwargs)
+
+    @property
+    def discount_text(self):
+        """ "10 %" or "€5.00": what the coupon takes off, for people."""
+        return f"{self.value:.0f} %" if self.kind == self.Kind.PERCENT else format_money(self.value)
+
+
+class CustomerUse(models.Model):
+    """How often one customer (an account, or a guest's mailbox) used a coupon: the per-customer cap's counter."""
+
+    coupon = models.ForeignKey(Coupon, related_name="customer_uses", on_delete=models.CASCADE)
+    # "account:<id>" or "mailbox:<address>" (coupons.services.customer_key).
+    customer_key = models.CharField(max_length=270)
+    uses = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["coupon", "customer_key"], name="coupon_use_one_per_customer")]
+
+    def __str__(self):
+        return f"{self.coupon}: {self.customer_key} × {self.uses}"

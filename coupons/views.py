@@ -1,0 +1,45 @@
+from django.contrib import messages
+from django.shortcuts import redirect
+from django.views.decorators.http import require_POST
+
+from cart.cart import Cart
+from core.ratelimit import limit_posts
+
+from . import limits, session
+from .services import CouponError, clean_code, customer_key, quote
+
+
+@require_POST
+@limit_posts("cart", "RATE_LIMIT_CART")
+def coupon_apply(request):
+    """Apply the posted code to the cart if it gives a discount now; else say exactly why not."""
+    refusal = limits.guessing_refusal(request)
+    if refusal:  # no lookup at all: a guesser learns nothing more
+        messages.error(request, refusal)
+        return redirect("cart:cart_detail")
+    cart = Cart(request.session)
+    user = request.user
+    try:
+        code = clean_code(request.POST.get("code"))
+        applied = quote(
+            code,
+            goods=cart.total(),
+            customer=customer_key(account_id=user.id) if user.is_authenticated else None,
+        )
+        if applied.problem:
+            raise CouponError(applied.problem)
+    except CouponError as error:
+        limits.count_refused(request)
+        messages.error(request, str(error))
+        return redirect("cart:cart_detail")
+    session.remember(request.session, applied.code)
+    messages.success(request, f"The coupon {applied.code} takes {applied.coupon.discount_text} off your goods.")
+    return redirect("cart:cart_detail")
+
+
+@require_POST
+def coupon_remove(request):
+    if session.remembered_code(request.session):
+        session.forget(request.session)
+        messages.info(request, "The coupon was removed from your cart.")
+    return redirect("cart:cart_detail")
