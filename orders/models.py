@@ -69,7 +69,7 @@ class Order(models.Model):
     shipping_cost = models.DecimalField(max_digits=10, decimal_places=2, default=0, editable=False)
     # The columns below have database defaults, so that rows written by code older than them (during a rolling
     # deploy, or bulk SQL) still insert.
-    # A coupon's reduction of the goods, fixed at checkout with the code as typed (coupons/); 0 without one.
+    # A coupon's reduction of the goods, fixed at checkout with the coupon's code (coupons/); 0 without one.
     discount = models.DecimalField(max_digits=12, decimal_places=2, default=0, db_default=0, editable=False)
     coupon_code = models.CharField(max_length=40, blank=True, default="", db_default="", editable=False)
     # The coupon itself, whose uses this order took (given back if it is cancelled unpaid); kept with the order.
