@@ -40,11 +40,17 @@ def load_orders(cursor, count, *, product_ids, days=365, failed_every=1000, unco
         "SELECT 1 FROM information_schema.columns WHERE table_name = 'orders_order' AND column_name = 'mailbox'"
     )
     mailbox = cursor.fetchone() is not None
+    # The discount and shipping columns (orders 0014) are NOT NULL with Django-side defaults only.
+    cursor.execute(
+        "SELECT 1 FROM information_schema.columns WHERE table_name = 'orders_order' AND column_name = 'carrier'"
+    )
+    tracked = cursor.fetchone() is not None
     cursor.execute(f"""
         INSERT INTO orders_order (first_name, last_name, email, address, address_line2, postal_code, city,
                                   country, phone, created, updated,
                                   status, token, subtotal, shipping_cost, total{", number" if numbered else ""}
-                                  {", mailbox" if mailbox else ""})
+                                  {", mailbox" if mailbox else ""}
+                                  {", discount, coupon_code, carrier, tracking_number" if tracked else ""})
         SELECT (ARRAY['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Donald', 'Frances', 'John'])[i % 8 + 1],
                'Family' || (i % GREATEST({count} / 20, 1)),
                'shopper' || (i / 2) || '@example.com',
@@ -53,6 +59,7 @@ def load_orders(cursor, count, *, product_ids, days=365, failed_every=1000, unco
                now() - ({count} - i) * interval '{seconds_apart} seconds',
                {_STATUS_SQL}, gen_random_uuid(), 34.50, 4.90, 39.40{", " + _NUMBER_SQL if numbered else ""}
                {", 'shopper' || (i / 2) || '@example.com'" if mailbox else ""}
+               {", 0, '', '', ''" if tracked else ""}
         FROM generate_series(1, {count}) AS i
         ORDER BY i
     """)
