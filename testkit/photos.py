@@ -12,6 +12,7 @@ def _fine_grain(size):
     return Image.effect_noise(size, 30).convert("RGB")
 
 
+@functools.cache  # the same bytes for the same arguments: drawn once per run (about a second at 3024 px)
 def photo_jpeg(seed=1, size=(3024, 3024), *, exif_orientation=None):
     """A JPEG that weighs like a phone photo: colour fields, shapes and grain that survive downscaling.
 

@@ -69,6 +69,7 @@ class Process:
         self.popen = subprocess.Popen(
             args, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        self._terminated = False
 
     @property
     def pid(self):
@@ -100,10 +101,16 @@ class Process:
             self.popen.wait(timeout=10)
         self._log.close()
 
+    def terminate(self):
+        """SIGTERM to the main process only (a warm shutdown: a worker finishes its tasks); `stop` reaps."""
+        if self.alive() and not self._terminated:
+            self.popen.send_signal(signal.SIGTERM)
+            self._terminated = True
+
     def stop(self):
         """SIGTERM to the main process only (a warm shutdown: a worker finishes its tasks), then reap."""
         if self.alive():
-            self.popen.send_signal(signal.SIGTERM)
+            self.terminate()
             try:
                 self.popen.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -234,6 +241,8 @@ class ShopProcesses:
         return process
 
     def stop(self):
+        for process in self.processes:  # all shut down at once (a worker's warm shutdown takes a second or two)
+            process.terminate()
         for process in self.processes:
             process.stop()
             print(f"----- {process.name} log (tail) -----\n{process.log()[-4000:]}")

@@ -220,6 +220,7 @@ def test_metrics_open_to_allowed_networks_but_not_through_a_proxy(client, settin
     assert client.get("/metrics", REMOTE_ADDR="10.4.5.6", HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 403
 
 
+@pytest.mark.any_database  # two subprocesses with settings of their own, never the suite's database
 def test_production_settings_leave_metrics_closed_and_debug_opens_loopback():
     from testkit.processes import run_python
 

@@ -42,6 +42,12 @@ PRODUCTION_ENV = {
 }
 
 
+# The checks run manage.py in a subprocess with settings of its own, never the suite's database: once (they
+# took a minute in each pass), in the SQLite pass, which has less to do.
+def OWN_PROCESS(test):  # noqa: N802  (reads as the marks it stands for)
+    return pytest.mark.sqlite_pass(pytest.mark.any_database(test))
+
+
 def manage(*args, **env):
     base = {
         "PATH": os.environ["PATH"],
@@ -53,18 +59,21 @@ def manage(*args, **env):
     )
 
 
+@OWN_PROCESS
 def test_check_deploy_is_clean_with_the_documented_production_environment():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
 
 
+@OWN_PROCESS
 def test_check_deploy_fails_while_shoppers_could_approve_their_own_payments():
     env = {**PRODUCTION_ENV, "PAYMENT_PROVIDER": "offline"}
     result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
     assert result.returncode != 0 and "payments.W001" in result.stderr
 
 
+@OWN_PROCESS
 def test_check_deploy_warns_when_emails_would_link_to_localhost():
     env = {key: value for key, value in PRODUCTION_ENV.items() if key != "SHOP_SITE_URL"}
     result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
@@ -96,12 +105,14 @@ def test_check_deploy_warns_while_invoices_would_not_name_the_real_seller(unset,
     assert seller_warnings(debug=True, **{unset: value}) == []  # a developer's laptop: the demo seller is fine
 
 
+@OWN_PROCESS
 def test_check_deploy_fails_without_a_shared_cache_for_the_abuse_limits():
     env = {key: value for key, value in PRODUCTION_ENV.items() if key != "CACHE_URL"}
     result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
     assert result.returncode != 0 and "core.W001" in result.stderr + result.stdout
 
 
+@OWN_PROCESS
 def test_check_deploy_accepts_an_in_process_cache_when_every_limit_is_switched_off():
     env = {key: value for key, value in PRODUCTION_ENV.items() if key != "CACHE_URL"}
     result = manage(
@@ -119,6 +130,7 @@ def test_check_deploy_accepts_an_in_process_cache_when_every_limit_is_switched_o
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@OWN_PROCESS
 def test_check_deploy_counts_the_account_limits_among_those_a_shared_cache_must_hold():
     env = {key: value for key, value in PRODUCTION_ENV.items() if key != "CACHE_URL"}
     shop_limits_off = {
@@ -132,6 +144,7 @@ def test_check_deploy_counts_the_account_limits_among_those_a_shared_cache_must_
 
 
 @pytest.mark.parametrize("backend", ["console", "filebased", "locmem"])
+@OWN_PROCESS
 def test_check_deploy_fails_when_emails_would_be_written_to_a_log_or_file(backend):
     result = manage(
         "check",
@@ -144,6 +157,7 @@ def test_check_deploy_fails_when_emails_would_be_written_to_a_log_or_file(backen
     assert result.returncode != 0 and "orders.W002" in result.stderr + result.stdout
 
 
+@OWN_PROCESS
 def test_check_deploy_fails_on_djangos_smtp_backend_which_would_resend_a_stored_email():
     result = manage(
         "check",
@@ -156,6 +170,7 @@ def test_check_deploy_fails_on_djangos_smtp_backend_which_would_resend_a_stored_
     assert result.returncode != 0 and "orders.W003" in result.stderr + result.stdout
 
 
+@OWN_PROCESS
 def test_check_deploy_warns_when_https_protection_is_switched_off():
     result = manage(
         "check",
@@ -179,11 +194,13 @@ def test_check_deploy_warns_when_https_protection_is_switched_off():
         ),
     ],
 )
+@OWN_PROCESS
 def test_production_refuses_to_start_without_a_real_secret_key(env, message):
     result = manage("check", **env)
     assert result.returncode != 0 and message in result.stderr
 
 
+@OWN_PROCESS
 def test_admin_path_is_configurable():
     result = manage(
         "shell",
@@ -232,6 +249,7 @@ print(json.dumps({"named": named, "found": found, "secret_key": settings.SECRET_
 """
 
 
+@OWN_PROCESS
 def test_no_credentials_are_committed():
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
     assert ".env" not in tracked and ".env.example" in tracked
