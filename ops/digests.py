@@ -24,9 +24,10 @@ State = OperatorDigest.State
 
 
 def operator_emails():
-    """Who gets the operators' emails: SHOP_OPERATOR_EMAILS, else the MANAGERS, else the ADMINS."""
-    if settings.SHOP_OPERATOR_EMAILS:
-        return list(settings.SHOP_OPERATOR_EMAILS)
+    """Who gets the operators' emails: SHOP_OPERATOR_EMAILS, else OPERATOR_EMAILS (the shop's other notices to
+    operators), else the MANAGERS, else the ADMINS."""
+    if settings.SHOP_OPERATOR_EMAILS or settings.OPERATOR_EMAILS:
+        return list(settings.SHOP_OPERATOR_EMAILS or settings.OPERATOR_EMAILS)
     return [address for _, address in (settings.MANAGERS or settings.ADMINS)]
 
 
@@ -41,7 +42,9 @@ def owe_low_stock_digest(*, publish, day=None):
         return None
     to = operator_emails()
     if not to:
-        logger.warning("low-stock digest of %s: no SHOP_OPERATOR_EMAILS, MANAGERS or ADMINS to send it to", day)
+        logger.warning(
+            "low-stock digest of %s: no SHOP_OPERATOR_EMAILS, OPERATOR_EMAILS, MANAGERS or ADMINS to send it to", day
+        )
         return None
     try:
         with transaction.atomic():
