@@ -126,6 +126,10 @@ class Order(models.Model):
         return carriers.carrier_label(self.carrier)
 
     @property
+    def customer_carrier_label(self):
+        return carriers.customer_label(self.carrier)
+
+    @property
     def tracking_url(self):
         """The carrier's page for this order's parcel; "" if it has none (or the order has not shipped)."""
         return carriers.tracking_url(self.carrier, self.tracking_number)
