@@ -68,8 +68,9 @@ def _when(moment):
     return f"{formats.date_format(local, 'DATETIME_FORMAT')} {local.tzname()}"
 
 
-def rule_problem(coupon, *, goods, now=None):
-    """Why `coupon` gives no discount on goods worth `goods` now (caps aside), or ""."""
+def rule_problem(coupon, *, goods, now=None, applying=False):
+    """Why `coupon` gives no discount on goods worth `goods` now (caps aside), or "". `applying`: the shopper
+    is typing the code, which is not kept when refused, so a short cart is told to apply it again."""
     now = now or timezone.now()
     if not coupon.active:
         return f"The coupon {coupon.code} is not active."
@@ -80,7 +81,8 @@ def rule_problem(coupon, *, goods, now=None):
     if goods < coupon.minimum_order:
         return (
             f"The coupon {coupon.code} needs goods worth at least {format_money(coupon.minimum_order)}: "
-            f"add {format_money(coupon.minimum_order - goods)} more to use it."
+            f"add {format_money(coupon.minimum_order - goods)} more"
+            + (", then apply the code again." if applying else " to use it.")
         )
     return ""
 
@@ -151,15 +153,16 @@ class Quote:
         return max(ZERO, needed - self.goods)
 
 
-def quote(code, *, goods, customer=None, now=None):
-    """The Quote for goods worth `goods` with `code` ("" for none); `customer` (a customer_key) when known."""
+def quote(code, *, goods, customer=None, now=None, applying=False):
+    """The Quote for goods worth `goods` with `code` ("" for none); `customer` (a customer_key) when known;
+    `applying` when the shopper is typing it in (see rule_problem)."""
     if not code:
         return Quote(code="", goods=goods)
     try:
         coupon = find(code)
     except CouponError as error:
         return Quote(code=code, goods=goods, problem=str(error))
-    problem = rule_problem(coupon, goods=goods, now=now) or cap_problem(coupon, customer=customer)
+    problem = rule_problem(coupon, goods=goods, now=now, applying=applying) or cap_problem(coupon, customer=customer)
     if problem:
         return Quote(code=coupon.code, goods=goods, problem=problem, coupon=coupon)
     return Quote(code=coupon.code, goods=goods, discount=discount_for(coupon, goods), coupon=coupon)

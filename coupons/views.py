@@ -25,6 +25,7 @@ def coupon_apply(request):
             code,
             goods=cart.total(),
             customer=customer_key(account_id=user.id) if user.is_authenticated else None,
+            applying=True,
         )
         if applied.problem:
             raise CouponError(applied.problem)

@@ -89,7 +89,7 @@ def test_each_refusal_says_why_and_nothing_is_applied(shopping, make_coupon):
     make_coupon(code="BIG", minimum_order=D("100.00"))
     for typed, said in [
         ("NOPE", "There is no coupon “NOPE”."),
-        ("BIG", "add €40.00 more to use it"),
+        ("BIG", "add €40.00 more, then apply the code again"),
         ("X" * 200, "That is not a coupon code"),
         ("SAVE\x00", "That is not a coupon code"),
         ("ＳＡＶＥ☃", "That is not a coupon code"),
@@ -138,3 +138,11 @@ def test_a_logged_in_shopper_is_told_in_the_cart_that_they_used_the_coupon(
     shopping.post(reverse("cart:cart_add", args=[Order.objects.get().items.get().product_id]), {"quantity": 1})
     said = text(apply(shopping, "once"))
     assert "You have already used the coupon ONCE: it can be used once per customer." in said
+
+
+def test_a_code_refused_for_the_minimum_says_to_apply_it_again_once_the_cart_is_enough(shopping, make_coupon):
+    # Refused codes are not kept, so "add €40.00 more to use it" alone leaves the shopper expecting a discount.
+    make_coupon(code="BIG", minimum_order=D("100.00"))
+    cart = text(apply(shopping, "BIG"))
+    assert "add €40.00 more, then apply the code again." in cart
+    assert "coupon_code" not in shopping.session
