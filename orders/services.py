@@ -11,7 +11,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.after_response import after_response
-from coupons.services import CouponError, customer_key, give_back, redeem, shipping_after
+from coupons.services import CouponError, customer_keys, give_back, redeem, shipping_after
 from shop import lookups, stock
 from shop.money import ZERO, format_money
 
@@ -118,7 +118,7 @@ def _create_order(customer, quantities, idempotency_key, prices_seen, max_per_ma
     coupon, discount = None, ZERO
     if coupon_code:
         try:  # after the products' locks: every checkout takes its locks in one order
-            redeemed = redeem(coupon_code, goods=subtotal, customer=_customer_key(customer_account, customer["email"]))
+            redeemed = redeem(coupon_code, goods=subtotal, customer=_customer_keys(customer_account, customer["email"]))
         except CouponError as error:
             raise OrderPlacementError(
                 f"{error} Your order was not placed: remove the coupon in your cart, or change your cart, "
@@ -158,9 +158,9 @@ def _create_order(customer, quantities, idempotency_key, prices_seen, max_per_ma
     return order
 
 
-def _customer_key(account, email):
-    """Whom a coupon's per-customer cap counts for this order: its account, else its email's mailbox."""
-    return customer_key(account_id=account.id if account else None, mailbox=mailbox_of(email))
+def _customer_keys(account, email):
+    """Whom a coupon's per-customer cap counts for this order: its email's mailbox, and its account."""
+    return customer_keys(account_id=account.id if account else None, mailbox=mailbox_of(email))
 
 
 def _lock_mailbox(email):
@@ -242,7 +242,7 @@ def change_status(*, order_ids, to, shipments=None):
             # Only an unpaid order gives its coupon use back; the transition, made once under the lock, is the
             # guard that gives it back once. A paid order cancelled keeps its use (docs/coupons.md).
             if to == Status.CANCELLED and current == Status.PENDING and coupon_id:
-                coupon_uses.append((coupon_id, customer_key(account_id=account_id, mailbox=mailbox_of(email))))
+                coupon_uses.append((coupon_id, customer_keys(account_id=account_id, mailbox=mailbox_of(email))))
     if to == Status.SHIPPED:
         for order_id in changed:
             shipment = shipments[order_id]
