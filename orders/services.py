@@ -134,6 +134,7 @@ def _create_order(customer, quantities, idempotency_key, prices_seen, max_per_ma
         discount=discount,
         coupon=coupon,
         coupon_code=coupon_code if coupon else "",
+        coupon_mailbox=mailbox_of(customer["email"]) if coupon else "",
         total=subtotal - discount + shipping,
         customer=customer_account,
         # An optional field left out (a caller older than it) takes the model's default; the others must be given.
@@ -228,8 +229,8 @@ def change_status(*, order_ids, to, shipments=None):
     shipments = shipments or {}
     locked = Order.objects.select_for_update().filter(id__in=order_ids).order_by("id")
     changed, refused, coupon_uses = [], {}, []
-    rows = locked.values_list("id", "number", "status", "coupon_id", "customer_id", "email")
-    for order_id, number, current, coupon_id, account_id, email in rows:
+    rows = locked.values_list("id", "number", "status", "coupon_id", "customer_id", "coupon_mailbox", "email")
+    for order_id, number, current, coupon_id, account_id, coupon_mailbox, email in rows:
         shipment = shipments.get(order_id)
         if to not in TRANSITIONS[current]:
             refused[order_id] = f"Order {number} is {Status(current).label.lower()}: it cannot be {_verb(to)}."
@@ -242,7 +243,9 @@ def change_status(*, order_ids, to, shipments=None):
             # Only an unpaid order gives its coupon use back; the transition, made once under the lock, is the
             # guard that gives it back once. A paid order cancelled keeps its use (docs/coupons.md).
             if to == Status.CANCELLED and current == Status.PENDING and coupon_id:
-                coupon_uses.append((coupon_id, customer_keys(account_id=account_id, mailbox=mailbox_of(email))))
+                # The mailbox that took the use, whatever the email says now (empty on orders older than it).
+                mailbox = coupon_mailbox or mailbox_of(email)
+                coupon_uses.append((coupon_id, customer_keys(account_id=account_id, mailbox=mailbox)))
     if to == Status.SHIPPED:
         for order_id in changed:
             shipment = shipments[order_id]
