@@ -60,6 +60,7 @@ def place_order(
     max_per_mailbox=0,
     customer_account=None,
     coupon_code="",
+    discount_seen=None,
 ):
     """Create an Order from {product_id: quantity} at current catalog prices, reserving stock.
 
@@ -69,12 +70,20 @@ def place_order(
     double-clicked button, a resubmitted form) returns the first order instead. With max_per_mailbox, an
     order past that many in a day for the customer's mailbox is refused. With a coupon_code, the coupon is
     checked again and one of its uses taken in the same transaction; one that no longer applies refuses the
-    order (never placed at full price without the shopper knowing).
+    order (never placed at full price without the shopper knowing); with discount_seen (the discount the
+    checkout page showed), so does a discount that differs from it (the coupon changed or removed since).
     """
     for attempt in range(NUMBER_DRAWS):
         try:
             return _create_order(
-                customer, quantities, idempotency_key, prices_seen or {}, max_per_mailbox, customer_account, coupon_code
+                customer,
+                quantities,
+                idempotency_key,
+                prices_seen or {},
+                max_per_mailbox,
+                customer_account,
+                coupon_code,
+                discount_seen,
             )
         except (IntegrityError, OrderPlacementError) as error:
             # A twin submission with the same key got there first (its order holds the key, or took the stock
@@ -89,7 +98,9 @@ def place_order(
 
 
 @transaction.atomic
-def _create_order(customer, quantities, idempotency_key, prices_seen, max_per_mailbox, customer_account, coupon_code):
+def _create_order(
+    customer, quantities, idempotency_key, prices_seen, max_per_mailbox, customer_account, coupon_code, discount_seen
+):
     if not quantities:
         raise OrderPlacementError("Your cart is empty.")
     maximum = settings.CART_MAX_QUANTITY
@@ -125,6 +136,13 @@ def _create_order(customer, quantities, idempotency_key, prices_seen, max_per_ma
                 "then place the order again."
             ) from None
         coupon, discount, coupon_code = redeemed.coupon, redeemed.discount, redeemed.code
+    if discount_seen is not None and discount != discount_seen:
+        changed = (
+            f"The coupon {coupon_code} now takes {format_money(discount)} off, not {format_money(discount_seen)}"
+            if coupon
+            else f"Your order no longer has a coupon's {format_money(discount_seen)} off"
+        )
+        raise OrderPlacementError(f"{changed}: please check your order and place it again.")
     shipping = shipping_after(subtotal, discount)  # free shipping counts the goods after the discount
     order = Order.objects.create(
         number=numbers.new_number(),

@@ -85,6 +85,27 @@ def test_a_coupon_used_up_between_the_cart_and_place_order_refuses_the_order(sho
     assert not Order.objects.exists()
 
 
+def discount_seen(page):
+    """The checkout page's hidden discount_seen field, as the browser posts it back."""
+    return dict(re.findall(r'<input type="hidden" name="(discount_seen)" value="([^"]*)"', page.content.decode()))
+
+
+def test_a_discount_changed_since_the_checkout_page_refuses_the_order(shopping, make_coupon, customer):
+    coupon = make_coupon(code="SPRING", value=D("20"))
+    apply(shopping, "SPRING")
+    seen = discount_seen(shopping.get(reverse("orders:order_create")))
+    Coupon.objects.filter(id=coupon.id).update(value=D("10"))  # the operator changes it meanwhile
+    with patch("celery.app.task.Task.apply_async"):
+        response = shopping.post(reverse("orders:order_create"), {**customer, **seen})
+    assert response.status_code == 400 and not Order.objects.exists()
+    assert "The coupon SPRING now takes €6.00 off, not €12.00" in text(response)
+    coupon.refresh_from_db()
+    assert coupon.uses == 0
+    with patch("celery.app.task.Task.apply_async"):  # the page now shows €6.00 off: placed as shown
+        shopping.post(reverse("orders:order_create"), {**customer, **discount_seen(response)})
+    assert Order.objects.get().discount == D("6.00")
+
+
 def test_each_refusal_says_why_and_nothing_is_applied(shopping, make_coupon):
     make_coupon(code="BIG", minimum_order=D("100.00"))
     for typed, said in [
