@@ -7,10 +7,12 @@ from unittest.mock import patch
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from coupons.models import Coupon
+from coupons.services import quote
 from orders import emails
 from orders.models import Order
 
@@ -131,6 +133,25 @@ def test_guessing_codes_is_rate_limited_without_a_lookup(shopping, make_coupon, 
     lookup.assert_not_called()
     assert "Too many codes tried; try again in 10 minutes." in text(response)
     assert "coupon_code" not in shopping.session and "The coupon REAL" not in text(response)
+    cache.clear()
+
+
+def test_guesses_sent_at_once_are_counted_before_they_are_looked_up(shopping, make_coupon, settings):
+    settings.RATE_LIMIT_COUPON = "1/600"
+    cache.clear()
+    make_coupon(code="REAL")
+    assert "The coupon REAL takes" in text(apply(shopping, "REAL"))  # a code that applies does not count
+    looked_up, look_up = [], quote
+
+    def racing_lookup(code, **kwargs):
+        looked_up.append(code)
+        if len(looked_up) == 1:  # another guess from the same address arrives while this one is looked up
+            apply(Client(), "GUESS2")
+        return look_up(code, **kwargs)
+
+    with patch("coupons.views.quote", racing_lookup):
+        apply(shopping, "GUESS1")
+    assert looked_up == ["GUESS1"]
     cache.clear()
 
 
