@@ -111,6 +111,8 @@ def test_the_admin_form_says_what_is_wrong(make_coupon):
     assert admin_form(kind="amount", value="0").errors["value"] == ["Enter a value above 0."]
     assert admin_form(code="TAKEN").errors["__all__"] == ["A coupon with this code exists already (codes ignore case)."]
     assert "code" in admin_form(code="TWO WORDS").errors
+    for cap in ("max_uses", "max_uses_per_customer"):  # 0 would refuse every order, "already used 0 times"
+        assert admin_form(**{cap: "0"}).errors[cap] == ["Leave it empty for no limit, or allow at least 1 use."]
 
 
 # --- Placing an order with a coupon -------------------------------------------------------------------------
