@@ -85,6 +85,9 @@ class Coupon(models.Model):
             and not (1 <= self.value <= 100 and self.value == int(self.value))
         ):
             problems["value"] = "A percent discount is a whole number from 1 to 100, like 10."
+        for cap in ("max_uses", "max_uses_per_customer"):  # 0 would refuse every order: untick "active" instead
+            if getattr(self, cap) == 0:
+                problems[cap] = "Leave it empty for no limit, or allow at least 1 use."
         if problems:
             raise ValidationError(problems)
 

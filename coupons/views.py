@@ -13,7 +13,7 @@ from .services import CouponError, clean_code, customer_key, quote
 @limit_posts("cart", "RATE_LIMIT_CART")
 def coupon_apply(request):
     """Apply the posted code to the cart if it gives a discount now; else say exactly why not."""
-    refusal = limits.guessing_refusal(request)
+    refusal = limits.guessing_refusal(request)  # counts this code
     if refusal:  # no lookup at all: a guesser learns nothing more
         messages.error(request, refusal)
         return redirect("cart:cart_detail")
@@ -30,9 +30,9 @@ def coupon_apply(request):
         if applied.problem:
             raise CouponError(applied.problem)
     except CouponError as error:
-        limits.count_refused(request)
         messages.error(request, str(error))
         return redirect("cart:cart_detail")
+    limits.not_refused(request)
     session.remember(request.session, applied.code)
     messages.success(request, f"The coupon {applied.code} takes {applied.coupon.discount_text} off your goods.")
     return redirect("cart:cart_detail")
