@@ -5,7 +5,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Upper
 
-from shop.money import format_money
+from shop.money import CENT, format_money
 
 CODE_MAX_LENGTH = 40
 CODE_CHARACTERS = r"[A-Za-z0-9_-]"  # what a shopper can type and read out without doubt
@@ -98,7 +98,9 @@ class Coupon(models.Model):
     @property
     def discount_text(self):
         """ "10 %" or "€5.00": what the coupon takes off, for people."""
-        return f"{self.value:.0f} %" if self.kind == self.Kind.PERCENT else format_money(self.value)
+        if self.kind == self.Kind.PERCENT:  # 12.5 stays 12.5; 10.00 reads 10
+            return f"{self.value.quantize(CENT).normalize():f} %"
+        return format_money(self.value)
 
 
 class CustomerUse(models.Model):

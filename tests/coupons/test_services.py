@@ -33,6 +33,12 @@ def test_a_fixed_discount_never_exceeds_the_goods(make_coupon):
     assert discount_for(coupon, D("19.90")) == D("19.90")
 
 
+def test_a_coupon_says_its_discount_to_the_cent_it_gives(make_coupon):
+    assert make_coupon(value=D("12.5")).discount_text == "12.5 %"  # not rounded to "12 %"
+    assert make_coupon(value=D("10.00")).discount_text == "10 %"
+    assert make_coupon(kind=Coupon.Kind.AMOUNT, value=D("5")).discount_text == "€5.00"
+
+
 def test_free_shipping_counts_the_goods_after_the_discount(settings):
     settings.SHOP_FREE_SHIPPING_FROM, settings.SHOP_SHIPPING_COST = D("50.00"), D("4.90")
     assert shipping_after(D("55.00"), D("0")) == 0
