@@ -4,6 +4,7 @@ from django.views.decorators.http import require_POST
 
 from cart.cart import Cart
 from core.ratelimit import limit_posts
+from shop.money import format_money
 
 from . import limits, session
 from .services import CouponError, clean_code, customer_key, quote
@@ -34,7 +35,7 @@ def coupon_apply(request):
         return redirect("cart:cart_detail")
     limits.not_refused(request)
     session.remember(request.session, applied.code)
-    messages.success(request, f"The coupon {applied.code} takes {applied.coupon.discount_text} off your goods.")
+    messages.success(request, applied_message(applied))
     return redirect("cart:cart_detail")
 
 
@@ -44,3 +45,13 @@ def coupon_remove(request):
         session.forget(request.session)
         messages.info(request, "The coupon was removed from your cart.")
     return redirect("cart:cart_detail")
+
+
+def applied_message(applied):
+    """What the cart says of a coupon just applied: the amount it takes off this cart, and its terms."""
+    taken, coupon = format_money(applied.discount), applied.coupon
+    if coupon.kind == coupon.Kind.PERCENT:
+        return f"The coupon {applied.code} takes {taken} off your goods ({coupon.discount_text} off)."
+    if applied.discount < coupon.value:  # a fixed amount above the goods takes the goods, no more
+        return f"The coupon {applied.code} takes {taken} off your goods (up to {coupon.discount_text})."
+    return f"The coupon {applied.code} takes {taken} off your goods."

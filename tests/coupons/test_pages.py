@@ -39,13 +39,20 @@ def text(response):
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
 
 
+def test_a_fixed_coupon_worth_more_than_the_goods_says_what_it_takes_off(client, make_product, make_coupon):
+    product = make_product(price=D("4.90"))
+    client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1})
+    make_coupon(code="FIVE", kind=Coupon.Kind.AMOUNT, value=D("5.00"))
+    assert "The coupon FIVE takes €4.90 off your goods (up to €5.00)." in text(apply(client, "FIVE"))
+
+
 def test_a_coupon_goes_from_the_cart_to_the_thank_you_page_the_order_page_and_the_email(
     shopping, make_coupon, customer, settings
 ):
     settings.SHOP_FREE_SHIPPING_FROM, settings.SHOP_SHIPPING_COST = D("50.00"), D("4.90")
     make_coupon(code="SPRING", value=D("20"))
     cart = text(apply(shopping, " spring "))
-    assert "The coupon SPRING takes 20 % off your goods." in cart
+    assert "The coupon SPRING takes €12.00 off your goods (20 % off)." in cart
     assert "Coupon SPRING −€12.00" in cart and "Total (incl. VAT) €52.90" in cart.replace("VAT )", "VAT)")
 
     checkout = text(shopping.get(reverse("orders:order_create")))
