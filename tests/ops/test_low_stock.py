@@ -83,7 +83,7 @@ def test_the_worker_sends_the_digest_to_the_operators_once(stocked, mailoutbox):
     assert send_operator_digest(digest.id) == Delivery.ALREADY_DONE  # a second delivery sends nothing
     [message] = mailoutbox
     assert message.to == ["stock@example.com", "boss@example.com"]
-    assert "3 product(s) low on stock" in message.subject
+    assert "3 products low on stock" in message.subject
     assert "     0  Garden gnome (sold out)" in message.body and "     3  Lamp" in message.body
     assert "Teapot" not in message.body and "Old kettle" not in message.body
     assert "/admin/shop/product/?stock=low" in message.body
