@@ -55,6 +55,10 @@ class CouponAdmin(admin.ModelAdmin):
         ("Limits", {"fields": ["max_uses", "max_uses_per_customer", "uses", "created"]}),
     ]
 
+    def changelist_view(self, request, extra_context=None):
+        # Without the navigation column, as the order and product lists: at 1280 px the list needs the room.
+        return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
+
     @admin.display(description="discount", ordering="value")
     def discount(self, coupon):
         minimum = f" from {format_money(coupon.minimum_order)}" if coupon.minimum_order else ""

@@ -15,25 +15,27 @@ def _key_and_rate(request):
 
 
 def guessing_refusal(request):
-    """The message for a client past its refused codes ("Too many codes tried; …"), or "" if it may try."""
+    """Count this code against the client before it is looked up; the message if that passes its limit ("Too
+    many codes tried; …"), else "". Counted first, so that guesses sent at once cannot all pass one reading
+    of the count; a code that applies is not counted (not_refused)."""
     key, rate = _key_and_rate(request)
     if key is None:
         return ""
     allowed, seconds = rate
     try:
-        refused = cache.get(key, 0)
+        tried = count_hit(key, seconds)
     except Exception:  # a cache outage must not take the cart down with it
         return ""
-    if refused < allowed:
+    if tried <= allowed:
         return ""
     return f"Too many codes tried; try again in {math.ceil(seconds / 60)} minutes."
 
 
-def count_refused(request):
-    """Count one refused code against this client."""
-    key, rate = _key_and_rate(request)
+def not_refused(request):
+    """Take back the count of a code that applied: only refused codes count against the client."""
+    key, _ = _key_and_rate(request)
     if key is not None:
         try:
-            count_hit(key, rate[1])
-        except Exception:
+            cache.decr(key)
+        except Exception:  # the window ended meanwhile (ValueError), or the cache is down: nothing to take back
             pass

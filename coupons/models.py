@@ -5,7 +5,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Upper
 
-from shop.money import format_money
+from shop.money import CENT, format_money
 
 CODE_MAX_LENGTH = 40
 CODE_CHARACTERS = r"[A-Za-z0-9_-]"  # what a shopper can type and read out without doubt
@@ -85,6 +85,9 @@ class Coupon(models.Model):
             and not (1 <= self.value <= 100 and self.value == int(self.value))
         ):
             problems["value"] = "A percent discount is a whole number from 1 to 100, like 10."
+        for cap in ("max_uses", "max_uses_per_customer"):  # 0 would refuse every order: untick "active" instead
+            if getattr(self, cap) == 0:
+                problems[cap] = "Leave it empty for no limit, or allow at least 1 use."
         if problems:
             raise ValidationError(problems)
 
@@ -95,7 +98,9 @@ class Coupon(models.Model):
     @property
     def discount_text(self):
         """ "10 %" or "€5.00": what the coupon takes off, for people."""
-        return f"{self.value:.0f} %" if self.kind == self.Kind.PERCENT else format_money(self.value)
+        if self.kind == self.Kind.PERCENT:  # 12.5 stays 12.5; 10.00 reads 10
+            return f"{self.value.quantize(CENT).normalize():f} %"
+        return format_money(self.value)
 
 
 class CustomerUse(models.Model):

@@ -24,6 +24,12 @@ def customer_key(*, account_id=None, mailbox=""):
     return f"account:{account_id}" if account_id else f"mailbox:{mailbox}"
 
 
+def customer_keys(*, account_id=None, mailbox=""):
+    """The keys an order's use counts under: its mailbox always, and its account when logged in, so that
+    neither logging out nor another email gets a logged-in shopper past the per-customer cap."""
+    return (f"mailbox:{mailbox}",) + ((customer_key(account_id=account_id),) if account_id else ())
+
+
 def clean_code(raw):
     """The code as typed, trimmed; CouponError if it cannot be a code (too long, spaces, other characters)."""
     code = raw.strip() if isinstance(raw, str) else ""
@@ -68,8 +74,9 @@ def _when(moment):
     return f"{formats.date_format(local, 'DATETIME_FORMAT')} {local.tzname()}"
 
 
-def rule_problem(coupon, *, goods, now=None):
-    """Why `coupon` gives no discount on goods worth `goods` now (caps aside), or ""."""
+def rule_problem(coupon, *, goods, now=None, applying=False):
+    """Why `coupon` gives no discount on goods worth `goods` now (caps aside), or "". `applying`: the shopper
+    is typing the code, which is not kept when refused, so a short cart is told to apply it again."""
     now = now or timezone.now()
     if not coupon.active:
         return f"The coupon {coupon.code} is not active."
@@ -80,7 +87,8 @@ def rule_problem(coupon, *, goods, now=None):
     if goods < coupon.minimum_order:
         return (
             f"The coupon {coupon.code} needs goods worth at least {format_money(coupon.minimum_order)}: "
-            f"add {format_money(coupon.minimum_order - goods)} more to use it."
+            f"add {format_money(coupon.minimum_order - goods)} more"
+            + (", then apply the code again." if applying else " to use it.")
         )
     return ""
 
@@ -151,22 +159,24 @@ class Quote:
         return max(ZERO, needed - self.goods)
 
 
-def quote(code, *, goods, customer=None, now=None):
-    """The Quote for goods worth `goods` with `code` ("" for none); `customer` (a customer_key) when known."""
+def quote(code, *, goods, customer=None, now=None, applying=False):
+    """The Quote for goods worth `goods` with `code` ("" for none); `customer` (a customer_key) when known;
+    `applying` when the shopper is typing it in (see rule_problem)."""
     if not code:
         return Quote(code="", goods=goods)
     try:
         coupon = find(code)
     except CouponError as error:
         return Quote(code=code, goods=goods, problem=str(error))
-    problem = rule_problem(coupon, goods=goods, now=now) or cap_problem(coupon, customer=customer)
+    problem = rule_problem(coupon, goods=goods, now=now, applying=applying) or cap_problem(coupon, customer=customer)
     if problem:
         return Quote(code=coupon.code, goods=goods, problem=problem, coupon=coupon)
     return Quote(code=coupon.code, goods=goods, discount=discount_for(coupon, goods), coupon=coupon)
 
 
 def redeem(code, *, goods, customer, now=None):
-    """Take one use of `code` for `customer` (a customer_key) on goods worth `goods`; return the Quote.
+    """Take one use of `code` for `customer` (a customer_key, or several: customer_keys, each counted under
+    the cap) on goods worth `goods`; return the Quote.
 
     Call it inside the order's transaction: each cap is one conditional UPDATE (taken if a row changed),
     which holds when checkouts race, and an order that fails afterwards rolls the uses back with it.
@@ -181,19 +191,21 @@ def redeem(code, *, goods, customer, now=None):
     if not usable.filter(Q(max_uses__isnull=True) | Q(uses__lt=F("max_uses"))).update(uses=F("uses") + 1):
         coupon.refresh_from_db()  # changed since it was read: say what stops it now
         raise CouponError(rule_problem(coupon, goods=goods, now=now) or _used_up(coupon))
-    CustomerUse.objects.bulk_create([CustomerUse(coupon=coupon, customer_key=customer)], ignore_conflicts=True)
-    mine = CustomerUse.objects.filter(coupon=coupon, customer_key=customer)
-    if coupon.max_uses_per_customer is not None:
-        mine = mine.filter(uses__lt=coupon.max_uses_per_customer)
-    if not mine.update(uses=F("uses") + 1):
-        raise CouponError(_used_by_customer(coupon))
+    for key in (customer,) if isinstance(customer, str) else customer:
+        CustomerUse.objects.bulk_create([CustomerUse(coupon=coupon, customer_key=key)], ignore_conflicts=True)
+        mine = CustomerUse.objects.filter(coupon=coupon, customer_key=key)
+        if coupon.max_uses_per_customer is not None:
+            mine = mine.filter(uses__lt=coupon.max_uses_per_customer)
+        if not mine.update(uses=F("uses") + 1):
+            raise CouponError(_used_by_customer(coupon))
     coupon.refresh_from_db(fields=["uses"])
     return Quote(code=coupon.code, goods=goods, discount=discount_for(coupon, goods), coupon=coupon)
 
 
 def give_back(uses):
-    """Give back one use per (coupon id, customer_key) in `uses`: their orders were cancelled unpaid.
-    The caller makes sure that each order gives back once (orders.services.change_status)."""
+    """Give back one use per (coupon id, customer) in `uses` (`customer` as redeem takes it): their orders
+    were cancelled unpaid. The caller makes sure that each order gives back once (orders.services.change_status)."""
     for coupon_id, customer in uses:
         Coupon.objects.filter(id=coupon_id, uses__gt=0).update(uses=F("uses") - 1)
-        CustomerUse.objects.filter(coupon_id=coupon_id, customer_key=customer, uses__gt=0).update(uses=F("uses") - 1)
+        keys = (customer,) if isinstance(customer, str) else customer
+        CustomerUse.objects.filter(coupon_id=coupon_id, customer_key__in=keys, uses__gt=0).update(uses=F("uses") - 1)

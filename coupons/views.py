@@ -4,6 +4,7 @@ from django.views.decorators.http import require_POST
 
 from cart.cart import Cart
 from core.ratelimit import limit_posts
+from shop.money import format_money
 
 from . import limits, session
 from .services import CouponError, clean_code, customer_key, quote
@@ -13,7 +14,7 @@ from .services import CouponError, clean_code, customer_key, quote
 @limit_posts("cart", "RATE_LIMIT_CART")
 def coupon_apply(request):
     """Apply the posted code to the cart if it gives a discount now; else say exactly why not."""
-    refusal = limits.guessing_refusal(request)
+    refusal = limits.guessing_refusal(request)  # counts this code
     if refusal:  # no lookup at all: a guesser learns nothing more
         messages.error(request, refusal)
         return redirect("cart:cart_detail")
@@ -25,15 +26,16 @@ def coupon_apply(request):
             code,
             goods=cart.total(),
             customer=customer_key(account_id=user.id) if user.is_authenticated else None,
+            applying=True,
         )
         if applied.problem:
             raise CouponError(applied.problem)
     except CouponError as error:
-        limits.count_refused(request)
         messages.error(request, str(error))
         return redirect("cart:cart_detail")
+    limits.not_refused(request)
     session.remember(request.session, applied.code)
-    messages.success(request, f"The coupon {applied.code} takes {applied.coupon.discount_text} off your goods.")
+    messages.success(request, applied_message(applied))
     return redirect("cart:cart_detail")
 
 
@@ -43,3 +45,13 @@ def coupon_remove(request):
         session.forget(request.session)
         messages.info(request, "The coupon was removed from your cart.")
     return redirect("cart:cart_detail")
+
+
+def applied_message(applied):
+    """What the cart says of a coupon just applied: the amount it takes off this cart, and its terms."""
+    taken, coupon = format_money(applied.discount), applied.coupon
+    if coupon.kind == coupon.Kind.PERCENT:
+        return f"The coupon {applied.code} takes {taken} off your goods ({coupon.discount_text} off)."
+    if applied.discount < coupon.value:  # a fixed amount above the goods takes the goods, no more
+        return f"The coupon {applied.code} takes {taken} off your goods (up to {coupon.discount_text})."
+    return f"The coupon {applied.code} takes {taken} off your goods."

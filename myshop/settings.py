@@ -294,7 +294,7 @@ SHOP_SHIPPING_COUNTRIES = [code.upper() for code in env_list("SHOP_SHIPPING_COUN
 if not SHOP_SHIPPING_COUNTRIES:
     raise ImproperlyConfigured("SHOP_SHIPPING_COUNTRIES must name at least one country, like DE.")
 SHOP_LOW_STOCK_AT = env_int("SHOP_LOW_STOCK_AT", 5)  # on sale with this many units or fewer: "low stock"
-# Who gets the operators' emails (the daily low-stock digest); empty: the MANAGERS, else the ADMINS.
+# Who gets the operators' emails (the daily low-stock digest); empty: OPERATOR_EMAILS, MANAGERS, ADMINS.
 SHOP_OPERATOR_EMAILS = env_list("SHOP_OPERATOR_EMAILS", "")
 SHOP_LOW_STOCK_DIGEST_HOUR = env_int("SHOP_LOW_STOCK_DIGEST_HOUR", 7)  # in TIME_ZONE: the operators' morning
 SHOP_IMAGE_MAX_UPLOAD_MB = env_float("SHOP_IMAGE_MAX_UPLOAD_MB", 10)

@@ -10,6 +10,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Now
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -24,9 +25,10 @@ State = OperatorDigest.State
 
 
 def operator_emails():
-    """Who gets the operators' emails: SHOP_OPERATOR_EMAILS, else the MANAGERS, else the ADMINS."""
-    if settings.SHOP_OPERATOR_EMAILS:
-        return list(settings.SHOP_OPERATOR_EMAILS)
+    """Who gets the operators' emails: SHOP_OPERATOR_EMAILS, else OPERATOR_EMAILS (the shop's other notices to
+    operators), else the MANAGERS, else the ADMINS."""
+    if settings.SHOP_OPERATOR_EMAILS or settings.OPERATOR_EMAILS:
+        return list(settings.SHOP_OPERATOR_EMAILS or settings.OPERATOR_EMAILS)
     return [address for _, address in (settings.MANAGERS or settings.ADMINS)]
 
 
@@ -41,7 +43,9 @@ def owe_low_stock_digest(*, publish, day=None):
         return None
     to = operator_emails()
     if not to:
-        logger.warning("low-stock digest of %s: no SHOP_OPERATOR_EMAILS, MANAGERS or ADMINS to send it to", day)
+        logger.warning(
+            "low-stock digest of %s: no SHOP_OPERATOR_EMAILS, OPERATOR_EMAILS, MANAGERS or ADMINS to send it to", day
+        )
         return None
     try:
         with transaction.atomic():
@@ -70,7 +74,7 @@ def message(digest):
         "list_url": settings.SHOP_SITE_URL.rstrip("/") + "/admin/shop/product/?stock=low",
     }
     email = EmailMultiAlternatives(
-        subject=f"{settings.SHOP_NAME}: {len(digest.lines)} product(s) low on stock ({digest.day:%d %b %Y})",
+        subject=f"{settings.SHOP_NAME}: {_products(len(digest.lines))} low on stock ({digest.day:%d %b %Y})",
         body=render_to_string("ops/emails/low_stock.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=digest.to,
@@ -155,3 +159,7 @@ def claim(digest_id, *, task_id=None):
         if refused is not None:
             return DigestClaim(refused[0], digest_id, "low-stock", wait_seconds=refused[1])
     return DigestClaim(Claimed.BUSY, digest_id, "low-stock", wait_seconds=1.0)
+
+
+def _products(count):
+    return f"{count} product{pluralize(count)}"

@@ -57,6 +57,11 @@ def carrier_label(code):
     return carrier.label if carrier else code
 
 
+def customer_label(code):
+    """The carrier as customers read it: "" for "other", which names no carrier (only the tracking number)."""
+    return "" if code == "other" else carrier_label(code)
+
+
 def tracking_url(code, number):
     """The carrier's page for this parcel; "" for a carrier without one, or no number."""
     carrier = CARRIERS.get(code)

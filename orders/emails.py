@@ -72,7 +72,7 @@ def message(order, kind, *, site_url=None):
         "vat_note": vat_note(),
         "total_vat_note": _total_vat_note(order, items),
         # The shipping notice's parcel: carrier and tracking link ("" until the order ships).
-        "carrier": order.carrier_label if order.carrier else "",
+        "carrier": order.customer_carrier_label if order.carrier else "",
         "tracking_number": order.tracking_number,
         "tracking_url": order.tracking_url,
     }

@@ -76,6 +76,8 @@ class Order(models.Model):
     coupon = models.ForeignKey(
         "coupons.Coupon", null=True, blank=True, related_name="orders", on_delete=models.PROTECT, editable=False
     )
+    # The mailbox whose per-customer use the coupon took: given back to it even if the email is corrected later.
+    coupon_mailbox = models.CharField(max_length=254, blank=True, default="", db_default="", editable=False)
     total = models.DecimalField(max_digits=12, decimal_places=2, default=0, editable=False)
     # Filled when the order is shipped: who carries the parcel, and its number with them.
     carrier = models.CharField(max_length=30, blank=True, default="", db_default="")
@@ -124,6 +126,10 @@ class Order(models.Model):
     @property
     def carrier_label(self):
         return carriers.carrier_label(self.carrier)
+
+    @property
+    def customer_carrier_label(self):
+        return carriers.customer_label(self.carrier)
 
     @property
     def tracking_url(self):

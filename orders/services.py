@@ -11,7 +11,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.after_response import after_response
-from coupons.services import CouponError, customer_key, give_back, redeem, shipping_after
+from coupons.services import CouponError, customer_keys, give_back, redeem, shipping_after
 from shop import lookups, stock
 from shop.money import ZERO, format_money
 
@@ -60,6 +60,7 @@ def place_order(
     max_per_mailbox=0,
     customer_account=None,
     coupon_code="",
+    discount_seen=None,
 ):
     """Create an Order from {product_id: quantity} at current catalog prices, reserving stock.
 
@@ -69,12 +70,20 @@ def place_order(
     double-clicked button, a resubmitted form) returns the first order instead. With max_per_mailbox, an
     order past that many in a day for the customer's mailbox is refused. With a coupon_code, the coupon is
     checked again and one of its uses taken in the same transaction; one that no longer applies refuses the
-    order (never placed at full price without the shopper knowing).
+    order (never placed at full price without the shopper knowing); with discount_seen (the discount the
+    checkout page showed), so does a discount that differs from it (the coupon changed or removed since).
     """
     for attempt in range(NUMBER_DRAWS):
         try:
             return _create_order(
-                customer, quantities, idempotency_key, prices_seen or {}, max_per_mailbox, customer_account, coupon_code
+                customer,
+                quantities,
+                idempotency_key,
+                prices_seen or {},
+                max_per_mailbox,
+                customer_account,
+                coupon_code,
+                discount_seen,
             )
         except (IntegrityError, OrderPlacementError) as error:
             # A twin submission with the same key got there first (its order holds the key, or took the stock
@@ -89,7 +98,9 @@ def place_order(
 
 
 @transaction.atomic
-def _create_order(customer, quantities, idempotency_key, prices_seen, max_per_mailbox, customer_account, coupon_code):
+def _create_order(
+    customer, quantities, idempotency_key, prices_seen, max_per_mailbox, customer_account, coupon_code, discount_seen
+):
     if not quantities:
         raise OrderPlacementError("Your cart is empty.")
     maximum = settings.CART_MAX_QUANTITY
@@ -118,13 +129,20 @@ def _create_order(customer, quantities, idempotency_key, prices_seen, max_per_ma
     coupon, discount = None, ZERO
     if coupon_code:
         try:  # after the products' locks: every checkout takes its locks in one order
-            redeemed = redeem(coupon_code, goods=subtotal, customer=_customer_key(customer_account, customer["email"]))
+            redeemed = redeem(coupon_code, goods=subtotal, customer=_customer_keys(customer_account, customer["email"]))
         except CouponError as error:
             raise OrderPlacementError(
                 f"{error} Your order was not placed: remove the coupon in your cart, or change your cart, "
                 "then place the order again."
             ) from None
         coupon, discount, coupon_code = redeemed.coupon, redeemed.discount, redeemed.code
+    if discount_seen is not None and discount != discount_seen:
+        changed = (
+            f"The coupon {coupon_code} now takes {format_money(discount)} off, not {format_money(discount_seen)}"
+            if coupon
+            else f"Your order no longer has a coupon's {format_money(discount_seen)} off"
+        )
+        raise OrderPlacementError(f"{changed}: please check your order and place it again.")
     shipping = shipping_after(subtotal, discount)  # free shipping counts the goods after the discount
     order = Order.objects.create(
         number=numbers.new_number(),
@@ -134,6 +152,7 @@ def _create_order(customer, quantities, idempotency_key, prices_seen, max_per_ma
         discount=discount,
         coupon=coupon,
         coupon_code=coupon_code if coupon else "",
+        coupon_mailbox=mailbox_of(customer["email"]) if coupon else "",
         total=subtotal - discount + shipping,
         customer=customer_account,
         # An optional field left out (a caller older than it) takes the model's default; the others must be given.
@@ -158,9 +177,9 @@ def _create_order(customer, quantities, idempotency_key, prices_seen, max_per_ma
     return order
 
 
-def _customer_key(account, email):
-    """Whom a coupon's per-customer cap counts for this order: its account, else its email's mailbox."""
-    return customer_key(account_id=account.id if account else None, mailbox=mailbox_of(email))
+def _customer_keys(account, email):
+    """Whom a coupon's per-customer cap counts for this order: its email's mailbox, and its account."""
+    return customer_keys(account_id=account.id if account else None, mailbox=mailbox_of(email))
 
 
 def _lock_mailbox(email):
@@ -228,8 +247,8 @@ def change_status(*, order_ids, to, shipments=None):
     shipments = shipments or {}
     locked = Order.objects.select_for_update().filter(id__in=order_ids).order_by("id")
     changed, refused, coupon_uses = [], {}, []
-    rows = locked.values_list("id", "number", "status", "coupon_id", "customer_id", "email")
-    for order_id, number, current, coupon_id, account_id, email in rows:
+    rows = locked.values_list("id", "number", "status", "coupon_id", "customer_id", "coupon_mailbox", "email")
+    for order_id, number, current, coupon_id, account_id, coupon_mailbox, email in rows:
         shipment = shipments.get(order_id)
         if to not in TRANSITIONS[current]:
             refused[order_id] = f"Order {number} is {Status(current).label.lower()}: it cannot be {_verb(to)}."
@@ -242,7 +261,9 @@ def change_status(*, order_ids, to, shipments=None):
             # Only an unpaid order gives its coupon use back; the transition, made once under the lock, is the
             # guard that gives it back once. A paid order cancelled keeps its use (docs/coupons.md).
             if to == Status.CANCELLED and current == Status.PENDING and coupon_id:
-                coupon_uses.append((coupon_id, customer_key(account_id=account_id, mailbox=mailbox_of(email))))
+                # The mailbox that took the use, whatever the email says now (empty on orders older than it).
+                mailbox = coupon_mailbox or mailbox_of(email)
+                coupon_uses.append((coupon_id, customer_keys(account_id=account_id, mailbox=mailbox)))
     if to == Status.SHIPPED:
         for order_id in changed:
             shipment = shipments[order_id]

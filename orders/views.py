@@ -1,6 +1,7 @@
 import logging
 import uuid
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.contrib import messages
@@ -59,6 +60,7 @@ def order_create(request):
                         customer_account=request.user if request.user.is_authenticated else None,
                         # The code the cart remembers, never a discount from the form: checked again there.
                         coupon_code=coupon_session.remembered_code(request.session),
+                        discount_seen=_discount_seen(request),
                     )
                     if getattr(order, "loaded_items", None) is None:  # placed earlier, by this form's twin
                         slot.give_back()
@@ -83,6 +85,15 @@ def order_create(request):
     quote = coupon_session.cart_quote(request, cart)
     context = {"cart": cart, "form": form, "cart_problems": cart_problems, "quote": quote}
     return render(request, "orders/order/create.html", context, status=status)
+
+
+def _discount_seen(request):
+    """The discount the checkout page showed (its hidden field), to compare only; None if absent or unreadable."""
+    try:
+        seen = Decimal(request.POST["discount_seen"])
+    except (KeyError, InvalidOperation):
+        return None
+    return seen if seen.is_finite() else None
 
 
 def _synced_cart_problems(request, cart):

@@ -1,5 +1,5 @@
 """Configuration checks: a provider that cannot work, a production shop that takes no real money, and invoices
-that would not name their seller."""
+that would not name their seller or would not match what was paid."""
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
@@ -58,3 +58,19 @@ def check_seller_named(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register()
+def check_prices_include_vat(app_configs, **kwargs):
+    """Net catalog prices are not charged with VAT yet: every invoice would ask for more than was paid."""
+    if settings.SHOP_PRICES_INCLUDE_VAT:
+        return []
+    return [
+        Warning(
+            "SHOP_PRICES_INCLUDE_VAT is off, but the checkout charges the goods' net amounts without adding VAT: "
+            "each invoice would show a gross total above what the customer paid.",
+            hint="Keep prices including VAT (the default) until the checkout adds VAT to net prices "
+            "(docs/invoices.md).",
+            id="payments.W003",
+        )
+    ]

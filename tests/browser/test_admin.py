@@ -3,6 +3,7 @@ order page's buttons work, and axe-core finds no violation on the order list, th
 list and the pages around them. The browser fixture is in tests/conftest.py, the catalog in
 tests/browser/conftest.py; the context, axe and screenshot helpers in testkit.browser."""
 
+from datetime import UTC
 from decimal import Decimal
 
 import pytest
@@ -215,3 +216,25 @@ def test_product_list_fits_1280_px_with_editable_cells_and_passes_axe(browser, l
         assert_nothing_scrolls_sideways(page, "product list, low stock")
         page.goto(reverse("admin:shop_product_stock", args=[catalog["mug"].id]))
         assert_accessible(page, "stock of a product")
+
+
+def test_coupon_list_fits_1280_px(browser, live_server, operator, request):
+    from datetime import datetime
+
+    from coupons.models import Coupon
+
+    Coupon.objects.create(
+        code="WINTER-SALE-2026",
+        valid_from=datetime(2026, 12, 1, tzinfo=UTC),
+        valid_to=datetime(2027, 1, 31, 23, 59, tzinfo=UTC),
+        kind=Coupon.Kind.PERCENT,
+        value=Decimal("20"),
+        minimum_order=Decimal("50"),
+        max_uses=1000,
+    )
+    with browsing(browser, live_server, request.node.name, **DESKTOP) as (page, screens):
+        log_in(page)
+        page.goto(reverse("admin:coupons_coupon_changelist"))
+        expect(page.get_by_role("link", name="WINTER-SALE-2026")).to_be_visible()
+        assert_nothing_scrolls_sideways(page, "coupon list")
+        screens.shot("coupon-list")

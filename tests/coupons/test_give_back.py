@@ -51,6 +51,19 @@ def test_cancelling_an_unpaid_order_gives_its_uses_back_once(order, coupon):
     assert (order.coupon, order.discount) == (coupon, Decimal("2.00"))  # the order keeps its discount line
 
 
+def test_an_order_whose_email_was_corrected_gives_back_the_use_of_the_mailbox_that_took_it(
+    order, coupon, customer, make_product
+):
+    bob = {**customer, "email": "bob@example.com"}
+    with patch("celery.app.task.Task.apply_async"):
+        place_order(customer=bob, quantities={make_product().id: 1}, coupon_code="BACK")
+        order.email = "Bob@example.com"  # an operator corrects the address in the admin
+        order.save(update_fields=["email"])
+        change_status(order_ids=[order.id], to="cancelled")
+    assert uses(coupon) == (1, 0)
+    assert CustomerUse.objects.get(coupon=coupon, customer_key="mailbox:bob@example.com").uses == 1
+
+
 def test_a_paid_order_cancelled_keeps_its_use(order, coupon):
     with patch("celery.app.task.Task.apply_async"):
         change_status(order_ids=[order.id], to="paid")

@@ -7,10 +7,12 @@ from unittest.mock import patch
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from coupons.models import Coupon
+from coupons.services import quote
 from orders import emails
 from orders.models import Order
 
@@ -37,13 +39,20 @@ def text(response):
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
 
 
+def test_a_fixed_coupon_worth_more_than_the_goods_says_what_it_takes_off(client, make_product, make_coupon):
+    product = make_product(price=D("4.90"))
+    client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1})
+    make_coupon(code="FIVE", kind=Coupon.Kind.AMOUNT, value=D("5.00"))
+    assert "The coupon FIVE takes €4.90 off your goods (up to €5.00)." in text(apply(client, "FIVE"))
+
+
 def test_a_coupon_goes_from_the_cart_to_the_thank_you_page_the_order_page_and_the_email(
     shopping, make_coupon, customer, settings
 ):
     settings.SHOP_FREE_SHIPPING_FROM, settings.SHOP_SHIPPING_COST = D("50.00"), D("4.90")
     make_coupon(code="SPRING", value=D("20"))
     cart = text(apply(shopping, " spring "))
-    assert "The coupon SPRING takes 20 % off your goods." in cart
+    assert "The coupon SPRING takes €12.00 off your goods (20 % off)." in cart
     assert "Coupon SPRING −€12.00" in cart and "Total (incl. VAT) €52.90" in cart.replace("VAT )", "VAT)")
 
     checkout = text(shopping.get(reverse("orders:order_create")))
@@ -85,11 +94,32 @@ def test_a_coupon_used_up_between_the_cart_and_place_order_refuses_the_order(sho
     assert not Order.objects.exists()
 
 
+def discount_seen(page):
+    """The checkout page's hidden discount_seen field, as the browser posts it back."""
+    return dict(re.findall(r'<input type="hidden" name="(discount_seen)" value="([^"]*)"', page.content.decode()))
+
+
+def test_a_discount_changed_since_the_checkout_page_refuses_the_order(shopping, make_coupon, customer):
+    coupon = make_coupon(code="SPRING", value=D("20"))
+    apply(shopping, "SPRING")
+    seen = discount_seen(shopping.get(reverse("orders:order_create")))
+    Coupon.objects.filter(id=coupon.id).update(value=D("10"))  # the operator changes it meanwhile
+    with patch("celery.app.task.Task.apply_async"):
+        response = shopping.post(reverse("orders:order_create"), {**customer, **seen})
+    assert response.status_code == 400 and not Order.objects.exists()
+    assert "The coupon SPRING now takes €6.00 off, not €12.00" in text(response)
+    coupon.refresh_from_db()
+    assert coupon.uses == 0
+    with patch("celery.app.task.Task.apply_async"):  # the page now shows €6.00 off: placed as shown
+        shopping.post(reverse("orders:order_create"), {**customer, **discount_seen(response)})
+    assert Order.objects.get().discount == D("6.00")
+
+
 def test_each_refusal_says_why_and_nothing_is_applied(shopping, make_coupon):
     make_coupon(code="BIG", minimum_order=D("100.00"))
     for typed, said in [
         ("NOPE", "There is no coupon “NOPE”."),
-        ("BIG", "add €40.00 more to use it"),
+        ("BIG", "add €40.00 more, then apply the code again"),
         ("X" * 200, "That is not a coupon code"),
         ("SAVE\x00", "That is not a coupon code"),
         ("ＳＡＶＥ☃", "That is not a coupon code"),
@@ -110,6 +140,25 @@ def test_guessing_codes_is_rate_limited_without_a_lookup(shopping, make_coupon, 
     lookup.assert_not_called()
     assert "Too many codes tried; try again in 10 minutes." in text(response)
     assert "coupon_code" not in shopping.session and "The coupon REAL" not in text(response)
+    cache.clear()
+
+
+def test_guesses_sent_at_once_are_counted_before_they_are_looked_up(shopping, make_coupon, settings):
+    settings.RATE_LIMIT_COUPON = "1/600"
+    cache.clear()
+    make_coupon(code="REAL")
+    assert "The coupon REAL takes" in text(apply(shopping, "REAL"))  # a code that applies does not count
+    looked_up, look_up = [], quote
+
+    def racing_lookup(code, **kwargs):
+        looked_up.append(code)
+        if len(looked_up) == 1:  # another guess from the same address arrives while this one is looked up
+            apply(Client(), "GUESS2")
+        return look_up(code, **kwargs)
+
+    with patch("coupons.views.quote", racing_lookup):
+        apply(shopping, "GUESS1")
+    assert looked_up == ["GUESS1"]
     cache.clear()
 
 
@@ -138,3 +187,11 @@ def test_a_logged_in_shopper_is_told_in_the_cart_that_they_used_the_coupon(
     shopping.post(reverse("cart:cart_add", args=[Order.objects.get().items.get().product_id]), {"quantity": 1})
     said = text(apply(shopping, "once"))
     assert "You have already used the coupon ONCE: it can be used once per customer." in said
+
+
+def test_a_code_refused_for_the_minimum_says_to_apply_it_again_once_the_cart_is_enough(shopping, make_coupon):
+    # Refused codes are not kept, so "add €40.00 more to use it" alone leaves the shopper expecting a discount.
+    make_coupon(code="BIG", minimum_order=D("100.00"))
+    cart = text(apply(shopping, "BIG"))
+    assert "add €40.00 more, then apply the code again." in cart
+    assert "coupon_code" not in shopping.session

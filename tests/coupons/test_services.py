@@ -12,7 +12,7 @@ from coupons.admin import CouponForm
 from coupons.models import Coupon, CustomerUse
 from coupons.services import CouponError, clean_code, discount_for, quote, redeem, shipping_after
 from orders.models import Order
-from orders.services import OrderPlacementError, place_order
+from orders.services import OrderPlacementError, change_status, place_order
 
 D = Decimal
 
@@ -31,6 +31,12 @@ def test_a_fixed_discount_never_exceeds_the_goods(make_coupon):
     coupon = make_coupon(kind=Coupon.Kind.AMOUNT, value=D("25.00"))
     assert discount_for(coupon, D("60.00")) == D("25.00")
     assert discount_for(coupon, D("19.90")) == D("19.90")
+
+
+def test_a_coupon_says_its_discount_to_the_cent_it_gives(make_coupon):
+    assert make_coupon(value=D("12.5")).discount_text == "12.5 %"  # not rounded to "12 %"
+    assert make_coupon(value=D("10.00")).discount_text == "10 %"
+    assert make_coupon(kind=Coupon.Kind.AMOUNT, value=D("5")).discount_text == "€5.00"
 
 
 def test_free_shipping_counts_the_goods_after_the_discount(settings):
@@ -111,6 +117,8 @@ def test_the_admin_form_says_what_is_wrong(make_coupon):
     assert admin_form(kind="amount", value="0").errors["value"] == ["Enter a value above 0."]
     assert admin_form(code="TAKEN").errors["__all__"] == ["A coupon with this code exists already (codes ignore case)."]
     assert "code" in admin_form(code="TWO WORDS").errors
+    for cap in ("max_uses", "max_uses_per_customer"):  # 0 would refuse every order, "already used 0 times"
+        assert admin_form(**{cap: "0"}).errors[cap] == ["Leave it empty for no limit, or allow at least 1 use."]
 
 
 # --- Placing an order with a coupon -------------------------------------------------------------------------
@@ -169,6 +177,25 @@ def test_the_per_customer_cap_counts_one_mailbox_however_written(make_product, m
     with pytest.raises(OrderPlacementError, match="You have already used the coupon ONCE"):
         place({**customer, "email": "Ada+shop@Example.com"}, {lamp.id: 1}, coupon_code="ONCE")
     assert place({**customer, "email": "bob@example.com"}, {lamp.id: 1}, coupon_code="ONCE").discount
+
+
+def test_the_per_customer_cap_counts_the_mailbox_of_a_logged_in_shopper_too(
+    make_product, make_coupon, customer, django_user_model
+):
+    coupon = make_coupon(code="ONCE", max_uses_per_customer=1)
+    ada = django_user_model.objects.create_user("ada", "ada@example.com", "pw")
+    lamp = make_product(stock=10)
+    place(customer, {lamp.id: 1}, coupon_code="ONCE", customer_account=ada)
+    with pytest.raises(OrderPlacementError, match="You have already used the coupon ONCE"):
+        place(customer, {lamp.id: 1}, coupon_code="ONCE")  # the same mailbox, logged out
+    with pytest.raises(OrderPlacementError, match="You have already used the coupon ONCE"):
+        place({**customer, "email": "ada.other@example.com"}, {lamp.id: 1}, coupon_code="ONCE", customer_account=ada)
+    Coupon.objects.filter(id=coupon.id).update(uses=2)  # another customer's use too: one is given back
+    with patch("celery.app.task.Task.apply_async"):
+        change_status(order_ids=list(Order.objects.values_list("id", flat=True)), to="cancelled")
+    coupon.refresh_from_db()  # the unpaid order gives back one use, under its account and its mailbox
+    assert (coupon.uses, set(CustomerUse.objects.values_list("uses", flat=True))) == (1, {0})
+    assert place(customer, {lamp.id: 1}, coupon_code="ONCE").discount
 
 
 def test_redeem_takes_the_total_cap_exactly(make_coupon):

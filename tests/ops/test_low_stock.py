@@ -69,13 +69,21 @@ def test_recipients_are_the_setting_else_the_managers_else_the_admins(settings):
     assert digests.operator_emails() == ["ops@example.com"]
 
 
+def test_recipients_fall_back_to_operator_emails_before_the_managers(settings):
+    # OPERATOR_EMAILS already names the operators for the shop's other notices: the digest reaches them too.
+    settings.SHOP_OPERATOR_EMAILS = []
+    settings.OPERATOR_EMAILS = ["ops@example.com"]
+    settings.MANAGERS, settings.ADMINS = [("Stock", "stock@example.com")], []
+    assert digests.operator_emails() == ["ops@example.com"]
+
+
 def test_the_worker_sends_the_digest_to_the_operators_once(stocked, mailoutbox):
     digest = digests.owe_low_stock_digest(publish=lambda digest_id: None)
     assert send_operator_digest(digest.id) == Delivery.SENT
     assert send_operator_digest(digest.id) == Delivery.ALREADY_DONE  # a second delivery sends nothing
     [message] = mailoutbox
     assert message.to == ["stock@example.com", "boss@example.com"]
-    assert "3 product(s) low on stock" in message.subject
+    assert "3 products low on stock" in message.subject
     assert "     0  Garden gnome (sold out)" in message.body and "     3  Lamp" in message.body
     assert "Teapot" not in message.body and "Old kettle" not in message.body
     assert "/admin/shop/product/?stock=low" in message.body

@@ -98,3 +98,16 @@ def test_the_shipping_email_and_status_page_carry_the_tracking_link(client, paid
     assert f'href="{link}"' in message.alternatives[0][0]
     page = client.get(order.get_absolute_url()).content.decode()
     assert f'href="{link}"' in page and "DHL" in page
+
+
+def test_a_parcel_with_another_carrier_never_names_the_carrier_other_to_the_customer(client, paid_order, mailoutbox):
+    order = paid_order()
+    with patch.object(order_shipped, "delay"):
+        ship(shipments={order.id: Shipment("other", "XY-998877")})
+    assert order_shipped(order.id) == "sent"
+    [message] = mailoutbox
+    html = message.alternatives[0][0]
+    assert "Tracking number: XY-998877" in message.body and "XY-998877" in html
+    assert "Other" not in message.body and "Other" not in html
+    page = client.get(order.get_absolute_url()).content.decode()
+    assert "XY-998877" in page and "Other" not in page

@@ -1,6 +1,7 @@
 """Refunds: operators refund through the provider from the admin (the offline provider simulates it), and the
 refund is recorded on the payment and shown with the order; money is never refunded twice."""
 
+import re
 import threading
 from unittest.mock import patch
 
@@ -168,3 +169,11 @@ def test_operators_find_payments_invoices_and_events_by_the_order_number_as_type
         for term in (paid_order.number, typed):
             page = admin_client.get(changelist, {"q": term})
             assert page.status_code == 200 and shown in page.content.decode(), (changelist, term)
+
+
+def test_the_payment_page_speaks_the_operators_words(admin_client, paid_order):
+    payment = Payment.objects.get(order=paid_order)
+    page = admin_client.get(reverse("admin:payments_payment_change", args=[payment.id])).content.decode()
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "Card payment (test provider)" in text and payment.reference in text
+    assert "Problem: None" not in text and "Provider: offline" not in text

@@ -504,3 +504,13 @@ def test_password_rules_apply_to_the_admin_password_form(admin_client, admin_use
         {"password1": "Summer2024", "password2": "Summer2024"},
     )
     assert response.status_code == 200 and "at least 12 characters" in response.content.decode()
+
+
+@pytest.mark.any_database
+def test_net_catalog_prices_get_a_warning_since_the_checkout_would_not_charge_their_vat():
+    def warnings():
+        return [message.id for message in run_checks() if message.id == "payments.W003"]
+
+    assert warnings() == []
+    with override_settings(SHOP_PRICES_INCLUDE_VAT=False):
+        assert warnings() == ["payments.W003"]

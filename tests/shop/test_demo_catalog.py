@@ -57,6 +57,13 @@ def test_demo_catalog_loads_and_is_idempotent(db):
     assert Product.objects.filter(available=True, stock__gt=0).count() == counts[1]
 
 
+def test_demo_coffee_and_tea_are_sold_at_the_reduced_vat_rate_the_gear_at_the_standard(db):
+    load()
+    classes = dict(Product.objects.values_list("category__slug", "vat_class").distinct())
+    assert classes["coffee"] == classes["tea"] == Product.VatClass.REDUCED  # food, in Germany
+    assert classes["brewing-gear"] == classes["mugs-cups"] == Product.VatClass.STANDARD
+
+
 def test_demo_catalog_never_restocks_or_reprices_existing_products(db):
     load()
     product = Product.objects.order_by("id").first()

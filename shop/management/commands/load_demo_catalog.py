@@ -18,6 +18,9 @@ CATEGORIES = [
     ("mugs-cups", "Mugs & cups", "#d7a58c"),
 ]
 
+# Coffee and tea are food, sold at the reduced rate in Germany; the gear and the mugs at the standard one.
+VAT_CLASSES = {"coffee": Product.VatClass.REDUCED, "tea": Product.VatClass.REDUCED}
+
 # (category slug, product slug, name, description, price, stock, picture)
 PRODUCTS = [
     (
@@ -179,6 +182,7 @@ class Command(BaseCommand):
                     "price": price,
                     "available": True,
                     "stock": stock,
+                    "vat_class": VAT_CLASSES.get(category_slug, Product.VatClass.STANDARD),
                 },
             )
             outcomes[outcome] += 1
