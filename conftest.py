@@ -118,3 +118,32 @@ def pytest_runtest_setup(item):
 
     if item.get_closest_marker("postgresql") and "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
         pytest.skip("PostgreSQL only: bin/test runs it in its PostgreSQL pass")
+
+
+# What a test costs, roughly, by its directory (seconds): real processes and browsers cost most. Only used to
+# share files between the shards of a pass (TEST_SHARD), so that each shard gets a fair part of the slow ones.
+SHARD_WEIGHTS = {"faults": 12.0, "browser": 7.0, "broker": 6.0, "scale": 3.0}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """TEST_SHARD="i/n" keeps the i-th of n shares of the selected tests, whole files each, shared by weight
+    (bin/test runs the shards of each pass at once: most of a slow test is waiting on real processes)."""
+    import os
+
+    shard = os.environ.get("TEST_SHARD")
+    if not shard:
+        return
+    index, count = (int(part) for part in shard.split("/"))
+    files = {}
+    for item in items:
+        directory = item.path.parent.name
+        files[item.path] = files.get(item.path, 0.0) + SHARD_WEIGHTS.get(directory, 0.3)
+    loads, owner = [0.0] * count, {}
+    for path, weight in sorted(files.items(), key=lambda pair: (-pair[1], str(pair[0]))):  # heaviest first
+        lightest = loads.index(min(loads))
+        owner[path] = lightest
+        loads[lightest] += weight
+    kept = [item for item in items if owner[item.path] == index - 1]
+    config.hook.pytest_deselected(items=[item for item in items if owner[item.path] != index - 1])
+    items[:] = kept
