@@ -120,30 +120,61 @@ def pytest_runtest_setup(item):
         pytest.skip("PostgreSQL only: bin/test runs it in its PostgreSQL pass")
 
 
-# What a test costs, roughly, by its directory (seconds): real processes and browsers cost most. Only used to
-# share files between the shards of a pass (TEST_SHARD), so that each shard gets a fair part of the slow ones.
-SHARD_WEIGHTS = {"faults": 12.0, "browser": 7.0, "broker": 6.0, "scale": 3.0}
+# Seconds each slow file took (SQLite pass, PostgreSQL pass), measured with --junitxml on 2026-12-07; any other
+# test counts 0.1 s. Only used to share files between the shards of a pass (TEST_SHARD) so each gets a fair part
+# of the slow ones; a stale figure costs balance, never a test. Re-measure when a slow file is added.
+SHARD_SECONDS = {
+    "tests/faults/test_worker_deaths.py": (93, 39),
+    "tests/browser/test_shopping.py": (100, 0),
+    "tests/browser/test_accounts.py": (37, 49),
+    "tests/browser/test_checkout.py": (39, 40),
+    "tests/faults/test_mail_server.py": (28, 45),
+    "tests/faults/test_broker.py": (26, 26),
+    "tests/faults/test_start_order.py": (19, 21),
+    "tests/faults/test_cluster_failover.py": (0, 39),
+    "tests/browser/test_storefront.py": (21, 17),
+    "tests/browser/test_search.py": (18, 19),
+    "tests/broker/test_email_retries.py": (16, 17),
+    "tests/browser/test_admin.py": (32, 0),
+    "tests/orders/test_properties.py": (13, 16),
+    "tests/faults/test_database.py": (3, 25),
+    "tests/security/test_deploy_checks_and_limits.py": (21, 3),
+    "tests/broker/test_invoice_email.py": (12, 11),
+    "tests/security/test_fuzz.py": (10, 10),
+    "tests/orders/test_limit_races.py": (9, 11),
+    "tests/scale/test_admin_scale.py": (0, 20),
+    "tests/scale/test_search_scale.py": (0, 17),
+    "tests/browser/test_cart.py": (9, 8),
+    "tests/coupons/test_cap_races.py": (5, 8),
+    "tests/broker/test_quorum_queues.py": (0, 8),
+    "tests/broker/test_worker_metrics.py": (0, 6),
+    "tests/security/test_csp.py": (0, 6),
+}
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    """TEST_SHARD="i/n" keeps the i-th of n shares of the selected tests, whole files each, shared by weight
-    (bin/test runs the shards of each pass at once: most of a slow test is waiting on real processes)."""
+    """TEST_SHARD="i/n" keeps the i-th of n shares of the selected tests, whole files each, shared by their
+    measured time (bin/test runs the shards of each pass at once: most of a slow test waits on real processes)."""
     import os
 
     shard = os.environ.get("TEST_SHARD")
     if not shard:
         return
     index, count = (int(part) for part in shard.split("/"))
+    on_postgresql = os.environ.get("DATABASE_URL", "").startswith("postgres")
     files = {}
     for item in items:
-        directory = item.path.parent.name
-        files[item.path] = files.get(item.path, 0.0) + SHARD_WEIGHTS.get(directory, 0.3)
+        files.setdefault(item.path, 0.0)
+        files[item.path] += 0.1
+    for path in files:
+        measured = SHARD_SECONDS.get(path.relative_to(config.rootpath).as_posix())
+        if measured:
+            files[path] = max(files[path], measured[on_postgresql])
     loads, owner = [0.0] * count, {}
-    for path, weight in sorted(files.items(), key=lambda pair: (-pair[1], str(pair[0]))):  # heaviest first
+    for path, seconds in sorted(files.items(), key=lambda pair: (-pair[1], str(pair[0]))):  # slowest first
         lightest = loads.index(min(loads))
         owner[path] = lightest
-        loads[lightest] += weight
-    kept = [item for item in items if owner[item.path] == index - 1]
+        loads[lightest] += seconds
     config.hook.pytest_deselected(items=[item for item in items if owner[item.path] != index - 1])
-    items[:] = kept
+    items[:] = [item for item in items if owner[item.path] == index - 1]
