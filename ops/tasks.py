@@ -2,21 +2,19 @@
 the worker claims, sends and records it (as accounts.tasks does an account email's). Only the id travels."""
 
 import logging
-import random
 
 from celery import shared_task
-from celery.exceptions import Reject
-from django.conf import settings
 from django.db import DatabaseError
 
-from orders.mail import OutcomeUnknown, Sending, is_permanent
+from orders.mail import OutcomeUnknown, Sending
 from orders.outbox import Claimed
-from orders.tasks import Delivery, record_outcome, retry_delay
+from orders.tasks import Delivery, RowRetries, record_outcome, retry_delay
 
 from . import digests
 from .models import OperatorDigest
 
 logger = logging.getLogger(__name__)
+_steps = RowRetries("operator digest", mark_due=digests.mark_due, log=logger)
 
 
 @shared_task(name="ops.tasks.owe_low_stock_digest", ignore_result=True)
@@ -44,14 +42,14 @@ def send_operator_digest(self, digest_id):
     try:
         held = digests.claim(digest_id, task_id=self.request.id)
     except DatabaseError as error:  # nothing was begun: not an attempt
-        _retry(self, digest_id, retry_delay(self.request.retries + 1), error)
+        _steps.retry(self, digest_id, retry_delay(self.request.retries + 1), error)
     if held.outcome is not Claimed.TAKEN:
-        return _not_taken(self, held)
+        return _steps.not_taken(self, held)
     with held.renewing():
         try:
             message = digests.message(OperatorDigest.objects.get(id=digest_id))
         except Exception as error:  # noqa: BLE001  (the database, or the message could not be made)
-            return _failed_attempt(self, held, error)
+            return _steps.failed_attempt(self, held, error)
         sending = Sending(message)
         try:
             sending.send()
@@ -60,7 +58,7 @@ def send_operator_digest(self, digest_id):
             logger.warning("operator digest %s may have been delivered; not sent again by itself", digest_id)
             return Delivery.UNCONFIRMED
         except Exception as error:  # noqa: BLE001  (before the message was handed over: retry)
-            return _failed_attempt(self, held, error)
+            return _steps.failed_attempt(self, held, error)
         else:
             if not record_outcome(held.mark_sent):
                 logger.warning("operator digest %s sent after its claim had lapsed", digest_id)
@@ -68,37 +66,3 @@ def send_operator_digest(self, digest_id):
             return Delivery.SENT
         finally:
             sending.close()  # after the outcome is recorded
-
-
-def _not_taken(task, held):
-    if held.outcome is Claimed.MISSING:
-        logger.error("operator digest %s: no such digest, message dropped", held.order_id)
-        return Delivery.MISSING
-    if held.outcome is Claimed.DONE:
-        logger.info("operator digest %s already handled, nothing sent", held.order_id)
-        return Delivery.ALREADY_DONE
-    if held.outcome is Claimed.EXHAUSTED:
-        logger.error("operator digest %s FAILED: every attempt was spent", held.order_id)
-        return Delivery.FAILED
-    _retry(task, held.order_id, held.wait_seconds + random.uniform(0.5, 2))
-
-
-def _failed_attempt(task, held, error):
-    """An attempt failed before the message was handed over: fail for good, or retry after the backoff."""
-    attempt = record_outcome(held.attempts_started)
-    if is_permanent(error) or attempt >= settings.ORDER_EMAIL_MAX_ATTEMPTS:
-        record_outcome(held.mark_failed, f"{type(error).__name__}: {error}")
-        logger.error("operator digest %s FAILED after %s attempt(s) (%s)", held.order_id, attempt, type(error).__name__)
-        return Delivery.FAILED
-    record_outcome(held.release, f"{type(error).__name__}: {error}")
-    _retry(task, held.order_id, retry_delay(attempt), error)
-
-
-def _retry(task, digest_id, countdown, error=None):
-    """Run again in `countdown` seconds, through the broker; if the retry cannot be published, the sweep will."""
-    logger.warning("operator digest %s: trying again in %.1f s (%s)", digest_id, countdown, type(error).__name__)
-    try:
-        raise task.retry(countdown=countdown)
-    except Reject:
-        digests.mark_due(digest_id)
-        raise

@@ -241,3 +241,45 @@ def record_outcome(outcome, *args):
                 raise
             time.sleep(pause)
             close_old_connections()  # a connection the server dropped is replaced, not tried again
+
+
+class RowRetries:
+    """The steps after a refused claim or a failed attempt, for a task sending one outbox row that is not an
+    order's email (an account email, an operator digest): `what` names the row in `log`, and `mark_due(id)`
+    owes it again when a retry cannot be published."""
+
+    def __init__(self, what, *, mark_due, log):
+        self.what, self.mark_due, self.log = what, mark_due, log
+
+    def not_taken(self, task, held):
+        if held.outcome is Claimed.MISSING:
+            self.log.error("%s %s: not found, message dropped", self.what, held.order_id)
+            return Delivery.MISSING
+        if held.outcome is Claimed.DONE:
+            self.log.info("%s %s already handled, nothing sent", self.what, held.order_id)
+            return Delivery.ALREADY_DONE
+        if held.outcome is Claimed.EXHAUSTED:
+            self.log.error("%s %s FAILED: every attempt was spent", self.what, held.order_id)
+            return Delivery.FAILED
+        self.retry(task, held.order_id, held.wait_seconds + random.uniform(0.5, 2))
+
+    def failed_attempt(self, task, held, error):
+        """An attempt failed before the message was handed over: fail for good, or retry after the backoff."""
+        attempt = record_outcome(held.attempts_started)
+        if is_permanent(error) or attempt >= settings.ORDER_EMAIL_MAX_ATTEMPTS:
+            record_outcome(held.mark_failed, f"{type(error).__name__}: {error}")
+            self.log.error(
+                "%s %s FAILED after %s attempt(s) (%s)", self.what, held.order_id, attempt, type(error).__name__
+            )
+            return Delivery.FAILED
+        record_outcome(held.release, f"{type(error).__name__}: {error}")
+        self.retry(task, held.order_id, retry_delay(attempt), error)
+
+    def retry(self, task, row_id, countdown, error=None):
+        """Run again in `countdown` seconds, through the broker; if the retry cannot be published, the sweep will."""
+        self.log.warning("%s %s: trying again in %.1f s (%s)", self.what, row_id, countdown, type(error).__name__)
+        try:
+            raise task.retry(countdown=countdown)
+        except Reject:
+            self.mark_due(row_id)
+            raise
