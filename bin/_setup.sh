@@ -17,3 +17,9 @@ if [ ! -f .venv/.installed ] || [ requirements.txt -nt .venv/.installed ] || [ r
   touch .venv/.installed
 fi
 mkdir -p var
+# The translations (locale/*/LC_MESSAGES/django.po) as gettext reads them; only those changed since last time.
+if ! command -v msgfmt >/dev/null; then
+  echo "myshop needs GNU gettext's msgfmt to compile its translations (Debian: apt-get install gettext)" >&2
+  exit 1
+fi
+DEBUG=1 .venv/bin/python manage.py compilemessages --ignore=.venv --verbosity 0

@@ -112,6 +112,7 @@ MIDDLEWARE = [
     "core.middleware.OutageMiddleware",  # 503, not 500, while the database or Redis is unreachable
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # the language: URL prefix, else cookie, else the browser's
     "core.middleware.RequestBodyMiddleware",  # before anything reads the body (the CSRF check does)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -132,6 +133,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cart.context_processors.cart",
@@ -193,7 +195,10 @@ ACCOUNT_EMAIL_NOTIFICATIONS = False
 # allauth's limits on log-in, sign-up and reset, counted in the cache: its defaults (docs/settings.md), or off.
 ACCOUNT_RATE_LIMITS = {} if env_bool("ACCOUNT_RATE_LIMITS", True) else False
 
-LANGUAGE_CODE = "en-us"
+# The shop's languages: pages under /en/ and /de/, emails and invoices in the order's language (docs/languages.md).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]  # locale/de/LC_MESSAGES/django.po, compiled by bin/run, .ci/run and the image
 # What shoppers, emails (rendered by the worker, with these same settings), invoices and the admin show;
 # docs/settings.md says why one zone serves them all.
 TIME_ZONE = env("TIME_ZONE", "Europe/Berlin")

@@ -66,7 +66,7 @@ def sign(body, *, secret=None, timestamp=None):
 
 def webhook_url():
     """Where the provider posts its events: the shop's own endpoint, at its public address."""
-    return settings.SHOP_SITE_URL.rstrip("/") + reverse("payments:webhook", args=["offline"])
+    return settings.SHOP_SITE_URL.rstrip("/") + reverse("webhooks:payment", args=["offline"])
 
 
 def event_for(checkout):

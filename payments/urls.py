@@ -1,4 +1,5 @@
-"""Mounted at the site's root: order pages live under /orders/<token>/ (whose tokens every log masks)."""
+"""Mounted under the language prefix: order pages live under /<language>/orders/<token>/ (whose tokens every log
+masks). The webhooks are in webhook_urls, without a prefix."""
 
 from django.urls import path
 
@@ -12,5 +13,4 @@ urlpatterns = [
     path("orders/<uuid:token>/payment/state/", views.payment_state, name="payment_state"),
     path("orders/<uuid:token>/invoice/", views.invoice_download, name="invoice_download"),
     path("payments/offline/<str:checkout_id>/", views.offline_checkout, name="offline_checkout"),
-    path("payments/webhooks/<slug:provider>/", views.webhook, name="webhook"),
 ]

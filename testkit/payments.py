@@ -54,7 +54,7 @@ def post_offline(client, event, *, secret=None, timestamp=None, body=None, signa
     body = json.dumps(event) if body is None else body
     header = signature if signature is not None else offline.sign(body, secret=secret, timestamp=timestamp)
     return client.post(
-        reverse("payments:webhook", args=["offline"]),
+        reverse("webhooks:payment", args=["offline"]),
         data=body,
         content_type="application/json",
         headers={offline.SIGNATURE_HEADER: header},
@@ -158,7 +158,7 @@ def post_stripe(client, event, *, secret=STRIPE_WEBHOOK_SECRET, timestamp=None, 
     if signature is None:
         signature = stripe.WebhookSignature.generate_signature_header(body, secret, timestamp=timestamp)
     return client.post(
-        reverse("payments:webhook", args=["stripe"]),
+        reverse("webhooks:payment", args=["stripe"]),
         data=body,
         content_type="application/json",
         headers={"Stripe-Signature": signature},

@@ -13,8 +13,11 @@ import urllib.request
 class Shopper:
     """A browser-like HTTP client (cookies, CSRF token) for driving the shop through its web layer."""
 
-    def __init__(self, base_url):
+    def __init__(self, base_url, language="en"):
         self.base_url = base_url
+        # The shopper's pages are under their language's prefix ("/en/cart/"); language=None for a tree from
+        # before the shop had languages (a benchmark's baseline).
+        self.pages = f"/{language}" if language else ""
         self.cookies = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirect())
 
@@ -41,20 +44,20 @@ class Shopper:
             return error.code, error.headers.get("Location"), error.read().decode(errors="replace")
 
     def add_to_cart(self, product_id, quantity):
-        status, _, _ = self.request("POST", f"/cart/add/{product_id}/", {"quantity": quantity})
+        status, _, _ = self.request("POST", f"{self.pages}/cart/add/{product_id}/", {"quantity": quantity})
         return status
 
     def checkout(self, customer):
         """Send the checkout form; return (status, location, body, seconds). The order is placed when the
         answer is the thank-you page (see placed_order_number)."""
         started = time.monotonic()
-        status, location, body = self.request("POST", "/orders/create/", customer)
+        status, location, body = self.request("POST", f"{self.pages}/orders/create/", customer)
         return status, location, body, time.monotonic() - started
 
     def checkout_form(self, customer):
         """The checkout form as the checkout page gives it to this shopper: `customer` with its one-time key
         and the CSRF token."""
-        _, _, page = self.request("GET", "/orders/create/")
+        _, _, page = self.request("GET", f"{self.pages}/orders/create/")
         key = re.search(r'name="idempotency_key" value="([0-9a-f-]+)"', page).group(1)
         return {**customer, "idempotency_key": key, "csrfmiddlewaretoken": self._csrf()}
 
@@ -62,16 +65,16 @@ class Shopper:
         return "; ".join(f"{cookie.name}={cookie.value}" for cookie in self.cookies)
 
     def confirmation_page(self):
-        return self.request("GET", "/orders/created/")[2]
+        return self.request("GET", f"{self.pages}/orders/created/")[2]
 
     def pay_offline(self, decision="approve"):
         """Pay the order just placed with the offline provider: "Pay" on the thank-you page, then approve (or
         decline) on the provider's page. Returns (the order's token, where the provider sent the shopper back)."""
-        found = re.search(r'action="/orders/([0-9a-f-]{36})/pay/"', self.confirmation_page())
+        found = re.search(r'action="(?:/[a-z]{2})?/orders/([0-9a-f-]{36})/pay/"', self.confirmation_page())
         if found is None:
             raise RuntimeError("the thank-you page has no Pay button")
-        status, provider_page, body = self.request("POST", f"/orders/{found.group(1)}/pay/", {})
-        if status != 302 or not provider_page.startswith("/payments/offline/"):
+        status, provider_page, body = self.request("POST", f"{self.pages}/orders/{found.group(1)}/pay/", {})
+        if status != 302 or not provider_page.startswith(f"{self.pages}/payments/offline/"):
             raise RuntimeError(f"Pay answered {status} {provider_page}: {body[:300]}")
         status, back, body = self.request("POST", provider_page, {"decision": decision})
         if status != 302:
@@ -97,7 +100,7 @@ def checkouts_at_once(shoppers, customers, timeout=60):
     processes = [
         context.Process(
             target=_checkout_at_barrier,
-            args=(barrier, answers, index, shopper.base_url, shopper.cookie_header(), form, timeout),
+            args=(barrier, answers, index, shopper.base_url + shopper.pages, shopper.cookie_header(), form, timeout),
         )
         for index, (shopper, form) in enumerate(zip(shoppers, forms))
     ]

@@ -34,7 +34,7 @@ def assert_in_the_shops_voice(message, settings):
     assert message.body.startswith("Hello,\n")
     assert message.body.rstrip().endswith(f"Thank you,\n{settings.SHOP_NAME}")
     assert settings.SHOP_NAME in message.body.split("\n\n", 2)[1]  # said in what happened, not just signed
-    assert "127.0.0.1:8000" not in message.body.replace(settings.SHOP_SITE_URL + "/accounts/", "")
+    assert "127.0.0.1:8000" not in message.body.replace(settings.SHOP_SITE_URL + "/en/accounts/", "")
     for default in ("Hello from", "Thank you for using", "has given your email address", "You're receiving"):
         assert default not in message.body
 
@@ -48,7 +48,7 @@ def test_the_sign_up_confirmation_names_the_shop_and_how_long_its_link_works(sen
     assert message.subject == "myshop: confirm your email address"
     assert said in message.body
     assert "Thank you for creating an account at myshop with new@example.com." in message.body
-    assert f"{settings.SHOP_SITE_URL}/accounts/confirm-email/" in message.body
+    assert f"{settings.SHOP_SITE_URL}/en/accounts/confirm-email/" in message.body
     assert_in_the_shops_voice(message, settings)
 
 
@@ -70,7 +70,7 @@ def test_the_reset_email_names_the_shop_and_how_long_its_link_works(send, settin
     message = send(Client(), reverse("account_reset_password"), {"email": "ada@example.com"})
     assert message.subject == "myshop: reset your password"
     assert f"works for {said} and only once" in message.body
-    assert f"{settings.SHOP_SITE_URL}/accounts/password/reset/key/" in message.body
+    assert f"{settings.SHOP_SITE_URL}/en/accounts/password/reset/key/" in message.body
     assert_in_the_shops_voice(message, settings)
 
 
@@ -78,7 +78,7 @@ def test_a_reset_for_an_unknown_address_says_there_is_no_account_and_where_to_si
     message = send(Client(), reverse("account_reset_password"), {"email": "nobody@example.com"})
     assert message.subject == "myshop: no account with this email address"
     assert "there is no account with this email address" in message.body
-    assert f"{settings.SHOP_SITE_URL}/accounts/signup/" in message.body
+    assert f"{settings.SHOP_SITE_URL}/en/accounts/signup/" in message.body
     assert_in_the_shops_voice(message, settings)
 
 
@@ -87,7 +87,7 @@ def test_signing_up_again_says_the_account_exists_and_how_to_reset(send, setting
     message = send(Client(), reverse("account_signup"), sign_up(Client(), "ada@example.com"))
     assert message.subject == "myshop: you already have an account"
     assert "you already have an account with this email address" in message.body
-    assert f"{settings.SHOP_SITE_URL}/accounts/password/reset/\n" in message.body
+    assert f"{settings.SHOP_SITE_URL}/en/accounts/password/reset/\n" in message.body
     assert_in_the_shops_voice(message, settings)
 
 

@@ -59,7 +59,7 @@ def test_the_pages_label_each_field_as_djangos_label_tag_would(client, make_prod
     product_page = client.get(product.get_absolute_url()).content.decode()
     quantity = CartAddProductForm(initial={"quantity": 1}, max_quantity=5)["quantity"]
     assert str(quantity.label_tag()) in product_page and str(quantity) in product_page
-    client.post(f"/cart/add/{product.id}/", {"quantity": 1})
-    checkout_page = client.get("/orders/create/").content.decode()
+    client.post(f"/en/cart/add/{product.id}/", {"quantity": 1})
+    checkout_page = client.get("/en/orders/create/").content.decode()
     for field in OrderCreateForm().visible_fields():
         assert str(field.label_tag()) in checkout_page, field.name

@@ -34,7 +34,7 @@ def race(web, make_product, code, customers, refusal):
     shoppers = [Shopper(web.base_url) for _ in customers]
     for shopper in shoppers:
         assert shopper.add_to_cart(make_product(price=Decimal("20.00")).id, 1) == 302
-        assert shopper.request("POST", "/cart/coupon/apply/", {"code": code})[0] == 302
+        assert shopper.request("POST", f"{shopper.pages}/cart/coupon/apply/", {"code": code})[0] == 302
     answers = checkouts_at_once(shoppers, customers)
     placed = [answer for answer in answers if placed_order_number(*answer)]
     refused = [answer for answer in answers if answer[0] == 400 and refusal in answer[1]]

@@ -94,19 +94,19 @@ def post(url):
 
 def test_status_page_tokens_are_masked_in_the_access_log(gunicorn, customer):
     order = Order.objects.create(**customer)
-    status_url = f"{gunicorn.base_url}/orders/{order.token}/"
+    status_url = f"{gunicorn.base_url}/en/orders/{order.token}/"
     assert get(status_url) == 200
     assert get(f"{gunicorn.base_url}/", Referer=status_url) == 200  # a link followed from the status page
-    assert get(f"{gunicorn.base_url}/orders/{uuid.uuid4()}/") == 404
-    assert get(f"{gunicorn.base_url}/orders/{order.token.hex}/") == 404  # the token without its dashes
+    assert get(f"{gunicorn.base_url}/en/orders/{uuid.uuid4()}/") == 404
+    assert get(f"{gunicorn.base_url}/en/orders/{order.token.hex}/") == 404  # the token without its dashes
     # Django's own warning for a wrong method names the path: masked too.
     assert post(status_url) in (403, 405)
     wait_until(lambda: gunicorn.log().count('"GET /') >= 4, timeout=10, what="four access-log lines")
     log = gunicorn.log()
     assert str(order.token) not in log and order.token.hex not in log
-    assert re.search(r'"GET /orders/<token>/ HTTP/1.1" 200', log)
-    assert re.search(r'"GET /orders/<token>/ HTTP/1.1" 404', log)
-    assert "/orders/<token>/" in log.split('"GET / HTTP/1.1" 200', 1)[1]  # the referer, masked
+    assert re.search(r'"GET /en/orders/<token>/ HTTP/1.1" 200', log)
+    assert re.search(r'"GET /en/orders/<token>/ HTTP/1.1" 404', log)
+    assert "/en/orders/<token>/" in log.split('"GET / HTTP/1.1" 302', 1)[1]  # the referer, masked
 
 
 def test_gunicorn_runs_without_its_control_socket(gunicorn):

@@ -65,7 +65,7 @@ def assert_nothing_stored():
 def test_a_webhook_refuses_any_unsigned_bytes_with_400(webhooks_open, provider, header, body, signature):
     client = Client(raise_request_exception=False)
     response = client.post(
-        reverse("payments:webhook", args=[provider]),
+        reverse("webhooks:payment", args=[provider]),
         data=body,
         content_type="application/json",
         headers={header: signature},
@@ -80,7 +80,7 @@ def test_the_reported_non_ascii_signature_is_refused_with_400(webhooks_open):
 
     for provider, header in (("offline", "X-Offline-Signature"), ("stripe", "Stripe-Signature")):
         response = Client(raise_request_exception=False).post(
-            reverse("payments:webhook", args=[provider]),
+            reverse("webhooks:payment", args=[provider]),
             data=b"{}",
             content_type="application/json",
             headers={header: f"t={int(time.time())},v1=\u00e9"},

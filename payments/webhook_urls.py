@@ -1,0 +1,12 @@
+"""Payment providers' webhooks, mounted without a language prefix: a provider neither follows redirects nor has a
+language."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "webhooks"
+
+urlpatterns = [
+    path("payments/webhooks/<slug:provider>/", views.webhook, name="payment"),
+]
