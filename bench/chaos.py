@@ -122,7 +122,7 @@ PREPARE = (
     "print('CHAOS_PRODUCTS=' + ','.join(map(str, Product.objects.order_by('id').values_list('id', flat=True))))"
 )
 CHECKOUT_KEY = re.compile(r'name="idempotency_key" value="([0-9a-f-]+)"')
-PAY_FORM = re.compile(r'action="/orders/([0-9a-f-]{36})/pay/"')
+PAY_FORM = re.compile(r'action="(?:/[a-z]{2})?/orders/([0-9a-f-]{36})/pay/"')
 RENDERING = re.compile(r"order (\d+): rendering invoice (\S+)")
 
 
@@ -326,17 +326,19 @@ class Shoppers:
     def place(self, shopper, plan, customer, result):
         """One try: fill the cart, open the checkout page, send its form (the same form again on a 503)."""
         for product, quantity in plan["items"]:
-            status, _, _ = self.ask(shopper, "POST", f"/cart/add/{product}/", {"quantity": quantity})
+            status, _, _ = self.ask(shopper, "POST", f"{shopper.pages}/cart/add/{product}/", {"quantity": quantity})
             if status != 302:
                 result["problem"] = f"adding to the cart answered {status}"
                 return
-        status, _, page = self.ask(shopper, "GET", "/orders/create/")
+        status, _, page = self.ask(shopper, "GET", f"{shopper.pages}/orders/create/")
         key = CHECKOUT_KEY.search(page) if status == 200 else None
         if key is None:  # sent to the cart page: the cart is gone with its session (Redis restarted)
             result["problem"] = f"the checkout page answered {status}"
             return
         started = time.monotonic()
-        status, _, body = self.ask(shopper, "POST", "/orders/create/", {**customer, "idempotency_key": key.group(1)})
+        status, _, body = self.ask(
+            shopper, "POST", f"{shopper.pages}/orders/create/", {**customer, "idempotency_key": key.group(1)}
+        )
         number = placed_order_number(status, body)
         if number is None:
             result["problem"] = f"checkout answered {status}"
@@ -358,8 +360,8 @@ class Shoppers:
             result["problem"] = "the thank-you page has no Pay button"
             return
         for _ in range(5):  # "the payment service is not answering": the shopper tries again
-            status, provider_page, _ = self.ask(shopper, "POST", f"/orders/{result['token']}/pay/", {})
-            if status == 302 and (provider_page or "").startswith("/payments/offline/"):
+            status, provider_page, _ = self.ask(shopper, "POST", f"{shopper.pages}/orders/{result['token']}/pay/", {})
+            if status == 302 and (provider_page or "").startswith(f"{shopper.pages}/payments/offline/"):
                 break
             if self.stop.wait(1):
                 return

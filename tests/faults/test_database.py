@@ -157,7 +157,7 @@ def shop_until(stop, base_url, products, responses, client_errors, started, numb
             for product in products:
                 shopper.add_to_cart(product, 1)
             shopper.checkout({**CUSTOMER, "email": f"shopper{number}-{n}@example.com"})
-            shopper.request("GET", "/orders/created/")  # the thank-you page's own address, as after a reload
+            shopper.request("GET", "/en/orders/created/")  # the thank-you page's own address, as after a reload
         except StopIteration:  # no CSRF cookie: the page that sets it answered 503; start afresh
             shopper = None
         except (urllib.error.URLError, OSError) as error:  # no answer at all: the web server failed
@@ -218,7 +218,7 @@ def restart_under_load(tmp_path_factory, rabbit_node):
                 r
                 for r in responses
                 # The checkout form answered with the thank-you page (an error is a 400 or a 503).
-                if r[0] >= since and r[1] == "POST" and r[2] == "/orders/create/" and r[3] == 200
+                if r[0] >= since and r[1] == "POST" and r[2] == "/en/orders/create/" and r[3] == 200
             ]
 
         wait_until(lambda: len(placed()) >= 2 * SHOPPERS, timeout=60, what="orders before the restart")
