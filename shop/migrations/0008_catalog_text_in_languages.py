@@ -21,11 +21,12 @@ def english_from_the_text(apps, schema_editor):
 
 
 def text_from_the_english(apps, schema_editor):
+    # One UPDATE per table: PostgreSQL refuses to alter a table (the next steps back) once a row this transaction
+    # wrote is updated again, as that queues the deferred foreign key checks.
     Category = apps.get_model("shop", "Category")
     Product = apps.get_model("shop", "Product")
-    Category.objects.exclude(name_en=None).update(name=models.F("name_en"))
-    Product.objects.exclude(name_en=None).update(name=models.F("name_en"))
-    Product.objects.update(description=Coalesce("description_en", models.Value("")))
+    Category.objects.update(name=Coalesce("name_en", "name"))
+    Product.objects.update(name=Coalesce("name_en", "name"), description=Coalesce("description_en", models.Value("")))
 
 
 class Migration(migrations.Migration):
@@ -64,7 +65,6 @@ class Migration(migrations.Migration):
             name="name_en",
             field=models.CharField(max_length=200, null=True),
         ),
-        migrations.RunPython(english_from_the_text, text_from_the_english, elidable=False),
         # A generated column's expression cannot be altered in place: the vector is dropped and made again.
         migrations.RemoveIndex(
             model_name="product",
@@ -168,4 +168,6 @@ class Migration(migrations.Migration):
                 name="product_available_price_de_idx",
             ),
         ),
+        # Last, after the steps that rewrite the table, and first on the way back (see text_from_the_english).
+        migrations.RunPython(english_from_the_text, text_from_the_english, elidable=False),
     ]
