@@ -25,8 +25,10 @@ def in_page_order(page, names):
 
 @pytest.fixture
 def three(make_category, make_product):
-    """Two products with a German name, one without (its English one stands in), in one category."""
+    """Two products with a German name, one without (its English one stands in), in one category; and another
+    category, without a German name."""
     shelf = make_category(name_en="Shelf", name_de="Regal")
+    make_product(category=make_category(name_en="Toys", slug="toys"), name_en="Yak bell")
     return [
         make_product(
             category=shelf,
@@ -49,6 +51,10 @@ def test_german_pages_show_and_sort_by_the_german_name_with_the_english_one_wher
         assert in_page_order(page, german) == german and "Alpine mug" not in page
         page = client.get(url(list_url, "en", *args)).content.decode()
         assert in_page_order(page, english) == english and "Zinnbecher" not in page
+    # The category navigation too: Regal, Toys (German); Shelf, Toys (English).
+    for language in ("de", "en"):
+        categories = client.get(url("shop:product_list", language)).context["categories"]
+        assert [category.slug for category in categories] == [mug.category.slug, "toys"], language
     # By price, a tie is broken by the German name too.
     page = client.get(url("shop:product_list", "de"), {"sort": "price"}).content.decode()
     assert in_page_order(page, german) == german
