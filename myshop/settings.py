@@ -83,6 +83,7 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
+    "modeltranslation",  # catalog text per language (shop/translation.py); before the admin, as its docs require
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -199,6 +200,11 @@ ACCOUNT_RATE_LIMITS = {} if env_bool("ACCOUNT_RATE_LIMITS", True) else False
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("de", "Deutsch")]
 LOCALE_PATHS = [BASE_DIR / "locale"]  # locale/de/LC_MESSAGES/django.po, compiled by bin/run, .ci/run and the image
+# Catalog names and descriptions per language (shop/translation.py): name_en, name_de, ... columns. English is
+# required and is what a page shows where the active language has no text; slugs come from the English name.
+MODELTRANSLATION_DEFAULT_LANGUAGE = "en"
+MODELTRANSLATION_FALLBACK_LANGUAGES = ("en",)
+MODELTRANSLATION_PREPOPULATE_LANGUAGE = "en"
 # What shoppers, emails (rendered by the worker, with these same settings), invoices and the admin show;
 # docs/settings.md says why one zone serves them all.
 TIME_ZONE = env("TIME_ZONE", "Europe/Berlin")

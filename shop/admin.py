@@ -7,6 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from modeltranslation.admin import TranslationAdmin
 
 from . import images, stock
 from .models import Category, Product, StockMovement
@@ -52,11 +53,18 @@ class LowStockFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _every_language(field):
+    """A translated field's columns, for searches that find a product by any language's text."""
+    return [f"{field}_{code}" for code, _ in settings.LANGUAGES]
+
+
+# TranslationAdmin: a box per language for each translated field (shop/translation.py), the English one required.
+# Not the tabbed one, whose jQuery UI comes from a CDN.
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(TranslationAdmin):
     list_display = ["name", "slug"]
     prepopulated_fields = {"slug": ("name",)}
-    search_fields = ["name"]
+    search_fields = _every_language("name")
 
 
 class StockChangeForm(forms.Form):
@@ -84,7 +92,7 @@ class StockChangeForm(forms.Form):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(TranslationAdmin):
     form = ProductForm
     # Fits 1280 px (tests/browser/test_admin.py): the slug and dates are on the product's page.
     list_display = ["name", "category", "price", "stock", "available", "updated_on"]
@@ -93,7 +101,7 @@ class ProductAdmin(admin.ModelAdmin):
     list_editable = ["price", "available"]
     list_select_related = ["category"]
     prepopulated_fields = {"slug": ("name",)}
-    search_fields = ["name", "slug"]
+    search_fields = [*_every_language("name"), "slug"]
 
     class Media:
         css = {"all": ["css/admin-products.css"]}
@@ -179,7 +187,7 @@ class StockMovementAdmin(admin.ModelAdmin):
 
     list_display = ["created", "product", "delta", "balance", "reason", "order", "by", "note"]
     list_filter = ["reason"]
-    search_fields = ["product__name", "=order__number", "note"]
+    search_fields = [*(f"product__{column}" for column in _every_language("name")), "=order__number", "note"]
     list_select_related = ["product", "order", "by"]
     date_hierarchy = "created"
 

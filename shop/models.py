@@ -23,6 +23,25 @@ class Category(models.Model):
         return reverse("shop:product_list_by_category", args=[self.slug])
 
 
+def _sort_indexes(language):
+    """The sort indexes of one language's catalog pages, on what they sort by (shop.search.sort_name): the
+    catalog, a category, and by price (read backwards for high first). The default language's are on plain
+    columns; another language's on its name with the default language's in its gaps (an expression)."""
+    name = search.sort_name(language)
+    if language == settings.MODELTRANSLATION_DEFAULT_LANGUAGE:
+        return [
+            models.Index(fields=["available", name.name, "id"], name="product_available_name_idx"),
+            models.Index(fields=["category", "available", name.name, "id"], name="product_cat_avail_name_idx"),
+            models.Index(fields=["available", "price", name.name, "id"], name="product_available_price_idx"),
+        ]
+    available, category, price, id = (models.F(field) for field in ("available", "category", "price", "id"))
+    return [
+        models.Index(available, name, id, name=f"product_available_name_{language}_idx"),
+        models.Index(category, available, name, id, name=f"product_cat_avail_name_{language}_idx"),
+        models.Index(available, price, name, id, name=f"product_available_price_{language}_idx"),
+    ]
+
+
 class Product(models.Model):
     class VatClass(models.TextChoices):
         # The rates are settings (SHOP_VAT_RATE, SHOP_VAT_REDUCED_RATE); an order line freezes the one it sold at.
@@ -53,14 +72,12 @@ class Product(models.Model):
     )
 
     class Meta:
-        ordering = ["name", "id"]
+        ordering = ["name", "id"]  # the active language's name (modeltranslation reads "name" as name_de on /de/)
         indexes = [
-            # The catalog pages filter on availability (and category) and sort by name, id: these indexes
-            # hand a page over in order without sorting the catalog.
-            models.Index(fields=["available", "name", "id"], name="product_available_name_idx"),
-            models.Index(fields=["category", "available", "name", "id"], name="product_cat_avail_name_idx"),
-            # The catalog sorted by price (read backwards for high first) and newest first (shop.search.SORTS).
-            models.Index(fields=["available", "price", "name", "id"], name="product_available_price_idx"),
+            # The catalog pages filter on availability (and category) and sort by name, id, in each language by
+            # what shop.search.sort_name sorts on: these indexes hand a page over in order without sorting.
+            *(index for language, _ in settings.LANGUAGES for index in _sort_indexes(language)),
+            # The catalog sorted by newest first (shop.search.SORTS).
             models.Index(fields=["available", "created", "id"], name="product_available_created_idx"),
             search.SearchIndex(fields=["search_vector"], name="product_search_vector_idx"),
         ]

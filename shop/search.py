@@ -3,17 +3,22 @@ the sort orders of the catalog pages."""
 
 import re
 
+from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, SearchVectorField
 from django.db import connection
 from django.db.models import Case, F, Func, Index, IntegerField, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.http import QueryDict
+from modeltranslation.utils import get_language
 
-# The text search configuration (stemming, stop words) of the stored vector and of every query: one language.
+# The text search configuration (stemming, stop words) of each language of the shop. The stored vector holds all
+# the catalog's text, every language's words, once under each configuration; a query uses its page language's
+# one, so that it finds a product by its German or its English words, stemmed as the shopper's language does.
 # The vector is a generated column: changing this needs a migration that re-adds Product.search_vector.
-CONFIG = "english"
+CONFIGS = {"en": "english", "de": "german"}
 QUERY_MAX_LENGTH = 100  # characters; longer input is refused with a message
-FALLBACK_MAX_WORDS = 8  # the substring search's words (each one a condition on two columns)
+FALLBACK_MAX_WORDS = 8  # the substring search's words (each one a condition on the name and description columns)
 
 # The sort orders a shopper can choose: value in the URL -> (label, ordering). "relevance" only with a search.
 SORTS = {
@@ -37,12 +42,44 @@ class OnPostgreSQL(Func):
         return compiler.compile(self.get_source_expressions()[0])
 
 
+def _columns(field):
+    """The columns of a translated field, one per language of the shop: name_en, name_de."""
+    return [f"{field}_{code}" for code, _ in settings.LANGUAGES]
+
+
 def document():
-    """The product's searchable text as a weighted vector: the name (A) above the description (B)."""
-    return OnPostgreSQL(
-        SearchVector("name", weight="A", config=CONFIG) + SearchVector("description", weight="B", config=CONFIG),
-        output_field=SearchVectorField(),
-    )
+    """The product's searchable text as a weighted vector: the names (A) above the descriptions (B), in every
+    language, each under every language's configuration (CONFIGS)."""
+    vectors = [
+        SearchVector(*_columns(field), weight=weight, config=config)
+        for config in CONFIGS.values()
+        for field, weight in (("name", "A"), ("description", "B"))
+    ]
+    vector = vectors[0]
+    for other in vectors[1:]:
+        vector = vector + other
+    return OnPostgreSQL(vector, output_field=SearchVectorField())
+
+
+def query_config():
+    """The text search configuration of the active language's searches."""
+    return CONFIGS[get_language()]
+
+
+def sort_name(language=None):
+    """What "by name" sorts on in `language` (the active one by default): the default language's name, else the
+    language's name or, where a product has none, the default language's one: the name the page shows. The
+    catalog's sort indexes (shop.models) are on exactly these expressions."""
+    language = language or get_language()
+    default = settings.MODELTRANSLATION_DEFAULT_LANGUAGE
+    if language == default:
+        return F(f"name_{default}")
+    return Coalesce(f"name_{language}", f"name_{default}")
+
+
+def ordering(sort):
+    """The order_by() of the sort order `sort` (a key of SORTS but "relevance") in the active language."""
+    return [sort_name() if key == "name" else key for key in SORTS[sort][1]]
 
 
 def full_text():
@@ -57,32 +94,41 @@ def find(products, words, sort):
         products = _matching(products, words, by_relevance=sort == "relevance")
     if sort == "relevance":
         return products
-    return products.order_by(*SORTS[sort][1])
+    return products.order_by(*ordering(sort))
 
 
 def _matching(products, words, *, by_relevance):
     """PostgreSQL: the stored weighted vector (Product.search_vector, GIN-indexed) against a web-search style query
-    (quotes for phrases, "or", "-" to exclude: any input is valid). Elsewhere: every word is found in the name or
-    the description at the start of a word, ignoring case, and products whose name has every word come first.
+    (quotes for phrases, "or", "-" to exclude: any input is valid). Elsewhere: every word is found in a name or
+    a description (any language's) at the start of a word, ignoring case, and products with a name that has every
+    word come first.
     """
     if full_text():
-        query = SearchQuery(words, search_type="websearch", config=CONFIG)
+        query = SearchQuery(words, search_type="websearch", config=query_config())
         products = products.filter(search_vector=query)
         if by_relevance:
-            products = products.annotate(rank=SearchRank(F("search_vector"), query)).order_by("-rank", "name", "id")
+            products = products.annotate(rank=SearchRank(F("search_vector"), query)).order_by(
+                "-rank", sort_name(), "id"
+            )
         return products
     # Words as the shopper typed them, quotes and a leading "-" or "+" aside, each found where a word starts
     # ("tea" finds "teapot", not "steady"): (^|\W) means that in Python's regexes (SQLite) and PostgreSQL's.
     terms = [term.lstrip("-+") for term in re.findall(r"[^\s\"']+", words)][:FALLBACK_MAX_WORDS]
     starts = [rf"(^|\W){re.escape(term)}" for term in terms if term]
     for start in starts:
-        products = products.filter(Q(name__iregex=start) | Q(description__iregex=start))
+        products = products.filter(_found_in(_columns("name") + _columns("description"), start))
     if by_relevance and starts:
-        in_name = Q(*(Q(name__iregex=start) for start in starts))
+        # A name (in one language) that has every word.
+        in_name = Q(*(Q(*(_found_in([name], start) for start in starts)) for name in _columns("name")), _connector=Q.OR)
         products = products.annotate(
             name_match=Case(When(in_name, then=Value(0)), default=Value(1), output_field=IntegerField())
-        ).order_by("name_match", "name", "id")
+        ).order_by("name_match", sort_name(), "id")
     return products
+
+
+def _found_in(columns, start):
+    """A condition: one of these columns has `start` (a regex) in it, ignoring case."""
+    return Q(*(Q(**{f"{column}__iregex": start}) for column in columns), _connector=Q.OR)
 
 
 def default_sort(*, searching):

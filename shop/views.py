@@ -26,7 +26,9 @@ def product_list(request, category_slug=None):
     products = search.find(products, words, sort) if form.is_valid() else products.none()
     page = Paginator(products, settings.SHOP_PRODUCTS_PER_PAGE).get_page(request.GET.get("page"))
     # The navigation lists a category once it has something to show (sold-out products are shown too).
-    categories = Category.objects.filter(Exists(Product.objects.filter(category=OuterRef("pk"), available=True)))
+    categories = Category.objects.filter(
+        Exists(Product.objects.filter(category=OuterRef("pk"), available=True))
+    ).order_by(search.sort_name())  # by the name shown: the German one, else the English one
     return render(
         request,
         "shop/product/list.html",

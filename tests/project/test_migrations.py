@@ -95,3 +95,22 @@ def test_lines_sold_before_vat_rates_existed_get_the_standard_rate(customer, mak
             [order.id, make_product().id],
         )
     assert NewItem.objects.exclude(id=line.id).get().vat_rate == Decimal("19")  # the database's default
+
+
+def test_the_catalog_text_becomes_the_english_text_and_back():
+    old = migrate(("shop", "0007_product_vat_class"))
+    category = old.get_model("shop", "Category").objects.create(name="Tea", slug="tea")
+    Product = old.get_model("shop", "Product")
+    assam = Product.objects.create(category=category, name="Assam", slug="assam", description="Malty.", price=9)
+    plain = Product.objects.create(category=category, name="Plain", slug="plain", description="", price=1)
+
+    new = migrate(("shop", "0008_catalog_text_in_languages"))
+    Product = new.get_model("shop", "Product")
+    assert new.get_model("shop", "Category").objects.values_list("name_en", "name_de").get() == ("Tea", None)
+    rows = {row[0]: row[1:] for row in Product.objects.values_list("id", "name_en", "description_en", "name_de")}
+    assert rows == {assam.id: ("Assam", "Malty.", None), plain.id: ("Plain", None, None)}  # no text is NULL
+    Product.objects.filter(id=assam.id).update(name_en="Assam breakfast", name_de="Assam-Frühstückstee")
+
+    back = migrate(("shop", "0007_product_vat_class"))  # a rollback keeps the English text
+    rows = dict(back.get_model("shop", "Product").objects.values_list("id", "name"))
+    assert rows == {assam.id: "Assam breakfast", plain.id: "Plain"}

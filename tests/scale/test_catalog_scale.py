@@ -4,7 +4,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 
+from shop import search
 from shop.models import Category, Product
 
 SIZE = 10_000
@@ -53,12 +55,14 @@ def plan(queryset):
 
 @pytest.mark.postgresql  # query plans are checked on the production database
 def test_list_queries_use_the_catalog_indexes_on_postgresql(big_catalog):
-    page = Product.objects.filter(available=True).order_by("name", "id")[:12]
-    by_category = Product.objects.filter(available=True, category=big_catalog[3]).order_by("name", "id")[:12]
-    assert "product_available_name_idx" in plan(page)
-    category_plan = plan(by_category)
-    assert "product_cat_avail_name_idx" in category_plan
-    assert "Sort" not in category_plan  # the index delivers the page in order
+    for language, suffix in (("en", ""), ("de", "_de")):  # German pages sort by the German name, else the English
+        with translation.override(language):
+            page = Product.objects.filter(available=True).order_by(search.sort_name(), "id")[:12]
+            by_category = Product.objects.filter(available=True, category=big_catalog[3])
+            page_plan, category_plan = plan(page), plan(by_category.order_by(search.sort_name(), "id")[:12])
+        assert f"product_available_name{suffix}_idx" in page_plan
+        assert f"product_cat_avail_name{suffix}_idx" in category_plan
+        assert "Sort" not in category_plan  # the index delivers the page in order
 
 
 def test_slugs_are_indexed():

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 
 from orders.tasks import order_created
 from testkit.pages import thank_you_order
@@ -60,6 +61,10 @@ def test_query_counts_do_not_grow_with_catalog_or_cart(
     client.cookies.clear()
     large, captured = page_counts(client, django_user_model, 50, shop_of, customer)
     assert large == small, f"1 item: {small}; 50 items: {large}"
+    client.cookies.clear()
+    with translation.override("de"):  # the /de/ pages: German names are columns of the same rows, no more queries
+        german, _ = page_counts(client, django_user_model, 1, shop_of, customer)
+    assert german == small, f"/en/: {small}; /de/: {german}"
     # And they are small in absolute terms (session, cart, page data). The checkout also moves the session
     # to a new key (a planted session cookie must not see the order): six more on SQLite; and the order's
     # insert runs in a savepoint (SAVEPOINT, RELEASE), so a taken order number is drawn again: two more.

@@ -80,8 +80,9 @@ def test_product_admin_edits_price_and_availability_from_the_list_but_never_stoc
 
     model_admin = site._registry[Product]
     assert set(model_admin.list_editable) == {"price", "available"}  # stock moves by recorded deltas only
-    assert model_admin.prepopulated_fields == {"slug": ("name",)}
-    assert site._registry[Category].prepopulated_fields == {"slug": ("name",)}
+    # One slug per product, from the English name (the default language), whichever language the admin is in.
+    assert model_admin.prepopulated_fields == {"slug": ("name_en",)}
+    assert site._registry[Category].prepopulated_fields == {"slug": ("name_en",)}
 
 
 def test_uploaded_product_image_is_shown_instead_of_the_placeholder(client, make_product, settings, tmp_path):

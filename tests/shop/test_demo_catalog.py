@@ -121,3 +121,27 @@ def test_demo_products_made_before_pictures_and_pictures_whose_files_are_gone_ge
     lost.refresh_from_db()
     assert all(lost.image.storage.exists(r["name"]) for r in lost.image_renditions)
     assert lost.image.storage.exists(lost.image.name) and len(lost.image_renditions) == 2
+
+
+def test_the_demo_ships_german_text_and_fills_in_what_an_older_demo_lacks(db):
+    from shop.management.commands.load_demo_catalog import GERMAN_PRODUCTS
+
+    tea = Category.objects.create(slug="tea", name_en="Tea")  # loaded before the German text shipped
+    older = Product.objects.create(category=tea, slug="assam-breakfast-200g", name_en="Assam", price=9, stock=3)
+    edited = Product.objects.create(
+        category=tea, slug="sencha-fukamushi-100g", name_en="Sencha", name_de="Unser Sencha", price=9, stock=3
+    )
+    load()
+    assert Product.objects.count() == len(PRODUCTS) == len(GERMAN_PRODUCTS)
+    assert (
+        not Product.objects.filter(name_de=None).exists() and not Product.objects.filter(description_de=None).exists()
+    )
+    assert not Category.objects.filter(name_de=None).exists()
+    ethiopia = Product.objects.get(slug="ethiopia-yirgacheffe-250g")
+    assert (ethiopia.name_en, ethiopia.name_de) == ("Ethiopia Yirgacheffe, 250 g", "Äthiopien Yirgacheffe, 250 g")
+    older.refresh_from_db()
+    edited.refresh_from_db()
+    tea.refresh_from_db()
+    assert (older.name_en, older.name_de) == ("Assam", "Assam-Frühstückstee, 200 g")  # filled in, English kept
+    assert edited.name_de == "Unser Sencha" and edited.description_de == GERMAN_PRODUCTS[edited.slug][1]
+    assert (tea.name_en, tea.name_de) == ("Tea", "Tee")

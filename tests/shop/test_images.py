@@ -146,7 +146,7 @@ def _add_product(admin_client, category, upload):
         reverse("admin:shop_product_add"),
         {
             "category": category.id,
-            "name": "Photo lamp",
+            "name_en": "Photo lamp",
             "slug": "photo-lamp",
             "description": "",
             "price": "9.00",

@@ -19,10 +19,11 @@ CHANGE = "admin:shop_product_change"
 def product_form(product, **changes):
     """The product change form as the admin page posted it, from what it showed when it was loaded."""
     form = {
-        "name": product.name,
+        "name_en": product.name_en,
+        "name_de": product.name_de or "",
         "slug": product.slug,
         "category": product.category_id,
-        "description": product.description,
+        "description_en": product.description_en or "",
         "price": str(product.price),
         "vat_class": product.vat_class,
         "available": "on",
@@ -45,7 +46,7 @@ def test_an_operator_editing_a_product_never_overwrites_the_stock_a_shopper_just
     loaded = Product.objects.get(id=lamp.id)
     assert admin_client.get(reverse(CHANGE, args=[lamp.id])).status_code == 200  # the operator opens it
     buy(customer, lamp, 3)  # a shopper buys 3 meanwhile
-    response = admin_client.post(reverse(CHANGE, args=[lamp.id]), product_form(loaded, description="Brighter"))
+    response = admin_client.post(reverse(CHANGE, args=[lamp.id]), product_form(loaded, description_en="Brighter"))
     assert response.status_code == 302, response.content.decode()[:3000]
     lamp.refresh_from_db()
     assert (lamp.description, lamp.stock) == ("Brighter", 2)

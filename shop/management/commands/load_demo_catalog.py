@@ -1,4 +1,5 @@
-"""Load a small demo catalog with a picture per product; running it again creates nothing new."""
+"""Load a small demo catalog, in English and German, with a picture per product; running it again creates nothing
+new (it only fills in German text a demo product or category lacks)."""
 
 from decimal import Decimal
 
@@ -134,11 +135,84 @@ PRODUCTS = [
 ]
 
 
+# The German text of the demo categories and products, by slug (the English is in CATEGORIES and PRODUCTS).
+GERMAN_CATEGORIES = {
+    "coffee": "Kaffee",
+    "tea": "Tee",
+    "brewing-gear": "Zubehör für die Zubereitung",
+    "mugs-cups": "Becher & Tassen",
+}
+GERMAN_PRODUCTS = {
+    "ethiopia-yirgacheffe-250g": (
+        "Äthiopien Yirgacheffe, 250 g",
+        "Gewaschene Bohnen einer einzigen Herkunft mit Noten von Jasmin, Zitrone und Bergamotte. Helle Röstung, am "
+        "besten von Hand aufgegossen.",
+    ),
+    "colombia-huila-250g": (
+        "Kolumbien Huila, 250 g",
+        "Ausgewogen und süß: Karamell, roter Apfel und Milchschokolade. Eine mittlere Röstung für jede "
+        "Zubereitungsart.",
+    ),
+    "house-espresso-blend-1kg": (
+        "Espresso-Hausmischung, 1 kg",
+        "Unser Espresso für jeden Tag: Bohnen aus Brasilien und Indien, dunkel geröstet für eine dichte Crema und "
+        "einen Abgang nach Kakao.",
+    ),
+    "sencha-fukamushi-100g": (
+        "Sencha Fukamushi, 100 g",
+        "Lang gedämpfter japanischer Grüntee, grasig und mild. Bei 70 °C eine Minute ziehen lassen.",
+    ),
+    "assam-breakfast-200g": (
+        "Assam-Frühstückstee, 200 g",
+        "Kräftiger, malziger Schwarztee, lose, der auch mit Milch gut schmeckt.",
+    ),
+    "chamomile-blossoms-50g": (
+        "Kamillenblüten, 50 g",
+        "Ganze Kamillenblüten aus biologischem Anbau für eine ruhige Tasse am Abend.",
+    ),
+    "ceramic-pour-over-dripper": (
+        "Keramik-Handfilter",
+        "Ein glasierter Porzellanfilter für Filtertüten der Größe 02; hält die Brühtemperatur gleichmäßig.",
+    ),
+    "hand-grinder-conical-burr": (
+        "Handmühle mit Kegelmahlwerk",
+        "Mahlwerk aus Edelstahl mit 40 Raststufen, von Espresso bis French Press.",
+    ),
+    "gooseneck-kettle-1l": (
+        "Schwanenhalskessel, 1 l",
+        "Ein schmaler Ausguss zum langsamen, genauen Aufgießen. Für Gas-, Elektro- und Induktionsherde.",
+    ),
+    "paper-filters-02-100": (
+        "Papierfilter Größe 02, 100 Stück",
+        "Ungebleichte Papierfilter, die keinen Papiergeschmack hinterlassen.",
+    ),
+    "stoneware-mug-350ml": (
+        "Steinzeugbecher, 350 ml",
+        "Von Hand glasiertes Steinzeug in gesprenkeltem Weiß; spülmaschinenfest.",
+    ),
+    "double-wall-glass-cup-set": (
+        "Doppelwandige Gläser, 2er-Set",
+        "Borosilikatglas hält Getränke heiß und die Hände kühl. Je 250 ml.",
+    ),
+}
+
+
 def _create_missing(model, slug, values):
     """Create the row unless its slug exists; an existing row is left as the shop's staff made it (stock
     sold, prices changed, products withdrawn), so re-running the command never restocks or reprices."""
     row, created = model.objects.get_or_create(slug=slug, defaults=values)
     return row, "created" if created else "kept"
+
+
+def _fill_in(row, values):
+    """Give an existing row the text of `values` ({column: text}) where it has none (a demo loaded before the
+    German text shipped); text the staff wrote is kept. Return whether it changed the row."""
+    missing = [column for column, text in values.items() if not getattr(row, column)]
+    for column in missing:
+        setattr(row, column, values[column])
+    if missing:
+        row.save(update_fields=missing)
+    return bool(missing)
 
 
 def _give_picture(product, picture, backdrop):
@@ -158,8 +232,9 @@ def _give_picture(product, picture, backdrop):
 
 class Command(BaseCommand):
     help = (
-        "Create a small demo catalog, with a picture drawn for each product; products and categories that "
-        "exist already are left untouched, except that a demo product without a picture gets one."
+        "Create a small demo catalog in English and German, with a picture drawn for each product; products and "
+        "categories that exist already are left untouched, except that a demo product without a picture gets one "
+        "and German text missing from a demo product or category is filled in."
     )
 
     @transaction.atomic
@@ -167,18 +242,23 @@ class Command(BaseCommand):
         outcomes = {"created": 0, "kept": 0}
         categories, backdrops = {}, {}
         for slug, name, backdrop in CATEGORIES:
-            categories[slug], outcome = _create_missing(Category, slug, {"name": name})
+            german = {"name_de": GERMAN_CATEGORIES[slug]}
+            categories[slug], outcome = _create_missing(Category, slug, {"name_en": name, **german})
             backdrops[slug] = backdrop
+            if outcome == "kept":
+                _fill_in(categories[slug], german)
             outcomes[outcome] += 1
         drawn = 0
         for category_slug, slug, name, description, price, stock, picture in PRODUCTS:
+            german = dict(zip(("name_de", "description_de"), GERMAN_PRODUCTS[slug]))
             product, outcome = _create_missing(
                 Product,
                 slug,
                 {
                     "category_id": categories[category_slug].id,
-                    "name": name,
-                    "description": description,
+                    "name_en": name,
+                    "description_en": description,
+                    **german,
                     "price": price,
                     "available": True,
                     "stock": stock,
@@ -186,6 +266,8 @@ class Command(BaseCommand):
                 },
             )
             outcomes[outcome] += 1
+            if outcome == "kept":
+                _fill_in(product, german)
             drawn += _give_picture(product, picture, backdrops[category_slug])
         if options["verbosity"] > 1:
             self.stdout.write(", ".join(f"{count} {outcome}" for outcome, count in outcomes.items()))
