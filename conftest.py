@@ -140,6 +140,7 @@ SHARD_SECONDS = {
     "tests/faults/test_database.py": (3, 25),
     "tests/security/test_deploy_checks_and_limits.py": (21, 3),
     "tests/broker/test_invoice_email.py": (12, 11),
+    "tests/broker/test_german_order.py": (8, 10),
     "tests/security/test_fuzz.py": (10, 10),
     "tests/orders/test_limit_races.py": (9, 11),
     "tests/scale/test_admin_scale.py": (0, 20),
