@@ -112,6 +112,17 @@ def customer():
     }
 
 
+@pytest.fixture(autouse=True)
+def _no_language_left_active():
+    """After each test, no language stays active in this thread: a page asked for through the test client
+    leaves its language active (LocaleMiddleware activates it, nothing deactivates it), and a /de/ page would
+    make the next test's reverse() and emails German."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 def pytest_runtest_setup(item):
     """A test marked postgresql, run by hand on SQLite (bin/test's SQLite pass deselects them)."""
     from django.conf import settings
