@@ -112,6 +112,17 @@ def customer():
     }
 
 
+@pytest.fixture(autouse=True)
+def _no_language_left_active():
+    """After each test, no language stays active in this thread: a page asked for through the test client
+    leaves its language active (LocaleMiddleware activates it, nothing deactivates it), and a /de/ page would
+    make the next test's reverse() and emails German."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 def pytest_runtest_setup(item):
     """A test marked postgresql, run by hand on SQLite (bin/test's SQLite pass deselects them)."""
     from django.conf import settings
@@ -140,6 +151,7 @@ SHARD_SECONDS = {
     "tests/faults/test_database.py": (3, 25),
     "tests/security/test_deploy_checks_and_limits.py": (21, 3),
     "tests/broker/test_invoice_email.py": (12, 11),
+    "tests/broker/test_german_order.py": (8, 10),
     "tests/security/test_fuzz.py": (10, 10),
     "tests/orders/test_limit_races.py": (9, 11),
     "tests/scale/test_admin_scale.py": (0, 20),

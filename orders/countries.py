@@ -1,13 +1,16 @@
 """The countries the shop ships to (SHOP_SHIPPING_COUNTRIES), their names and how their postal codes look.
 
 Postal codes are checked by django-localflavor's field for each country, which also writes them the usual
-way ("1234ab" becomes "1234 AB"); the message is the shop's own, with an example.
+way ("1234ab" becomes "1234 AB"); the message is the shop's own, with an example. Names and messages are in
+the active language (the page's, or the order's in its emails).
 """
 
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from localflavor.at.forms import ATZipCodeField
 from localflavor.be.forms import BEPostalCodeField
 from localflavor.ch.forms import CHZipCodeField
@@ -24,7 +27,7 @@ from localflavor.pl.forms import PLPostalCodeField
 @dataclass(frozen=True)
 class Country:
     code: str  # ISO 3166-1 alpha-2
-    name: str
+    name: str  # gettext_lazy: read it through country_name() or str() in the language wanted
     postal_code_field: type
     example: str  # a valid postal code, for the error message
 
@@ -32,17 +35,17 @@ class Country:
 KNOWN = {
     country.code: country
     for country in (
-        Country("DE", "Germany", DEZipCodeField, "10115"),
-        Country("AT", "Austria", ATZipCodeField, "1010"),
-        Country("BE", "Belgium", BEPostalCodeField, "1000"),
-        Country("CH", "Switzerland", CHZipCodeField, "8001"),
-        Country("CZ", "Czechia", CZPostalCodeField, "110 00"),
-        Country("DK", "Denmark", DKPostalCodeField, "1050"),
-        Country("ES", "Spain", ESPostalCodeField, "28001"),
-        Country("FR", "France", FRZipCodeField, "75001"),
-        Country("IT", "Italy", ITZipCodeField, "00118"),
-        Country("NL", "Netherlands", NLZipCodeField, "1011 AB"),
-        Country("PL", "Poland", PLPostalCodeField, "00-001"),
+        Country("DE", gettext_lazy("Germany"), DEZipCodeField, "10115"),
+        Country("AT", gettext_lazy("Austria"), ATZipCodeField, "1010"),
+        Country("BE", gettext_lazy("Belgium"), BEPostalCodeField, "1000"),
+        Country("CH", gettext_lazy("Switzerland"), CHZipCodeField, "8001"),
+        Country("CZ", gettext_lazy("Czechia"), CZPostalCodeField, "110 00"),
+        Country("DK", gettext_lazy("Denmark"), DKPostalCodeField, "1050"),
+        Country("ES", gettext_lazy("Spain"), ESPostalCodeField, "28001"),
+        Country("FR", gettext_lazy("France"), FRZipCodeField, "75001"),
+        Country("IT", gettext_lazy("Italy"), ITZipCodeField, "00118"),
+        Country("NL", gettext_lazy("Netherlands"), NLZipCodeField, "1011 AB"),
+        Country("PL", gettext_lazy("Poland"), PLPostalCodeField, "00-001"),
     )
 }
 
@@ -50,7 +53,7 @@ KNOWN = {
 def known_countries():
     """(code, name) of every country in the table: the choices of a stored address (Order.country), which
     outlive a change to SHOP_SHIPPING_COUNTRIES; the forms a shopper fills offer shipping_countries()."""
-    return sorted(((country.code, country.name) for country in KNOWN.values()), key=lambda choice: choice[1])
+    return sorted(((country.code, country.name) for country in KNOWN.values()), key=lambda choice: str(choice[1]))
 
 
 def shipping_countries():
@@ -65,7 +68,8 @@ def default_country():
 
 
 def country_name(code):
-    return KNOWN[code].name if code in KNOWN else code
+    """The country's name in the active language ("Deutschland" in German); the code if it is not known."""
+    return str(KNOWN[code].name) if code in KNOWN else code
 
 
 def clean_postal_code(code, value):
@@ -75,5 +79,7 @@ def clean_postal_code(code, value):
         return country.postal_code_field().clean(value)
     except ValidationError:
         raise ValidationError(
-            f"Enter a postal code for {country.name}, like {country.example}", code="invalid_postal_code"
+            _("Enter a postal code for %(country)s, like %(example)s")
+            % {"country": country.name, "example": country.example},
+            code="invalid_postal_code",
         ) from None

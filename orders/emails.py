@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
 
 from shop.money import format_money
 from shop.templatetags.shop_text import local_datetime, vat_note
@@ -23,7 +25,7 @@ class EmailKind:
 
     name: str
     label: str
-    subject: str  # a format string of `shop` and `order`: "{shop}: order {order.number} received"
+    subject: str  # a format string of `shop` and `order`, in gettext_lazy: "{shop}: order {order.number} received"
     template: str  # "orders/emails/confirmation": .txt is the text, .html the HTML alternative
     task: object  # the Celery task that sends it (its name stays stable: queued messages name it)
     attachments: object = None  # order -> [(filename, content, mimetype)], added to every copy
@@ -46,7 +48,14 @@ def kind_choices():
 
 
 def message(order, kind, *, site_url=None):
-    """The `kind` email for `order` (from load_order): plain text with an HTML alternative."""
+    """The `kind` email for `order` (from load_order): plain text with an HTML alternative, and its
+    attachments, all in the order's language, whichever process sends it and whatever language it has active
+    (the first attempt, a retry, the sweep's, an operator's resend all come here)."""
+    with translation.override(order.language):
+        return _message(order, kind, site_url=site_url)
+
+
+def _message(order, kind, *, site_url):
     items = getattr(order, "loaded_items", None)
     if items is None:
         items = list(order.items.select_related("product"))
@@ -64,9 +73,10 @@ def message(order, kind, *, site_url=None):
         ],
         "subtotal": format_money(order.subtotal),
         "discount": f"−{format_money(order.discount)}" if order.discount else "",  # the coupon's line
-        "shipping_cost": format_money(order.shipping_cost) if order.shipping_cost else "free",
+        "shipping_cost": format_money(order.shipping_cost) if order.shipping_cost else _("free"),
         "total": format_money(order.total),
         "shop_name": settings.SHOP_NAME,
+        # "/de/orders/<token>/": the status page in the order's language (reverse() is in it here).
         "status_url": (site_url or settings.SHOP_SITE_URL).rstrip("/") + order.get_absolute_url(),
         "placed_on": local_datetime(order.created),
         "vat_note": vat_note(),
@@ -77,7 +87,7 @@ def message(order, kind, *, site_url=None):
         "tracking_url": order.tracking_url,
     }
     email = EmailMultiAlternatives(
-        subject=kind.subject.format(shop=settings.SHOP_NAME, order=order),
+        subject=str(kind.subject).format(shop=settings.SHOP_NAME, order=order),  # translated: gettext_lazy
         body=render_to_string(f"{kind.template}.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[order.email],
@@ -97,7 +107,7 @@ def _total_vat_note(order, items):
     exclude VAT, or the order has no lines."""
     if not settings.SHOP_PRICES_INCLUDE_VAT or not items:
         return vat_note()
-    return f"incl. {format_money(order_breakdown(order, items).vat)} VAT"
+    return _("incl. %(vat)s VAT") % {"vat": format_money(order_breakdown(order, items).vat)}
 
 
 def _message_id(order, kind):

@@ -2,6 +2,8 @@ import re
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core.forms import RENDERER
 
@@ -18,6 +20,19 @@ LINK = re.compile(
 )
 PHONE = re.compile(r"\+?[0-9 ()./-]+")
 PHONE_DIGITS = range(6, 16)  # E.164 allows 15 digits; fewer than 6 is no reachable number
+# Each field as the messages about it name it ("Write your first name on a single line"): a phrase of its own
+# per field, as languages decline it (German: "Ihren Vornamen").
+YOUR_FIELD = {
+    "first_name": gettext_lazy("your first name"),
+    "last_name": gettext_lazy("your last name"),
+    "email": gettext_lazy("your email"),
+    "address": gettext_lazy("your street and house number"),
+    "address_line2": gettext_lazy("your address line 2"),
+    "postal_code": gettext_lazy("your postal code"),
+    "city": gettext_lazy("your city"),
+    "country": gettext_lazy("your country"),
+    "phone": gettext_lazy("your phone"),
+}
 
 
 class AddressForm(forms.ModelForm):
@@ -38,14 +53,21 @@ class AddressForm(forms.ModelForm):
             "city",
             "phone",
         ]
+        # Every label given here, in the shopper's language, rather than taken from the model's field names.
         labels = {
-            "address": "Street and house number",
-            "address_line2": "Address line 2 (optional)",
-            "phone": "Phone (optional)",
+            "first_name": gettext_lazy("First name"),
+            "last_name": gettext_lazy("Last name"),
+            "email": gettext_lazy("Email"),
+            "address": gettext_lazy("Street and house number"),
+            "address_line2": gettext_lazy("Address line 2 (optional)"),
+            "postal_code": gettext_lazy("Postal code"),
+            "city": gettext_lazy("City"),
+            "country": gettext_lazy("Country"),
+            "phone": gettext_lazy("Phone (optional)"),
         }
         help_texts = {
-            "address_line2": "Apartment, floor, c/o name",
-            "phone": "Only for the delivery service, if it needs to reach you",
+            "address_line2": gettext_lazy("Apartment, floor, c/o name"),
+            "phone": gettext_lazy("Only for the delivery service, if it needs to reach you"),
         }
         widgets = {
             "first_name": forms.TextInput(attrs={"autocomplete": "given-name"}),
@@ -59,12 +81,12 @@ class AddressForm(forms.ModelForm):
         }
         # Each says what to do, also when read alone in the error summary at the top of the page.
         error_messages = {
-            "first_name": {"required": "Enter your first name"},
-            "last_name": {"required": "Enter your last name"},
-            "address": {"required": "Enter your street and house number"},
-            "postal_code": {"required": "Enter your postal code"},
-            "city": {"required": "Enter your town or city"},
-            "country": {"invalid_choice": "Choose a country from the list: we ship only there"},
+            "first_name": {"required": gettext_lazy("Enter your first name")},
+            "last_name": {"required": gettext_lazy("Enter your last name")},
+            "address": {"required": gettext_lazy("Enter your street and house number")},
+            "postal_code": {"required": gettext_lazy("Enter your postal code")},
+            "city": {"required": gettext_lazy("Enter your town or city")},
+            "country": {"invalid_choice": gettext_lazy("Choose a country from the list: we ship only there")},
         }
 
     def __init__(self, *args, **kwargs):
@@ -79,25 +101,25 @@ class AddressForm(forms.ModelForm):
         if "country" not in self.data:
             return default_country()
         if not self.cleaned_data["country"]:
-            raise ValidationError("Choose the country to deliver to")
+            raise ValidationError(_("Choose the country to deliver to"))
         return self.cleaned_data["country"]
 
     def clean_address(self):
         address = self.cleaned_data["address"]
         if len(address) < 3 or sum(char.isalpha() for char in address) < 2:
-            raise ValidationError("Enter your street and house number, like 12 Main Street")
+            raise ValidationError(_("Enter your street and house number, like 12 Main Street"))
         return address
 
     def clean_city(self):
         city = self.cleaned_data["city"]
         if sum(char.isalpha() for char in city) < 2:
-            raise ValidationError("Enter your town or city, like Berlin")
+            raise ValidationError(_("Enter your town or city, like Berlin"))
         return city
 
     def clean_phone(self):
         phone = self.cleaned_data["phone"]
         if phone and not (PHONE.fullmatch(phone) and sum(char.isdigit() for char in phone) in PHONE_DIGITS):
-            raise ValidationError("Enter a phone number like +49 30 1234567, or leave the phone empty")
+            raise ValidationError(_("Enter a phone number like +49 30 1234567, or leave the phone empty"))
         return phone
 
     def clean(self):
@@ -107,11 +129,13 @@ class AddressForm(forms.ModelForm):
                 value = value.strip()
                 # Line breaks have no place in these fields, and some reach email headers.
                 if "\r" in value or "\n" in value or "\x00" in value:
-                    self.add_error(name, f"Write your {self._label(name)} on a single line")
+                    self.add_error(name, _("Write %(your_field)s on a single line") % {"your_field": self._named(name)})
                 cleaned[name] = value
         for name in ("first_name", "last_name", "address", "address_line2", "city"):
             if LINK.search(cleaned.get(name) or ""):
-                self.add_error(name, f"Write your {self._label(name)} without web or email addresses")
+                self.add_error(
+                    name, _("Write %(your_field)s without web or email addresses") % {"your_field": self._named(name)}
+                )
         country, postal_code = cleaned.get("country"), cleaned.get("postal_code")
         if country in KNOWN and postal_code and "postal_code" not in self.errors:
             try:
@@ -120,8 +144,8 @@ class AddressForm(forms.ModelForm):
                 self.add_error("postal_code", error)
         return cleaned
 
-    def _label(self, name):
-        return self.fields[name].label.lower().removesuffix(" (optional)")
+    def _named(self, name):
+        return YOUR_FIELD[name] if name in YOUR_FIELD else self.fields[name].label
 
 
 class OrderCreateForm(AddressForm):
@@ -134,7 +158,7 @@ class OrderCreateForm(AddressForm):
         error_messages = {
             **AddressForm.Meta.error_messages,
             "email": {
-                "required": "Enter your email address",
-                "invalid": "Enter an email address like name@example.com",
+                "required": gettext_lazy("Enter your email address"),
+                "invalid": gettext_lazy("Enter an email address like name@example.com"),
             },
         }

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext as _
 
 from core.ratelimit import client_address, count_hit
 
@@ -27,8 +28,11 @@ def check_order_size(quantities):
     units, max_units = sum(quantities.values()), settings.ORDER_MAX_UNITS
     if max_units and units > max_units:
         raise OrderPlacementError(
-            f"An order can hold at most {max_units} items and your cart has {units}: "
-            "please remove some before placing the order."
+            _(
+                "An order can hold at most %(max_units)s items and your cart has %(units)s: please remove some "
+                "before placing the order."
+            )
+            % {"max_units": max_units, "units": units}
         )
 
 
@@ -64,8 +68,11 @@ def client_order_slot(request):
             if taken > per_client:
                 slot.give_back()
                 raise OrderPlacementError(
-                    f"We accept at most {per_client} orders a day from one connection. "
-                    "Please try again tomorrow, or contact us."
+                    _(
+                        "We accept at most %(count)s orders a day from one connection. Please try again tomorrow, "
+                        "or contact us."
+                    )
+                    % {"count": per_client}
                 )
     try:
         yield slot

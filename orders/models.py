@@ -82,6 +82,11 @@ class Order(models.Model):
     # Filled when the order is shipped: who carries the parcel, and its number with them.
     carrier = models.CharField(max_length=30, blank=True, default="", db_default="")
     tracking_number = models.CharField(max_length=60, blank=True, default="", db_default="")
+    # The language the shopper ordered in: the worker writes the order's emails and invoice in it, whenever and
+    # wherever it sends them (orders.emails.message). "en" in the database too, for code older than the column.
+    language = models.CharField(
+        max_length=10, choices=settings.LANGUAGES, default="en", db_default="en", editable=False
+    )
 
     class Meta:
         ordering = ["-created", "-id"]

@@ -8,7 +8,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Now
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from core.after_response import after_response
 from coupons.services import CouponError, customer_keys, give_back, redeem, shipping_after
@@ -61,6 +63,7 @@ def place_order(
     customer_account=None,
     coupon_code="",
     discount_seen=None,
+    language=None,
 ):
     """Create an Order from {product_id: quantity} at current catalog prices, reserving stock.
 
@@ -72,6 +75,8 @@ def place_order(
     checked again and one of its uses taken in the same transaction; one that no longer applies refuses the
     order (never placed at full price without the shopper knowing); with discount_seen (the discount the
     checkout page showed), so does a discount that differs from it (the coupon changed or removed since).
+    The order keeps `language` (a code of LANGUAGES; anything else is the default), the one its emails and
+    invoice are written in.
     """
     for attempt in range(NUMBER_DRAWS):
         try:
@@ -84,6 +89,7 @@ def place_order(
                 customer_account,
                 coupon_code,
                 discount_seen,
+                order_language(language),
             )
         except (IntegrityError, OrderPlacementError) as error:
             # A twin submission with the same key got there first (its order holds the key, or took the stock
@@ -99,19 +105,30 @@ def place_order(
 
 @transaction.atomic
 def _create_order(
-    customer, quantities, idempotency_key, prices_seen, max_per_mailbox, customer_account, coupon_code, discount_seen
+    customer,
+    quantities,
+    idempotency_key,
+    prices_seen,
+    max_per_mailbox,
+    customer_account,
+    coupon_code,
+    discount_seen,
+    language,
 ):
     if not quantities:
-        raise OrderPlacementError("Your cart is empty.")
+        raise OrderPlacementError(_("Your cart is empty."))
     maximum = settings.CART_MAX_QUANTITY
     if any(not isinstance(quantity, int) or not 1 <= quantity <= maximum for quantity in quantities.values()):
-        raise OrderPlacementError(f"Each quantity must be between 1 and {maximum}.")
+        raise OrderPlacementError(_("Each quantity must be between 1 and %(maximum)s.") % {"maximum": maximum})
     if max_per_mailbox:
         _lock_mailbox(customer["email"])  # before the products: every checkout takes its locks in one order
         if orders_for_mailbox(customer["email"]) >= max_per_mailbox:
             raise OrderPlacementError(
-                f"We accept at most {max_per_mailbox} orders a day for one email address. "
-                "Please try again tomorrow, or contact us."
+                _(
+                    "We accept at most %(count)s orders a day for one email address. "
+                    "Please try again tomorrow, or contact us."
+                )
+                % {"count": max_per_mailbox}
             )
 
     # Lock the rows (PostgreSQL; SQLite's IMMEDIATE transactions already serialise writers), so two
@@ -132,17 +149,24 @@ def _create_order(
             redeemed = redeem(coupon_code, goods=subtotal, customer=_customer_keys(customer_account, customer["email"]))
         except CouponError as error:
             raise OrderPlacementError(
-                f"{error} Your order was not placed: remove the coupon in your cart, or change your cart, "
-                "then place the order again."
+                _(
+                    "%(problem)s Your order was not placed: remove the coupon in your cart, or change your cart, "
+                    "then place the order again."
+                )
+                % {"problem": error}
             ) from None
         coupon, discount, coupon_code = redeemed.coupon, redeemed.discount, redeemed.code
     if discount_seen is not None and discount != discount_seen:
-        changed = (
-            f"The coupon {coupon_code} now takes {format_money(discount)} off, not {format_money(discount_seen)}"
-            if coupon
-            else f"Your order no longer has a coupon's {format_money(discount_seen)} off"
-        )
-        raise OrderPlacementError(f"{changed}: please check your order and place it again.")
+        if coupon:
+            changed = _(
+                "The coupon %(code)s now takes %(discount)s off, not %(seen)s: please check your order and place it "
+                "again."
+            ) % {"code": coupon_code, "discount": format_money(discount), "seen": format_money(discount_seen)}
+        else:
+            changed = _(
+                "Your order no longer has a coupon's %(seen)s off: please check your order and place it again."
+            ) % {"seen": format_money(discount_seen)}
+        raise OrderPlacementError(changed)
     shipping = shipping_after(subtotal, discount)  # free shipping counts the goods after the discount
     order = Order.objects.create(
         number=numbers.new_number(),
@@ -155,6 +179,7 @@ def _create_order(
         coupon_mailbox=mailbox_of(customer["email"]) if coupon else "",
         total=subtotal - discount + shipping,
         customer=customer_account,
+        language=language,
         # An optional field left out (a caller older than it) takes the model's default; the others must be given.
         **{field: customer[field] for field in CUSTOMER_FIELDS if field in customer or field not in OPTIONAL_FIELDS},
     )
@@ -175,6 +200,14 @@ def _create_order(
     # Published once committed and, in a request, once the shopper has the page; never raises (outbox.EmailTask).
     transaction.on_commit(lambda: after_response(lambda: order_created.delay(order.id)))
     return order
+
+
+def order_language(code):
+    """`code` if it names one of LANGUAGES ("de-at" is "de"), else the shop's default language."""
+    try:
+        return translation.get_supported_language_variant(code or "")
+    except LookupError:
+        return settings.LANGUAGE_CODE
 
 
 def _customer_keys(account, email):
@@ -199,18 +232,23 @@ def orders_for_mailbox(email):
 def _line_problem(product, quantity, price_seen):
     """What stops this line, said so that the shopper knows what to do; None if it can be filled."""
     if product is None:
-        return "An item in your cart is no longer available; it has been taken out of your cart."
+        return _("An item in your cart is no longer available; it has been taken out of your cart.")
     if not product.available:
-        return f"“{product.name}” is no longer available; it has been taken out of your cart."
+        return _("“%(product)s” is no longer available; it has been taken out of your cart.") % {
+            "product": product.name
+        }
     if product.stock < quantity:
         if not product.stock:
-            return f"“{product.name}”: sold out. Remove it from your cart to order the rest."
-        return f"“{product.name}”: only {product.stock} left. Change the quantity in your cart, or remove it."
+            return _("“%(product)s”: sold out. Remove it from your cart to order the rest.") % {"product": product.name}
+        return ngettext(
+            "“%(product)s”: only %(count)s left. Change the quantity in your cart, or remove it.",
+            "“%(product)s”: only %(count)s left. Change the quantity in your cart, or remove it.",
+            product.stock,
+        ) % {"product": product.name, "count": product.stock}
     if price_seen is not None and price_seen != product.price:
-        return (
-            f"The price of “{product.name}” has just changed to {format_money(product.price)}: please "
-            "check your order and place it again."
-        )
+        return _(
+            "The price of “%(product)s” has just changed to %(price)s: please check your order and place it again."
+        ) % {"product": product.name, "price": format_money(product.price)}
     return None
 
 

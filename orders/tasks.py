@@ -15,6 +15,7 @@ from celery import shared_task
 from celery.exceptions import Reject
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
+from django.utils.translation import gettext_lazy
 
 from core.compiled import CompiledQuery
 
@@ -40,8 +41,9 @@ class Delivery(enum.StrEnum):
 def email_task(kind, *, label, subject, task_name, template=None, attachments=None):
     """Declare a kind of order email; return the Celery task that sends it (`delay(order_id)` publishes).
 
-    `subject` formats `shop` and `order`; the templates are `<template>.txt` and `.html` (by default
-    orders/emails/<kind>); `attachments(order)` gives [(filename, content, mimetype)] for every copy.
+    `subject` formats `shop` and `order` (in gettext_lazy: it is translated to the order's language); the
+    templates are `<template>.txt` and `.html` (by default orders/emails/<kind>); `attachments(order)` gives
+    [(filename, content, mimetype)] for every copy.
     """
 
     def send(self, order_id):
@@ -66,13 +68,13 @@ def email_task(kind, *, label, subject, task_name, template=None, attachments=No
 order_created = email_task(
     "confirmation",
     label="Order confirmation",
-    subject="{shop}: order {order.number} received",
+    subject=gettext_lazy("{shop}: order {order.number} received"),
     task_name="orders.tasks.order_created",
 )
 order_shipped = email_task(
     "shipping",
     label="Shipping notice",
-    subject="{shop}: order {order.number} has shipped",
+    subject=gettext_lazy("{shop}: order {order.number} has shipped"),
     task_name="orders.tasks.order_shipped",
 )
 

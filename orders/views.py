@@ -7,7 +7,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -61,6 +62,7 @@ def order_create(request):
                         # The code the cart remembers, never a discount from the form: checked again there.
                         coupon_code=coupon_session.remembered_code(request.session),
                         discount_seen=_discount_seen(request),
+                        language=translation.get_language(),  # the page's (its URL prefix): the emails' too
                     )
                     if getattr(order, "loaded_items", None) is None:  # placed earlier, by this form's twin
                         slot.give_back()
@@ -104,12 +106,17 @@ def _synced_cart_problems(request, cart):
     before = cart.quantities()
     for notice in cart.sync(report_stale=False):
         messages.warning(request, notice)
-    problems = [f"“{line.product.name}”: {line.problem.lower()}." for line in cart.stale_lines()]
+    problems = [
+        # Its first letter lowered only: "Only 1 left" reads "only 1 left", and German nouns keep their capitals.
+        _("“%(product)s”: %(problem)s.")
+        % {"product": line.product.name, "problem": line.problem[:1].lower() + line.problem[1:]}
+        for line in cart.stale_lines()
+    ]
     if cart.quantities().keys() != before.keys() and cart:
-        problems.append("Something in your cart is no longer sold and was removed: check what is left.")
+        problems.append(_("Something in your cart is no longer sold and was removed: check what is left."))
     coupon_problem = coupon_session.cart_quote(request, cart).problem if cart else ""
     if coupon_problem:
-        problems.append(f"{coupon_problem} Remove the coupon or change your cart.")
+        problems.append(_("%(problem)s Remove the coupon or change your cart.") % {"problem": coupon_problem})
     return problems
 
 
@@ -179,7 +186,7 @@ def _thank_you(request, order):
     The page is for the shopper who just ordered: a form sent again later than LAST_ORDER_MINUTES after its
     order (from a shared computer's history, say) is told the order exists, and shown nothing of it."""
     if timezone.now() - order.created >= timedelta(minutes=LAST_ORDER_MINUTES):
-        messages.info(request, "This order was placed already. Its confirmation email has the link to its page.")
+        messages.info(request, _("This order was placed already. Its confirmation email has the link to its page."))
         return redirect("shop:product_list")
     _remember_last_order(request, order)
     # The lines in hand were placed by this very request: nothing can be paid yet.

@@ -18,7 +18,8 @@ from django.core.files.storage import storages
 from django.db import transaction
 from django.db.models.functions import Now
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from orders import outbox, vat
 from orders.models import Order
@@ -62,7 +63,12 @@ def invoice_storage():
 
 def render_pdf(invoice, order):
     """The invoice as PDF bytes (WeasyPrint), from templates/payments/invoice.html: what an EU invoice must
-    state (docs/invoices.md), with the VAT per rate from orders.vat."""
+    state (docs/invoices.md), with the VAT per rate from orders.vat; in the order's language, whoever renders it."""
+    with translation.override(order.language):
+        return _render_pdf(invoice, order)
+
+
+def _render_pdf(invoice, order):
     # Imported here: only the worker renders, and WeasyPrint costs web processes time and memory to load.
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
@@ -95,7 +101,7 @@ def render_pdf(invoice, order):
         ],
         "subtotal": format_money(order.subtotal),
         "discount": format_money(-order.discount) if order.discount else "",
-        "shipping_cost": format_money(order.shipping_cost) if order.shipping_cost else "free",
+        "shipping_cost": format_money(order.shipping_cost) if order.shipping_cost else _("free"),
         "vat_parts": [
             {
                 "rate": format_rate(part.rate),

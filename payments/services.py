@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from orders.models import Order
 from orders.services import change_status
@@ -63,13 +64,13 @@ def why_not_payable(order, *, by_hand=None):
     """Why `order` cannot be paid online now (a sentence for the shopper), or None if it can. `by_hand`:
     whether it is paid by bank transfer, when the caller knows already."""
     if order.status in (Status.PAID, Status.SHIPPED):
-        return "This order is paid already."
+        return _("This order is paid already.")
     if order.status == Status.CANCELLED:
-        return "This order was cancelled, so it cannot be paid."
+        return _("This order was cancelled, so it cannot be paid.")
     if by_hand if by_hand is not None else PaymentByHand.objects.filter(order_id=order.id).exists():
-        return "This order is paid by bank transfer: we have emailed you the details."
+        return _("This order is paid by bank transfer: we have emailed you the details.")
     if order.created + timedelta(seconds=settings.PAYMENT_TIMEOUT) <= timezone.now():
-        return "The time to pay this order has run out: it is being cancelled and its items go back on sale."
+        return _("The time to pay this order has run out: it is being cancelled and its items go back on sale.")
     return None
 
 
@@ -103,9 +104,9 @@ def start_payment(*, order_id):
         return _wait_for_checkout(open_payment.id)
     lines = [(item.product.name, item.price, item.quantity) for item in order.items.select_related("product")]
     if order.discount:  # the one line below zero: each provider turns it into what it offers (a coupon at Stripe)
-        lines.append((f"Coupon {order.coupon_code}".strip(), -order.discount, 1))
+        lines.append(((_("Coupon %(code)s") % {"code": order.coupon_code}).strip(), -order.discount, 1))
     if order.shipping_cost:
-        lines.append(("Shipping", order.shipping_cost, 1))
+        lines.append((_("Shipping"), order.shipping_cost, 1))
     site = settings.SHOP_SITE_URL.rstrip("/")
     try:
         checkout = provider.start_checkout(
@@ -143,7 +144,7 @@ def _wait_for_checkout(payment_id, *, seconds=10, step=0.2):
         if payment.redirect_url:
             return payment
         if payment.state != State.OPEN or time.monotonic() > deadline:
-            raise PaymentRefused("Your payment page is being prepared: try again in a moment.")
+            raise PaymentRefused(_("Your payment page is being prepared: try again in a moment."))
         time.sleep(step)
 
 

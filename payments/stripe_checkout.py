@@ -77,6 +77,7 @@ class StripeCheckout(Provider):
             "line_items": line_items,
             "client_reference_id": str(order.id),
             "customer_email": order.email,
+            "locale": order.language,  # Stripe's page in the shopper's language ("en", "de" are Stripe's codes too)
             "metadata": {"order_id": str(order.id), "payment_id": str(payment.id)},
             "payment_intent_data": {"metadata": {"order_id": str(order.id), "payment_id": str(payment.id)}},
             "success_url": f"{return_url}?ref={{CHECKOUT_SESSION_ID}}",

@@ -8,6 +8,7 @@ import urllib.request
 
 from celery import shared_task
 from django.db import transaction
+from django.utils.translation import gettext_lazy
 
 from orders.tasks import email_task
 
@@ -23,7 +24,7 @@ OFFLINE_DELIVERY_RETRIES = 10  # about 25 minutes of retries, like a (more patie
 invoice_email = email_task(
     "invoice",
     label="Invoice",
-    subject="{shop}: invoice {order.invoice.number} for order {order.number}",
+    subject=gettext_lazy("{shop}: invoice {order.invoice.number} for order {order.number}"),
     task_name="payments.tasks.invoice_email",
     template="payments/emails/invoice",
     attachments=invoices.pdf_attachment,

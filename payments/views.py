@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -43,7 +44,10 @@ def payment_start(request, token):
     except ProviderError:
         messages.error(
             request,
-            "The payment service is not answering right now. Your order is kept for you: please try again in a minute.",
+            _(
+                "The payment service is not answering right now. Your order is kept for you: please try again in "
+                "a minute."
+            ),
         )
     else:
         return redirect(payment.redirect_url)
@@ -100,7 +104,7 @@ def invoice_download(request, token):
     invoice = Invoice.objects.filter(order=order).first()
     pdf = invoices.open_pdf(invoice) if invoice else None
     if pdf is None:
-        raise Http404("This order has no invoice yet.")
+        raise Http404(_("This order has no invoice yet."))
     response = FileResponse(pdf, as_attachment=True, filename=invoice.filename, content_type="application/pdf")
     response["Cache-Control"] = "private, no-store"
     return response
@@ -121,7 +125,7 @@ def offline_checkout(request, checkout_id):
     if request.method == "POST":
         decision = request.POST.get("decision")
         if decision not in ("approve", "decline"):
-            return HttpResponseBadRequest("Choose approve or decline.")
+            return HttpResponseBadRequest(_("Choose approve or decline."))
         event = offline.decide(checkout.id, approve=decision == "approve")
         if event is not None:
             transaction.on_commit(lambda: _send_later(event))

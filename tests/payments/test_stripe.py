@@ -76,7 +76,7 @@ def test_the_checkout_session_is_made_from_the_orders_lines_and_reference(stripe
     assert call["headers"]["Idempotency-Key"] == f"myshop-checkout-{paying.id}"
     sent = form(call)
     assert sent["mode"] == "payment" and sent["client_reference_id"] == str(order.id)
-    assert sent["customer_email"] == "ada@example.com"
+    assert sent["customer_email"] == "ada@example.com" and sent["locale"] == order.language == "en"
     lines = {
         (
             sent[f"line_items[{n}][price_data][product_data][name]"],
