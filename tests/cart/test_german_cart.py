@@ -4,8 +4,17 @@ import re
 from decimal import Decimal
 from html import unescape
 
+import pytest
 from django.urls import reverse
 from django.utils import translation
+
+
+@pytest.fixture(autouse=True)
+def _no_language_left_active():
+    """A /de/ request leaves German active in the thread (LocaleMiddleware activates it): the tests after these
+    expect none, so that reverse() gives /en/ addresses."""
+    yield
+    translation.deactivate()
 
 
 def text(response):

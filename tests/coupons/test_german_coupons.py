@@ -5,10 +5,19 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from html import unescape
 
+import pytest
 from django.urls import reverse
 from django.utils import translation
 
 from coupons.models import Coupon
+
+
+@pytest.fixture(autouse=True)
+def _no_language_left_active():
+    """A /de/ request leaves German active in the thread (LocaleMiddleware activates it): the tests after these
+    expect none, so that reverse() gives /en/ addresses."""
+    yield
+    translation.deactivate()
 
 
 def text(response):

@@ -4,10 +4,19 @@ import re
 from decimal import Decimal
 from html import unescape
 
+import pytest
 from django.urls import reverse
 from django.utils import translation
 
 from shop.templatetags.shop_text import number, shipping_note, vat_note, wait_time
+
+
+@pytest.fixture(autouse=True)
+def _no_language_left_active():
+    """A /de/ request leaves German active in the thread (LocaleMiddleware activates it): the tests after these
+    expect none, so that reverse() gives /en/ addresses."""
+    yield
+    translation.deactivate()
 
 
 def text(response):
