@@ -6,6 +6,8 @@ from functools import cached_property
 from typing import NamedTuple
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from shop import lookups
 from shop.models import Product
@@ -47,7 +49,8 @@ class CartLine:
         """What is wrong with a stale line, in a few words for its row ("Only 2 left", "Sold out"); else ""."""
         if not self.is_stale:
             return ""
-        return f"Only {self.in_stock} left" if self.in_stock else "Sold out"
+        # Translators: also shown in lower case inside a sentence ("“Mug”: only 2 left. Please change…").
+        return _("Only %(count)s left") % {"count": self.in_stock} if self.in_stock else _("Sold out")
 
 
 class Refusal(NamedTuple):
@@ -204,16 +207,20 @@ class Cart:
             product = products.get(product_id)
             if product is None:
                 self.remove(product_id)
-                notices.append("An item in your cart is no longer sold and was removed.")
+                notices.append(_("An item in your cart is no longer sold and was removed."))
                 continue
             if not product.available:
                 self.remove(product_id)
-                notices.append(f"“{product.name}” is no longer available and was removed from your cart.")
+                notices.append(
+                    _("“%(product)s” is no longer available and was removed from your cart.")
+                    % {"product": product.name}
+                )
                 continue
             seen = self._prices_seen.get(product_id)
             if seen is not None and seen != product.price:
                 notices.append(
-                    f"The price of “{product.name}” changed from {format_money(seen)} to {format_money(product.price)}."
+                    _("The price of “%(product)s” changed from %(old)s to %(new)s.")
+                    % {"product": product.name, "old": format_money(seen), "new": format_money(product.price)}
                 )
                 self.repriced.append(product)
             self._prices_seen[product_id] = product.price
@@ -226,7 +233,8 @@ class Cart:
         ]
         if report_stale:
             notices += [
-                f"“{line.product.name}”: {line.problem.lower()}. Please change the quantity or remove it."
+                _("“%(product)s”: %(problem)s. Please change the quantity or remove it.")
+                % {"product": line.product.name, "problem": line.problem.lower()}
                 for line in self.stale_lines()
             ]
         return notices
@@ -258,19 +266,32 @@ def check_quantity(product, quantity, *, in_cart=0):
     """Raise CartError unless `quantity` of `product` may be in a cart (`in_cart` of it there already)."""
     maximum = settings.CART_MAX_QUANTITY
     if quantity < 1:
-        raise CartError("The quantity must be at least 1.")
+        raise CartError(_("The quantity must be at least 1."))
     if not product.available or product.stock < 1:
-        raise CartError(f"“{product.name}” is not available at the moment.")
+        raise CartError(_("“%(product)s” is not available at the moment.") % {"product": product.name})
     if quantity <= quantity_limit(product):
         return
+    words = {"product": product.name, "maximum": maximum, "stock": product.stock, "in_cart": in_cart}
+    if not in_cart:
+        if quantity > maximum:
+            raise CartError(_("You can order at most %(maximum)s of “%(product)s”.") % words)
+        raise CartError(_("Only %(stock)s of “%(product)s” left in stock.") % words)
+    more = quantity_limit(product) - in_cart
+    # Each clause whole, with its own plural, so that each language words it its own way.
     if quantity > maximum:
-        problem = f"You can order at most {maximum} of “{product.name}”"
-    else:
-        problem = f"Only {product.stock} of “{product.name}” left in stock"
-    if in_cart:
-        more = quantity_limit(product) - in_cart
-        raise CartError(
-            f"{problem}, and {in_cart} {'is' if in_cart == 1 else 'are'} in your cart: "
-            + (f"you can add up to {more} more." if more > 0 else "you cannot add more.")
+        problem = ngettext(
+            "You can order at most %(maximum)s of “%(product)s”, and %(in_cart)s is in your cart",
+            "You can order at most %(maximum)s of “%(product)s”, and %(in_cart)s are in your cart",
+            in_cart,
         )
-    raise CartError(f"{problem}.")
+    else:
+        problem = ngettext(
+            "Only %(stock)s of “%(product)s” left in stock, and %(in_cart)s is in your cart",
+            "Only %(stock)s of “%(product)s” left in stock, and %(in_cart)s are in your cart",
+            in_cart,
+        )
+    if more > 0:
+        advice = _("you can add up to %(more)s more.")
+    else:
+        advice = _("you cannot add more.")
+    raise CartError(_("%(problem)s: %(advice)s") % {"problem": problem % words, "advice": advice % {"more": more}})

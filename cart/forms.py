@@ -1,5 +1,6 @@
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from core.forms import RENDERER
 
@@ -9,15 +10,16 @@ class CartAddProductForm(forms.Form):
 
     default_renderer = RENDERER
     min_quantity = 1
-    range_note = ""  # after the range in the error message
+    out_of_range = _("Enter a whole number from %(minimum)s to %(maximum)s.")
 
     def __init__(self, *args, max_quantity=None, **kwargs):
         """`max_quantity`: the most the shopper may ask for here (see cart.quantity_limit), for the browser."""
         super().__init__(*args, **kwargs)
         minimum, maximum = self.min_quantity, settings.CART_MAX_QUANTITY  # read per form: a new setting applies
         widget_max = maximum if max_quantity is None else max(1, min(max_quantity, maximum))
-        out_of_range = f"Enter a whole number from {minimum} to {maximum}{self.range_note}."
+        out_of_range = self.out_of_range % {"minimum": minimum, "maximum": maximum}
         self.fields["quantity"] = forms.IntegerField(
+            label=_("Quantity"),
             min_value=minimum,
             max_value=maximum,
             initial=1,
@@ -33,7 +35,7 @@ class CartLineForm(CartAddProductForm):
     """The quantity of a cart line, in its row on the cart page: 0 removes the line."""
 
     min_quantity = 0
-    range_note = " (0 removes the item)"
+    out_of_range = _("Enter a whole number from %(minimum)s to %(maximum)s (0 removes the item).")
 
     def __init__(self, *args, described_by=None, **kwargs):
         """`described_by`: the id of the text saying what is wrong with the line, which marks the field invalid."""

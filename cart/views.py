@@ -3,6 +3,7 @@ from typing import NamedTuple
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from core.ratelimit import limit_posts
@@ -25,13 +26,13 @@ def _apply_quantity(request, product, *, override):
     cart = Cart(request.session)
     if not form.is_valid():
         problems = " ".join(error for errors in form.errors.values() for error in errors)
-        messages.error(request, f"“{product.name}”: {problems}")
+        messages.error(request, _("“%(product)s”: %(problems)s") % {"product": product.name, "problems": problems})
         cart.remember_refused(product.id, None, problems)
         return False
     quantity = form.cleaned_data["quantity"]
     if quantity == 0:
         cart.remove(product.id)
-        messages.info(request, f"“{product.name}” was removed from your cart.")
+        messages.info(request, _("“%(product)s” was removed from your cart.") % {"product": product.name})
         return True
     try:
         cart.add(product, quantity, override=override)
@@ -39,7 +40,10 @@ def _apply_quantity(request, product, *, override):
         messages.error(request, str(error))
         cart.remember_refused(product.id, quantity, str(error))
         return False
-    messages.success(request, f"“{product.name}”: {cart.quantity_of(product.id)} in your cart.")
+    messages.success(
+        request,
+        _("“%(product)s”: %(count)s in your cart.") % {"product": product.name, "count": cart.quantity_of(product.id)},
+    )
     return True
 
 
@@ -61,7 +65,7 @@ def cart_update(request, product_id):
     product = Product.objects.filter(id=product_id, available=True).first()
     if product is None:
         Cart(request.session).remove(product_id)
-        messages.warning(request, "That item is no longer available and was removed from your cart.")
+        messages.warning(request, _("That item is no longer available and was removed from your cart."))
     else:
         _apply_quantity(request, product, override=True)
     return redirect("cart:cart_detail")
@@ -71,7 +75,7 @@ def cart_update(request, product_id):
 @limit_posts("cart", "RATE_LIMIT_CART")
 def cart_remove(request, product_id):
     Cart(request.session).remove(product_id)
-    messages.info(request, "Item removed from your cart.")
+    messages.info(request, _("Item removed from your cart."))
     return redirect("cart:cart_detail")
 
 

@@ -2,12 +2,15 @@
 
 import codecs
 import functools
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.shortcuts import render
+from django.utils import formats
+from django.utils.translation import gettext as _
 
 from .views import OUTAGE_ERRORS, service_unavailable
 
@@ -32,8 +35,9 @@ class RequestBodyMiddleware:
             return _refuse(
                 request,
                 400,
-                "Bad request",
-                f"This request declares its text as “{charset[:40]}”. The shop reads forms in UTF-8 only.",
+                _("Bad request"),
+                _("This request declares its text as “%(charset)s”. The shop reads forms in UTF-8 only.")
+                % {"charset": charset[:40]},
             )
         limit = (
             settings.REQUEST_BODY_MAX_SIZE
@@ -44,9 +48,12 @@ class RequestBodyMiddleware:
             return _refuse(
                 request,
                 413,
-                "Request too large",
-                f"This request is too large: the shop accepts at most {_megabytes(limit)} at a time "
-                "(files included). Nothing was saved.",
+                _("Request too large"),
+                _(
+                    "This request is too large: the shop accepts at most %(size)s at a time (files included). "
+                    "Nothing was saved."
+                )
+                % {"size": _megabytes(limit)},
             )
         return self.get_response(request)
 
@@ -66,7 +73,8 @@ def _content_length(request):
 
 
 def _megabytes(size):
-    return f"{size / (1024 * 1024):g} MB"
+    """ "2.5 MB" ("2,5 MB" in German)."""
+    return _("%(size)s MB") % {"size": formats.number_format(Decimal(f"{size / (1024 * 1024):g}"))}
 
 
 def _refuse(request, status, title, message):

@@ -4,6 +4,7 @@ import math
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import ngettext
 
 from core.ratelimit import client_address, count_hit, parse_rate
 
@@ -28,7 +29,12 @@ def guessing_refusal(request):
         return ""
     if tried <= allowed:
         return ""
-    return f"Too many codes tried; try again in {math.ceil(seconds / 60)} minutes."
+    minutes = math.ceil(seconds / 60)
+    return ngettext(
+        "Too many codes tried; try again in %(minutes)s minute.",
+        "Too many codes tried; try again in %(minutes)s minutes.",
+        minutes,
+    ) % {"minutes": minutes}
 
 
 def not_refused(request):

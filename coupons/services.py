@@ -7,6 +7,7 @@ from decimal import ROUND_UP, Decimal
 from django.conf import settings
 from django.db.models import F, Q
 from django.utils import formats, timezone
+from django.utils.translation import gettext as _
 
 from shop.money import CENT, ZERO, format_money, free_shipping_gap, shipping_cost, to_amount
 
@@ -34,11 +35,11 @@ def clean_code(raw):
     """The code as typed, trimmed; CouponError if it cannot be a code (too long, spaces, other characters)."""
     code = raw.strip() if isinstance(raw, str) else ""
     if not code:
-        raise CouponError("Enter a coupon code.")
+        raise CouponError(_("Enter a coupon code."))
     if not CODE.fullmatch(code):
         raise CouponError(
-            f"That is not a coupon code: codes have at most {CODE_MAX_LENGTH} letters, digits and dashes, "
-            "without spaces."
+            _("That is not a coupon code: codes have at most %(length)s letters, digits and dashes, without spaces.")
+            % {"length": CODE_MAX_LENGTH}
         )
     return code
 
@@ -48,7 +49,7 @@ def find(raw):
     code = clean_code(raw)
     coupon = Coupon.objects.filter(code__iexact=code).first()
     if coupon is None:
-        raise CouponError(f"There is no coupon “{code}”. Check the code and try again.")
+        raise CouponError(_("There is no coupon “%(code)s”. Check the code and try again.") % {"code": code})
     return coupon
 
 
@@ -79,29 +80,47 @@ def rule_problem(coupon, *, goods, now=None, applying=False):
     is typing the code, which is not kept when refused, so a short cart is told to apply it again."""
     now = now or timezone.now()
     if not coupon.active:
-        return f"The coupon {coupon.code} is not active."
+        return _("The coupon %(code)s is not active.") % {"code": coupon.code}
     if now < coupon.valid_from:
-        return f"The coupon {coupon.code} is not valid yet: it can be used from {_when(coupon.valid_from)}."
+        return _("The coupon %(code)s is not valid yet: it can be used from %(start)s.") % {
+            "code": coupon.code,
+            "start": _when(coupon.valid_from),
+        }
     if now >= coupon.valid_to:
-        return f"The coupon {coupon.code} has expired (it was valid until {_when(coupon.valid_to)})."
+        return _("The coupon %(code)s has expired (it was valid until %(end)s).") % {
+            "code": coupon.code,
+            "end": _when(coupon.valid_to),
+        }
     if goods < coupon.minimum_order:
-        return (
-            f"The coupon {coupon.code} needs goods worth at least {format_money(coupon.minimum_order)}: "
-            f"add {format_money(coupon.minimum_order - goods)} more"
-            + (", then apply the code again." if applying else " to use it.")
-        )
+        words = {
+            "code": coupon.code,
+            "minimum": format_money(coupon.minimum_order),
+            "missing": format_money(coupon.minimum_order - goods),
+        }
+        if applying:
+            return (
+                _(
+                    "The coupon %(code)s needs goods worth at least %(minimum)s: add %(missing)s more, then apply "
+                    "the code again."
+                )
+                % words
+            )
+        return _("The coupon %(code)s needs goods worth at least %(minimum)s: add %(missing)s more to use it.") % words
     return ""
 
 
 def _used_up(coupon):
-    return f"The coupon {coupon.code} has been used up."
+    return _("The coupon %(code)s has been used up.") % {"code": coupon.code}
 
 
 def _used_by_customer(coupon):
     times = coupon.max_uses_per_customer
     if times == 1:
-        return f"You have already used the coupon {coupon.code}: it can be used once per customer."
-    return f"You have already used the coupon {coupon.code} {times} times, as often as it can be used per customer."
+        return _("You have already used the coupon %(code)s: it can be used once per customer.") % {"code": coupon.code}
+    return _("You have already used the coupon %(code)s %(times)s times, as often as it can be used per customer.") % {
+        "code": coupon.code,
+        "times": times,
+    }
 
 
 def cap_problem(coupon, *, customer=None):

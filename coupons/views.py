@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cart.cart import Cart
@@ -43,15 +44,16 @@ def coupon_apply(request):
 def coupon_remove(request):
     if session.remembered_code(request.session):
         session.forget(request.session)
-        messages.info(request, "The coupon was removed from your cart.")
+        messages.info(request, _("The coupon was removed from your cart."))
     return redirect("cart:cart_detail")
 
 
 def applied_message(applied):
     """What the cart says of a coupon just applied: the amount it takes off this cart, and its terms."""
-    taken, coupon = format_money(applied.discount), applied.coupon
+    coupon = applied.coupon
+    words = {"code": applied.code, "amount": format_money(applied.discount), "terms": coupon.discount_text}
     if coupon.kind == coupon.Kind.PERCENT:
-        return f"The coupon {applied.code} takes {taken} off your goods ({coupon.discount_text} off)."
+        return _("The coupon %(code)s takes %(amount)s off your goods (%(terms)s off).") % words
     if applied.discount < coupon.value:  # a fixed amount above the goods takes the goods, no more
-        return f"The coupon {applied.code} takes {taken} off your goods (up to {coupon.discount_text})."
-    return f"The coupon {applied.code} takes {taken} off your goods."
+        return _("The coupon %(code)s takes %(amount)s off your goods (up to %(terms)s).") % words
+    return _("The coupon %(code)s takes %(amount)s off your goods.") % words

@@ -1,6 +1,7 @@
 """The "bought together" sections of the product and cart pages (added by RecommendationsConfig)."""
 
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 
 from . import services
 
@@ -10,7 +11,10 @@ def product_section(request, product):
     suggestions = services.for_product(product)
     if not suggestions:
         return ""
-    title = "Customers also bought" if suggestions.learned else f"Popular in {product.category.name}"
+    if suggestions.learned:
+        title = _("Customers also bought")
+    else:
+        title = _("Popular in %(category)s") % {"category": product.category.name}
     return render_to_string(
         "recommendations/_suggestions.html", {"title": title, "suggestions": suggestions}, request=request
     )
@@ -21,7 +25,7 @@ def cart_section(request, cart):
     suggestions = services.for_cart([line.product for line in cart])
     if not suggestions:
         return ""
-    title = "Often bought with your cart" if suggestions.learned else "Popular with our customers"
+    title = _("Often bought with your cart") if suggestions.learned else _("Popular with our customers")
     return render_to_string(
         "recommendations/_suggestions.html", {"title": title, "suggestions": suggestions}, request=request
     )

@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from . import search
 
@@ -8,8 +9,8 @@ class ProductSearchForm(forms.Form):
     characters; the length is capped so that a pasted page of text gets a message instead of a slow query."""
 
     q = forms.CharField(
-        label="Search products",
+        label=_("Search products"),
         required=False,
         max_length=search.QUERY_MAX_LENGTH,
-        error_messages={"max_length": f"Search with at most {search.QUERY_MAX_LENGTH} characters."},
+        error_messages={"max_length": _("Search with at most %(limit_value)d characters.")},
     )

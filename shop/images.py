@@ -9,11 +9,14 @@ pages offer them with `srcset`/`sizes` and the browser picks the width it needs.
 
 import logging
 import posixpath
+from decimal import Decimal
 from io import BytesIO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.utils import formats
+from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 logger = logging.getLogger(__name__)
@@ -30,16 +33,32 @@ def check_upload(upload):
     max_megabytes = settings.SHOP_IMAGE_MAX_UPLOAD_MB
     if upload.size > max_megabytes * 1024 * 1024:
         raise ValidationError(
-            f"This file is {upload.size / 1024 / 1024:.1f} MB; the limit is {max_megabytes:g} MB. "
-            "Please upload a smaller file, for example the photo exported at 3000 pixels wide."
+            _(
+                "This file is %(size)s MB; the limit is %(limit)s MB. Please upload a smaller file, for example the "
+                "photo exported at 3000 pixels wide."
+            )
+            % {"size": _decimal(upload.size / 1024 / 1024, ".1f"), "limit": _decimal(max_megabytes, "g")}
         )
     width, height = _dimensions(upload)
     max_pixels = settings.SHOP_IMAGE_MAX_PIXELS
     if width * height > max_pixels:
         raise ValidationError(
-            f"This picture is {width} × {height} pixels ({width * height / 1e6:.1f} megapixels); the limit is "
-            f"{max_pixels / 1e6:.1f} megapixels. Please scale it down, for example to 3000 pixels wide."
+            _(
+                "This picture is %(width)s × %(height)s pixels (%(megapixels)s megapixels); the limit is %(limit)s "
+                "megapixels. Please scale it down, for example to 3000 pixels wide."
+            )
+            % {
+                "width": width,
+                "height": height,
+                "megapixels": _decimal(width * height / 1e6, ".1f"),
+                "limit": _decimal(max_pixels / 1e6, ".1f"),
+            }
         )
+
+
+def _decimal(value, style):
+    """`value` written with `style` (".1f"), with the active language's decimal separator: "2.5" or "2,5"."""
+    return formats.number_format(Decimal(format(value, style)))
 
 
 def _dimensions(upload):

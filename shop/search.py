@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models import Case, F, Func, Index, IntegerField, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
+from django.utils.translation import gettext_lazy as _
 from modeltranslation.utils import get_language
 
 # The text search configuration (stemming, stop words) of each language of the shop. The stored vector holds all
@@ -22,11 +23,11 @@ FALLBACK_MAX_WORDS = 8  # the substring search's words (each one a condition on 
 
 # The sort orders a shopper can choose: value in the URL -> (label, ordering). "relevance" only with a search.
 SORTS = {
-    "relevance": ("Best match", None),
-    "name": ("Name, A to Z", ("name", "id")),
-    "price": ("Price, low to high", ("price", "name", "id")),
-    "-price": ("Price, high to low", ("-price", "name", "id")),
-    "newest": ("Newest first", ("-created", "-id")),
+    "relevance": (_("Best match"), None),
+    "name": (_("Name, A to Z"), ("name", "id")),
+    "price": (_("Price, low to high"), ("price", "name", "id")),
+    "-price": (_("Price, high to low"), ("-price", "name", "id")),
+    "newest": (_("Newest first"), ("-created", "-id")),
 }
 
 

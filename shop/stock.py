@@ -3,6 +3,7 @@ product under its row lock. The one place stock changes."""
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from .models import Product, StockMovement
 
@@ -32,7 +33,10 @@ def _apply(products, deltas, reason, *, order_id=None, by=None, note=""):
         product = products[product_id]
         product.stock += delta
         if product.stock < 0:
-            raise StockError(f"“{product.name}” has only {product.stock - delta} in stock.")
+            raise StockError(
+                _("“%(product)s” has only %(count)s in stock.")
+                % {"product": product.name, "count": product.stock - delta}
+            )
         movements.append(
             StockMovement(
                 product=product, delta=delta, balance=product.stock, reason=reason, order_id=order_id, by=by, note=note
@@ -63,7 +67,7 @@ def give_back(*, order_id, quantities):
 def receive(*, product_id, quantity, by, note=""):
     """Record `quantity` units received (a delivery); return the new stock."""
     if quantity < 1:
-        raise StockError("Enter the number of units received: at least 1.")
+        raise StockError(_("Enter the number of units received: at least 1."))
     products = _locked([product_id])
     _apply(products, {product_id: quantity}, Reason.RECEIVED, by=by, note=note)
     return products[product_id].stock
@@ -73,7 +77,7 @@ def receive(*, product_id, quantity, by, note=""):
 def count(*, product_id, counted, by, note=""):
     """Record a stock-take: `counted` units are on the shelf; the difference is the movement. Return it."""
     if counted < 0:
-        raise StockError("Enter the number of units counted: 0 or more.")
+        raise StockError(_("Enter the number of units counted: 0 or more."))
     products = _locked([product_id])
     delta = counted - products[product_id].stock
     if delta:

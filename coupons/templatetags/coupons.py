@@ -14,5 +14,5 @@ def cart_quote(context, cart):
 
 @register.filter
 def negative_money(amount):
-    """{{ discount|negative_money }}: "−€5.00", a reduction in the shop's currency."""
+    """{{ discount|negative_money }}: "−€5.00" ("−5,00 €" in German), a reduction in the shop's currency."""
     return f"−{format_money(amount)}"

@@ -3,6 +3,8 @@
 from django import template
 from django.conf import settings
 from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from shop.money import format_money
 
@@ -12,17 +14,22 @@ register = template.Library()
 @register.simple_tag
 def vat_note():
     """ "incl. VAT" or "excl. VAT", as SHOP_PRICES_INCLUDE_VAT says of the catalog's prices."""
-    return "incl. VAT" if settings.SHOP_PRICES_INCLUDE_VAT else "excl. VAT"
+    return _("incl. VAT") if settings.SHOP_PRICES_INCLUDE_VAT else _("excl. VAT")
 
 
 @register.simple_tag
 def shipping_note():
-    """ "Shipping €4.90, free from €50.00." (or without the free part), from the shipping settings."""
+    """ "Shipping €4.90 per order; free shipping from €50.00." (or without the free part), from the shipping
+    settings."""
     cost, free_from = settings.SHOP_SHIPPING_COST, settings.SHOP_FREE_SHIPPING_FROM
     if not cost:
-        return "Free shipping."
-    note = f"Shipping {format_money(cost)} per order"
-    return f"{note}; free shipping from {format_money(free_from)}." if free_from is not None else f"{note}."
+        return _("Free shipping.")
+    if free_from is None:
+        return _("Shipping %(cost)s per order.") % {"cost": format_money(cost)}
+    return _("Shipping %(cost)s per order; free shipping from %(free_from)s.") % {
+        "cost": format_money(cost),
+        "free_from": format_money(free_from),
+    }
 
 
 @register.filter
@@ -41,13 +48,23 @@ def wait_time(seconds):
     try:
         seconds = max(1, int(seconds))
     except (TypeError, ValueError):
-        return "a little while"
+        return _("a little while")
     if seconds % 60 == 0:
         minutes = seconds // 60
-        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+        return ngettext("%(count)s minute", "%(count)s minutes", minutes) % {"count": number(minutes)}
     if seconds < 120:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    return f"{seconds // 60 + 1} minutes"  # rounded up: never promise less than Retry-After
+        return ngettext("%(count)s second", "%(count)s seconds", seconds) % {"count": number(seconds)}
+    minutes = seconds // 60 + 1  # rounded up: never promise less than Retry-After
+    return ngettext("%(count)s minute", "%(count)s minutes", minutes) % {"count": number(minutes)}
+
+
+@register.filter
+def number(value):
+    """A whole number as the active language groups its digits: 1234 -> "1,234" in English, "1.234" in German."""
+    try:
+        return formats.number_format(int(value), force_grouping=True)
+    except (TypeError, ValueError):
+        return value
 
 
 @register.simple_tag

@@ -12,6 +12,7 @@ from celery.exceptions import Retry
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import translation
 
 from orders.models import Order
 from orders.services import change_status, place_order
@@ -195,6 +196,19 @@ def test_with_no_history_the_category_best_sellers_stand_in(client, make_categor
     assert page.index(popular.name) < page.index(steady.name)
     assert elsewhere.name not in page
     assert "Popular in Coffees" not in product_page(client, elsewhere)  # no other coffee sold: no section
+
+
+def test_the_german_product_page_titles_the_best_sellers_in_german(client, make_category, item, paid):
+    teas = make_category(name="Tees")
+    new, popular = item("Assam", category=teas), item("Sencha", category=teas)
+    paid(popular)
+    try:
+        with translation.override("de"):
+            url = new.get_absolute_url()
+        page = client.get(url).content.decode()
+    finally:
+        translation.deactivate()  # the /de/ request left German active in this thread
+    assert url.startswith("/de/") and "Beliebt in Tees" in page and popular.name in page
 
 
 def test_a_product_page_with_nothing_to_suggest_has_no_section(client, make_product):
