@@ -8,6 +8,16 @@ import pytest
 _sequence = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def no_language_left_active():
+    """Deactivate the language a request left active: LocaleMiddleware activates it for the thread and never
+    deactivates it, so a test that asked for /de/ would leave the next one reversing and rendering German."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 @pytest.fixture
 def running_worker(transactional_db):
     """A real Celery worker for this test alone, consuming from the real RabbitMQ in threads of this process
