@@ -15,7 +15,7 @@ class OpsConfig(AppConfig):
 
     def ready(self):
         _give_the_worker_a_metrics_directory()  # before anything imports prometheus_client
-        from . import order_emails, worker
+        from . import checks, order_emails, worker  # noqa: F401  (checks registered)
 
         order_emails.connect()
         worker.connect()
