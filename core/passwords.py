@@ -4,6 +4,7 @@ import re
 
 from django.contrib.auth.password_validation import CommonPasswordValidator
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 _DECORATION = re.compile(r"^[\W\d_]+|[\W\d_]+$")
 
@@ -16,8 +17,8 @@ class DecoratedCommonPasswordValidator(CommonPasswordValidator):
         stem = _DECORATION.sub("", password.lower().strip())
         if stem and stem in self.passwords:
             raise ValidationError(
-                "This password is a common word with digits or symbols added.", code="password_too_common"
+                _("This password is a common word with digits or symbols added."), code="password_too_common"
             )
 
     def get_help_text(self):
-        return "Your password can’t be a common word with digits or symbols added."
+        return _("Your password can’t be a common word with digits or symbols added.")
