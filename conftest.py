@@ -8,6 +8,16 @@ import pytest
 _sequence = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def no_language_left_active():
+    """Deactivate the language a request left active: LocaleMiddleware activates it for the thread and never
+    deactivates it, so a test that asked for /de/ would leave the next one reversing and rendering German."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 @pytest.fixture
 def running_worker(transactional_db):
     """A real Celery worker for this test alone, consuming from the real RabbitMQ in threads of this process
@@ -110,17 +120,6 @@ def customer():
         "postal_code": "10115",
         "city": "Berlin",
     }
-
-
-@pytest.fixture(autouse=True)
-def _no_language_left_active():
-    """After each test, no language stays active in this thread: a page asked for through the test client
-    leaves its language active (LocaleMiddleware activates it, nothing deactivates it), and a /de/ page would
-    make the next test's reverse() and emails German."""
-    yield
-    from django.utils import translation
-
-    translation.deactivate()
 
 
 def pytest_runtest_setup(item):

@@ -11,7 +11,7 @@ from allauth.account.models import EmailConfirmationHMAC
 from allauth.account.utils import user_pk_to_url_str
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
 from django.utils.timesince import timeuntil
 
@@ -65,9 +65,13 @@ def context_for(email):
 
 
 def message(email):
-    """The message for AccountEmail `email`, with one Message-ID for all its attempts."""
+    """The message for AccountEmail `email`, in its language (its links too: /de/...), with one Message-ID
+    for all its attempts, whichever process or language is active."""
     key = salted_hmac("accounts.emails.message-id", str(email.id)).hexdigest()[:24]
     headers = {"Message-ID": f"<account-{email.id}.{key}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"}
-    rendered = get_adapter().render_mail(f"account/email/{email.kind}", email.to, context_for(email), headers=headers)
+    with translation.override(email.language):
+        rendered = get_adapter().render_mail(
+            f"account/email/{email.kind}", email.to, context_for(email), headers=headers
+        )
     rendered.reply_to = [settings.SHOP_CONTACT_EMAIL]  # as the order emails: answers reach the shop
     return rendered

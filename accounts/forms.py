@@ -1,6 +1,7 @@
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
 
 from orders.forms import AddressForm as DeliveryAddressForm
 
@@ -11,7 +12,7 @@ class AddressForm(DeliveryAddressForm):
     """A saved address: the checkout's fields and rules (countries shipped to, postal codes per country), so
     an address saved here is one the checkout accepts."""
 
-    make_default = forms.BooleanField(label="Use as my default address", required=False)
+    make_default = forms.BooleanField(label=_("Use as my default address"), required=False)
 
     class Meta(DeliveryAddressForm.Meta):
         model = Address

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
 
 from orders.countries import default_country, known_countries
 from orders.models import OrderEmail
@@ -16,24 +17,32 @@ class AccountEmail(models.Model):
     State = OrderEmail.State  # the same life as an order's email, so the same words in the admin and logs
 
     # allauth's template, without its folder: "email_confirmation_signup", "password_reset_key", ...
-    kind = models.CharField(max_length=50)
-    to = models.EmailField()
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
+    kind = models.CharField(_("kind"), max_length=50)
+    to = models.EmailField(_("to"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, verbose_name=_("user")
+    )
     # The address a verification email confirms (allauth's EmailAddress).
-    email_address = models.ForeignKey("account.EmailAddress", null=True, blank=True, on_delete=models.CASCADE)
-    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveIntegerField(default=0)  # counted when an attempt starts
+    email_address = models.ForeignKey(
+        "account.EmailAddress", null=True, blank=True, on_delete=models.CASCADE, verbose_name=_("email address")
+    )
+    state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)  # counted when an attempt starts
     # Every time below is the database's clock, as in the order outbox.
-    created = models.DateTimeField(db_default=Now())
-    queued_at = models.DateTimeField(null=True, blank=True)
-    due_at = models.DateTimeField(db_default=Now())
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    claim_expires_at = models.DateTimeField(null=True, blank=True)
-    claimed_by = models.CharField(max_length=200, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
+    created = models.DateTimeField(_("created"), db_default=Now())
+    queued_at = models.DateTimeField(_("queued at"), null=True, blank=True)
+    due_at = models.DateTimeField(_("due at"), db_default=Now())
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    claim_expires_at = models.DateTimeField(_("claim expires at"), null=True, blank=True)
+    claimed_by = models.CharField(_("claimed by"), max_length=200, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    # The language the shopper was reading in when they asked: the worker writes the email in it.
+    language = models.CharField(_("language"), max_length=10, default="en", db_default="en")
 
     class Meta:
+        verbose_name = _("account email")
+        verbose_name_plural = _("account emails")
         ordering = ["id"]
         indexes = [models.Index(fields=["state", "due_at"], name="accountemail_sweep_idx")]
 
@@ -44,18 +53,24 @@ class AccountEmail(models.Model):
 class Address(models.Model):
     """A delivery address a customer saved, offered at checkout; the fields are the order's own."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="addresses", on_delete=models.CASCADE)
-    first_name = models.CharField(max_length=50)
-    last_name = models.CharField(max_length=50)
-    address = models.CharField("street and number", max_length=250)
-    address_line2 = models.CharField("address line 2", max_length=250, blank=True)
-    postal_code = models.CharField(max_length=20)
-    city = models.CharField(max_length=100)
-    country = models.CharField(max_length=2, choices=known_countries, default=default_country)  # ISO 3166-1
-    phone = models.CharField(max_length=30, blank=True)
-    is_default = models.BooleanField("default address", default=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, related_name="addresses", on_delete=models.CASCADE, verbose_name=_("user")
+    )
+    first_name = models.CharField(_("first name"), max_length=50)
+    last_name = models.CharField(_("last name"), max_length=50)
+    address = models.CharField(_("street and number"), max_length=250)
+    address_line2 = models.CharField(_("address line 2"), max_length=250, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=20)
+    city = models.CharField(_("city"), max_length=100)
+    country = models.CharField(
+        _("country"), max_length=2, choices=known_countries, default=default_country
+    )  # ISO 3166-1
+    phone = models.CharField(_("phone"), max_length=30, blank=True)
+    is_default = models.BooleanField(_("default address"), default=False)
 
     class Meta:
+        verbose_name = _("address")
+        verbose_name_plural = _("addresses")
         ordering = ["-is_default", "id"]
         constraints = [
             models.UniqueConstraint(

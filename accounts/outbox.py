@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Now
+from django.utils import translation
 
 from core.publishing import ConfirmBoundedTask
 from orders.outbox import Claim, Claimed, holder_name, seconds_from_now, why_not_claimed
@@ -22,17 +23,26 @@ logger = logging.getLogger(__name__)
 State = AccountEmail.State
 
 
-def add(*, kind, to, user=None, email_address=None):
-    """Record, in the caller's transaction, the `kind` email owed to `to`; publishing it once committed is
-    the caller's (accounts.adapter.ShopAccountAdapter.send_mail)."""
+def add(*, kind, to, user=None, email_address=None, language=None):
+    """Record, in the caller's transaction, the `kind` email owed to `to`, to be written in `language` (by
+    default the active one); publishing it once committed is the caller's (accounts.adapter.ShopAccountAdapter)."""
     return AccountEmail.objects.create(
         kind=kind,
         to=to,
         user=user,
         email_address=email_address,
+        language=shop_language(language or translation.get_language()),
         queued_at=Now(),
         due_at=seconds_from_now(settings.ORDER_EMAIL_REQUEUE_AFTER_SECONDS),
     )
+
+
+def shop_language(code):
+    """`code` as one of LANGUAGES ("de-at" is "de"); LANGUAGE_CODE for none or one the shop does not speak."""
+    try:
+        return translation.get_supported_language_variant(code or settings.LANGUAGE_CODE)
+    except LookupError:
+        return settings.LANGUAGE_CODE
 
 
 def mark_due(email_id):

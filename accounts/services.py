@@ -2,6 +2,7 @@
 
 from allauth.account.models import EmailAddress
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from cart.cart import Cart
 from orders.models import Order
@@ -39,6 +40,9 @@ def reorder(*, session, order):
             continue
         cart.add(product, quantity)
         (added if quantity == item.quantity else short).append(
-            product.name if quantity == item.quantity else f"{product.name} ({quantity} of {item.quantity})"
+            product.name
+            if quantity == item.quantity
+            else _("%(product)s (%(added)s of %(ordered)s)")
+            % {"product": product.name, "added": quantity, "ordered": item.quantity}
         )
     return added, short, unavailable

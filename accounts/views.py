@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -29,11 +30,13 @@ def reorder(request, number):
     order = get_object_or_404(services.orders_of(request.user), number=number)
     added, short, unavailable = services.reorder(session=request.session, order=order)
     if added or short:
-        messages.success(request, f"Added to your cart: {', '.join(added + short)}.")
+        messages.success(request, _("Added to your cart: %(products)s.") % {"products": ", ".join(added + short)})
     if short:
-        messages.warning(request, "Some items have too little stock left: fewer were added, as shown.")
+        messages.warning(request, _("Some items have too little stock left: fewer were added, as shown."))
     if unavailable:
-        messages.warning(request, f"No longer available, not added: {', '.join(unavailable)}.")
+        messages.warning(
+            request, _("No longer available, not added: %(products)s.") % {"products": ", ".join(unavailable)}
+        )
     return redirect("cart:cart_detail")
 
 
@@ -52,7 +55,7 @@ def address_edit(request, address_id=None):
     form = AddressForm(request.POST or None, instance=address, initial={"make_default": address.is_default})
     if request.method == "POST" and form.is_valid():
         addresses.save(form.save(commit=False), make_default=form.cleaned_data["make_default"])
-        messages.success(request, "Address saved.")
+        messages.success(request, _("Address saved."))
         return redirect("accounts:addresses")
     status = 400 if form.errors else 200
     return render(request, "accounts/address_form.html", {"form": form, "address": address}, status=status)
@@ -62,5 +65,5 @@ def address_edit(request, address_id=None):
 @require_POST
 def address_delete(request, address_id):
     addresses.delete(get_object_or_404(Address, id=address_id, user=request.user))
-    messages.info(request, "Address deleted.")
+    messages.info(request, _("Address deleted."))
     return redirect("accounts:addresses")

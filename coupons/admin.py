@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from shop.money import format_money
 
@@ -27,11 +29,11 @@ class CouponForm(forms.ModelForm):
 
 
 class ValidityFilter(admin.SimpleListFilter):
-    title = "validity"
+    title = gettext_lazy("validity")
     parameter_name = "validity"
 
     def lookups(self, request, model_admin):
-        return [("current", "Valid now"), ("future", "Not yet valid"), ("expired", "Expired")]
+        return [("current", _("Valid now")), ("future", _("Not yet valid")), ("expired", _("Expired"))]
 
     def queryset(self, request, queryset):
         now = timezone.now()
@@ -51,19 +53,27 @@ class CouponAdmin(admin.ModelAdmin):
     readonly_fields = ["uses", "created"]
     fieldsets = [
         (None, {"fields": ["code", "active", ("valid_from", "valid_to")]}),
-        ("Discount", {"fields": ["kind", "value", "minimum_order"]}),
-        ("Limits", {"fields": ["max_uses", "max_uses_per_customer", "uses", "created"]}),
+        (gettext_lazy("Discount"), {"fields": ["kind", "value", "minimum_order"]}),
+        (gettext_lazy("Limits"), {"fields": ["max_uses", "max_uses_per_customer", "uses", "created"]}),
     ]
 
     def changelist_view(self, request, extra_context=None):
         # Without the navigation column, as the order and product lists: at 1280 px the list needs the room.
         return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
 
-    @admin.display(description="discount", ordering="value")
+    @admin.display(description=gettext_lazy("discount"), ordering="value")
     def discount(self, coupon):
-        minimum = f" from {format_money(coupon.minimum_order)}" if coupon.minimum_order else ""
-        return f"{coupon.discount_text} off{minimum}"
+        if coupon.minimum_order:
+            return _("%(discount)s off from %(minimum)s") % {
+                "discount": coupon.discount_text,
+                "minimum": format_money(coupon.minimum_order),
+            }
+        return _("%(discount)s off") % {"discount": coupon.discount_text}
 
-    @admin.display(description="uses / cap", ordering="uses")
+    @admin.display(description=gettext_lazy("uses / cap"), ordering="uses")
     def uses_of_cap(self, coupon):
-        return f"{coupon.uses} / {coupon.max_uses}" if coupon.max_uses is not None else f"{coupon.uses} / no cap"
+        return (
+            f"{coupon.uses} / {coupon.max_uses}"
+            if coupon.max_uses is not None
+            else _("%(uses)s / no cap") % {"uses": coupon.uses}
+        )

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Upper
+from django.utils.translation import gettext_lazy as _
 
 from shop.money import CENT, format_money
 
@@ -13,56 +14,62 @@ CODE_CHARACTERS = r"[A-Za-z0-9_-]"  # what a shopper can type and read out witho
 
 class Coupon(models.Model):
     class Kind(models.TextChoices):
-        PERCENT = "percent", "Percent off the goods"
-        AMOUNT = "amount", "Amount off the goods"
+        PERCENT = "percent", _("Percent off the goods")
+        AMOUNT = "amount", _("Amount off the goods")
 
     # Kept as entered (trimmed); unique and matched ignoring case, so "spring10" finds SPRING10.
     code = models.CharField(
+        _("code"),
         max_length=CODE_MAX_LENGTH,
         validators=[
             RegexValidator(
                 rf"^{CODE_CHARACTERS}+\Z", "Use only letters A–Z, digits, dashes and underscores (no spaces)."
             )
         ],
-        help_text="What shoppers type in the cart. Case does not matter.",
+        help_text=_("What shoppers type in the cart. Case does not matter."),
     )
-    active = models.BooleanField(default=True, help_text="Untick to stop the coupon at once.")
-    valid_from = models.DateTimeField()
-    valid_to = models.DateTimeField(help_text="The coupon stops applying at this moment.")
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PERCENT)
+    active = models.BooleanField(_("active"), default=True, help_text=_("Untick to stop the coupon at once."))
+    valid_from = models.DateTimeField(_("valid from"))
+    valid_to = models.DateTimeField(_("valid to"), help_text=_("The coupon stops applying at this moment."))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.PERCENT)
     value = models.DecimalField(
+        _("value"),
         max_digits=10,
         decimal_places=2,
-        validators=[MinValueValidator(Decimal("0.01"), message="Enter a value above 0.")],
-        help_text="Percent off (1–100), or the amount off in the shop's currency.",
+        validators=[MinValueValidator(Decimal("0.01"), message=_("Enter a value above 0."))],
+        help_text=_("Percent off (1–100), or the amount off in the shop's currency."),
     )
     minimum_order = models.DecimalField(
-        "minimum order",
+        _("minimum order"),
         max_digits=10,
         decimal_places=2,
         default=0,
         validators=[MinValueValidator(0)],
-        help_text="The goods (before shipping and discount) must be worth at least this much.",
+        help_text=_("The goods (before shipping and discount) must be worth at least this much."),
     )
-    max_uses = models.PositiveIntegerField("uses allowed in total", null=True, blank=True, help_text="Empty: no limit.")
+    max_uses = models.PositiveIntegerField(
+        _("uses allowed in total"), null=True, blank=True, help_text=_("Empty: no limit.")
+    )
     max_uses_per_customer = models.PositiveIntegerField(
-        "uses allowed per customer",
+        _("uses allowed per customer"),
         null=True,
         blank=True,
         default=1,
-        help_text="Per account, or per email address for guests. Empty: no limit.",
+        help_text=_("Per account, or per email address for guests. Empty: no limit."),
     )
     # Taken by orders.services.place_order (coupons/services.redeem), given back by an unpaid order cancelled.
-    uses = models.PositiveIntegerField(default=0, editable=False)
-    created = models.DateTimeField(auto_now_add=True)
+    uses = models.PositiveIntegerField(_("uses"), default=0, editable=False)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("coupon")
+        verbose_name_plural = _("coupons")
         ordering = ["-valid_to", "code"]
         constraints = [
             models.UniqueConstraint(
                 Upper("code"),
                 name="coupon_code_unique_ignoring_case",
-                violation_error_message="A coupon with this code exists already (codes ignore case).",
+                violation_error_message=_("A coupon with this code exists already (codes ignore case)."),
             ),
             models.CheckConstraint(condition=models.Q(value__gt=0), name="coupon_value_positive"),
             models.CheckConstraint(
@@ -106,12 +113,14 @@ class Coupon(models.Model):
 class CustomerUse(models.Model):
     """How often one customer (an account, or a guest's mailbox) used a coupon: the per-customer cap's counter."""
 
-    coupon = models.ForeignKey(Coupon, related_name="customer_uses", on_delete=models.CASCADE)
+    coupon = models.ForeignKey(Coupon, related_name="customer_uses", on_delete=models.CASCADE, verbose_name=_("coupon"))
     # "account:<id>" or "mailbox:<address>" (coupons.services.customer_key).
-    customer_key = models.CharField(max_length=270)
-    uses = models.PositiveIntegerField(default=0)
+    customer_key = models.CharField(_("customer key"), max_length=270)
+    uses = models.PositiveIntegerField(_("uses"), default=0)
 
     class Meta:
+        verbose_name = _("customer use")
+        verbose_name_plural = _("customer uses")
         constraints = [models.UniqueConstraint(fields=["coupon", "customer_key"], name="coupon_use_one_per_customer")]
 
     def __str__(self):

@@ -308,6 +308,8 @@ SHOP_LOW_STOCK_AT = env_int("SHOP_LOW_STOCK_AT", 5)  # on sale with this many un
 # Who gets the operators' emails (the daily low-stock digest); empty: OPERATOR_EMAILS, MANAGERS, ADMINS.
 SHOP_OPERATOR_EMAILS = env_list("SHOP_OPERATOR_EMAILS", "")
 SHOP_LOW_STOCK_DIGEST_HOUR = env_int("SHOP_LOW_STOCK_DIGEST_HOUR", 7)  # in TIME_ZONE: the operators' morning
+# The language of the operators' emails (one of LANGUAGES, else `check` fails: ops.E001).
+SHOP_OPERATOR_LANGUAGE = env("SHOP_OPERATOR_LANGUAGE") or LANGUAGE_CODE
 SHOP_IMAGE_MAX_UPLOAD_MB = env_float("SHOP_IMAGE_MAX_UPLOAD_MB", 10)
 SHOP_IMAGE_MAX_PIXELS = env_int("SHOP_IMAGE_MAX_PIXELS", 50_000_000)
 CSRF_FAILURE_VIEW = "core.views.csrf_failure"

@@ -5,17 +5,18 @@ import sys
 import tempfile
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class OpsConfig(AppConfig):
     """Health, readiness and metrics for operators: /healthz, /readyz, /metrics and the worker's exporter."""
 
     name = "ops"
-    verbose_name = "Operations"
+    verbose_name = _("Operations")
 
     def ready(self):
         _give_the_worker_a_metrics_directory()  # before anything imports prometheus_client
-        from . import order_emails, worker
+        from . import checks, order_emails, worker  # noqa: F401  (checks registered)
 
         order_emails.connect()
         worker.connect()

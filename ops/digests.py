@@ -10,9 +10,9 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Now
-from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import formats, timezone, translation
+from django.utils.translation import ngettext
 
 from core.publishing import ConfirmBoundedTask
 from orders.outbox import Claim, Claimed, holder_name, seconds_from_now, why_not_claimed
@@ -37,7 +37,10 @@ def owe_low_stock_digest(*, publish, day=None):
     the digest, or None: nothing is low (no email), nobody to send it to, or it is owed already (a second
     beat, or the same beat firing twice)."""
     day = day or timezone.localdate()
-    lines = [{"product_id": product.id, "name": product.name, "stock": product.stock} for product in stock.low_stock()]
+    with translation.override(settings.SHOP_OPERATOR_LANGUAGE):  # the names the operators read
+        lines = [
+            {"product_id": product.id, "name": product.name, "stock": product.stock} for product in stock.low_stock()
+        ]
     if not lines:
         logger.info("low-stock digest of %s: nothing is low, no email", day)
         return None
@@ -65,7 +68,8 @@ def owe_low_stock_digest(*, publish, day=None):
 
 
 def message(digest):
-    """The digest's email: plain text with an HTML alternative."""
+    """The digest's email in the operators' language (SHOP_OPERATOR_LANGUAGE), whichever is active: plain
+    text with an HTML alternative."""
     context = {
         "digest": digest,
         "lines": digest.lines,
@@ -73,13 +77,20 @@ def message(digest):
         "shop_name": settings.SHOP_NAME,
         "list_url": settings.SHOP_SITE_URL.rstrip("/") + "/admin/shop/product/?stock=low",
     }
-    email = EmailMultiAlternatives(
-        subject=f"{settings.SHOP_NAME}: {_products(len(digest.lines))} low on stock ({digest.day:%d %b %Y})",
-        body=render_to_string("ops/emails/low_stock.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=digest.to,
-    )
-    email.attach_alternative(render_to_string("ops/emails/low_stock.html", context), "text/html")
+    with translation.override(settings.SHOP_OPERATOR_LANGUAGE):
+        count = len(digest.lines)
+        subject = ngettext(
+            "%(shop)s: %(count)s product low on stock (%(day)s)",
+            "%(shop)s: %(count)s products low on stock (%(day)s)",
+            count,
+        ) % {"shop": settings.SHOP_NAME, "count": count, "day": formats.date_format(digest.day)}
+        email = EmailMultiAlternatives(
+            subject=subject,
+            body=render_to_string("ops/emails/low_stock.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=digest.to,
+        )
+        email.attach_alternative(render_to_string("ops/emails/low_stock.html", context), "text/html")
     return email
 
 
@@ -159,7 +170,3 @@ def claim(digest_id, *, task_id=None):
         if refused is not None:
             return DigestClaim(refused[0], digest_id, "low-stock", wait_seconds=refused[1])
     return DigestClaim(Claimed.BUSY, digest_id, "low-stock", wait_seconds=1.0)
-
-
-def _products(count):
-    return f"{count} product{pluralize(count)}"

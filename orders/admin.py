@@ -18,6 +18,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import get_language, gettext_lazy, gettext_noop
+from django.utils.translation import gettext as _
 
 from shop.money import format_money
 
@@ -59,13 +61,13 @@ class KnownChoicesFilter(admin.ChoicesFieldListFilter):
 
 
 class ConfirmationFilter(EmailStateFilter):
-    title = "confirmation email"
+    title = gettext_lazy("confirmation email")
     parameter_name = "confirmation"
     kind = "confirmation"
 
 
 class ShippingNoticeFilter(EmailStateFilter):
-    title = "shipping notice"
+    title = gettext_lazy("shipping notice")
     parameter_name = "shipping"
     kind = "shipping"
 
@@ -76,15 +78,26 @@ class PlacedFilter(admin.DateFieldListFilter):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.title = "date placed"
+        self.title = _("date placed")
 
 
 def _orders(order_ids):
     """Orders named for a message: "order MS-7K4P-Q2XD" for a few, else how many."""
     if len(order_ids) > 5:
-        return f"{len(order_ids)} orders"
+        return _("%(count)s orders") % {"count": len(order_ids)}
     found = dict(Order.objects.filter(id__in=order_ids).values_list("id", "number"))
-    return ", ".join(f"order {found[order_id]}" for order_id in order_ids if order_id in found)
+    return ", ".join(_("order %(number)s") % {"number": found[order_id]} for order_id in order_ids if order_id in found)
+
+
+# The labels the email kinds are declared with (orders.tasks, payments.tasks), for the catalog: the admin
+# translates them when it names a kind.
+EMAIL_KIND_LABELS = [gettext_noop("Order confirmation"), gettext_noop("Shipping notice"), gettext_noop("Invoice")]
+
+
+def _email_name(kind):
+    """A kind of email as a sentence names it: "the order confirmation" in English; German keeps its capitals."""
+    label = _(str(kind.label))
+    return label.lower() if (get_language() or "en").startswith("en") else label
 
 
 def _record(request, order_ids, what):
@@ -101,13 +114,16 @@ def _record(request, order_ids, what):
 
 def _resend(model_admin, request, order_ids, kind):
     resent = outbox.resend(order_ids=order_ids, kind=kind)
-    label = KINDS[kind].label.lower()
-    _record(request, resent, f"Sent the {label} again.")
+    label = _email_name(KINDS[kind])
+    _record(request, resent, _("Sent the %(email)s again.") % {"email": label})
     if resent:
         model_admin.message_user(
             request,
-            f"Sending the {label} of {_orders(resent)} again. If the broker is "
-            "unreachable, the sweep hands it over when it is back.",
+            _(
+                "Sending the %(email)s of %(orders)s again. If the broker is unreachable, the sweep hands it "
+                "over when it is back."
+            )
+            % {"email": label, "orders": _orders(resent)},
             messages.SUCCESS,
         )
     resent_ids = set(resent)
@@ -115,7 +131,8 @@ def _resend(model_admin, request, order_ids, kind):
     if skipped:
         model_admin.message_user(
             request,
-            f"Left alone: {_orders(skipped)}, whose {label} is being sent right now or was never owed.",
+            _("Left alone: %(orders)s, whose %(email)s is being sent right now or was never owed.")
+            % {"orders": _orders(skipped), "email": label},
             messages.WARNING,
         )
 
@@ -124,8 +141,14 @@ class ShipmentForm(forms.Form):
     """One order's row on the "Ship" page: who carries the parcel and its tracking number."""
 
     order = forms.IntegerField(widget=forms.HiddenInput)
-    carrier = forms.ChoiceField(choices=[("", "Choose…"), *carriers.carrier_choices()])
-    tracking_number = forms.CharField(max_length=80, widget=forms.TextInput(attrs={"size": 24, "autocomplete": "off"}))
+    carrier = forms.ChoiceField(
+        label=gettext_lazy("Carrier"), choices=[("", gettext_lazy("Choose…")), *carriers.carrier_choices()]
+    )
+    tracking_number = forms.CharField(
+        label=gettext_lazy("Tracking number"),
+        max_length=80,
+        widget=forms.TextInput(attrs={"size": 24, "autocomplete": "off"}),
+    )
 
     def clean_tracking_number(self):
         return carriers.clean_tracking_number(self.cleaned_data["tracking_number"])
@@ -166,7 +189,8 @@ def resend_action(kind):
         _resend(model_admin, request, list(queryset.values_list("id", flat=True)), kind.name)
 
     action.__name__ = f"resend_{kind.name}"
-    return admin.action(description=f"Send the {kind.label.lower()} again", permissions=["change"])(action)
+    description = _("Send the %(email)s again") % {"email": _email_name(kind)}  # made per request, in its language
+    return admin.action(description=description, permissions=["change"])(action)
 
 
 @admin.register(Order)
@@ -185,7 +209,7 @@ class OrderAdmin(admin.ModelAdmin):
     list_display_links = ["number"]
     list_filter = [("status", KnownChoicesFilter), ConfirmationFilter, ShippingNoticeFilter, ("created", PlacedFilter)]
     search_fields = ["=number", "=email"]  # shows the search box; get_search_results does the matching
-    search_help_text = "Part of a name, an email address or an order number (“ana”, “7K4P”), any case."
+    search_help_text = gettext_lazy("Part of a name, an email address or an order number (“ana”, “7K4P”), any case.")
     # At a million orders: no full counts (EstimatingPaginator), no facet counts, and one order, newest first,
     # by id: ids are handed out as orders are placed, so that is placement order, and every index that ends
     # in the order's id (the primary key; status, id; an email's kind, state, order) gives a filtered page in
@@ -199,9 +223,9 @@ class OrderAdmin(admin.ModelAdmin):
     # The lines and the emails are tables of their own below the form (change_form.html), read-only.
     fieldsets = [
         (None, {"fields": ["number", "status", "placed", "last_changed", "status_page"]}),
-        ("Money", {"fields": ["money_subtotal", "money_discount", "money_shipping", "money_total"]}),
+        (gettext_lazy("Money"), {"fields": ["money_subtotal", "money_discount", "money_shipping", "money_total"]}),
         (
-            "Customer",
+            gettext_lazy("Customer"),
             {
                 "fields": [
                     "first_name",
@@ -235,14 +259,14 @@ class OrderAdmin(admin.ModelAdmin):
     # The order page's buttons, in this order, each shown only when its step is possible for the order; then
     # one to send each kind of email again (get_order_buttons).
     order_buttons = [
-        OrderButton("mark_paid", "Mark paid", can_move_to(Status.PAID)),
-        OrderButton("mark_shipped", "Ship: carrier and tracking number", can_move_to(Status.SHIPPED)),
+        OrderButton("mark_paid", gettext_lazy("Mark paid"), can_move_to(Status.PAID)),
+        OrderButton("mark_shipped", gettext_lazy("Ship: carrier and tracking number"), can_move_to(Status.SHIPPED)),
         OrderButton(
             "cancel",
-            "Cancel: stock goes back on sale",
+            gettext_lazy("Cancel: stock goes back on sale"),
             can_move_to(Status.CANCELLED),
-            confirm="Its stock goes back on sale, and a cancelled order cannot be reopened.",
-            confirm_label="Yes, cancel the order",
+            confirm=gettext_lazy("Its stock goes back on sale, and a cancelled order cannot be reopened."),
+            confirm_label=gettext_lazy("Yes, cancel the order"),
         ),
     ]
 
@@ -298,7 +322,9 @@ class OrderAdmin(admin.ModelAdmin):
 
     def get_order_buttons(self):
         resend = [
-            OrderButton(f"resend_{kind.name}", f"Send the {kind.label.lower()} again", owes(kind.name))
+            OrderButton(
+                f"resend_{kind.name}", _("Send the %(email)s again") % {"email": _email_name(kind)}, owes(kind.name)
+            )
             for kind in KINDS.values()
         ]
         return [*self.order_buttons, *resend]
@@ -315,17 +341,17 @@ class OrderAdmin(admin.ModelAdmin):
     def action_checkbox(self, order):
         """The row's tick box for the actions, as Django's JavaScript expects it."""
         return format_html(
-            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="Select order {}">',
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
             ACTION_CHECKBOX_NAME,
             order.pk,
-            order.number,
+            _("Select order %(number)s") % {"number": order.number},
         )
 
-    @admin.display(description="Customer")
+    @admin.display(description=gettext_lazy("Customer"))
     def customer_column(self, order):  # not `customer`: that is the order's account (a field wins over this)
         return order.customer_name
 
-    @admin.display(description="Placed", ordering="id")
+    @admin.display(description=gettext_lazy("Placed"), ordering="id")
     def placed(self, order):
         """In the shop's time zone, named; in a narrow column the time goes under the date."""
         local = timezone.localtime(order.created)
@@ -335,28 +361,28 @@ class OrderAdmin(admin.ModelAdmin):
             local.strftime("%H:%M %Z"),
         )
 
-    @admin.display(description="Last changed")
+    @admin.display(description=gettext_lazy("Last changed"))
     def last_changed(self, order):
         return timezone.localtime(order.updated).strftime("%Y-%m-%d %H:%M %Z")
 
-    @admin.display(description="Confirmation")
+    @admin.display(description=gettext_lazy("Confirmation"))
     def confirmation(self, order):
         return _email_state(order, "confirmation")
 
-    @admin.display(description="Shipping notice")
+    @admin.display(description=gettext_lazy("Shipping notice"))
     def shipping_notice(self, order):
         return _email_state(order, "shipping")
 
-    @admin.display(description="Subtotal")
+    @admin.display(description=gettext_lazy("Subtotal"))
     def money_subtotal(self, order):
         return format_money(order.subtotal)
 
-    @admin.display(description="Discount")
+    @admin.display(description=gettext_lazy("Discount"))
     def money_discount(self, order):
-        code = f" (coupon {order.coupon_code})" if order.coupon_code else ""
+        code = " " + _("(coupon %(code)s)") % {"code": order.coupon_code} if order.coupon_code else ""
         return f"−{format_money(order.discount)}{code}"
 
-    @admin.display(description="Parcel")
+    @admin.display(description=gettext_lazy("Parcel"))
     def shipment(self, order):
         if order.tracking_url:
             return format_html(
@@ -367,17 +393,17 @@ class OrderAdmin(admin.ModelAdmin):
             )
         return f"{order.carrier_label}, {order.tracking_number}"
 
-    @admin.display(description="Shipping")
+    @admin.display(description=gettext_lazy("Shipping"))
     def money_shipping(self, order):
         return format_money(order.shipping_cost)
 
-    @admin.display(description="Total")
+    @admin.display(description=gettext_lazy("Total"))
     def money_total(self, order):
         return format_money(order.total)
 
-    @admin.display(description="Customer's status page")
+    @admin.display(description=gettext_lazy("Customer's status page"))
     def status_page(self, order):
-        return format_html('<a href="{}">{}</a>', order.get_absolute_url(), "Open the page the customer sees")
+        return format_html('<a href="{}">{}</a>', order.get_absolute_url(), _("Open the page the customer sees"))
 
     def save_model(self, request, obj, form, change):
         """Save only what the form changed: never write back what a worker or another operator changed."""
@@ -410,7 +436,7 @@ class OrderAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         order = self.get_object(request, unquote(object_id))
         if order is None:
-            raise Http404("No such order.")
+            raise Http404(_("No such order."))
         if not self.has_change_permission(request, order):
             raise PermissionDenied
         change_page = reverse("admin:orders_order_change", args=[order.pk])
@@ -418,7 +444,7 @@ class OrderAdmin(admin.ModelAdmin):
         button = next((button for button in self.get_order_buttons() if button.action == action), None)
         available = self.get_actions(request)
         if button is None or button.action not in available:
-            self.message_user(request, "That is not something this page can do to an order.", messages.ERROR)
+            self.message_user(request, _("That is not something this page can do to an order."), messages.ERROR)
             return redirect(change_page)
         if button.confirm and request.POST.get("confirmed") != "yes":
             context = {
@@ -426,11 +452,12 @@ class OrderAdmin(admin.ModelAdmin):
                 "opts": self.opts,
                 "order": order,
                 "button": button,
-                "title": f"{button.label.split(':')[0]} order {order.number}?",
+                "title": _("%(step)s order %(number)s?")
+                % {"step": str(button.label).split(":")[0], "number": order.number},
                 "change_page": change_page,
             }
             return TemplateResponse(request, "admin/orders/order/confirm_button.html", context)
-        run, _, _ = available[button.action]
+        run = available[button.action][0]
         response = run(self, request, self.get_queryset(request).filter(pk=order.pk))
         return response or redirect(change_page)
 
@@ -444,11 +471,13 @@ class OrderAdmin(admin.ModelAdmin):
         for why in refused.values():
             self.message_user(request, why, messages.WARNING)
 
-    @admin.action(description="Mark selected orders as paid", permissions=["change"])
+    @admin.action(description=gettext_lazy("Mark selected orders as paid"), permissions=["change"])
     def mark_paid(self, request, queryset):
-        self._change_status(request, queryset, Status.PAID, "Marked paid")
+        self._change_status(request, queryset, Status.PAID, _("Marked paid"))
 
-    @admin.action(description="Ship selected orders (asks each one's tracking number)", permissions=["change"])
+    @admin.action(
+        description=gettext_lazy("Ship selected orders (asks each one's tracking number)"), permissions=["change"]
+    )
     def mark_shipped(self, request, queryset):
         """First a page with a row per paid order (carrier, tracking number); its answer ships them."""
         orders = list(queryset.order_by("id").only("id", "number", "status", "first_name", "last_name", "city"))
@@ -457,14 +486,17 @@ class OrderAdmin(admin.ModelAdmin):
             if order not in shippable:
                 self.message_user(
                     request,
-                    f"Order {order.number} is {order.get_status_display().lower()}: it cannot be shipped.",
+                    _("Order %(number)s is %(status)s: it cannot be shipped.")
+                    % {"number": order.number, "status": _status_name(order)},
                     messages.WARNING,
                 )
         if not shippable:
             return None
         if len(shippable) > services.MAX_SHIP_AT_ONCE:
             self.message_user(
-                request, f"Ship at most {services.MAX_SHIP_AT_ONCE} orders at once: select fewer.", messages.ERROR
+                request,
+                _("Ship at most %(count)s orders at once: select fewer.") % {"count": services.MAX_SHIP_AT_ONCE},
+                messages.ERROR,
             )
             return None
         by_id = {order.id: order for order in shippable}
@@ -483,13 +515,17 @@ class OrderAdmin(admin.ModelAdmin):
                     _record(
                         request,
                         [order_id],
-                        f"Shipped with {carriers.carrier_label(shipment.carrier)}, tracking number "
-                        f"{carriers.clean_tracking_number(shipment.tracking_number)}; the customer gets a notice.",
+                        _("Shipped with %(carrier)s, tracking number %(number)s; the customer gets a notice.")
+                        % {
+                            "carrier": carriers.carrier_label(shipment.carrier),
+                            "number": carriers.clean_tracking_number(shipment.tracking_number),
+                        },
                     )
                 if changed:
                     self.message_user(
                         request,
-                        f"Shipped; each customer gets a notice with the tracking link: {_orders(changed)}.",
+                        _("Shipped; each customer gets a notice with the tracking link: %(orders)s.")
+                        % {"orders": _orders(changed)},
                         messages.SUCCESS,
                     )
                 for why in refused.values():
@@ -503,7 +539,9 @@ class OrderAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": f"Ship order {shippable[0].number}" if len(shippable) == 1 else f"Ship {len(shippable)} orders",
+            "title": _("Ship order %(number)s") % {"number": shippable[0].number}
+            if len(shippable) == 1
+            else _("Ship %(count)s orders") % {"count": len(shippable)},
             "formset": formset,
             "rows": rows,
             "selected": [order.id for order in orders],
@@ -512,11 +550,13 @@ class OrderAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/orders/order/ship.html", context)
 
-    @admin.action(description="Cancel selected orders (their stock goes back on sale)", permissions=["change"])
+    @admin.action(
+        description=gettext_lazy("Cancel selected orders (their stock goes back on sale)"), permissions=["change"]
+    )
     def cancel(self, request, queryset):
-        self._change_status(request, queryset, Status.CANCELLED, "Cancelled, stock back on sale")
+        self._change_status(request, queryset, Status.CANCELLED, _("Cancelled, stock back on sale"))
 
-    @admin.action(description="Export selected orders to CSV")
+    @admin.action(description=gettext_lazy("Export selected orders to CSV"))
     def export_csv(self, request, queryset):
         return export.orders_csv_response(queryset.order_by("id"))
 
@@ -536,6 +576,12 @@ def _int(value):
         return None
 
 
+def _status_name(order):
+    """An order's status as a sentence says it: "pending payment" in English; German keeps its capitals."""
+    status = order.get_status_display()
+    return status.lower() if (get_language() or "en").startswith("en") else status
+
+
 def _email_state(order, kind):
     """The state of the order's `kind` email for the list ("—" if none is owed); a failure stands out."""
     state = order.email_state(kind)
@@ -549,7 +595,7 @@ class OrderEmailAdmin(admin.ModelAdmin):
     list_display = ["order", "kind", "state", "attempts", "queued_at", "sent_at", "claimed_by", "last_error"]
     list_filter = [("kind", KnownChoicesFilter), ("state", KnownChoicesFilter)]
     search_fields = ["=order__number"]  # shows the search box; get_search_results does the matching
-    search_help_text = "Part of a name, an email address or an order number, any case."
+    search_help_text = gettext_lazy("Part of a name, an email address or an order number, any case.")
     list_select_related = ["order"]
     # About as many rows as orders: the same care as the order list.
     paginator = EstimatingPaginator
@@ -584,7 +630,7 @@ class OrderEmailAdmin(admin.ModelAdmin):
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
         return _paginator(self, request, queryset, per_page, orphans, allow_empty_first_page)
 
-    @admin.action(description="Send the selected emails again")
+    @admin.action(description=gettext_lazy("Send the selected emails again"))
     def resend(self, request, queryset):
         for kind in KINDS:
             order_ids = list(queryset.filter(kind=kind).values_list("order_id", flat=True))

@@ -10,7 +10,9 @@ import json
 
 from django.core.paginator import Paginator
 from django.db import connections
+from django.utils.formats import number_format
 from django.utils.functional import cached_property
+from django.utils.translation import gettext as _
 
 EXACT_UP_TO = 10_000
 # A search's matches are counted up to here: past it, finding each match costs more than a page is worth
@@ -41,9 +43,9 @@ class EstimatingPaginator(Paginator):
         """The count for people: "1,234 orders" or, for an estimate, "about 1,200,000" (3 figures)."""
         count = self.count
         if not self.count_is_estimate:
-            return f"{count:,}"
+            return number_format(count, force_grouping=True)
         rounded = round(count, 3 - len(str(count)))
-        return f"about {rounded:,}"
+        return _("about %(count)s") % {"count": number_format(rounded, force_grouping=True)}
 
     def get_elided_page_range(self, number=1, *, on_each_side=3, on_ends=2):
         """As Django's, except that an estimated count offers no links near its end: those pages may not

@@ -5,8 +5,10 @@ from django.contrib import admin, messages
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from orders import admin as orders_admin
 from orders.models import Order
@@ -22,11 +24,11 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
     """Payments whose money could not pay for their order (late, duplicate, wrong amount) and are not
     refunded yet: the operator's to-do list."""
 
-    title = "needs attention"
+    title = gettext_lazy("needs attention")
     parameter_name = "attention"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Yes: money to refund or explain"), ("no", "No")]
+        return [("yes", _("Yes: money to refund or explain")), ("no", _("No"))]
 
     def queryset(self, request, queryset):
         attention = queryset.exclude(problem="").exclude(state=Payment.State.REFUNDED)
@@ -56,14 +58,18 @@ def refund_payments(model_admin, request, payment_ids):
         except ProviderError as error:
             model_admin.message_user(
                 request,
-                f"Payment {payment_id}: the provider refused the refund ({error}). Nothing was refunded.",
+                _("Payment %(payment)s: the provider refused the refund (%(error)s). Nothing was refunded.")
+                % {"payment": payment_id, "error": error},
                 messages.ERROR,
             )
         else:
-            note = " The order is still paid: cancel it if it will not ship." if payment.order.status == "paid" else ""
+            still_paid = payment.order.status == "paid"
+            note = " " + _("The order is still paid: cancel it if it will not ship.") if still_paid else ""
             model_admin.message_user(
                 request,
-                f"Refunded {format_money(payment.amount)} of order {payment.order_id} (payment {payment.id}).{note}",
+                _("Refunded %(amount)s of order %(order)s (payment %(payment)s).")
+                % {"amount": format_money(payment.amount), "order": payment.order_id, "payment": payment.id}
+                + note,
                 messages.SUCCESS,
             )
 
@@ -83,7 +89,7 @@ class PaymentAdmin(admin.ModelAdmin):
     ]
     list_filter = [NeedsAttentionFilter, "problem", "state", "provider"]
     search_fields = ["reference", "provider_payment_id"]  # and the order: get_search_results
-    search_help_text = "An order number, the customer's email or name, or the provider's reference"
+    search_help_text = gettext_lazy("An order number, the customer's email or name, or the provider's reference")
     list_select_related = ["order"]
     # In an operator's words, as the order page's payments: the facts that have a value, never "Problem: None".
     readonly_fields = ["order", "provider_text", "state", "amount_text", "details"]
@@ -96,26 +102,26 @@ class PaymentAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # money records stay
 
-    @admin.display(description="Amount")
+    @admin.display(description=gettext_lazy("Amount"))
     def amount_text(self, payment):
         return format_money(payment.amount, payment.currency)
 
-    @admin.display(description="Provider", ordering="provider")
+    @admin.display(description=gettext_lazy("Provider"), ordering="provider")
     def provider_text(self, payment):
         return PROVIDER_LABELS.get(payment.provider, payment.provider)
 
-    @admin.display(description="Problem", ordering="problem")
+    @admin.display(description=gettext_lazy("Problem"), ordering="problem")
     def problem_text(self, payment):
         return payment.get_problem_display() if payment.problem else ""
 
-    @admin.display(description="Details")
+    @admin.display(description=gettext_lazy("Details"))
     def details(self, payment):
         return payment_details_list(payment)
 
     def get_search_results(self, request, queryset, search_term):
         return with_order_search(super(), request, queryset, search_term, prefix="order__")
 
-    @admin.action(description="Refund selected payments through their provider")
+    @admin.action(description=gettext_lazy("Refund selected payments through their provider"))
     def refund(self, request, queryset):
         refund_payments(self, request, list(queryset.values_list("id", flat=True)))
 
@@ -124,34 +130,33 @@ def payment_details(payment):
     """The payment's facts that have a value, as a definition list: an empty one ("Problem: None") says
     nothing to an operator."""
     rows = [
-        ("Problem", payment.get_problem_display() if payment.problem else ""),
+        (_("Problem"), payment.get_problem_display() if payment.problem else ""),
         (
-            "Received",
+            _("Received"),
             format_money(payment.amount_received, payment.currency_received or payment.currency)
             if payment.amount_received is not None and payment.amount_received != payment.amount
             else "",
         ),
-        ("Paid", _when(payment.paid_at)),
-        ("Refunded", _when(payment.refunded_at)),
-        ("Refunded by", payment.refunded_by),
-        ("Refund reference", payment.refund_reference),
-        ("Provider's reference", payment.reference or ""),
-        ("Provider's payment id", payment.provider_payment_id),
-        ("Last error", payment.last_error),
+        (_("Paid"), _when(payment.paid_at)),
+        (_("Refunded"), _when(payment.refunded_at)),
+        (_("Refunded by"), payment.refunded_by),
+        (_("Refund reference"), payment.refund_reference),
+        (_("Provider's reference"), payment.reference or ""),
+        (_("Provider's payment id"), payment.provider_payment_id),
+        (_("Last error"), payment.last_error),
     ]
     return format_html_join("", "<div><dt>{}</dt><dd>{}</dd></div>", [row for row in rows if row[1]])
 
 
 def payment_details_list(payment):
     facts = payment_details(payment)
-    return format_html('<dl class="payment-details">{}</dl>', facts) if facts else "Nothing more recorded."
+    return format_html('<dl class="payment-details">{}</dl>', facts) if facts else _("Nothing more recorded.")
 
 
 def _when(moment):
     if not moment:
         return ""
-    local = timezone.localtime(moment)
-    return f"{local.day} {local:%b %Y %H:%M}"
+    return formats.date_format(timezone.localtime(moment), "j M Y H:i")  # month names in the active language
 
 
 class PaymentInline(admin.StackedInline):  # stacked: a tabular inline's empty headers fail axe
@@ -163,21 +168,23 @@ class PaymentInline(admin.StackedInline):  # stacked: a tabular inline's empty h
     extra = 0
     can_delete = False
     show_change_link = True
-    verbose_name_plural = "payments"
+    verbose_name_plural = gettext_lazy("payments")
 
     def has_add_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Details")
+    @admin.display(description=gettext_lazy("Details"))
     def details(self, payment):
         return payment_details_list(payment)
 
 
 def invoice_link(invoice):
     if not invoice.pdf_name:
-        return "not rendered yet"
+        return _("not rendered yet")
     return format_html(
-        '<a href="{}">Download {}</a>', reverse("admin:payments_invoice_pdf", args=[invoice.id]), invoice.filename
+        '<a href="{}">{}</a>',
+        reverse("admin:payments_invoice_pdf", args=[invoice.id]),
+        _("Download %(file)s") % {"file": invoice.filename},
     )
 
 
@@ -186,7 +193,7 @@ class InvoiceAdmin(admin.ModelAdmin):
     list_display = ["number", "order", "issued_at", "total", "pdf"]
     list_filter = ["year"]
     search_fields = ["=sequence"]  # and the order: get_search_results
-    search_help_text = "An order number, the customer's email or name, or the invoice's sequence number"
+    search_help_text = gettext_lazy("An order number, the customer's email or name, or the invoice's sequence number")
     list_select_related = ["order"]
     readonly_fields = ["number", "order", "issued_at", "total", "pdf", "rendered_at"]
     fields = readonly_fields
@@ -197,11 +204,11 @@ class InvoiceAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # invoice numbers are gapless: an invoice is never deleted
 
-    @admin.display(description="Total")
+    @admin.display(description=gettext_lazy("Total"))
     def total(self, invoice):
         return format_money(invoice.order.total)
 
-    @admin.display(description="PDF")
+    @admin.display(description=gettext_lazy("PDF"))
     def pdf(self, invoice):
         return invoice_link(invoice)
 
@@ -220,7 +227,7 @@ class InvoiceAdmin(admin.ModelAdmin):
             raise Http404
         pdf = invoices.open_pdf(invoice)
         if pdf is None:
-            raise Http404("This invoice has not been rendered yet.")
+            raise Http404(_("This invoice has not been rendered yet."))
         return FileResponse(pdf, as_attachment=True, filename=invoice.filename, content_type="application/pdf")
 
 
@@ -234,7 +241,7 @@ class InvoiceInline(admin.StackedInline):
     def has_add_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="PDF")
+    @admin.display(description=gettext_lazy("PDF"))
     def pdf(self, invoice):
         return invoice_link(invoice)
 
@@ -246,7 +253,7 @@ class WebhookEventAdmin(admin.ModelAdmin):
     list_display = ["received", "provider", "type", "event_id", "payment", "outcome"]
     list_filter = ["provider", "type"]
     search_fields = ["event_id"]  # and the order: get_search_results
-    search_help_text = "An order number, the customer's email or name, or the provider's event id"
+    search_help_text = gettext_lazy("An order number, the customer's email or name, or the provider's event id")
     readonly_fields = ["provider", "event_id", "type", "payment", "received", "outcome"]
     fields = readonly_fields
 
@@ -266,7 +273,7 @@ class PaymentByHandInline(admin.StackedInline):
     readonly_fields = fields
     extra = 0
     can_delete = False
-    verbose_name_plural = "paid by hand (never expires)"
+    verbose_name_plural = gettext_lazy("paid by hand (never expires)")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -284,7 +291,11 @@ class OrderAdmin(orders_admin.OrderAdmin):
     inlines = [*orders_admin.OrderAdmin.inlines, PaymentInline, InvoiceInline, PaymentByHandInline]
     actions = [*orders_admin.OrderAdmin.actions, "refund_and_cancel", "take_payment_by_hand"]
 
-    @admin.action(description="Refund and cancel selected orders (money back through the provider, stock back on sale)")
+    @admin.action(
+        description=gettext_lazy(
+            "Refund and cancel selected orders (money back through the provider, stock back on sale)"
+        )
+    )
     def refund_and_cancel(self, request, queryset):
         refunded, refused = services.refund_and_cancel(
             order_ids=list(queryset.values_list("id", flat=True)), by=request.user.get_username()
@@ -292,19 +303,25 @@ class OrderAdmin(orders_admin.OrderAdmin):
         for payment in refunded:
             self.message_user(
                 request,
-                f"Order {payment.order_id}: refunded {format_money(payment.amount)} through {payment.provider}.",
+                _("Order %(order)s: refunded %(amount)s through %(provider)s.")
+                % {"order": payment.order_id, "amount": format_money(payment.amount), "provider": payment.provider},
                 messages.SUCCESS,
             )
         for why in refused.values():
             self.message_user(request, why, messages.WARNING)
 
-    @admin.action(description="Wait for a payment by bank transfer (the order never expires)")
+    @admin.action(description=gettext_lazy("Wait for a payment by bank transfer (the order never expires)"))
     def take_payment_by_hand(self, request, queryset):
         ids = services.take_payment_by_hand(
             order_ids=list(queryset.values_list("id", flat=True)), by=request.user.get_username()
         )
         self.message_user(
             request,
-            f"{len(ids)} pending order(s) now wait for a payment by hand; mark them paid when it arrives.",
+            ngettext(
+                "%(count)s pending order now waits for a payment by hand; mark it paid when it arrives.",
+                "%(count)s pending orders now wait for a payment by hand; mark them paid when they arrive.",
+                len(ids),
+            )
+            % {"count": len(ids)},
             messages.SUCCESS,
         )

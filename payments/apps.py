@@ -1,10 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PaymentsConfig(AppConfig):
     """Taking an order's payment through a provider, its webhooks, refunds, expiry, and the invoices."""
 
     name = "payments"
+    verbose_name = _("Payments")
 
     def ready(self):
         from orders import pages

@@ -7,6 +7,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from modeltranslation.admin import TranslationAdmin
 
 from . import images, stock
@@ -25,13 +27,13 @@ class ProductListForm(forms.ModelForm):
     """A row of the product list: its editable cells are named after the product, for screen readers (a
     table cell's input has no label of its own); the price box is as wide as a price."""
 
-    LABELS = {"price": "Price of {}", "available": "{} is available"}
+    LABELS = {"price": gettext_lazy("Price of %(product)s"), "available": gettext_lazy("%(product)s is available")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name, label in self.LABELS.items():
             if name in self.fields:
-                self.fields[name].widget.attrs["aria-label"] = label.format(self.instance.name)
+                self.fields[name].widget.attrs["aria-label"] = label % {"product": self.instance.name}
         if "price" in self.fields:
             self.fields["price"].widget.attrs["class"] = "price-input"
 
@@ -39,11 +41,14 @@ class ProductListForm(forms.ModelForm):
 class LowStockFilter(admin.SimpleListFilter):
     """Products on sale that are running out (SHOP_LOW_STOCK_AT units or fewer), the fewest first."""
 
-    title = "stock"
+    title = gettext_lazy("stock")
     parameter_name = "stock"
 
     def lookups(self, request, model_admin):
-        return [("low", f"Low: {settings.SHOP_LOW_STOCK_AT} or fewer, on sale"), ("out", "Sold out, on sale")]
+        return [
+            ("low", _("Low: %(count)s or fewer, on sale") % {"count": settings.SHOP_LOW_STOCK_AT}),
+            ("out", _("Sold out, on sale")),
+        ]
 
     def queryset(self, request, queryset):
         if self.value() == "low":
@@ -70,24 +75,32 @@ class CategoryAdmin(TranslationAdmin):
 class StockChangeForm(forms.Form):
     kind = forms.ChoiceField(
         choices=[
-            ("received", "Received: add this many units (a delivery)"),
-            ("counted", "Stock-take: this many units are on the shelf"),
+            ("received", gettext_lazy("Received: add this many units (a delivery)")),
+            ("counted", gettext_lazy("Stock-take: this many units are on the shelf")),
         ],
+        label=gettext_lazy("Kind"),
         widget=forms.RadioSelect,
         initial="received",
     )
     quantity = forms.IntegerField(
         min_value=0,
         max_value=1_000_000,
-        label="Units",
-        error_messages={"min_value": "Enter a number of units: at least 1 for a delivery, 0 or more for a stock-take."},
+        label=gettext_lazy("Units"),
+        error_messages={
+            "min_value": gettext_lazy("Enter a number of units: at least 1 for a delivery, 0 or more for a stock-take.")
+        },
     )
-    note = forms.CharField(max_length=200, required=False, help_text="e.g. the delivery note's number")
+    note = forms.CharField(
+        label=gettext_lazy("Note"),
+        max_length=200,
+        required=False,
+        help_text=gettext_lazy("e.g. the delivery note's number"),
+    )
 
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("kind") == "received" and cleaned.get("quantity") == 0:
-            self.add_error("quantity", "Enter the number of units received: at least 1.")
+            self.add_error("quantity", _("Enter the number of units received: at least 1."))
         return cleaned
 
 
@@ -106,7 +119,7 @@ class ProductAdmin(TranslationAdmin):
     class Media:
         css = {"all": ["css/admin-products.css"]}
 
-    @admin.display(description="Updated", ordering="updated")
+    @admin.display(description=gettext_lazy("Updated"), ordering="updated")
     def updated_on(self, product):
         return timezone.localdate(product.updated)
 
@@ -131,12 +144,17 @@ class ProductAdmin(TranslationAdmin):
             fields = [field for field in fields if field not in ("stock", "stock_on_hand")] + ["stock_on_hand"]
         return fields
 
-    @admin.display(description="Stock")
+    @admin.display(description=gettext_lazy("Stock"))
     def stock_on_hand(self, product):
         url = reverse("admin:shop_product_stock", args=[product.id])
         history = reverse("admin:shop_stockmovement_changelist") + f"?product__id__exact={product.id}"
         return format_html(
-            '{} units · <a href="{}">Receive or count stock</a> · <a href="{}">History</a>', product.stock, url, history
+            '{} · <a href="{}">{}</a> · <a href="{}">{}</a>',
+            ngettext("%(count)s unit", "%(count)s units", product.stock) % {"count": product.stock},
+            url,
+            _("Receive or count stock"),
+            history,
+            _("History"),
         )
 
     def get_urls(self):
@@ -159,12 +177,18 @@ class ProductAdmin(TranslationAdmin):
                 if kind == "received":
                     now = stock.receive(product_id=product.id, quantity=quantity, by=request.user, note=note)
                     self.message_user(
-                        request, f"Received {quantity} of “{product.name}”: {now} in stock.", messages.SUCCESS
+                        request,
+                        _("Received %(quantity)s of “%(product)s”: %(now)s in stock.")
+                        % {"quantity": quantity, "product": product.name, "now": now},
+                        messages.SUCCESS,
                     )
                 else:
                     delta = stock.count(product_id=product.id, counted=quantity, by=request.user, note=note)
                     self.message_user(
-                        request, f"Stock-take of “{product.name}”: {quantity} in stock ({delta:+d}).", messages.SUCCESS
+                        request,
+                        _("Stock-take of “%(product)s”: %(quantity)s in stock (%(delta)s).")
+                        % {"product": product.name, "quantity": quantity, "delta": f"{delta:+d}"},
+                        messages.SUCCESS,
                     )
             except stock.StockError as error:
                 form.add_error(None, str(error))
@@ -175,7 +199,7 @@ class ProductAdmin(TranslationAdmin):
             "opts": self.model._meta,
             "product": product,
             "form": form,
-            "title": f"Stock of “{product.name}”",
+            "title": _("Stock of “%(product)s”") % {"product": product.name},
             "movements": product.stock_movements.select_related("by", "order")[:10],
         }
         return TemplateResponse(request, "admin/shop/product/stock.html", context)

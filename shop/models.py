@@ -4,17 +4,19 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Now
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from . import images, money, search
 
 
 class Category(models.Model):
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=200, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=200, unique=True)
 
     class Meta:
+        verbose_name = _("category")
         ordering = ["name"]
-        verbose_name_plural = "categories"
+        verbose_name_plural = _("categories")
 
     def __str__(self):
         return self.name
@@ -45,38 +47,50 @@ def _sort_indexes(language):
 class Product(models.Model):
     class VatClass(models.TextChoices):
         # The rates are settings (SHOP_VAT_RATE, SHOP_VAT_REDUCED_RATE); an order line freezes the one it sold at.
-        STANDARD = "standard", "Standard rate"
-        REDUCED = "reduced", "Reduced rate (books, food…)"
+        STANDARD = "standard", _("Standard rate")
+        REDUCED = "reduced", _("Reduced rate (books, food…)")
 
-    category = models.ForeignKey(Category, related_name="products", on_delete=models.PROTECT)
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=200, unique=True)
-    description = models.TextField(blank=True)
-    image = models.ImageField(upload_to="products/%Y/%m/%d", blank=True)
+    category = models.ForeignKey(
+        Category, related_name="products", on_delete=models.PROTECT, verbose_name=_("category")
+    )
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=200, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    image = models.ImageField(_("image"), upload_to="products/%Y/%m/%d", blank=True)
     # The resized copies of `image` that pages show ([{width, height, name}], narrow first): made once per
     # upload, on save (see shop.images).
-    image_renditions = models.JSONField(default=list, blank=True, editable=False)
-    price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
+    image_renditions = models.JSONField(_("image renditions"), default=list, blank=True, editable=False)
+    price = models.DecimalField(_("price"), max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
     vat_class = models.CharField(  # a database default too: older code (a rolling deploy) still inserts
-        "VAT", max_length=10, choices=VatClass.choices, default=VatClass.STANDARD, db_default=VatClass.STANDARD
+        _("VAT"),
+        max_length=10,
+        choices=VatClass.choices,
+        default=VatClass.STANDARD,
+        db_default=VatClass.STANDARD,
     )
-    available = models.BooleanField(default=True)
+    available = models.BooleanField(_("available"), default=True)
     # The units on hand: the sum of the product's stock movements, changed only with one (see shop.stock).
-    stock = models.PositiveIntegerField(default=0)
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
+    stock = models.PositiveIntegerField(_("stock"), default=0)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
     # The name (weight A) above the description (B) as a text search vector, kept current by the database itself
     # (a stored generated column, so bulk writes too). NULL on SQLite, which searches without it (shop.search).
     search_vector = models.GeneratedField(
-        expression=search.document(), output_field=SearchVectorField(), db_persist=True, editable=False
+        verbose_name=_("search vector"),
+        expression=search.document(),
+        output_field=SearchVectorField(),
+        db_persist=True,
+        editable=False,
     )
 
     class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
         ordering = ["name", "id"]  # the active language's name (modeltranslation reads "name" as name_de on /de/)
         indexes = [
             # The catalog pages filter on availability (and category) and sort by name, id, in each language by
             # what shop.search.sort_name sorts on: these indexes hand a page over in order without sorting.
-            *(index for language, _ in settings.LANGUAGES for index in _sort_indexes(language)),
+            *(index for language, _label in settings.LANGUAGES for index in _sort_indexes(language)),
             # The catalog sorted by newest first (shop.search.SORTS).
             models.Index(fields=["available", "created", "id"], name="product_available_created_idx"),
             search.SearchIndex(fields=["search_vector"], name="product_search_vector_idx"),
@@ -144,23 +158,39 @@ class StockMovement(models.Model):
     """One change to a product's stock and why: the ledger. stock = the sum of a product's movements."""
 
     class Reason(models.TextChoices):
-        RECEIVED = "received", "Received"
-        COUNTED = "counted", "Stock-take correction"
-        SOLD = "sold", "Sold"
-        RETURNED = "returned", "Returned (order cancelled)"
+        RECEIVED = "received", _("Received")
+        COUNTED = "counted", _("Stock-take correction")
+        SOLD = "sold", _("Sold")
+        RETURNED = "returned", _("Returned (order cancelled)")
 
-    product = models.ForeignKey(Product, related_name="stock_movements", on_delete=models.PROTECT)
-    delta = models.IntegerField()
-    balance = models.PositiveIntegerField(help_text="The stock after this movement.")
-    reason = models.CharField(max_length=20, choices=Reason.choices)
-    order = models.ForeignKey(
-        "orders.Order", null=True, blank=True, related_name="stock_movements", on_delete=models.PROTECT
+    product = models.ForeignKey(
+        Product, related_name="stock_movements", on_delete=models.PROTECT, verbose_name=_("product")
     )
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    note = models.CharField(max_length=200, blank=True)
-    created = models.DateTimeField(db_default=Now())
+    delta = models.IntegerField(_("delta"))
+    balance = models.PositiveIntegerField(_("balance"), help_text=_("The stock after this movement."))
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
+    order = models.ForeignKey(
+        "orders.Order",
+        null=True,
+        blank=True,
+        related_name="stock_movements",
+        on_delete=models.PROTECT,
+        verbose_name=_("order"),
+    )
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created = models.DateTimeField(_("created"), db_default=Now())
 
     class Meta:
+        verbose_name = _("stock movement")
+        verbose_name_plural = _("stock movements")
         ordering = ["-id"]
         indexes = [models.Index(fields=["product", "-id"], name="stockmovement_product_idx")]
         constraints = [models.CheckConstraint(condition=~models.Q(delta=0), name="stockmovement_not_zero")]

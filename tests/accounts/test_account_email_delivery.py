@@ -8,6 +8,7 @@ import pytest
 from celery.exceptions import Retry
 from django.core import mail
 from django.core.management import call_command
+from django.utils import translation
 
 from accounts import outbox
 from accounts.models import AccountEmail
@@ -29,6 +30,25 @@ def test_a_refused_send_is_retried_with_the_attempt_counted(email):
     assert (email.state, email.attempts, email.claim_expires_at) == ("pending", 1, None)
     assert "SMTPServerDisconnected" in email.last_error
     assert send_account_email(email.id) == Delivery.SENT and len(mail.outbox) == 1
+
+
+def test_a_retried_email_keeps_the_language_it_was_asked_in(db):
+    email = AccountEmail.objects.create(kind="unknown_account", to="x@example.com", language="de")
+    with patch.object(Sending, "send", side_effect=smtplib.SMTPServerDisconnected("gone")):
+        with pytest.raises(Retry):
+            send_account_email(email.id)
+    with translation.override("en"):  # the retry runs later, in a worker whose language is another
+        assert send_account_email(email.id) == Delivery.SENT
+    [message] = mail.outbox
+    assert message.subject == "myshop: kein Konto mit dieser E-Mail-Adresse"
+    assert "/de/accounts/signup/" in message.body
+
+
+def test_an_email_is_owed_in_the_active_language_and_in_the_default_one_without(db):
+    with translation.override("de-at"):
+        assert outbox.add(kind="unknown_account", to="x@example.com").language == "de"
+    with translation.override(None):
+        assert outbox.add(kind="unknown_account", to="y@example.com").language == "en"
 
 
 def test_a_permanent_refusal_fails_at_once(email):

@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.db.models.functions import Now
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from accounts.models import AccountEmail
 from accounts.tasks import send_account_email
@@ -242,3 +243,35 @@ def test_the_cart_survives_logging_in_and_log_out_is_a_post(db, make_product, se
     assert client.get(reverse("accounts:orders")).status_code == 200
     assert client.post(reverse("account_logout")).status_code == 302
     assert client.get(reverse("accounts:orders"))["Location"].startswith(LOGIN)
+
+
+def german(name, **kwargs):
+    with translation.override("de"):
+        return reverse(name, **kwargs)
+
+
+def test_a_german_sign_up_is_confirmed_in_german_whatever_language_the_worker_runs_in(db, send_on_commit):
+    password = PASSWORD
+    send_on_commit.post(
+        Client(), german("account_signup"), {"email": "neu@example.com", "password1": password, "password2": password}
+    )
+    assert AccountEmail.objects.get().language == "de"
+    with translation.override("en"):  # not the shopper's: the row's language must win
+        assert run_worker_on(send_on_commit.published) == [Delivery.SENT]
+    [message] = mail.outbox
+    assert message.subject == "myshop: Bestätigen Sie Ihre E-Mail-Adresse"
+    assert message.body.startswith("Guten Tag,") and "der 3 Tage lang gilt" in message.body
+    [link] = [link for link in links_in(message) if "/confirm-email/" in link]
+    assert link.startswith("http://127.0.0.1:8000/de/accounts/confirm-email/")
+
+
+def test_a_reset_asked_for_in_german_is_written_in_german_with_a_german_link(db, send_on_commit):
+    make_customer("ada@example.com")
+    send_on_commit.post(Client(), german("account_reset_password"), {"email": "ada@example.com"})
+    with translation.override("en"):
+        run_worker_on(send_on_commit.published)
+    [message] = mail.outbox
+    assert message.subject == "myshop: Setzen Sie Ihr Passwort zurück"
+    assert "wählen Sie mit diesem Link ein neues Passwort" in message.body and "Vielen Dank," in message.body
+    [link] = [link for link in links_in(message) if "/password/reset/key/" in link]
+    assert link.startswith("http://127.0.0.1:8000/de/accounts/password/reset/key/")

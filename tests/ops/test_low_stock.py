@@ -5,7 +5,9 @@ from datetime import date, timedelta
 from unittest.mock import patch
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
+from django.utils import translation
 
 from ops import digests
 from ops.models import OperatorDigest
@@ -98,3 +100,22 @@ def test_the_sweep_publishes_a_digest_the_broker_lost(stocked):
         assert sweep_unsent_digests() == 1
         assert sweep_unsent_digests() == 0  # pushed a requeue period ahead: not published twice at once
     publish.assert_called_once_with(digest.id)
+
+
+def test_the_digest_is_written_in_the_operators_language_whatever_the_worker_has(stocked, settings, mailoutbox):
+    settings.SHOP_OPERATOR_LANGUAGE = "de"
+    digest = digests.owe_low_stock_digest(publish=lambda digest_id: None, day=date(2026, 12, 7))
+    with translation.override("en"):
+        assert send_operator_digest(digest.id) == Delivery.SENT
+    [message] = mailoutbox
+    assert message.subject == "myshop: 3 Produkte mit niedrigem Bestand (7. Dezember 2026)"
+    assert "Niedriger Bestand bei myshop am 7. Dezember 2026" in message.body
+    assert "     0  Garden gnome (ausverkauft)" in message.body
+    [(html, _)] = message.alternatives
+    assert '<html lang="de">' in html and "<th" in html and "Stück</th>" in html
+
+
+def test_an_operator_language_the_shop_does_not_speak_fails_the_checks(settings):
+    settings.SHOP_OPERATOR_LANGUAGE = "fr"
+    with pytest.raises(Exception, match="ops.E001"):
+        call_command("check")

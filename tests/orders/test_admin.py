@@ -467,3 +467,14 @@ def test_an_order_to_a_country_no_longer_shipped_to_can_still_be_edited(admin_cl
     assert response.status_code == 302, response.context["adminform"].form.errors
     order.refresh_from_db()
     assert (order.country, order.city) == ("FR", "Paris")
+
+
+def test_the_order_list_speaks_the_operators_browser_language(admin_client, make_order):
+    make_order(emails={"confirmation": {"state": "failed"}})
+    page = admin_client.get(CHANGELIST, HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    for column in ["Nummer", "Kunde", "E-Mail", "Bestellt", "Status", "Bestätigung", "Versandbenachrichtigung"]:
+        assert f">{column}</a>" in page or f">{column}</span>" in page, column
+    for filter_title in ["Bestätigungs-E-Mail", "Versandbenachrichtigung", "Bestelldatum"]:
+        assert f"Nach {filter_title}" in page, filter_title
+    assert "Zahlung offen" in page and "<strong>Fehlgeschlagen</strong>" in page
+    assert "Ausgewählte Bestellungen als bezahlt markieren" in page

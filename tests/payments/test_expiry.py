@@ -76,7 +76,7 @@ def test_an_order_an_operator_takes_payment_for_by_hand_never_expires(admin_clie
         {"action": "take_payment_by_hand", "_selected_action": [order.id]},
         follow=True,
     )
-    assert "now wait for a payment by hand" in response.content.decode()
+    assert "1 pending order now waits for a payment by hand; mark it paid" in response.content.decode()
     placed_minutes_ago(order, 60 * 24 * 7)
     assert expire_unpaid_orders() == 0 and status_of(order) == "pending"
     assert PaymentByHand.objects.get(order=order).arranged_by == "admin"
