@@ -146,7 +146,9 @@ def check_current(root=ROOT):
     findings = []
     with tempfile.TemporaryDirectory(prefix="messages-") as scratch:
         copy = Path(scratch) / "tree"
-        ignore = shutil.ignore_patterns(".venv", ".git", "var", "webroot", "media", "__pycache__", "*.mo")
+        ignore = shutil.ignore_patterns(
+            ".*", "var", "webroot", "media", "staticfiles", "test-artifacts", "__pycache__", "*.mo", "*.sqlite3*"
+        )
         shutil.copytree(root, copy, ignore=ignore, symlinks=True)
         (copy / ".venv").symlink_to((root / ".venv").resolve())
         update = subprocess.run(["bin/messages", "update"], cwd=copy, capture_output=True, text=True)
