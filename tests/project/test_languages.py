@@ -67,13 +67,18 @@ def test_webhooks_health_checks_and_the_admin_have_no_language_prefix(client, se
 
 
 @pytest.mark.parametrize(
-    ("path", "default"), [("/de/cart/?q=mug", "/cart/?q=mug"), ("/en/", "/"), ("/nowhere", "/nowhere")]
+    ("path", "english", "default"),
+    [
+        ("/de/cart/?q=mug", "/en/cart/?q=mug", "/cart/?q=mug"),
+        ("/en/", "/en/", "/"),
+        ("/nowhere", "/nowhere", "/nowhere"),
+    ],
 )
-def test_the_default_address_for_search_engines_is_the_unprefixed_one(path, default):
+def test_the_tags_give_the_page_in_english_and_without_prefix_query_kept(path, english, default):
     language = path.split("/")[1] if path.startswith(("/en/", "/de/")) else "en"
     with translation.override(language):
-        rendered = Template("{% load languages %}{% page_default_url %}").render(
-            Context({"request": RequestFactory().get(path)})
-        )
+        rendered = Template(
+            "{% load languages %}{% page_languages as languages %}{{ languages.0.url }} {% page_default_url %}"
+        ).render(Context({"request": RequestFactory().get(path)}))
 
-    assert rendered == default
+    assert rendered == f"{english} {default}"
