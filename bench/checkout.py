@@ -105,7 +105,7 @@ def drive(job):
 
     def shopper(index):
         rng = random.Random(job["seed"] + index)
-        client = Shopper(job["base_url"])
+        client = Shopper(job["base_url"], language=job["language"])
         client.request("GET", "/")  # the first visit (cookies), outside the measurement
         start.wait()
         for loop in range(job["loops"]):
@@ -118,7 +118,7 @@ def drive(job):
                 assert client.add_to_cart(rng.choice(job["product_ids"]), 1) == 302
                 mine["add"] = time.perf_counter() - t
                 t = time.perf_counter()
-                status, _, page = client.request("GET", "/orders/create/")
+                status, _, page = client.request("GET", f"{client.pages}/orders/create/")
                 mine["checkout_page"] = time.perf_counter() - t
                 assert status == 200
                 key = KEY.search(page)
@@ -132,9 +132,9 @@ def drive(job):
                     "idempotency_key": key.group(1) if key else "",
                 }
                 t = time.perf_counter()
-                status, location, body = client.request("POST", "/orders/create/", form)
+                status, location, body = client.request("POST", f"{client.pages}/orders/create/", form)
                 if status == 302:  # a tree that redirects to its thank-you page (the baseline): follow it
-                    assert location == "/orders/created/", (status, location, body[:300])
+                    assert location == f"{client.pages}/orders/created/", (status, location, body[:300])
                     status, _, body = client.request("GET", location)
                 assert status == 200 and 'id="order-number"' in body, (status, location, body[:300])
                 mine["checkout"] = time.perf_counter() - t
@@ -198,6 +198,7 @@ class Tree:
         self.worker = start_worker(
             self.env, self.logs, name=f"bench-{label}", concurrency=args.worker_processes, cwd=path
         )
+        self.language = page_language(self.web.base_url)
         self.rounds = []
 
     def worker_cpu_seconds(self):
@@ -226,6 +227,14 @@ class Tree:
         for process in (self.worker, self.web):
             process.stop()
         self.db.drop()
+
+
+def page_language(base_url):
+    """The language prefix the shopper's pages have on this tree: "en" when "/" redirects to "/en/", None for
+    a tree from before the shop had languages (its pages answer without a prefix)."""
+    status, location, _ = Shopper(base_url, language=None).request("GET", "/")
+    found = re.match(r"(?:https?://[^/]+)?/([a-z]{2})/$", location or "") if status == 302 else None
+    return found.group(1) if found else None
 
 
 def cpu_seconds(chosen):
@@ -262,6 +271,7 @@ def run_driver(tree, shoppers, loops, seed):
         "shoppers": shoppers,
         "loops": loops,
         "seed": seed,
+        "language": tree.language,
         "product_urls": tree.product_urls,
         "product_ids": tree.product_ids,
     }

@@ -9,6 +9,11 @@
   var url = page && page.getAttribute("data-page-url");
   if (url && window.history && window.history.replaceState && window.location.pathname !== url) {
     window.history.replaceState(null, "", url);
+    // The language switch comes back to this page, not to the form it answered.
+    var next = document.querySelector(".language-switch input[name=next]");
+    if (next) {
+      next.value = url;
+    }
   }
 })();
 

@@ -18,6 +18,7 @@ from testkit.waiting import wait_for
 
 
 def queries(client, method, url, data=None):
+    assert url.startswith(f"/{translation.get_language()}/"), url  # the page_language fixture's prefix
     with CaptureQueriesContext(connection) as captured:
         response = getattr(client, method)(url, data or {})
     assert response.status_code in (200, 302), response.status_code
@@ -54,7 +55,7 @@ def page_counts(client, django_user_model, size, shop_of, customer):
 
 
 def test_query_counts_do_not_grow_with_catalog_or_cart(
-    client, django_user_model, shop_of, customer, settings, transactional_db
+    client, django_user_model, shop_of, customer, settings, transactional_db, page_language
 ):
     settings.SHOP_PRODUCTS_PER_PAGE = 12
     small, _ = page_counts(client, django_user_model, 1, shop_of, customer)
@@ -153,7 +154,7 @@ def production_sessions_and_limits(settings):
 
 
 def test_the_checkout_post_runs_at_most_eight_statements_in_at_most_two_commits(
-    client, make_product, customer, production_sessions_and_limits, transactional_db
+    client, make_product, customer, production_sessions_and_limits, transactional_db, page_language
 ):
     products = [make_product(stock=100) for _ in range(3)]
     for product in products:

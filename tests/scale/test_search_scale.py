@@ -34,16 +34,18 @@ def page_queries(client, size, make_category, make_product):
         ),
         "search finding nothing": (reverse("shop:product_list"), {"q": "nothing-like-it"}),
     }
-    counts = {}
+    counts, language = {}, translation.get_language()  # the page_language fixture's
     for name, (url, params) in pages.items():
         with CaptureQueriesContext(connection) as captured:
             response = client.get(url, params)
-        assert response.status_code == 200, (name, response.status_code)
+        assert response.status_code == 200 and response.wsgi_request.LANGUAGE_CODE == language, name
         counts[name] = len(captured)
     return counts
 
 
-def test_search_and_list_pages_run_a_fixed_number_of_queries(client, make_category, make_product, settings):
+def test_search_and_list_pages_run_a_fixed_number_of_queries(
+    client, make_category, make_product, settings, page_language
+):
     settings.SHOP_PRODUCTS_PER_PAGE = 12
     few = page_queries(client, 1, make_category, make_product)
     StockMovement.objects.all().delete()
