@@ -14,7 +14,7 @@ admin.site.login = limit_posts("admin-login", "RATE_LIMIT_LOGIN")(admin.site.log
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the switch in every page's header
-    path("", include("payments.webhook_urls")),
+    path("payments/webhooks/", include("payments.webhook_urls")),  # under its prefix: shop URLs skip it at once
 ]
 
 # The shopper's pages, under /en/ and /de/; "/" and any unprefixed page redirect to the browser's language.

@@ -8,5 +8,5 @@ from . import views
 app_name = "webhooks"
 
 urlpatterns = [
-    path("payments/webhooks/<slug:provider>/", views.webhook, name="payment"),
+    path("<slug:provider>/", views.webhook, name="payment"),  # /payments/webhooks/<provider>/
 ]

@@ -4,9 +4,10 @@ import django.contrib.postgres.search
 import django.core.validators
 import django.db.models.deletion
 import django.db.models.functions.datetime
-import shop.search
 from django.conf import settings
 from django.db import migrations, models
+
+import shop.search
 
 
 class Migration(migrations.Migration):

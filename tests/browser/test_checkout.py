@@ -102,7 +102,7 @@ def test_shopper_fills_the_address_and_places_one_order_with_a_double_click(
         address = page.locator(".shipping-address address")
         expect(address).to_have_text(re.compile(r"Ada Lovelace\s*12 Analytical Street\s*Flat 3\s*1010 Wien\s*Austria"))
         expect(step_at(page)).to_have_text("Pay")
-        assert [url for url in posts if url.endswith("/orders/create/")] == [f"{live_server.url}/orders/create/"]
+        assert [url for url in posts if url.endswith("/orders/create/")] == [f"{live_server.url}/en/orders/create/"]
         assert Order.objects.count() == 1
         assert_accessible(page, f"thank-you page at {width} px")
         screens.shot("02-thank-you")

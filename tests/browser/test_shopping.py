@@ -273,7 +273,7 @@ def test_shopper_orders_in_the_browser_and_gets_the_confirmation_email(
         # not send the form again, and shows the same order.
         with page.expect_request(lambda request: "/orders/" in request.url) as reloaded:
             page.reload()
-        assert (reloaded.value.method, reloaded.value.url.split("/", 3)[-1]) == ("GET", "orders/created/")
+        assert (reloaded.value.method, reloaded.value.url.split("/", 3)[-1]) == ("GET", "en/orders/created/")
         expect(page.locator("#order-number")).to_have_text(number)
         assert Order.objects.count() == 1
 

@@ -48,7 +48,7 @@ def test_the_german_cart_says_how_much_more_ships_free_then_that_it_ships_free(c
     page = text(added)
     assert added.redirect_chain[-1][0] == "/de/cart/" and "„Lampe“: 1 in Ihrem Warenkorb." in page
     assert "Noch 35,50\xa0€ bis zum kostenlosen Versand." in page and "Versand 4,90\xa0€" in page
-    assert "Zwischensumme 14,50\xa0€" in page and "Summe (inkl. MwSt.) 19,40\xa0€" in page
+    assert "Zwischensumme 14,50\xa0€" in page and "Gesamtsumme (inkl. MwSt.) 19,40\xa0€" in page
 
     client.post(in_language("de", "cart:cart_update", lamp.id), {"quantity": 4})
     page = text(client.get(in_language("de", "cart:cart_detail")))

@@ -42,7 +42,7 @@ def test_the_german_cart_with_a_coupon_shows_the_discount_in_german(client, make
     page = text(apply(client, "spring"))
     assert "Mit dem Gutschein SPRING sparen Sie 7,38\xa0€ auf Ihre Waren (20 % Rabatt)." in page  # the message
     assert "Mit dem Gutschein SPRING sparen Sie 7,38\xa0€ auf Ihre Waren. Entfernen" in page  # the coupon box
-    assert "Gutschein SPRING −7,38\xa0€" in page and "Summe (inkl. MwSt.) 34,42\xa0€" in page
+    assert "Gutschein SPRING −7,38\xa0€" in page and "Gesamtsumme (inkl. MwSt.) 34,42\xa0€" in page
     assert "Noch 25,60\xa0€ bis zum kostenlosen Versand." in page
 
 

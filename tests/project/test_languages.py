@@ -50,6 +50,9 @@ def test_every_shop_page_names_its_language_links_both_and_offers_the_other(clie
             for code in ("en", "de"):
                 link = f'<link rel="alternate" hreflang="{code}" href="http://testserver{translate_url(url, code)}">'
                 assert link in page, (url, code)
+            # x-default: the address without a prefix, which sends a visitor to their own language.
+            default = f'<link rel="alternate" hreflang="x-default" href="http://testserver{url[len(language) + 1 :]}">'
+            assert default in page, url
             switch = re.search(r'<form class="language-switch".*?</form>', page, re.DOTALL).group(0)
             assert re.search(rf'<button [^>]*name="language" value="{other}" lang="{other}"', switch), url
             assert f'value="{language}"' not in switch, url

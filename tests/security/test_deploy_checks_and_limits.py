@@ -469,7 +469,7 @@ def test_a_normal_image_upload_still_works(admin_client, make_category, settings
         reverse("admin:shop_product_add"),
         {
             "category": make_category().id,
-            "name": "Mug",
+            "name_en": "Mug",
             "slug": "mug",
             "price": "1.00",
             "stock": "1",
