@@ -15,6 +15,8 @@ from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
 from django.utils.timesince import timeuntil
 
+from core.languages import spoken_language
+
 CONFIRMATIONS = {"email_confirmation", "email_confirmation_signup"}
 # Every kind the shop sends, and what its row must name. Others (login codes, notifications) are switched off.
 KINDS = {
@@ -69,7 +71,7 @@ def message(email):
     for all its attempts, whichever process or language is active."""
     key = salted_hmac("accounts.emails.message-id", str(email.id)).hexdigest()[:24]
     headers = {"Message-ID": f"<account-{email.id}.{key}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"}
-    with translation.override(email.language):
+    with translation.override(spoken_language(email.language)):  # not a language removed since
         rendered = get_adapter().render_mail(
             f"account/email/{email.kind}", email.to, context_for(email), headers=headers
         )

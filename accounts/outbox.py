@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import translation
 
+from core.languages import spoken_language
 from core.publishing import ConfirmBoundedTask
 from orders.outbox import Claim, Claimed, holder_name, seconds_from_now, why_not_claimed
 
@@ -39,10 +40,7 @@ def add(*, kind, to, user=None, email_address=None, language=None):
 
 def shop_language(code):
     """`code` as one of LANGUAGES ("de-at" is "de"); LANGUAGE_CODE for none or one the shop does not speak."""
-    try:
-        return translation.get_supported_language_variant(code or settings.LANGUAGE_CODE)
-    except LookupError:
-        return settings.LANGUAGE_CODE
+    return spoken_language(code)
 
 
 def mark_due(email_id):

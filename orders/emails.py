@@ -13,6 +13,7 @@ from django.utils import translation
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
+from core.languages import spoken_language
 from shop.money import format_money
 from shop.templatetags.shop_text import local_datetime, vat_note
 
@@ -51,7 +52,7 @@ def message(order, kind, *, site_url=None):
     """The `kind` email for `order` (from load_order): plain text with an HTML alternative, and its
     attachments, all in the order's language, whichever process sends it and whatever language it has active
     (the first attempt, a retry, the sweep's, an operator's resend all come here)."""
-    with translation.override(order.language):
+    with translation.override(spoken_language(order.language)):  # not a language removed since
         return _message(order, kind, site_url=site_url)
 
 

@@ -8,11 +8,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Now
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from core.after_response import after_response
+from core.languages import spoken_language
 from coupons.services import CouponError, customer_keys, give_back, redeem, shipping_after
 from shop import lookups, stock
 from shop.money import ZERO, format_money
@@ -204,10 +205,7 @@ def _create_order(
 
 def order_language(code):
     """`code` if it names one of LANGUAGES ("de-at" is "de"), else the shop's default language."""
-    try:
-        return translation.get_supported_language_variant(code or "")
-    except LookupError:
-        return settings.LANGUAGE_CODE
+    return spoken_language(code)
 
 
 def _customer_keys(account, email):

@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from core.languages import spoken_language
 from orders import outbox, vat
 from orders.models import Order
 from shop.money import format_money, format_rate
@@ -64,7 +65,7 @@ def invoice_storage():
 def render_pdf(invoice, order):
     """The invoice as PDF bytes (WeasyPrint), from templates/payments/invoice.html: what an EU invoice must
     state (docs/invoices.md), with the VAT per rate from orders.vat; in the order's language, whoever renders it."""
-    with translation.override(order.language):
+    with translation.override(spoken_language(order.language)):  # not a language removed since
         return _render_pdf(invoice, order)
 
 
