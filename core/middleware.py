@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.http import HttpResponseRedirect
+from django.middleware.locale import LocaleMiddleware
 from django.shortcuts import render
 from django.utils import formats
 from django.utils.translation import gettext as _
@@ -82,6 +84,18 @@ def _refuse(request, status, title, message):
 
 
 # --- Database and cache outages -----------------------------------------------------------------------------
+
+
+class LanguagePrefixMiddleware(LocaleMiddleware):
+    """Django's LocaleMiddleware, but a form posted to an address without a language prefix (a tab opened
+    before the shop had /en/ and /de/) is sent on with a 307, which the browser repeats as the same POST: a
+    302 would make it a GET, and an "Add to cart" or "Place order" would be lost (405, or an empty form)."""
+
+    def process_response(self, request, response):
+        answer = super().process_response(request, response)
+        if answer is not response and request.method not in ("GET", "HEAD", "OPTIONS", "TRACE"):
+            return HttpResponseRedirect(answer["Location"], status=307)
+        return answer
 
 
 class OutageMiddleware:

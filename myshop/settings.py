@@ -113,7 +113,7 @@ MIDDLEWARE = [
     "core.middleware.OutageMiddleware",  # 503, not 500, while the database or Redis is unreachable
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",  # the language: URL prefix, else cookie, else the browser's
+    "core.middleware.LanguagePrefixMiddleware",  # the language: URL prefix, else cookie, else the browser's
     "core.middleware.RequestBodyMiddleware",  # before anything reads the body (the CSRF check does)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
