@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from shop.money import to_amount
 
@@ -53,38 +53,46 @@ def csv_cell(value):
 
 
 def order_rows(queryset):
-    """The header, then one row of cell texts per order of `queryset` (in its order), read in chunks."""
+    """The header, then one row of cell texts per order of `queryset` (in its order), read in chunks; the
+    status words in English like the header, whatever language the operator reads the admin in or the thread
+    has active when the streamed rows are written (after the view has returned)."""
     yield [csv_cell(name) for name in COLUMNS]
     for order in queryset.prefetch_related("items", "emails").iterator(chunk_size=500):
-        items = list(order.items.all())
-        yield [
-            csv_cell(value)
-            for value in (
-                order.number,
-                order.created.isoformat(),
-                order.get_status_display(),
-                order.email_state("confirmation"),
-                order.email_state("shipping"),
-                order.first_name,
-                order.last_name,
-                order.email,
-                order.address,
-                order.address_line2,
-                order.postal_code,
-                order.city,
-                order.country,
-                order.phone,
-                sum(item.quantity for item in items),
-                to_amount(order.subtotal),  # "30.70": the currency has a column of its own
-                to_amount(order.discount),
-                order.coupon_code,
-                to_amount(order.shipping_cost),
-                to_amount(order.total),
-                settings.SHOP_CURRENCY,
-                order.carrier_label if order.carrier else "",
-                order.tracking_number,
-            )
-        ]
+        with translation.override(settings.LANGUAGE_CODE):
+            row = _order_row(order)
+        yield row  # outside the override: a generator paused inside it would leave English active
+
+
+def _order_row(order):
+    items = list(order.items.all())
+    return [
+        csv_cell(value)
+        for value in (
+            order.number,
+            order.created.isoformat(),
+            order.get_status_display(),
+            order.email_state("confirmation"),
+            order.email_state("shipping"),
+            order.first_name,
+            order.last_name,
+            order.email,
+            order.address,
+            order.address_line2,
+            order.postal_code,
+            order.city,
+            order.country,
+            order.phone,
+            sum(item.quantity for item in items),
+            to_amount(order.subtotal),  # "30.70": the currency has a column of its own
+            to_amount(order.discount),
+            order.coupon_code,
+            to_amount(order.shipping_cost),
+            to_amount(order.total),
+            settings.SHOP_CURRENCY,
+            order.carrier_label if order.carrier else "",
+            order.tracking_number,
+        )
+    ]
 
 
 class _Echo:

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from orders.models import Order, OrderItem
 
@@ -111,3 +112,18 @@ def test_cell_neutralisation(value, expected):
     from orders.export import csv_cell
 
     assert csv_cell(value) == expected
+
+
+def test_a_german_operators_export_has_the_same_cells_as_an_english_ones(admin_client, customer):
+    """The columns are named in English and read by scripts and spreadsheets: the status and the email states
+    stay the same words whatever language the operator's browser asks for, and whatever the thread has
+    active when the streamed rows are written."""
+    order = Order.objects.create(**customer, subtotal=Decimal("14.00"), total=Decimal("14.00"))
+    order.emails.create(kind="confirmation")
+    posted = {"action": "export_csv", "_selected_action": [order.id]}
+    response = admin_client.post(CHANGELIST, posted, HTTP_ACCEPT_LANGUAGE="de")
+    with translation.override("de"):  # a German thread writing the rows out
+        rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    cells = dict(zip(rows[0], rows[1]))
+    assert (cells["status"], cells["confirmation email"]) == ("Pending payment", "Not sent yet")
+    assert cells["total"] == "14.00"
