@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from django.http import HttpResponseRedirect
 from django.middleware.locale import LocaleMiddleware
 from django.shortcuts import render
 from django.utils import formats
@@ -94,7 +93,7 @@ class LanguagePrefixMiddleware(LocaleMiddleware):
     def process_response(self, request, response):
         answer = super().process_response(request, response)
         if answer is not response and request.method not in ("GET", "HEAD", "OPTIONS", "TRACE"):
-            return HttpResponseRedirect(answer["Location"], status=307)
+            answer.status_code = 307  # the same redirect otherwise (its Vary: Accept-Language, Cookie)
         return answer
 
 

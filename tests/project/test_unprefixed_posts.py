@@ -18,6 +18,7 @@ def test_an_unprefixed_add_to_cart_post_is_redirected_as_a_post_and_adds(client,
     lamp = make_product(name="Lamp", price=Decimal("10.00"))
     response = client.post(f"/cart/add/{lamp.id}/", {"quantity": 2}, HTTP_ACCEPT_LANGUAGE="de")
     assert response.status_code == 307 and response["Location"] == f"/de/cart/add/{lamp.id}/"
+    assert response["Vary"] == "Accept-Language, Cookie"  # as the GET's redirect: no cache serves it to others
     response = client.post(response["Location"], {"quantity": 2})
     assert response.status_code == 302
     assert client.session["cart"][str(lamp.id)]["quantity"] == 2
