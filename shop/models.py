@@ -21,8 +21,24 @@ class Category(models.Model):
     def __str__(self):
         return self.name
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        return _old_text_as_english(super().from_db(db, field_names, values), ("name",))
+
     def get_absolute_url(self):
         return reverse("shop:product_list_by_category", args=[self.slug])
+
+
+def _old_text_as_english(instance, fields):
+    """`instance` with the English text of each of `fields` taken from the field's old column where it has none: a
+    row the release before the languages wrote during a rolling deploy (migration shop 0008 copied the rows there
+    were then). Without it the page, the cart and the order's emails would show a blank name."""
+    default = settings.MODELTRANSLATION_DEFAULT_LANGUAGE
+    for field in fields:
+        english, old = f"{field}_{default}", instance.__dict__.get(field)
+        if old and instance.__dict__.get(english, "") is None:  # loaded and NULL, not deferred
+            setattr(instance, english, old)
+    return instance
 
 
 def _sort_indexes(language):
@@ -104,7 +120,7 @@ class Product(models.Model):
 
     @classmethod
     def from_db(cls, db, field_names, values):
-        product = super().from_db(db, field_names, values)
+        product = _old_text_as_english(super().from_db(db, field_names, values), ("name", "description"))
         product._saved_image_name = product.__dict__.get("image")  # None when deferred: then treated as none
         return product
 
