@@ -6,6 +6,7 @@ from datetime import datetime
 from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from shop.money import format_money
@@ -162,7 +163,7 @@ class Invoice(models.Model):
         ]
 
     def __str__(self):
-        return f"Invoice {self.number}"
+        return gettext("Invoice %(number)s") % {"number": self.number}
 
     @property
     def number(self):
@@ -170,7 +171,13 @@ class Invoice(models.Model):
 
     @property
     def filename(self):
+        """The stored PDF's name (the same in every language: payments.invoices keeps it)."""
         return f"invoice-{self.number}.pdf"
+
+    @property
+    def download_name(self):
+        """The file's name as the active language calls it, for the email's attachment and downloads."""
+        return pgettext("file name", "invoice-%(number)s.pdf") % {"number": self.number}
 
 
 class OfflineCheckout(models.Model):
