@@ -1,13 +1,18 @@
 """What a German shopper noticed walking the shop in German (/de/), each fixed and held here."""
 
 from datetime import datetime
+from decimal import Decimal
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
+from django.contrib.admin import site
+from django.contrib.admin.utils import label_for_field
 from django.utils import translation
 
 from orders.admin import OrderAdmin
 from orders.models import OrderEmail
+from payments.admin import InvoiceAdmin
+from payments.models import Invoice, Payment, PaymentByHand
 from shop.templatetags.shop_text import local_datetime
 
 
@@ -30,3 +35,14 @@ def test_the_kinds_of_order_email_are_named_in_the_operators_language():
         choices = [str(label) for _, label in OrderEmail._meta.get_field("kind").choices]
     assert names == ["Bestellbestätigung", "Versandbenachrichtigung", "Rechnung"]
     assert choices == names  # the list's filter "By kind"
+
+
+def test_the_admin_describes_payments_and_invoices_in_german(settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    created = datetime(2026, 12, 7, 13, 2, tzinfo=ZoneInfo("UTC"))
+    payment = Payment(provider="offline", state="succeeded", created=created, amount=Decimal("1234.50"), currency="EUR")
+    with translation.override("de"):
+        assert str(payment) == "Kartenzahlung (Testanbieter), bezahlt, 7 Dez 14:02, 1.234,50\xa0€"
+        assert str(PaymentByHand(arranged_by="Ute")) == "Zahlung von Hand, vereinbart von Ute"
+        [number] = [field for field in InvoiceAdmin.fields if field == "number"]
+        assert str(label_for_field(number, Invoice, InvoiceAdmin(Invoice, site))) == "Nummer"
