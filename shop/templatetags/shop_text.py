@@ -43,6 +43,15 @@ def local_datetime(value):
     return f"{formats.date_format(local, 'DATETIME_FORMAT')} {zone_name(local)}"
 
 
+@register.filter
+def stamp(value):
+    """`value` to the second, for operators: "2026-12-07 08:32:55 CET" ("… MEZ" in German); "" for None."""
+    if not value:
+        return ""
+    local = timezone.localtime(value)
+    return f"{local:%Y-%m-%d %H:%M:%S} {zone_name(local)}"
+
+
 def zone_name(local):
     """The zone's short name as the active language writes it (German: MEZ, not CET). CLDR has no English
     short name for most zones (it gives "+0100"): there, and with no language active, the zone's own (CET)."""

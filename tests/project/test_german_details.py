@@ -13,7 +13,7 @@ from orders.admin import OrderAdmin
 from orders.models import OrderEmail
 from payments.admin import InvoiceAdmin
 from payments.models import Invoice, Payment, PaymentByHand
-from shop.templatetags.shop_text import local_datetime
+from shop.templatetags.shop_text import local_datetime, stamp
 
 
 def test_a_time_names_its_zone_as_the_language_does(settings):
@@ -24,6 +24,7 @@ def test_a_time_names_its_zone_as_the_language_does(settings):
         assert local_datetime(winter) == "7. Dezember 2026 08:31 MEZ"
         assert local_datetime(summer) == "7. Juli 2026 08:31 MESZ"
         assert OrderAdmin.placed(None, SimpleNamespace(created=winter)).endswith(">08:31 MEZ</span>")
+        assert stamp(winter) == "2026-12-07 08:31:00 MEZ"  # the order page's emails
     with translation.override("en"):
         assert local_datetime(winter).endswith(" CET")
         assert local_datetime(summer).endswith(" CEST")
