@@ -138,6 +138,11 @@ class ProductAdmin(TranslationAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["stock_on_hand"] if obj is not None else []
 
+    def get_exclude(self, request, obj=None):
+        # TranslationAdmin lays the page out from the form's fields, not from get_fields(): without this an
+        # existing product showed a stock box that saving ignores (Product.save never writes stock).
+        return ["stock"] if obj is not None else super().get_exclude(request, obj)
+
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
         if obj is not None:
