@@ -9,10 +9,14 @@ from django.contrib.admin import site
 from django.contrib.admin.utils import label_for_field
 from django.utils import translation
 
+from coupons.admin import CouponAdmin
+from coupons.models import Coupon
 from orders.admin import OrderAdmin
 from orders.models import OrderEmail
 from payments.admin import InvoiceAdmin
 from payments.models import Invoice, Payment, PaymentByHand
+from shop.admin import ProductAdmin
+from shop.models import Product
 from shop.templatetags.shop_text import local_datetime, stamp
 
 
@@ -47,3 +51,20 @@ def test_the_admin_describes_payments_and_invoices_in_german(settings):
         assert str(PaymentByHand(arranged_by="Ute")) == "Zahlung von Hand, vereinbart von Ute"
         [number] = [field for field in InvoiceAdmin.fields if field == "number"]
         assert str(label_for_field(number, Invoice, InvoiceAdmin(Invoice, site))) == "Nummer"
+
+
+def test_the_german_admin_takes_prices_with_a_decimal_comma(rf, admin_user):
+    request = rf.get("/admin/")
+    request.user = admin_user
+    product_admin, coupon_admin = ProductAdmin(Product, site), CouponAdmin(Coupon, site)
+    fields = [
+        product_admin.get_form(request).base_fields["price"],
+        product_admin.get_changelist_form(request).base_fields["price"],  # the list's price column
+        coupon_admin.get_form(request).base_fields["value"],
+        coupon_admin.get_form(request).base_fields["minimum_order"],
+    ]
+    with translation.override("de"):
+        assert [field.clean("1234,50") for field in fields] == [Decimal("1234.50")] * 4
+        assert fields[0].widget.format_value(Decimal("59.00")) == "59,00"
+    with translation.override("en"):
+        assert fields[0].clean("59.00") == Decimal("59.00")
