@@ -5,6 +5,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
+from django.apps import apps
 from django.contrib.admin import site
 from django.contrib.admin.utils import label_for_field
 from django.utils import translation
@@ -12,6 +13,7 @@ from django.utils import translation
 from coupons.admin import CouponAdmin
 from coupons.models import Coupon
 from orders.admin import OrderAdmin
+from orders.carriers import carrier_choices
 from orders.models import OrderEmail
 from payments.admin import InvoiceAdmin
 from payments.models import Invoice, Payment, PaymentByHand
@@ -68,3 +70,12 @@ def test_the_german_admin_takes_prices_with_a_decimal_comma(rf, admin_user):
         assert fields[0].widget.format_value(Decimal("59.00")) == "59,00"
     with translation.override("en"):
         assert fields[0].clean("59.00") == Decimal("59.00")
+
+
+def test_the_ship_forms_carriers_and_the_admins_sections_are_german():
+    with translation.override("de"):
+        assert str(carrier_choices()[-1][1]) == "Anderer Versanddienstleister"
+        sections = {
+            str(config.verbose_name) for config in apps.get_app_configs() if config.label in ("account", "accounts")
+        }
+    assert len(sections) == 2, sections  # allauth's addresses and the shop's account emails, told apart
