@@ -14,6 +14,7 @@ from coupons.admin import CouponAdmin
 from coupons.models import Coupon
 from orders.admin import OrderAdmin
 from orders.carriers import carrier_choices
+from orders.countries import known_countries
 from orders.models import OrderEmail
 from payments.admin import InvoiceAdmin
 from payments.models import Invoice, Payment, PaymentByHand
@@ -79,3 +80,9 @@ def test_the_ship_forms_carriers_and_the_admins_sections_are_german():
             str(config.verbose_name) for config in apps.get_app_configs() if config.label in ("account", "accounts")
         }
     assert len(sections) == 2, sections  # allauth's addresses and the shop's account emails, told apart
+
+
+def test_countries_sort_as_german_sorts_umlauts():
+    with translation.override("de"):
+        names = [str(name) for _, name in known_countries()]
+    assert names.index("Niederlande") < names.index("Österreich") < names.index("Polen"), names
