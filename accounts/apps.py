@@ -7,7 +7,7 @@ class AccountsConfig(AppConfig):
     the worker (accounts/outbox.py)."""
 
     name = "accounts"
-    verbose_name = _("Accounts")
+    verbose_name = _("Customer accounts")  # not "Accounts": allauth's section (email addresses) has that name
 
     def ready(self):
         from orders import pages

@@ -2,6 +2,7 @@
 
 import logging
 import sys
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -10,7 +11,9 @@ from django.shortcuts import render
 from django.template import loader
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import i18n
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -64,3 +67,14 @@ def csrf_failure(request, reason=""):
     )
     retry_url = referer if referer and safe else reverse("cart:cart_detail")
     return render(request, "403_csrf.html", {"retry_url": retry_url}, status=403)
+
+
+def set_language(request):
+    """The language switch: Django's set_language, run with the language of the page it returns to active.
+    Django's translate_url() resolves that page in the active language only, which on this unprefixed URL is the
+    cookie's or the browser's: when that differs from the page's prefix it gave the page back untranslated, and
+    a shopper who pressed "English" on /de/cart/ (with a German browser, or German chosen before) stayed there."""
+    next_url = request.POST.get("next", request.GET.get("next")) or ""
+    page_language = translation.get_language_from_path(urlsplit(next_url).path)
+    with translation.override(page_language or translation.get_language()):
+        return i18n.set_language(request)

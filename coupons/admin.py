@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -47,6 +48,8 @@ class ValidityFilter(admin.SimpleListFilter):
 @admin.register(Coupon)
 class CouponAdmin(admin.ModelAdmin):
     form = CouponForm
+    # Amounts as the operator's language writes them: "59,00" in German (read either way, shown that way).
+    formfield_overrides = {models.DecimalField: {"localize": True}}
     list_display = ["code", "discount", "valid_from", "valid_to", "uses_of_cap", "active"]
     list_filter = ["active", ValidityFilter, "kind"]
     search_fields = ["code"]

@@ -23,7 +23,7 @@ class Coupon(models.Model):
         max_length=CODE_MAX_LENGTH,
         validators=[
             RegexValidator(
-                rf"^{CODE_CHARACTERS}+\Z", "Use only letters A–Z, digits, dashes and underscores (no spaces)."
+                rf"^{CODE_CHARACTERS}+\Z", _("Use only letters A–Z, digits, dashes and underscores (no spaces).")
             )
         ],
         help_text=_("What shoppers type in the cart. Case does not matter."),

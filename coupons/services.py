@@ -6,10 +6,11 @@ from decimal import ROUND_UP, Decimal
 
 from django.conf import settings
 from django.db.models import F, Q
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from shop.money import CENT, ZERO, format_money, free_shipping_gap, shipping_cost, to_amount
+from shop.templatetags.shop_text import local_datetime
 
 from .models import CODE_CHARACTERS, CODE_MAX_LENGTH, Coupon, CustomerUse
 
@@ -71,8 +72,7 @@ def shipping_after(goods, discount):
 
 
 def _when(moment):
-    local = timezone.localtime(moment)
-    return f"{formats.date_format(local, 'DATETIME_FORMAT')} {local.tzname()}"
+    return local_datetime(moment)
 
 
 def rule_problem(coupon, *, goods, now=None, applying=False):

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from core.ratelimit import limit_posts
+from core.views import set_language
 
 # Password guessing on the admin login meets the same per-client limit as the shop's forms.
 admin.site.login = limit_posts("admin-login", "RATE_LIMIT_LOGIN")(admin.site.login)
@@ -13,7 +14,7 @@ admin.site.login = limit_posts("admin-login", "RATE_LIMIT_LOGIN")(admin.site.log
 # machines call (payment webhooks; /healthz, /readyz and /metrics are answered by ops' middleware).
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
-    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the switch in every page's header
+    path("i18n/setlang/", set_language, name="set_language"),  # the switch in every page's header
     path("payments/webhooks/", include("payments.webhook_urls")),  # under its prefix: shop URLs skip it at once
 ]
 

@@ -22,6 +22,7 @@ from django.utils.translation import get_language, gettext_lazy, gettext_noop
 from django.utils.translation import gettext as _
 
 from shop.money import format_money
+from shop.templatetags.shop_text import zone_name
 
 from . import carriers, export, outbox, services
 from .emails import KINDS
@@ -358,12 +359,13 @@ class OrderAdmin(admin.ModelAdmin):
         return format_html(
             '<span class="date">{}</span> <span class="time">{}</span>',
             local.strftime("%Y-%m-%d"),
-            local.strftime("%H:%M %Z"),
+            f"{local:%H:%M} {zone_name(local)}",
         )
 
     @admin.display(description=gettext_lazy("Last changed"))
     def last_changed(self, order):
-        return timezone.localtime(order.updated).strftime("%Y-%m-%d %H:%M %Z")
+        local = timezone.localtime(order.updated)
+        return f"{local:%Y-%m-%d %H:%M} {zone_name(local)}"
 
     @admin.display(description=gettext_lazy("Confirmation"))
     def confirmation(self, order):

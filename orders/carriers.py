@@ -5,12 +5,13 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import pgettext_lazy
 
 
 @dataclass(frozen=True)
 class Carrier:
     code: str  # what Order.carrier stores
-    label: str
+    label: str  # a brand's name, the same in every language; "Other" is translated
     tracking_url: str = ""  # "{number}" is replaced by the tracking number; "" when the carrier has no page
 
 
@@ -29,7 +30,7 @@ CARRIERS = {
             "Deutsche Post",
             "https://www.deutschepost.de/de/s/sendungsverfolgung.html?piececode={number}",
         ),
-        Carrier("other", "Other"),
+        Carrier("other", pgettext_lazy("carrier", "Other")),  # in the operator's language
     ]
 }
 # Letters, digits and dashes once spaces are taken out: what carriers print on labels (spaces group digits).

@@ -5,6 +5,7 @@ way ("1234ab" becomes "1234 AB"); the message is the shop's own, with an example
 the active language (the page's, or the order's in its emails).
 """
 
+import unicodedata
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -53,7 +54,14 @@ KNOWN = {
 def known_countries():
     """(code, name) of every country in the table: the choices of a stored address (Order.country), which
     outlive a change to SHOP_SHIPPING_COUNTRIES; the forms a shopper fills offer shipping_countries()."""
-    return sorted(((country.code, country.name) for country in KNOWN.values()), key=lambda choice: str(choice[1]))
+    return sorted(((country.code, country.name) for country in KNOWN.values()), key=lambda choice: sort_key(choice[1]))
+
+
+def sort_key(name):
+    """Sorts a name as a dictionary does: an umlaut or accent as its plain letter ("Österreich" with the O's,
+    "Dänemark" before "Deutschland"), not after Z as code points put it."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", str(name)) if not unicodedata.combining(c))
+    return plain.casefold(), str(name)
 
 
 def shipping_countries():

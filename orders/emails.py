@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core.languages import spoken_language
 from shop.money import format_money
@@ -44,8 +45,9 @@ def register(kind):
 
 
 def kind_choices():
-    """(name, label) of every declared kind: the choices of OrderEmail.kind."""
-    return [(kind.name, kind.label) for kind in KINDS.values()]
+    """(name, label) of every declared kind: the choices of OrderEmail.kind, the label in the language active
+    when it is shown (the catalog has the labels: orders.admin.EMAIL_KIND_LABELS)."""
+    return [(kind.name, gettext_lazy(kind.label)) for kind in KINDS.values()]
 
 
 def message(order, kind, *, site_url=None):

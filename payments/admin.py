@@ -184,7 +184,7 @@ def invoice_link(invoice):
     return format_html(
         '<a href="{}">{}</a>',
         reverse("admin:payments_invoice_pdf", args=[invoice.id]),
-        _("Download %(file)s") % {"file": invoice.filename},
+        _("Download %(file)s") % {"file": invoice.download_name},
     )
 
 
@@ -228,7 +228,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         pdf = invoices.open_pdf(invoice)
         if pdf is None:
             raise Http404(_("This invoice has not been rendered yet."))
-        return FileResponse(pdf, as_attachment=True, filename=invoice.filename, content_type="application/pdf")
+        return FileResponse(pdf, as_attachment=True, filename=invoice.download_name, content_type="application/pdf")
 
 
 class InvoiceInline(admin.StackedInline):

@@ -171,4 +171,4 @@ def pdf_attachment(order):
     """The invoice email's attachment: [(filename, PDF, mimetype)]. Renders and stores the PDF the first time,
     inside the email's outbox claim (payments.tasks.invoice_email), so every attempt counts."""
     invoice = Invoice.objects.get(order_id=order.id)
-    return [(invoice.filename, ensure_pdf(invoice, order), "application/pdf")]
+    return [(invoice.download_name, ensure_pdf(invoice, order), "application/pdf")]

@@ -5,14 +5,15 @@ from datetime import datetime
 
 from django.db import models
 from django.db.models.functions import Now
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from shop.money import format_money
 
 # What operators call a payment by its provider (payments/providers.py): the offline provider stands in for
 # card payments in development and tests.
-PROVIDER_LABELS = {"stripe": "Card payment", "offline": "Card payment (test provider)"}
+PROVIDER_LABELS = {"stripe": _("Card payment"), "offline": _("Card payment (test provider)")}
 
 
 class Payment(models.Model):
@@ -79,11 +80,11 @@ class Payment(models.Model):
         ]
 
     def __str__(self):
-        """In an operator's words: "Card payment, declined, 7 Dec 14:02, €30.70"."""
-        parts = [PROVIDER_LABELS.get(self.provider, f"{self.provider} payment"), self.get_state_display().lower()]
+        """In an operator's words, in their language: "Card payment, declined, 7 Dec 14:02, €30.70"."""
+        provider = PROVIDER_LABELS.get(self.provider) or gettext("%(provider)s payment") % {"provider": self.provider}
+        parts = [str(provider), self.get_state_display().lower()]
         if isinstance(self.created, datetime):  # not yet read back after an insert: the database's clock sets it
-            local = timezone.localtime(self.created)
-            parts.append(f"{local.day} {local:%b %H:%M}")
+            parts.append(formats.date_format(timezone.localtime(self.created), "j M H:i"))  # the language's months
         parts.append(format_money(self.amount, self.currency))
         return ", ".join(parts)
 
@@ -125,7 +126,9 @@ class PaymentByHand(models.Model):
         verbose_name_plural = _("payments by hand")
 
     def __str__(self):
-        return f"Paid by hand, arranged by {self.arranged_by}" if self.arranged_by else "Paid by hand"
+        if self.arranged_by:
+            return gettext("Paid by hand, arranged by %(operator)s") % {"operator": self.arranged_by}
+        return gettext("Paid by hand")
 
 
 class InvoiceSequence(models.Model):
@@ -162,15 +165,23 @@ class Invoice(models.Model):
         ]
 
     def __str__(self):
-        return f"Invoice {self.number}"
+        return gettext("Invoice %(number)s") % {"number": self.number}
 
     @property
     def number(self):
         return f"{self.year}-{self.sequence:06d}"
 
+    number.fget.short_description = _("number")  # the admin's label for it
+
     @property
     def filename(self):
+        """The stored PDF's name (the same in every language: payments.invoices keeps it)."""
         return f"invoice-{self.number}.pdf"
+
+    @property
+    def download_name(self):
+        """The file's name as the active language calls it, for the email's attachment and downloads."""
+        return pgettext("file name", "invoice-%(number)s.pdf") % {"number": self.number}
 
 
 class OfflineCheckout(models.Model):

@@ -105,7 +105,7 @@ def invoice_download(request, token):
     pdf = invoices.open_pdf(invoice) if invoice else None
     if pdf is None:
         raise Http404(_("This order has no invoice yet."))
-    response = FileResponse(pdf, as_attachment=True, filename=invoice.filename, content_type="application/pdf")
+    response = FileResponse(pdf, as_attachment=True, filename=invoice.download_name, content_type="application/pdf")
     response["Cache-Control"] = "private, no-store"
     return response
 

@@ -2,6 +2,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -107,6 +108,8 @@ class StockChangeForm(forms.Form):
 @admin.register(Product)
 class ProductAdmin(TranslationAdmin):
     form = ProductForm
+    # Amounts as the operator's language writes them: "59,00" in German (read either way, shown that way).
+    formfield_overrides = {models.DecimalField: {"localize": True}}
     # Fits 1280 px (tests/browser/test_admin.py): the slug and dates are on the product's page.
     list_display = ["name", "category", "price", "stock", "available", "updated_on"]
     list_filter = [LowStockFilter, "available", "category", "updated"]
@@ -137,6 +140,11 @@ class ProductAdmin(TranslationAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ["stock_on_hand"] if obj is not None else []
+
+    def get_exclude(self, request, obj=None):
+        # TranslationAdmin lays the page out from the form's fields, not from get_fields(): without this an
+        # existing product showed a stock box that saving ignores (Product.save never writes stock).
+        return ["stock"] if obj is not None else super().get_exclude(request, obj)
 
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)

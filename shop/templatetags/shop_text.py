@@ -1,10 +1,11 @@
 """Words the shop repeats on pages and in emails: VAT and shipping notes, local dates, waiting times."""
 
+from babel.dates import get_timezone_name
 from django import template
 from django.conf import settings
 from django.utils import formats, timezone
+from django.utils.translation import get_language, ngettext, to_locale
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from shop.money import format_money
 
@@ -35,11 +36,31 @@ def shipping_note():
 @register.filter
 def local_datetime(value):
     """`value` in the shop's time zone (TIME_ZONE), in the language's format, with the zone named:
-    "Nov. 25, 2026, 10:38 p.m. CET"."""
+    "Nov. 25, 2026, 10:38 p.m. CET", "25. November 2026 22:38 MEZ"."""
     if not value:
         return ""
     local = timezone.localtime(value)
-    return f"{formats.date_format(local, 'DATETIME_FORMAT')} {local.tzname()}"
+    return f"{formats.date_format(local, 'DATETIME_FORMAT')} {zone_name(local)}"
+
+
+@register.filter
+def stamp(value):
+    """`value` to the second, for operators: "2026-12-07 08:32:55 CET" ("… MEZ" in German); "" for None."""
+    if not value:
+        return ""
+    local = timezone.localtime(value)
+    return f"{local:%Y-%m-%d %H:%M:%S} {zone_name(local)}"
+
+
+def zone_name(local):
+    """The zone's short name as the active language writes it (German: MEZ, not CET). CLDR has no English
+    short name for most zones (it gives "+0100"): there, and with no language active, the zone's own (CET)."""
+    language = get_language()
+    if language:
+        name = get_timezone_name(local, width="short", locale=to_locale(language))
+        if name.isalpha():
+            return name
+    return local.tzname()
 
 
 @register.filter

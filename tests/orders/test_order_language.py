@@ -73,7 +73,8 @@ def test_a_german_orders_emails_and_invoice_are_german_whatever_the_sender_has_a
     number = order.invoice.number
     assert invoice_email.subject == f"myshop: Rechnung {number} zur Bestellung {order.number}"
     assert "Vielen Dank für Ihre Zahlung" in invoice_email.body and f"/de/orders/{order.token}/" in invoice_email.body
-    [(_, pdf, _)] = invoice_email.attachments
+    [(filename, pdf, _)] = invoice_email.attachments
+    assert filename == f"Rechnung-{number}.pdf"  # the file's name in the shopper's language too
     text = pdf_text(pdf)
     assert f"Rechnung {number}" in text and "RECHNUNGSDATUM" in text and "USt-IdNr." in text, text
     assert "Gesamtsumme 1.234,50 €" in text and f"aufgegeben am {placed}" in text and "Invoice" not in text, text

@@ -36,6 +36,25 @@ def test_the_switch_keeps_the_page_and_is_remembered_over_the_browsers_language(
     assert client.get("/cart/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")["Location"] == "/de/cart/"
 
 
+@pytest.mark.parametrize(
+    ("browser", "cookie", "page", "chosen", "expected"),
+    [
+        (GERMAN_BROWSER, None, "/en/cart/?step=1", "de", "/de/cart/?step=1"),  # an English link, a German browser
+        ("en-US,en;q=0.9", "de", "/en/product/1/mug/", "de", "/de/product/1/mug/"),  # German chosen before
+        (GERMAN_BROWSER, "en", "/de/cart/", "en", "/en/cart/"),  # a German link, English chosen before
+    ],
+)
+def test_the_switch_keeps_the_page_whatever_language_the_browser_or_cookie_says(
+    client, settings, browser, cookie, page, chosen, expected
+):
+    if cookie:
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = cookie
+
+    response = client.post("/i18n/setlang/", {"language": chosen, "next": page}, HTTP_ACCEPT_LANGUAGE=browser)
+
+    assert response.status_code == 302 and response["Location"] == expected
+
+
 def test_every_shop_page_names_its_language_links_both_and_offers_the_other(client, make_product):
     product = make_product()
     pages = [reverse("shop:product_list"), product.get_absolute_url(), reverse("cart:cart_detail")]

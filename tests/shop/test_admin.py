@@ -14,3 +14,13 @@ def test_every_editable_cell_of_the_product_list_is_labelled_with_its_product(ad
     assert len(inputs) == 4
     labels = sorted(re.search(r'aria-label="([^"]*)"', tag).group(1) for tag in inputs)
     assert labels == ["Blue mug is available", "Price of Blue mug", "Price of Teapot", "Teapot is available"]
+
+
+def test_a_products_page_shows_its_stock_but_offers_no_box_that_would_not_save_it(admin_client, make_product):
+    """Stock moves by recorded movements only; a box for it would be ignored on saving (Product.save)."""
+    lamp = make_product(name="Lamp", stock=5)
+    page = admin_client.get(reverse("admin:shop_product_change", args=[lamp.id])).content.decode()
+    assert 'name="name_de"' in page and 'name="description_en"' in page  # both languages' fields
+    assert 'name="stock"' not in page and "5 units" in page
+    add = admin_client.get(reverse("admin:shop_product_add")).content.decode()
+    assert 'name="stock"' in add  # a new product's first stock
