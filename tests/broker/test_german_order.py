@@ -60,6 +60,7 @@ def test_an_order_placed_in_german_gets_german_emails_and_a_german_invoice(
     )
     [(filename, pdf, mimetype)] = invoice_email.attachments
     text = pdf_text(pdf)
-    assert filename == f"invoice-{invoice.number}.pdf" and mimetype == "application/pdf"
+    # The attachment is named in German too.
+    assert filename == f"Rechnung-{invoice.number}.pdf" and mimetype == "application/pdf"
     assert f"Rechnung {invoice.number}" in text and "Gesamtsumme 1.234,50 €" in text, text
     assert f"aufgegeben am {placed}" in text and "Enthaltene MwSt." in text and "Invoice" not in text, text

@@ -111,8 +111,8 @@ def post_targets(product):
             "city",
             "idempotency_key",
         ],
-        "/payments/offline/ofc_none/": ["decision"],
-        "/orders/00000000-0000-0000-0000-000000000000/pay/": [],
+        "/en/payments/offline/ofc_none/": ["decision"],
+        "/en/orders/00000000-0000-0000-0000-000000000000/pay/": [],
         reverse("admin:login"): ["username", "password"],
     }
 
