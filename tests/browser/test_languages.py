@@ -13,7 +13,8 @@ from playwright.sync_api import expect
 from orders.models import Order
 from testkit.browser import DESKTOP, PHONE, assert_accessible, assert_no_horizontal_scroll, browsing
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.any_database, pytest.mark.sqlite_pass]
+# Once, in the PostgreSQL pass: the SQLite pass already carries the other browser tests (bin/test).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.any_database]
 
 GERMAN_BROWSER = {"locale": "de-DE"}  # Chromium's Accept-Language: de-DE,de;q=0.9
 HEADER_TEXT = "rgb(255, 255, 255)"  # --header-text in static/css/base.css

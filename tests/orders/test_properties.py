@@ -83,7 +83,7 @@ def _note_refusal(kind, response, context):
     examples["refused"][f"{kind}: {response.status_code} {response.get('Location', '')} {said[:120]}"] += 1
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=45, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=steps)
 def test_random_shopping_keeps_the_invariants(make_product, steps):
     # Each example starts from the same empty shop and is undone after it: it counts only its own orders,

@@ -13,7 +13,7 @@ from testkit.payments import STRIPE_WEBHOOK_SECRET
 
 pytestmark = pytest.mark.django_db
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 # What a WSGI server can hand over as a header value: any code point below 256 (latin-1), as text.
 header_text = st.text(st.characters(min_codepoint=0, max_codepoint=255), max_size=300)
