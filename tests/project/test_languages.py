@@ -77,6 +77,17 @@ def test_every_shop_page_names_its_language_links_both_and_offers_the_other(clie
             assert f'value="{language}"' not in switch, url
 
 
+def test_a_page_with_a_message_has_its_language_links_in_the_head_only(client, make_product):
+    product = make_product()
+    response = client.post(reverse("cart:cart_add", args=[product.id]), {"quantity": 1}, follow=True)
+    page = response.content.decode()
+
+    messages = re.search(r'<ul class="messages">.*?</ul>', page, re.DOTALL).group(0)
+    assert "<link" not in messages
+    assert page.count('hreflang="x-default"') == 1
+    assert page.index('hreflang="x-default"') < page.index("</head>")
+
+
 def test_webhooks_health_checks_and_the_admin_have_no_language_prefix(client, settings):
     settings.PAYMENT_PROVIDER = "offline"
 
