@@ -1,0 +1,69 @@
+"""The template loader's copies per language (core/template_loader.py): what it works out once renders as Django
+renders it, in each language, whatever the order the languages come in."""
+
+import pytest
+from django.template import Context, Engine
+from django.urls import set_script_prefix
+from django.utils import translation
+
+from core.template_loader import FixedURLNode, KeptMessageNode, KeptTranslationNode
+
+PAGE = (
+    '{% load i18n %}<h1>{% translate "Continue shopping" %}</h1>'
+    '{% translate "Log in" as login %}<a href="{% url "account_login" %}">{{ login }}</a>'
+    "<p>{% blocktranslate trimmed with number=invoice %}Download invoice {{ number }}\n (PDF)"
+    "{% endblocktranslate %}</p>"
+    '{% url "cart:cart_detail" as cart_url %}<a href="{{ cart_url }}">{{ cart_url }}</a>'
+    "{% blocktranslate %}100% {{ missing }}{% endblocktranslate %}"
+)
+
+
+@pytest.fixture
+def engine(tmp_path):
+    (tmp_path / "page.html").write_text(PAGE)
+    (tmp_path / "text.txt").write_text("{% autoescape off %}" + PAGE + "{% endautoescape %}")
+    loaders = [("core.template_loader.Loader", ["django.template.loaders.filesystem.Loader"])]
+    libraries = {"i18n": "django.templatetags.i18n"}
+    return Engine(dirs=[str(tmp_path)], loaders=loaders, libraries=libraries, string_if_invalid="?%s?")
+
+
+def render(engine, language, name="page.html", **values):
+    with translation.override(language):
+        return engine.get_template(name).render(Context({"invoice": "<2026-000001>", **values}))
+
+
+def test_each_language_gets_its_own_words_and_addresses_in_any_order(engine):
+    for _ in range(2):
+        assert render(engine, "de") == (
+            '<h1>Weiter einkaufen</h1><a href="/de/accounts/login/">Anmelden</a>'
+            "<p>Rechnung &lt;2026-000001&gt; herunterladen (PDF)</p>"
+            '<a href="/de/cart/">/de/cart/</a>100% ?missing?'
+        )
+        assert render(engine, "en") == (
+            '<h1>Continue shopping</h1><a href="/en/accounts/login/">Log in</a>'
+            "<p>Download invoice &lt;2026-000001&gt; (PDF)</p>"
+            '<a href="/en/cart/">/en/cart/</a>100% ?missing?'
+        )
+
+
+def test_the_words_are_worked_out_once_and_the_variables_every_time(engine):
+    with translation.override("de"):
+        template = engine.get_template("page.html")
+    kinds = [type(node) for node in template.nodelist if not type(node).__name__ == "TextNode"]
+    assert kinds.count(KeptTranslationNode) == 2 and kinds.count(KeptMessageNode) == 2
+    assert kinds.count(FixedURLNode) == 2
+
+    assert "Rechnung 2026-000002 herunterladen" in render(engine, "de", invoice="2026-000002")
+
+
+def test_autoescaping_off_leaves_values_as_they_are(engine):
+    assert "<p>Rechnung <2026-000001> herunterladen (PDF)</p>" in render(engine, "de", "text.txt")
+
+
+def test_an_address_follows_the_script_prefix(engine):
+    set_script_prefix("/shop/")
+    try:
+        assert '<a href="/shop/en/cart/">' in render(engine, "en")
+    finally:
+        set_script_prefix("/")
+    assert '<a href="/en/cart/">' in render(engine, "en")
