@@ -131,7 +131,7 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
         "OPTIONS": {
-            # Django's cached loader, a copy per language, fixed words and addresses worked out once (core/template_loader.py).
+            # Django's cached loader, a copy per language, fixed words and URLs done once (core/template_loader.py).
             "loaders": [
                 (
                     "core.template_loader.Loader",
@@ -145,6 +145,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "cart.context_processors.cart",
                 "shop.context_processors.shop",
+                "core.csrf.context_processor",  # one masked CSRF token per request, not one per render and call
             ],
         },
     },

@@ -1,8 +1,8 @@
 from django import template
 from django.conf import settings
-from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 
+from core.csrf import page_token
 from payments.services import summarise, summarise_new
 
 register = template.Library()
@@ -21,7 +21,7 @@ def order_payment_panel(request, order, *, summary=None, just_placed=False):
     context = {
         "order": order,
         "summary": summary,
-        "csrf_token": get_token(request),
+        "csrf_token": page_token(request),
         "contact_email": settings.SHOP_CONTACT_EMAIL,
     }
     return render_to_string("payments/_panel.html", context)
