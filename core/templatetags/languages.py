@@ -1,6 +1,9 @@
+from html import escape
+
 from django import template
 from django.conf import settings
 from django.utils import translation
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -39,3 +42,38 @@ def page_default_url(context):
         return ""
     here, prefix = request.get_full_path(), f"/{translation.get_language()}/"
     return "/" + here[len(prefix) :] if here.startswith(prefix) else here
+
+
+@register.simple_tag(takes_context=True)
+def language_links(context):
+    """The head's <link rel="alternate"> to this page in each language and its x-default."""
+    request = context.get("request")
+    if request is None:
+        return ""
+    origin = f"{request.scheme}://{request.get_host()}"
+    links = [(each["code"], each["url"]) for each in _languages(context)]
+    links.append(("x-default", page_default_url(context)))
+    # Built as plain strings: format_html's escaping machinery took half the tag's time.
+    return mark_safe(
+        "\n  ".join(f'<link rel="alternate" hreflang="{code}" href="{escape(origin + url)}">' for code, url in links)
+    )
+
+
+@register.simple_tag(takes_context=True)
+def language_buttons(context):
+    """The switch's button for each language but the page's own, named in that language."""
+    return mark_safe(
+        "\n".join(
+            f'<button type="submit" class="link-button" name="language" value="{each["code"]}" lang="{each["code"]}">'
+            f"{escape(each['name'])}</button>"
+            for each in _languages(context)
+            if not each["current"]
+        )
+    )
+
+
+def _languages(context):
+    """page_languages(), worked out once per page and kept in the render context."""
+    if "page_languages" not in context.render_context:
+        context.render_context["page_languages"] = page_languages(context)
+    return context.render_context["page_languages"]
