@@ -7,11 +7,12 @@ the active language (the page's, or the order's in its emails).
 
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from localflavor.at.forms import ATZipCodeField
 from localflavor.be.forms import BEPostalCodeField
 from localflavor.ch.forms import CHZipCodeField
@@ -54,7 +55,13 @@ KNOWN = {
 def known_countries():
     """(code, name) of every country in the table: the choices of a stored address (Order.country), which
     outlive a change to SHOP_SHIPPING_COUNTRIES; the forms a shopper fills offer shipping_countries()."""
-    return sorted(((country.code, country.name) for country in KNOWN.values()), key=lambda choice: sort_key(choice[1]))
+    return list(_known_countries(get_language()))
+
+
+@lru_cache(maxsize=16)
+def _known_countries(language):
+    """known_countries() sorted as `language` sorts them, once per language (every address form asks)."""
+    return tuple(sorted(((country.code, country.name) for country in KNOWN.values()), key=lambda c: sort_key(c[1])))
 
 
 def sort_key(name):
@@ -66,8 +73,14 @@ def sort_key(name):
 
 def shipping_countries():
     """(code, name) of each country the shop ships to, as SHOP_SHIPPING_COUNTRIES lists them: what the
-    checkout and saved-address forms offer."""
-    return [(code, KNOWN[code].name) for code in settings.SHOP_SHIPPING_COUNTRIES if code in KNOWN]
+    checkout and saved-address forms offer, the names in the active language."""
+    return list(_shipping_countries(get_language(), tuple(settings.SHOP_SHIPPING_COUNTRIES)))
+
+
+@lru_cache(maxsize=16)
+def _shipping_countries(language, codes):
+    """The names translated once per language, not on every checkout page (eleven lookups)."""
+    return tuple((code, str(KNOWN[code].name)) for code in codes if code in KNOWN)
 
 
 def default_country():

@@ -55,12 +55,14 @@ def stamp(value):
 def zone_name(local):
     """The zone's short name as the active language writes it (German: MEZ, not CET). CLDR has no English
     short name for most zones (it gives "+0100"): there, and with no language active, the zone's own (CET)."""
-    language = get_language()
-    if language:
-        name = get_timezone_name(local, width="short", locale=to_locale(language))
-        if name.isalpha():
-            return name
-    return local.tzname()
+    key = (local.tzinfo, local.tzname(), get_language())
+    if key not in _zone_names:  # Babel takes about 60 µs to look a name up: once per zone, DST and language
+        name = get_timezone_name(local, width="short", locale=to_locale(key[2])) if key[2] else ""
+        _zone_names[key] = name if name.isalpha() else local.tzname()
+    return _zone_names[key]
+
+
+_zone_names = {}
 
 
 @register.filter
