@@ -6,7 +6,8 @@ the catalogs on every render, each `{% blocktranslate %}` built its message and 
 gained addresses to reverse (bench/RESULTS.md, "Templates prepared once"). Here, when a template is compiled:
 
 - a `{% translate %}` of a quoted string keeps the words it renders to in that language;
-- a `{% blocktranslate %}` without a count keeps its translated message, and fills in its variables per render;
+- a `{% blocktranslate %}` keeps its translated message (with a count, one per count met), and fills in its
+  variables per render;
 - a `{% url "name" %}` without arguments keeps the address reversed the first time, per script prefix and
   current app (the address of a name changes only with the code).
 
@@ -15,6 +16,8 @@ language is the one active when the template is fetched, which `render()`, `{% e
 do as they render: a template object kept and rendered later in another language would keep the first one's
 words, so the shop never keeps one (tests/core/test_template_loader.py).
 """
+
+from decimal import Decimal
 
 from django.conf import settings
 from django.template import Context
@@ -39,7 +42,7 @@ class Loader(cached.Loader):
                 if type(node) is TranslateNode and _literal(node.filter_expression) and _literal(node.message_context):
                     _keep_translation(node, template)
             for node in template.nodelist.get_nodes_by_type(BlockTranslateNode):
-                if type(node) is BlockTranslateNode and not node.plural and _literal(node.message_context):
+                if type(node) is BlockTranslateNode and _literal(node.message_context):
                     _keep_message(node)
             for node in template.nodelist.get_nodes_by_type(URLNode):
                 if type(node) is URLNode and not node.args and not node.kwargs and _literal(node.view_name):
@@ -70,17 +73,29 @@ def _keep_translation(node, template):
 
 
 def _keep_message(node):
-    """Look the `{% blocktranslate %}`'s message up once; left to Django if the translation does not format."""
+    """Look the `{% blocktranslate %}`'s message up once (with a count: once per count); left to Django if a
+    translation does not format."""
     message, names = node.render_token_list(node.singular)
-    if node.message_context:
-        translated = translation.pgettext(_text(node.message_context), message)
+    translated, forms, messages = None, {}, ()
+    if node.plural:
+        plural, plural_names = node.render_token_list(node.plural)
+        names, messages = names + plural_names, (message, plural)
+        node.messages = messages
+        forms = {count: _plural(node, count) for count in (0, 1, 2)}
+        candidates = forms.values()
     else:
-        translated = translation.gettext(message)
+        if node.message_context:
+            translated = translation.pgettext(_text(node.message_context), message)
+        else:
+            translated = translation.gettext(message)
+        candidates = [translated]
     try:
-        translated % dict.fromkeys(names, "")
+        for candidate in candidates:
+            candidate % dict.fromkeys(names, "")
     except (KeyError, ValueError, TypeError):
         return
-    node.__class__, node.translated, node.names = KeptMessageNode, translated, names
+    node.__class__ = KeptMessageNode
+    node.translated, node.forms, node.messages, node.names = translated, forms, messages, names
 
 
 class KeptTranslationNode(TranslateNode):
@@ -97,26 +112,60 @@ class KeptTranslationNode(TranslateNode):
 
 
 class KeptMessageNode(BlockTranslateNode):
-    """A `{% blocktranslate %}` without a count, its message translated when its template was compiled."""
+    """A `{% blocktranslate %}`, its message translated when its template was compiled; with a count, the message
+    for each count met (the first 100 of them)."""
 
-    translated: str
+    translated: str | None  # without a count
+    forms: dict  # count -> translated message, with a count
+    messages: tuple  # with a count: the singular and plural messages as gettext sees them
     names: list
 
     def render(self, context, nested=False):
         values = {name: expression.resolve(context) for name, expression in self.extra_context.items()}
-        invalid = context.template.engine.string_if_invalid
-        with context.push(values):
-            data = {
-                name: render_value_in_context(
-                    context[name] if name in context else (invalid % name if "%s" in invalid else invalid), context
-                )
-                for name in self.names
-            }
-        result = self.translated % data
+        if self.counter is not None:
+            count = self.counter.resolve(context)
+            if not isinstance(count, (Decimal, float, int)):
+                return super().render(context, nested)  # Django's error for it
+            values[self.countervar] = count
+            translated = self.forms.get(count)
+            if translated is None:
+                translated = _plural(self, count)
+                if len(self.forms) < 100:
+                    self.forms[count] = translated
+        else:
+            translated = self.translated
+        if values:
+            with context.push(values):
+                data = _data(self.names, context)
+        else:
+            data = _data(self.names, context)
+        result = translated % data
         if self.asvar:
             context[self.asvar] = SafeString(result)
             return ""
         return result
+
+
+def _data(names, context):
+    """A message's variables rendered as Django's blocktranslate renders them: string_if_invalid for a missing one."""
+    data = {}
+    for name in names:
+        value = context.get(name, _MISSING)
+        if value is _MISSING:
+            invalid = context.template.engine.string_if_invalid
+            value = invalid % name if "%s" in invalid else invalid
+        data[name] = render_value_in_context(value, context)
+    return data
+
+
+def _plural(node, count):
+    singular, plural = node.messages
+    if node.message_context:
+        return translation.npgettext(_text(node.message_context), singular, plural, count)
+    return translation.ngettext(singular, plural, count)
+
+
+_MISSING = object()
 
 
 class FixedURLNode(URLNode):

@@ -2,7 +2,7 @@
 renders it, in each language, whatever the order the languages come in."""
 
 import pytest
-from django.template import Context, Engine
+from django.template import Context, Engine, TemplateSyntaxError
 from django.urls import set_script_prefix
 from django.utils import translation
 
@@ -15,6 +15,7 @@ PAGE = (
     "{% endblocktranslate %}</p>"
     '{% url "cart:cart_detail" as cart_url %}<a href="{{ cart_url }}">{{ cart_url }}</a>'
     "{% blocktranslate %}100% {{ missing }}{% endblocktranslate %}"
+    "|{% blocktranslate count count=wait %}{{ count }} minute{% plural %}{{ count }} minutes{% endblocktranslate %}"
 )
 
 
@@ -29,7 +30,7 @@ def engine(tmp_path):
 
 def render(engine, language, name="page.html", **values):
     with translation.override(language):
-        return engine.get_template(name).render(Context({"invoice": "<2026-000001>", **values}))
+        return engine.get_template(name).render(Context({"invoice": "<2026-000001>", "wait": 1, **values}))
 
 
 def test_each_language_gets_its_own_words_and_addresses_in_any_order(engine):
@@ -37,12 +38,12 @@ def test_each_language_gets_its_own_words_and_addresses_in_any_order(engine):
         assert render(engine, "de") == (
             '<h1>Weiter einkaufen</h1><a href="/de/accounts/login/">Anmelden</a>'
             "<p>Rechnung &lt;2026-000001&gt; herunterladen (PDF)</p>"
-            '<a href="/de/cart/">/de/cart/</a>100% ?missing?'
+            '<a href="/de/cart/">/de/cart/</a>100% ?missing?|1 Minute'
         )
         assert render(engine, "en") == (
             '<h1>Continue shopping</h1><a href="/en/accounts/login/">Log in</a>'
             "<p>Download invoice &lt;2026-000001&gt; (PDF)</p>"
-            '<a href="/en/cart/">/en/cart/</a>100% ?missing?'
+            '<a href="/en/cart/">/en/cart/</a>100% ?missing?|1 minute'
         )
 
 
@@ -50,10 +51,14 @@ def test_the_words_are_worked_out_once_and_the_variables_every_time(engine):
     with translation.override("de"):
         template = engine.get_template("page.html")
     kinds = [type(node) for node in template.nodelist if not type(node).__name__ == "TextNode"]
-    assert kinds.count(KeptTranslationNode) == 2 and kinds.count(KeptMessageNode) == 2
+    assert kinds.count(KeptTranslationNode) == 2 and kinds.count(KeptMessageNode) == 3
     assert kinds.count(FixedURLNode) == 2
 
     assert "Rechnung 2026-000002 herunterladen" in render(engine, "de", invoice="2026-000002")
+    for wait, words in ((0, "0 Minuten"), (2, "2 Minuten"), (1234, "1234 Minuten"), (1, "1 Minute")):
+        assert render(engine, "de", wait=wait).endswith(f"|{words}")
+    with pytest.raises(TemplateSyntaxError):  # as Django's tag: a count must be a number
+        render(engine, "de", wait="many")
 
 
 def test_autoescaping_off_leaves_values_as_they_are(engine):
@@ -67,3 +72,15 @@ def test_an_address_follows_the_script_prefix(engine):
     finally:
         set_script_prefix("/")
     assert '<a href="/en/cart/">' in render(engine, "en")
+
+
+@pytest.mark.parametrize("name", ["page.html", "text.txt"])
+@pytest.mark.parametrize("language", ["en", "de"])
+@pytest.mark.parametrize("wait", [0, 1, 7])
+def test_it_renders_what_djangos_loader_renders(engine, tmp_path, name, language, wait):
+    libraries = {"i18n": "django.templatetags.i18n"}
+    django = Engine(dirs=[str(tmp_path)], libraries=libraries, string_if_invalid="?%s?")  # a fresh one per language
+    with translation.override(language):
+        expected = django.get_template(name).render(Context({"invoice": "<2026-000001>", "wait": wait}))
+
+    assert render(engine, language, name, wait=wait) == expected
