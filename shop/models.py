@@ -3,8 +3,9 @@ from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Now
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+
+from core.reversing import kept_reverse
 
 from . import images, money, search
 
@@ -26,7 +27,7 @@ class Category(models.Model):
         return _old_text_as_english(super().from_db(db, field_names, values), ("name",))
 
     def get_absolute_url(self):
-        return reverse("shop:product_list_by_category", args=[self.slug])
+        return kept_reverse("shop:product_list_by_category", self.slug)
 
 
 def _old_text_as_english(instance, fields):
@@ -158,7 +159,7 @@ class Product(models.Model):
         images.delete_renditions(self.image.storage, [r for r in old or [] if r not in self.image_renditions])
 
     def get_absolute_url(self):
-        return reverse("shop:product_detail", args=[self.id, self.slug])
+        return kept_reverse("shop:product_detail", self.id, self.slug)
 
     @property
     def vat_rate(self):
