@@ -21,8 +21,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.template import Context
-from django.template.base import render_value_in_context
-from django.template.defaulttags import URLNode
+from django.template.base import NodeList, TextNode, render_value_in_context
+from django.template.defaulttags import CommentNode, IfNode, LoadNode, URLNode
 from django.template.loaders import cached
 from django.templatetags.i18n import BlockTranslateNode, TranslateNode
 from django.urls import NoReverseMatch, get_script_prefix, reverse
@@ -47,8 +47,39 @@ class Loader(cached.Loader):
             for node in template.nodelist.get_nodes_by_type(URLNode):
                 if type(node) is URLNode and not node.args and not node.kwargs and _literal(node.view_name):
                     node.__class__, node.urls = FixedURLNode, {}
+            _compact(template.nodelist)
             template.prepared = True
         return template
+
+
+def _compact(nodelist):
+    """Join each run of fixed text (template text and kept words) into one text node, and leave out `{% load %}`
+    and `{% comment %}` (which render nothing): a node fewer to render for each (tests/core compares the output
+    with Django's loader)."""
+    compacted = []
+    for node in nodelist:
+        inner = [each for _, each in node.conditions_nodelists] if type(node) is IfNode else []
+        inner += [getattr(node, name, None) for name in node.child_nodelists if type(node) is not IfNode]
+        for each in inner:
+            if isinstance(each, NodeList):
+                _compact(each)
+        if type(node) in (LoadNode, CommentNode):
+            continue
+        text = node.s if type(node) is TextNode else _kept_text(node)
+        if text is not None and compacted and type(compacted[-1]) is TextNode:
+            compacted[-1] = TextNode(compacted[-1].s + text)
+        elif text is not None and type(node) is not TextNode:
+            compacted.append(TextNode(text))
+        else:
+            compacted.append(node)
+    nodelist[:] = compacted
+
+
+def _kept_text(node):
+    """The words a kept `{% translate %}` renders whether or not the template escapes; None for any other node."""
+    if type(node) is KeptTranslationNode and not node.asvar and node.outputs[True] == node.outputs[False]:
+        return str(node.outputs[True])
+    return None
 
 
 def _literal(expression):
