@@ -3,53 +3,80 @@ while the process runs is worked out once: the translation of fixed text, and ad
 
 Two languages made every page and email dearer to render: each `{% translate "Cart" %}` looked its words up in
 the catalogs on every render, each `{% blocktranslate %}` built its message and looked it up, and the pages
-gained addresses to reverse (bench/RESULTS.md, "Templates prepared once"). Here, when a template is compiled:
+gained addresses to reverse (bench/RESULTS.md, "Templates prepared once"). Here, when a template is compiled,
+before the cache hands it to any thread:
 
 - a `{% translate %}` of a quoted string keeps the words it renders to in that language;
 - a `{% blocktranslate %}` keeps its translated message (with a count, one per count met), and fills in its
   variables per render;
-- a `{% url "name" %}` without arguments keeps the address reversed the first time, per script prefix and
-  current app (the address of a name changes only with the code).
+- a `{% url "name" %}` without arguments keeps the address reversed the first time, per script prefix, URLconf
+  and current app (the address of a name changes only with the code);
+- each run of fixed text becomes one node, and `{% load %}` and `{% comment %}` are left out.
 
-Tags with a variable, a filter, a count or a context looked up at render time render as Django renders them. The
-language is the one active when the template is fetched, which `render()`, `{% extends %}` and `{% include %}`
-do as they render: a template object kept and rendered later in another language would keep the first one's
-words, so the shop never keeps one (tests/core/test_template_loader.py).
+Tags with a variable, a filter or a context looked up at render time, and anything inside `{% language %}`,
+render as Django renders them. The language is the one active when the template is fetched, which `render()`,
+`{% extends %}` and `{% include %}` do as they render: a template object kept and rendered later in another
+language would keep the first one's words, so the shop never keeps one. tests/core/test_template_loader.py
+compares the output with Django's loader.
 """
 
 from decimal import Decimal
 
 from django.conf import settings
 from django.template import Context
-from django.template.base import NodeList, TextNode, render_value_in_context
+from django.template.base import Node, NodeList, TextNode, render_value_in_context
 from django.template.defaulttags import CommentNode, IfNode, LoadNode, URLNode
-from django.template.loaders import cached
-from django.templatetags.i18n import BlockTranslateNode, TranslateNode
-from django.urls import NoReverseMatch, get_script_prefix, reverse
+from django.template.loaders import base, cached
+from django.templatetags.i18n import BlockTranslateNode, LanguageNode, TranslateNode
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils import translation
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString
 
 
-class Loader(cached.Loader):
-    def cache_key(self, template_name, skip=None):
-        return f"{translation.get_language()}:{super().cache_key(template_name, skip)}"
+class _Preparing(base.Loader):
+    """Prepares each template as it is compiled, before the cached loader stores it: no other thread sees a
+    template being prepared (two threads that compile the same one each prepare their own)."""
 
     def get_template(self, template_name, skip=None):
         template = super().get_template(template_name, skip)
-        if not getattr(template, "prepared", False):
-            for node in template.nodelist.get_nodes_by_type(TranslateNode):
-                if type(node) is TranslateNode and _literal(node.filter_expression) and _literal(node.message_context):
-                    _keep_translation(node, template)
-            for node in template.nodelist.get_nodes_by_type(BlockTranslateNode):
-                if type(node) is BlockTranslateNode and _literal(node.message_context):
-                    _keep_message(node)
-            for node in template.nodelist.get_nodes_by_type(URLNode):
-                if type(node) is URLNode and not node.args and not node.kwargs and _literal(node.view_name):
-                    node.__class__, node.urls = FixedURLNode, {}
-            _compact(template.nodelist)
-            template.prepared = True
+        _prepare(template)
         return template
+
+
+class Loader(cached.Loader, _Preparing):
+    def cache_key(self, template_name, skip=None):
+        return f"{translation.get_language()}:{super().cache_key(template_name, skip)}"
+
+
+def _prepare(template):
+    # A {% language %} block renders in another language than its template's: left as Django renders it.
+    elsewhere = {id(node) for block in template.nodelist.get_nodes_by_type(LanguageNode) for node in _inside(block)}
+    for node in template.nodelist.get_nodes_by_type(TranslateNode):
+        if type(node) is TranslateNode and id(node) not in elsewhere:
+            if _literal(node.filter_expression) and _literal(node.message_context):
+                _keep_translation(node, template)
+    for node in template.nodelist.get_nodes_by_type(BlockTranslateNode):
+        if type(node) is BlockTranslateNode and id(node) not in elsewhere and _literal(node.message_context):
+            _keep_message(node)
+    for node in template.nodelist.get_nodes_by_type(URLNode):
+        if type(node) is URLNode and id(node) not in elsewhere and not node.args and not node.kwargs:
+            if _literal(node.view_name):
+                node.urls = {}
+                node.__class__ = FixedURLNode
+    _compact(template.nodelist)
+
+
+def _inside(node):
+    return [each for nodelist in _nodelists(node) for each in nodelist.get_nodes_by_type(Node)]
+
+
+def _nodelists(node):
+    """The node lists a node renders: an {% if %}'s branches, and what its child_nodelists name."""
+    if type(node) is IfNode:
+        return [nodelist for _, nodelist in node.conditions_nodelists]
+    nodelists = (getattr(node, name, None) for name in node.child_nodelists)
+    return [nodelist for nodelist in nodelists if isinstance(nodelist, NodeList)]
 
 
 def _compact(nodelist):
@@ -58,11 +85,8 @@ def _compact(nodelist):
     with Django's loader)."""
     compacted = []
     for node in nodelist:
-        inner = [each for _, each in node.conditions_nodelists] if type(node) is IfNode else []
-        inner += [getattr(node, name, None) for name in node.child_nodelists if type(node) is not IfNode]
-        for each in inner:
-            if isinstance(each, NodeList):
-                _compact(each)
+        for inner in _nodelists(node):
+            _compact(inner)
         if type(node) in (LoadNode, CommentNode):
             continue
         text = node.s if type(node) is TextNode else _kept_text(node)
@@ -100,7 +124,8 @@ def _keep_translation(node, template):
         context.template = template
         rendered = node.render(context)
         outputs[autoescape] = context[node.asvar] if node.asvar else rendered
-    node.__class__, node.outputs = KeptTranslationNode, outputs
+    node.outputs = outputs
+    node.__class__ = KeptTranslationNode
 
 
 def _keep_message(node):
@@ -125,8 +150,8 @@ def _keep_message(node):
             candidate % dict.fromkeys(names, "")
     except (KeyError, ValueError, TypeError):
         return
-    node.__class__ = KeptMessageNode
     node.translated, node.forms, node.messages, node.names = translated, forms, messages, names
+    node.__class__ = KeptMessageNode
 
 
 class KeptTranslationNode(TranslateNode):
@@ -211,7 +236,7 @@ class FixedURLNode(URLNode):
             current_app = request.current_app
         except AttributeError:
             current_app = getattr(getattr(request, "resolver_match", None), "namespace", None)
-        urlconf = getattr(request, "urlconf", None)
+        urlconf = get_urlconf()  # as Django's tag reverses: the thread's URLconf, else ROOT_URLCONF
         key = (get_script_prefix(), urlconf, settings.ROOT_URLCONF, current_app)  # the language is the template's
         url = self.urls.get(key)
         if url is None:

@@ -2,11 +2,12 @@
 renders it, in each language, whatever the order the languages come in."""
 
 import re
+import threading
 
 import pytest
 from django.template import Context, Engine, TemplateSyntaxError
 from django.template.base import TextNode
-from django.urls import set_script_prefix
+from django.urls import path, set_script_prefix, set_urlconf
 from django.utils import translation
 
 from core.template_loader import FixedURLNode, KeptMessageNode, KeptTranslationNode
@@ -97,3 +98,64 @@ def test_it_renders_what_djangos_loader_renders(engine, tmp_path, name, language
         expected = django.get_template(name).render(Context({"invoice": "<2026-000001>", "wait": wait}))
 
     assert render(engine, language, name, wait=wait) == expected
+
+
+def locmem_engines(templates):
+    """An engine with the shop's loader and one with Django's, over the same templates in memory."""
+    libraries = {"i18n": "django.templatetags.i18n"}
+    kept = [("core.template_loader.Loader", [("django.template.loaders.locmem.Loader", templates)])]
+    return Engine(loaders=kept, libraries=libraries), Engine(loaders=[(kept[0][1][0])], libraries=libraries)
+
+
+def test_a_template_is_prepared_before_another_thread_can_fetch_it(monkeypatch):
+    from core import template_loader
+
+    fields = "".join(f'<i>{n}</i>{{% translate "Search" %}}{{{{ a }}}}' for n in range(6))
+    kept, django = locmem_engines({"t.html": "{% load i18n %}" + fields})
+    expected, seen, calls = render(django, "de", "t.html", a=1), {}, [0]
+    original = template_loader._kept_text
+
+    def fetch_from_another_thread_midway(node):  # as a second gunicorn thread could, while this one prepares
+        calls[0] += 1
+        if calls[0] == 4:
+            other = threading.Thread(target=lambda: seen.update(other=render(kept, "de", "t.html", a=1)))
+            other.start()
+            other.join()
+        return original(node)
+
+    monkeypatch.setattr(template_loader, "_kept_text", fetch_from_another_thread_midway)
+    first = render(kept, "de", "t.html", a=1)
+    monkeypatch.setattr(template_loader, "_kept_text", original)
+
+    assert first == seen["other"] == expected
+    assert render(kept, "de", "t.html", a=1) == expected  # and what the cache keeps for later requests
+
+
+def elsewhere(request):
+    return None
+
+
+urlpatterns = [path("elsewhere/", elsewhere, name="set_language")]  # this module, as another URLconf
+
+
+def test_an_address_follows_the_threads_urlconf_as_djangos_tag_does():
+    kept, django = locmem_engines({"t.html": '{% url "set_language" %}'})
+    for urlconf, address in ((None, "/i18n/setlang/"), (__name__, "/elsewhere/"), (None, "/i18n/setlang/")):
+        set_urlconf(urlconf)
+        try:
+            assert render(kept, "en", "t.html") == render(django, "en", "t.html") == address
+        finally:
+            set_urlconf(None)
+
+
+def test_a_language_block_renders_in_its_own_language():
+    page = (
+        '{% load i18n %}{% translate "Search" %} {% language "de" %}{% translate "Search" %} '
+        '{% url "cart:cart_detail" %} '
+        "{% blocktranslate count count=n %}{{ count }} minute{% plural %}{{ count }} minutes{% endblocktranslate %}"
+        "{% endlanguage %}"
+    )
+    kept, django = locmem_engines({"t.html": page})
+    expected = render(django, "en", "t.html", n=1)
+    assert expected == "Search Suche /de/cart/ 1 Minute"
+    assert render(kept, "en", "t.html", n=1) == expected
