@@ -10,7 +10,7 @@ from django.template.base import TextNode
 from django.urls import path, set_script_prefix, set_urlconf
 from django.utils import translation
 
-from core.template_loader import FixedURLNode, KeptMessageNode, KeptTranslationNode
+from core.template_loader import FixedURLNode, KeptMessageNode, KeptStaticNode, KeptTranslationNode
 
 PAGE = (
     '{% load i18n %}<h1>{% translate "Continue shopping" %}</h1>'
@@ -22,12 +22,16 @@ PAGE = (
     "|{% blocktranslate count count=wait %}{{ count }} minute{% plural %}{{ count }} minutes{% endblocktranslate %}"
     '{% comment %}a note{% endcomment %}{% if wait %}<b>{% translate "Search" %}</b>{% else %}{% translate "Log in" %}'
     '{% endif %}{% for n in "ab" %}{% translate "Search" %}{{ n }}{% empty %}-{% endfor %}'
+    '{% load static %}<link href="{% static "css/base.css" %}">{% static "js/shop.js" as script %}{{ script }}'
 )
 PARENT = '{% load i18n %}<p>{% block one %}{% translate "Search" %}{% endblock %}</p>{% block two %}-{% endblock %}'
 CHILD = (
     '{% extends "parent.html" %}{% load i18n %}{% block two %}{{ block.super }}{% translate "Log in" %}'
     '{% url "cart:cart_detail" %}{% endblock %}'
 )
+
+
+LIBRARIES = {"i18n": "django.templatetags.i18n", "static": "django.templatetags.static"}
 
 
 @pytest.fixture
@@ -37,8 +41,7 @@ def engine(tmp_path):
     (tmp_path / "parent.html").write_text(PARENT)
     (tmp_path / "child.html").write_text(CHILD)
     loaders = [("core.template_loader.Loader", ["django.template.loaders.filesystem.Loader"])]
-    libraries = {"i18n": "django.templatetags.i18n"}
-    return Engine(dirs=[str(tmp_path)], loaders=loaders, libraries=libraries, string_if_invalid="?%s?")
+    return Engine(dirs=[str(tmp_path)], loaders=loaders, libraries=LIBRARIES, string_if_invalid="?%s?")
 
 
 def render(engine, language, name="page.html", **values):
@@ -52,11 +55,13 @@ def test_each_language_gets_its_own_words_and_addresses_in_any_order(engine):
             '<h1>Weiter einkaufen</h1><a href="/de/accounts/login/">Anmelden</a>'
             "<p>Rechnung &lt;2026-000001&gt; herunterladen (PDF)</p>"
             '<a href="/de/cart/">/de/cart/</a>100% ?missing?|1 Minute<b>Suche</b>SucheaSucheb'
+            '<link href="/static/css/base.css">/static/js/shop.js'
         )
         assert render(engine, "en") == (
             '<h1>Continue shopping</h1><a href="/en/accounts/login/">Log in</a>'
             "<p>Download invoice &lt;2026-000001&gt; (PDF)</p>"
             '<a href="/en/cart/">/en/cart/</a>100% ?missing?|1 minute<b>Search</b>SearchaSearchb'
+            '<link href="/static/css/base.css">/static/js/shop.js'
         )
 
 
@@ -66,6 +71,7 @@ def test_the_words_are_worked_out_once_and_the_variables_every_time(engine):
     kinds = [type(node) for node in template.nodelist]
     assert kinds.count(KeptTranslationNode) == 1  # {% translate … as login %}; the other is in the text now
     assert kinds.count(KeptMessageNode) == 3 and kinds.count(FixedURLNode) == 2
+    assert kinds.count(KeptStaticNode) == 1  # {% static … as script %} stays Django's
     assert kinds[0] is TextNode and template.nodelist[0].s == "<h1>Weiter einkaufen</h1>"  # {% load %} left out
 
     assert "Rechnung 2026-000002 herunterladen" in render(engine, "de", invoice="2026-000002")
@@ -88,12 +94,17 @@ def test_an_address_follows_the_script_prefix(engine):
     assert '<a href="/en/cart/">' in render(engine, "en")
 
 
+def test_a_static_address_follows_the_static_files_settings(engine, settings):
+    assert '<link href="/static/css/base.css">' in render(engine, "en")
+    settings.STATIC_URL = "https://cdn.example.com/assets/"
+    assert '<link href="https://cdn.example.com/assets/css/base.css">' in render(engine, "en")
+
+
 @pytest.mark.parametrize("name", ["page.html", "text.txt", "child.html", "parent.html"])
 @pytest.mark.parametrize("language", ["en", "de"])
 @pytest.mark.parametrize("wait", [0, 1, 7])
 def test_it_renders_what_djangos_loader_renders(engine, tmp_path, name, language, wait):
-    libraries = {"i18n": "django.templatetags.i18n"}
-    django = Engine(dirs=[str(tmp_path)], libraries=libraries, string_if_invalid="?%s?")  # a fresh one per language
+    django = Engine(dirs=[str(tmp_path)], libraries=LIBRARIES, string_if_invalid="?%s?")  # a fresh one per language
     with translation.override(language):
         expected = django.get_template(name).render(Context({"invoice": "<2026-000001>", "wait": wait}))
 
