@@ -3,6 +3,7 @@ from functools import lru_cache
 
 from django import template
 from django.conf import settings
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language, gettext, ngettext
@@ -16,19 +17,27 @@ register = template.Library()
 @register.inclusion_tag("orders/_what_happens_next.html", takes_context=True)
 def what_happens_next(context, order, mode="page"):
     """What happens after an order, in the same words everywhere: `mode` is "page", "email" (HTML) or "text"."""
-    autoescape = context.autoescape
-    payment, dispatch, contact = _sentences(
-        get_language(), autoescape, settings.PAYMENT_TIMEOUT, settings.SHOP_DISPATCH_DAYS
-    )
+    autoescape, language = context.autoescape, get_language()
+    payment, dispatch, contact = _sentences(language, autoescape, settings.PAYMENT_TIMEOUT, settings.SHOP_DISPATCH_DAYS)
     value = escape if autoescape else str
     filled = contact % {"contact_email": value(settings.SHOP_CONTACT_EMAIL), "number": value(order.number)}
-    payment = payment % {"deadline": value(payment_deadline(order))}
+    payment = payment % {"deadline": value(_kept_deadline(order, language))}
     return {"mode": mode, "payment": SafeString(payment), "dispatch": dispatch, "contact": SafeString(filled)}
 
 
 def payment_deadline(order):
     """Until when `order` waits for its online payment, for people: "Nov. 25, 2026, 11:08 p.m. CET"."""
     return local_datetime(order.created + timedelta(seconds=settings.PAYMENT_TIMEOUT))
+
+
+def _kept_deadline(order, language):
+    """payment_deadline(order), kept on the order for the email's second part: Django formats a date in about
+    30 µs, and the confirmation's text and HTML each say it."""
+    key = (language, timezone.get_current_timezone(), order.created, settings.PAYMENT_TIMEOUT)
+    kept = order.__dict__.get("_payment_deadline")
+    if kept is None or kept[0] != key:
+        kept = order.__dict__["_payment_deadline"] = (key, payment_deadline(order))
+    return kept[1]
 
 
 @register.simple_tag

@@ -10,6 +10,7 @@ import pytest
 from django.template import Context, Template
 from django.template.loader import get_template
 from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 
 from orders import outbox
@@ -137,6 +138,20 @@ def test_what_happens_next_names_each_order_its_own_number(order, customer):
         made = tag.render(Context({"order": shown}, autoescape=False))
         assert f"mention your order number, {shown.number}." in made, made
         assert hidden.number not in made
+
+
+def test_what_happens_next_gives_one_order_its_deadline_in_each_language_and_time_zone(order, settings):
+    """The deadline is worked out once for an email's text and HTML parts: never the other language's, another
+    zone's or another timeout's."""
+    tag = Template("{% load order_pages %}{% what_happens_next order 'text' %}")
+    settings.PAYMENT_TIMEOUT = 1800  # placed 21:38 UTC
+    for language, deadline in (("en", "Nov. 25, 2026, 11:08 p.m. CET"), ("de", "25. November 2026 23:08 MEZ")) * 2:
+        with translation.override(language):
+            assert deadline in tag.render(Context({"order": order}, autoescape=False))
+    settings.PAYMENT_TIMEOUT = 90
+    assert "Nov. 25, 2026, 10:39 p.m. CET" in tag.render(Context({"order": order}, autoescape=False))
+    with timezone.override("Europe/London"):
+        assert "Nov. 25, 2026, 9:39 p.m. GMT" in tag.render(Context({"order": order}, autoescape=False))
 
 
 def test_email_subject_says_received_while_payment_is_pending_and_replies_reach_the_shop(order, mailoutbox, settings):
