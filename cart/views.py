@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from core.ratelimit import limit_posts
+from core.reversing import kept_reverse
 from shop.lookups import available_product
 from shop.models import Product
 
@@ -54,7 +55,7 @@ def cart_add(request, product_id):
     if product is None:
         raise Http404("No product matches the given query.")
     if _apply_quantity(request, product, override=False):
-        return redirect("cart:cart_detail")
+        return redirect(kept_reverse("cart:cart_detail"))
     return redirect(product)
 
 

@@ -9,8 +9,8 @@ before the cache hands it to any thread:
 - a `{% translate %}` of a quoted string keeps the words it renders to in that language;
 - a `{% blocktranslate %}` keeps its translated message (with a count, one per count met), and fills in its
   variables per render;
-- a `{% url "name" %}` without arguments keeps the address reversed the first time, per script prefix, URLconf
-  and current app (the address of a name changes only with the code);
+- a `{% url "name" %}`, with or without positional arguments, keeps the addresses it reversed (the last 4,096),
+  per script prefix, URLconf, current app and argument values (an address changes only with the code);
 - a `{% static "path" %}` keeps its address per script prefix until a static files setting changes (Django's
   storage works it out in about 12 µs, three times a page);
 - each run of fixed text becomes one node, and `{% load %}` and `{% comment %}` are left out.
@@ -67,7 +67,7 @@ def _prepare(template):
         if type(node) is BlockTranslateNode and id(node) not in elsewhere and _literal(node.message_context):
             _keep_message(node)
     for node in template.nodelist.get_nodes_by_type(URLNode):
-        if type(node) is URLNode and id(node) not in elsewhere and not node.args and not node.kwargs:
+        if type(node) is URLNode and id(node) not in elsewhere and not node.kwargs:
             if _literal(node.view_name):
                 node.urls = {}
                 node.__class__ = FixedURLNode
@@ -231,25 +231,31 @@ _MISSING = object()
 
 
 class FixedURLNode(URLNode):
-    """A `{% url "name" %}` without arguments, its address kept per script prefix, URLconf and current app (and
-    language: each language has its own copy of the template)."""
+    """A `{% url "name" %}` (positional arguments allowed), its addresses kept per script prefix, URLconf, current
+    app and argument values (and language: each language has its own copy of the template). Arguments other
+    than numbers and strings go to Django's tag."""
 
     urls: dict
 
     def render(self, context):
+        args = tuple(arg.resolve(context) for arg in self.args)
+        if not all(type(arg) in (int, str) for arg in args):
+            return super().render(context)
         request = getattr(context, "request", None)
         try:
             current_app = request.current_app
         except AttributeError:
             current_app = getattr(getattr(request, "resolver_match", None), "namespace", None)
         urlconf = get_urlconf()  # as Django's tag reverses: the thread's URLconf, else ROOT_URLCONF
-        key = (get_script_prefix(), urlconf, settings.ROOT_URLCONF, current_app)  # the language is the template's
+        key = (get_script_prefix(), urlconf, settings.ROOT_URLCONF, current_app, args)  # the language: the template's
         url = self.urls.get(key)
         if url is None:
             try:
-                url = reverse(_text(self.view_name), urlconf=urlconf, current_app=current_app)
+                url = reverse(_text(self.view_name), args=args, urlconf=urlconf, current_app=current_app)
             except NoReverseMatch:
                 return super().render(context)
+            if len(self.urls) >= 4096:  # one address per order on an order's pages: bounded
+                self.urls.clear()
             self.urls[key] = url
         if self.asvar:
             context[self.asvar] = url

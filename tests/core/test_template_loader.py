@@ -7,7 +7,7 @@ import threading
 import pytest
 from django.template import Context, Engine, TemplateSyntaxError
 from django.template.base import TextNode
-from django.urls import path, set_script_prefix, set_urlconf
+from django.urls import NoReverseMatch, path, set_script_prefix, set_urlconf
 from django.utils import translation
 
 from core.template_loader import FixedURLNode, KeptMessageNode, KeptStaticNode, KeptTranslationNode
@@ -23,6 +23,7 @@ PAGE = (
     '{% comment %}a note{% endcomment %}{% if wait %}<b>{% translate "Search" %}</b>{% else %}{% translate "Log in" %}'
     '{% endif %}{% for n in "ab" %}{% translate "Search" %}{{ n }}{% empty %}-{% endfor %}'
     '{% load static %}<link href="{% static "css/base.css" %}">{% static "js/shop.js" as script %}{{ script }}'
+    '<form action="{% url "cart:cart_add" wait %}">'
 )
 PARENT = '{% load i18n %}<p>{% block one %}{% translate "Search" %}{% endblock %}</p>{% block two %}-{% endblock %}'
 CHILD = (
@@ -55,13 +56,13 @@ def test_each_language_gets_its_own_words_and_addresses_in_any_order(engine):
             '<h1>Weiter einkaufen</h1><a href="/de/accounts/login/">Anmelden</a>'
             "<p>Rechnung &lt;2026-000001&gt; herunterladen (PDF)</p>"
             '<a href="/de/cart/">/de/cart/</a>100% ?missing?|1 Minute<b>Suche</b>SucheaSucheb'
-            '<link href="/static/css/base.css">/static/js/shop.js'
+            '<link href="/static/css/base.css">/static/js/shop.js<form action="/de/cart/add/1/">'
         )
         assert render(engine, "en") == (
             '<h1>Continue shopping</h1><a href="/en/accounts/login/">Log in</a>'
             "<p>Download invoice &lt;2026-000001&gt; (PDF)</p>"
             '<a href="/en/cart/">/en/cart/</a>100% ?missing?|1 minute<b>Search</b>SearchaSearchb'
-            '<link href="/static/css/base.css">/static/js/shop.js'
+            '<link href="/static/css/base.css">/static/js/shop.js<form action="/en/cart/add/1/">'
         )
 
 
@@ -70,7 +71,7 @@ def test_the_words_are_worked_out_once_and_the_variables_every_time(engine):
         template = engine.get_template("page.html")
     kinds = [type(node) for node in template.nodelist]
     assert kinds.count(KeptTranslationNode) == 1  # {% translate … as login %}; the other is in the text now
-    assert kinds.count(KeptMessageNode) == 3 and kinds.count(FixedURLNode) == 2
+    assert kinds.count(KeptMessageNode) == 3 and kinds.count(FixedURLNode) == 3
     assert kinds.count(KeptStaticNode) == 1  # {% static … as script %} stays Django's
     assert kinds[0] is TextNode and template.nodelist[0].s == "<h1>Weiter einkaufen</h1>"  # {% load %} left out
 
@@ -92,6 +93,16 @@ def test_an_address_follows_the_script_prefix(engine):
     finally:
         set_script_prefix("/")
     assert '<a href="/en/cart/">' in render(engine, "en")
+
+
+def test_an_address_with_arguments_follows_their_values():
+    kept, django = locmem_engines({"t.html": '{% url "cart:cart_add" item %}'})
+    for item, address in ((1, "/de/cart/add/1/"), (2, "/de/cart/add/2/"), ("3", "/de/cart/add/3/"), (1, None)):
+        assert render(kept, "de", "t.html", item=item) == render(django, "de", "t.html", item=item)
+        assert render(kept, "de", "t.html", item=item) == (address or "/de/cart/add/1/")
+    for refused in (-1, None, [1]):  # as Django's tag: an argument the pattern refuses
+        with pytest.raises(NoReverseMatch):
+            render(kept, "de", "t.html", item=refused)
 
 
 def test_a_static_address_follows_the_static_files_settings(engine, settings):
