@@ -1,11 +1,12 @@
 """The health check of a reused PostgreSQL connection (core/postgresql): no round trip, and a connection
 the server ended is still found unusable and replaced."""
 
+import time
 from unittest.mock import patch
 
 import psycopg
 import pytest
-from django.db import connection, connections
+from django.db import NotSupportedError, connection, connections
 
 from testkit.waiting import wait_until
 
@@ -67,3 +68,38 @@ def test_a_descriptor_above_1024_is_checked_too():
             assert connection.is_usable()
         finally:
             os.close(1500)
+
+
+def test_a_query_prepared_before_a_migration_changed_its_columns_works_again_after_one_failure():
+    """A query run five times is prepared (myshop/settings.py); a migration that changes a column's type makes
+    PostgreSQL refuse the prepared plan ("cached plan must not change result type"). The failing request ends,
+    as every request does, with close_if_unusable_or_obsolete(): after it, the same connection runs the query."""
+    other = connections.create_connection("default")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE prepared_probe (id integer, name varchar(10))")
+            cursor.execute("INSERT INTO prepared_probe VALUES (1, 'tea')")
+        for _ in range(6):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT id, name FROM prepared_probe WHERE id = %s", [1])
+                assert cursor.fetchall() == [(1, "tea")]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+            assert cursor.fetchone()[0] >= 1  # the settings prepare what a connection repeats
+        pid = connection.connection.info.backend_pid
+        connection.close_at = time.monotonic() + 60  # kept, as with CONN_MAX_AGE=60 in production
+        with other.cursor() as cursor:
+            cursor.execute("ALTER TABLE prepared_probe ALTER COLUMN name TYPE varchar(20)")
+
+        with pytest.raises(NotSupportedError, match="cached plan must not change result type"):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT id, name FROM prepared_probe WHERE id = %s", [1])
+        connection.close_if_unusable_or_obsolete()  # the end of the request
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id, name FROM prepared_probe WHERE id = %s", [1])
+            assert cursor.fetchall() == [(1, "tea")]
+        assert connection.connection.info.backend_pid == pid  # the same connection, not a new one
+    finally:
+        with other.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS prepared_probe")
+        other.close()

@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from testkit.processes import run_python
 
@@ -229,3 +230,21 @@ def test_an_unknown_sqlite_flush_setting_is_refused_at_start():
         SQLITE_SYNCHRONOUS="OFF",
     )
     assert result.returncode != 0 and "SQLITE_SYNCHRONOUS must be NORMAL, FULL or EXTRA" in result.stderr
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("setting, prepared", [(None, True), ("0", False)])
+def test_postgresql_prepares_what_a_connection_repeats_unless_told_not_to(setting, prepared):
+    """Prepared statements save PostgreSQL planning each repeated query; a pooler in transaction mode needs
+    them off (DATABASE_PREPARED_STATEMENTS=0)."""
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='myshop.settings'; django.setup();"
+        "from django.db import connection; cursor = connection.cursor();"
+        "[cursor.execute('SELECT %s::int + 1', [n]) for n in range(6)];"
+        "cursor.execute('SELECT count(*) FROM pg_prepared_statements'); print(cursor.fetchone()[0])"
+    )
+    server = connection.settings_dict  # this pass's server; its maintenance database, which always exists
+    env = {"DEBUG": "1", "DATABASE_URL": f"postgres://{server['USER']}@{server['HOST']}:{server['PORT']}/postgres"}
+    result = run_python(code, **env, **({"DATABASE_PREPARED_STATEMENTS": setting} if setting else {}))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (int(result.stdout.split()[-1]) > 0) is prepared
