@@ -1,6 +1,6 @@
 """Django's PostgreSQL backend, whose check of a reused connection polls its socket instead of sending
 `SELECT 1`: one round trip fewer per request and per task (docs/decisions/postgresql-health-check.md); and
-which forgets its prepared statements after a failed one (docs/decisions/prepared-statements.md)."""
+which replaces a connection whose prepared statements a migration made stale (docs/decisions/prepared-statements.md)."""
 
 import select
 
@@ -26,18 +26,30 @@ class DatabaseWrapper(base.DatabaseWrapper):
         except OSError:
             return False
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stale_plans = False
+        self.execute_wrappers.append(_note_stale_plans)  # first in the list: for the life of the wrapper
+
     def close_if_unusable_or_obsolete(self):
-        # Django calls this as each request and task ends. A statement that failed may be a prepared one that a
-        # migration has made stale ("cached plan must not change result type"), which fails on every run until
-        # it is deallocated: forget them all, and the connection prepares again what it repeats.
-        connection = self.connection
-        if (
-            connection is not None
-            and self.errors_occurred
-            and connection.info.transaction_status == pq.TransactionStatus.IDLE
-        ):
-            try:
-                connection.execute("DEALLOCATE ALL")
-            except psycopg.Error:
-                pass  # then the check below finds the connection unusable
+        # Django calls this as each request and task ends. A prepared plan that a migration has made stale
+        # fails on every run until deallocated, and psycopg forgets its own list only after its connection's
+        # ALTER, DROP or ROLLBACK: a new connection prepares afresh.
+        if self.stale_plans:
+            self.stale_plans = False
+            self.close()
         super().close_if_unusable_or_obsolete()
+
+
+STALE = (psycopg.errors.FeatureNotSupported, psycopg.errors.InvalidSqlStatementName)
+
+
+def _note_stale_plans(execute, sql, params, many, context):
+    """Mark the connection for replacement when a prepared statement failed as stale ("cached plan must not
+    change result type") or gone ("prepared statement … does not exist")."""
+    try:
+        return execute(sql, params, many, context)
+    except Exception as error:
+        if isinstance(error.__cause__, STALE):
+            context["connection"].stale_plans = True
+        raise
