@@ -6,7 +6,7 @@ from unittest.mock import patch
 
 import psycopg
 import pytest
-from django.db import NotSupportedError, connection, connections
+from django.db import NotSupportedError, ProgrammingError, connection, connections
 
 from testkit.waiting import wait_until
 
@@ -70,134 +70,96 @@ def test_a_descriptor_above_1024_is_checked_too():
             os.close(1500)
 
 
-def test_a_query_prepared_before_a_migration_changed_its_columns_works_again_after_one_failure():
-    """A query run five times is prepared (myshop/settings.py); a migration that changes a column's type makes
-    PostgreSQL refuse the prepared plan ("cached plan must not change result type"). The failing request ends,
-    as every request does, with close_if_unusable_or_obsolete(): after it, the query runs again."""
+PROBE = "SELECT id, name FROM prepared_probe WHERE id = %s"
+
+
+@pytest.fixture
+def probe_table():
+    """A table of one row, and another connection to change it with, as a migration in another process would."""
     other = connections.create_connection("default")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("CREATE TABLE prepared_probe (id integer, name varchar(10))")
-            cursor.execute("INSERT INTO prepared_probe VALUES (1, 'tea')")
-        for _ in range(6):
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT id, name FROM prepared_probe WHERE id = %s", [1])
-                assert cursor.fetchall() == [(1, "tea")]
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_prepared_statements")
-            assert cursor.fetchone()[0] >= 1  # the settings prepare what a connection repeats
-        pid = connection.connection.info.backend_pid
-        connection.close_at = time.monotonic() + 60  # kept, as with CONN_MAX_AGE=60 in production
-        with other.cursor() as cursor:
-            cursor.execute("ALTER TABLE prepared_probe ALTER COLUMN name TYPE varchar(20)")
-
-        with pytest.raises(NotSupportedError, match="cached plan must not change result type"):
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT id, name FROM prepared_probe WHERE id = %s", [1])
-        connection.close_if_unusable_or_obsolete()  # the end of the request
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT id, name FROM prepared_probe WHERE id = %s", [1])
-            assert cursor.fetchall() == [(1, "tea")]
-        assert connection.connection.info.backend_pid != pid  # a new connection: it prepares afresh
-    finally:
-        with other.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS prepared_probe")
-        other.close()
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE prepared_probe (id integer, name varchar(10))")
+        cursor.execute("INSERT INTO prepared_probe VALUES (1, 'tea')")
+    yield other
+    with other.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS prepared_probe")
+    other.close()
 
 
-def test_a_stale_prepared_query_works_again_on_a_connection_that_had_failed_once_before():
-    """A kept connection meets a failed statement long before any query is prepared (here: a missing table), and
-    that request ends too with close_if_unusable_or_obsolete(). Later a migration makes a prepared plan stale:
-    after the failing request, the query runs again, as on a connection with no past."""
-    from django.db import ProgrammingError
+def run(sql, params=()):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
+
+def fail_a_request(error, sql):
+    """A request whose statement fails, ended as Django ends each request and task; the connection is kept (as
+    with CONN_MAX_AGE=60 in production)."""
+    with pytest.raises(error):
+        run(sql)
+    connection.close_at = time.monotonic() + 60
+    connection.close_if_unusable_or_obsolete()
+
+
+def make_the_probe_stale(other):
+    """Prepare the probe query (run five times, myshop/settings.py), then change a column it returns from the other
+    connection: PostgreSQL refuses the prepared plan. Returns the connection's backend."""
+    for _ in range(6):
+        assert run(PROBE, [1]) == [(1, "tea")]
+    assert run("SELECT count(*) FROM pg_prepared_statements")[0][0] >= 1  # prepared, as the settings ask
+    connection.close_at = time.monotonic() + 60  # kept, as with CONN_MAX_AGE=60 in production
+    backend = connection.connection.info.backend_pid
+    with other.cursor() as cursor:
+        cursor.execute("ALTER TABLE prepared_probe ALTER COLUMN name TYPE varchar(20)")
+    with pytest.raises(NotSupportedError, match="cached plan must not change result type"):
+        run(PROBE, [1])
+    return backend
+
+
+def the_probe_runs_after_the_request(backend):
+    connection.close_if_unusable_or_obsolete()  # the end of the request
+    assert run(PROBE, [1]) == [(1, "tea")]
+    assert connection.connection.info.backend_pid != backend  # a new connection: it prepares afresh
+
+
+def test_a_query_prepared_before_a_migration_changed_its_columns_works_again_after_one_failure(probe_table):
+    """A migration that changes a column's type makes PostgreSQL refuse a prepared plan ("cached plan must not
+    change result type"). The failing request ends, as every request does, with close_if_unusable_or_obsolete():
+    after it, the query runs again."""
+    the_probe_runs_after_the_request(make_the_probe_stale(probe_table))
+
+
+def test_a_stale_prepared_query_works_again_on_a_connection_that_had_failed_once_before(probe_table):
+    """A kept connection meets a failed statement long before any query is prepared (here: a missing table).
+    Later a migration makes a prepared plan stale: after the failing request, the query runs again, as on a
+    connection with no past."""
     connection.close()  # a new process's connection
-    other = connections.create_connection("default")
-    try:
-        with pytest.raises(ProgrammingError):
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT * FROM no_such_table")
-        connection.close_at = time.monotonic() + 60  # kept, as with CONN_MAX_AGE=60 in production
-        connection.close_if_unusable_or_obsolete()  # the end of that first request
-        with connection.cursor() as cursor:
-            cursor.execute("CREATE TABLE prepared_probe (id integer, name varchar(10))")
-            cursor.execute("INSERT INTO prepared_probe VALUES (1, 'tea')")
-        for _ in range(6):
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT id, name FROM prepared_probe WHERE id = %s", [1])
-        pid = connection.connection.info.backend_pid
-        with other.cursor() as cursor:
-            cursor.execute("ALTER TABLE prepared_probe ALTER COLUMN name TYPE varchar(20)")
-
-        with pytest.raises(NotSupportedError, match="cached plan must not change result type"):
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT id, name FROM prepared_probe WHERE id = %s", [1])
-        connection.close_if_unusable_or_obsolete()  # the end of the request
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT id, name FROM prepared_probe WHERE id = %s", [1])
-            assert cursor.fetchall() == [(1, "tea")]
-        assert connection.connection.info.backend_pid != pid  # a new connection: it prepares afresh
-    finally:
-        with other.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS prepared_probe")
-        other.close()
+    fail_a_request(ProgrammingError, "SELECT * FROM no_such_table")
+    the_probe_runs_after_the_request(make_the_probe_stale(probe_table))
 
 
-def test_a_stale_prepared_query_works_again_after_a_request_that_also_saved_its_session():
+def test_a_stale_prepared_query_works_again_after_a_request_that_also_saved_its_session(probe_table):
     """The request that meets the stale plan goes on to commit a transaction before it ends: its session saved in
     the database (core.sessions, the store without a shared cache), as a cart or checkout request does. Django's
     commit clears errors_occurred; the query must still run again after that request."""
     from core.sessions import SessionStore
 
-    other = connections.create_connection("default")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("CREATE TABLE prepared_probe (id integer, name varchar(10))")
-            cursor.execute("INSERT INTO prepared_probe VALUES (1, 'tea')")
-        for _ in range(6):
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT id, name FROM prepared_probe WHERE id = %s", [1])
-        pid = connection.connection.info.backend_pid
-        connection.close_at = time.monotonic() + 60  # kept, as with CONN_MAX_AGE=60 in production
-        with other.cursor() as cursor:
-            cursor.execute("ALTER TABLE prepared_probe ALTER COLUMN name TYPE varchar(20)")
-
-        with pytest.raises(NotSupportedError, match="cached plan must not change result type"):
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT id, name FROM prepared_probe WHERE id = %s", [1])
-        session = SessionStore()
-        session["cart"] = {"1": 1}
-        session.save()  # SessionMiddleware, as the response goes out
-        connection.close_if_unusable_or_obsolete()  # the end of the request
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT id, name FROM prepared_probe WHERE id = %s", [1])
-            assert cursor.fetchall() == [(1, "tea")]
-        assert connection.connection.info.backend_pid != pid  # a new connection: it prepares afresh
-    finally:
-        with other.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS prepared_probe")
-        other.close()
+    backend = make_the_probe_stale(probe_table)
+    session = SessionStore()
+    session["cart"] = {"1": 1}
+    session.save()  # SessionMiddleware, as the response goes out
+    the_probe_runs_after_the_request(backend)
 
 
 def test_a_connections_prepared_queries_keep_working_after_two_failed_requests():
     """No migration at all: a kept connection's first request fails (any error but a data or integrity one,
-    here a missing table), later ones prepare what they repeat, and another request fails. Each failing request
-    ends with close_if_unusable_or_obsolete(); the queries the connection had prepared still run after it."""
-    from django.db import ProgrammingError
-
+    here a missing table), later ones prepare what they repeat, and another request fails. The queries the
+    connection had prepared still run after it, on the same connection."""
     connection.close()  # a new process's connection
-    with pytest.raises(ProgrammingError):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT * FROM no_such_table")
-    connection.close_at = time.monotonic() + 60  # kept, as with CONN_MAX_AGE=60 in production
-    connection.close_if_unusable_or_obsolete()  # the end of the first request
+    fail_a_request(ProgrammingError, "SELECT * FROM no_such_table")
     for _ in range(6):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT %s::int + 1", [1])
-    with pytest.raises(ProgrammingError):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT * FROM no_such_table")
-    connection.close_if_unusable_or_obsolete()  # the end of that request
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT %s::int + 1", [1])
-        assert cursor.fetchone() == (2,)
+        assert run("SELECT %s::int + 1", [1]) == [(2,)]
+    backend = connection.connection.info.backend_pid
+    fail_a_request(ProgrammingError, "SELECT * FROM no_such_table")
+    assert run("SELECT %s::int + 1", [1]) == [(2,)]
+    assert connection.connection.info.backend_pid == backend
