@@ -164,7 +164,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     if env_bool("DATABASE_PREPARED_STATEMENTS", True):
         # A query the connection has run 5 times is prepared: PostgreSQL plans it once, not on every run (the
         # catalog's indexes made planning most of a lookup's cost). Off behind a pooler in transaction mode.
-        DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
+        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A write-ahead log; NORMAL survives a killed process but not a power cut (docs/guarantees.md).
     SQLITE_SYNCHRONOUS = env("SQLITE_SYNCHRONOUS", "NORMAL").upper()

@@ -248,3 +248,17 @@ def test_postgresql_prepares_what_a_connection_repeats_unless_told_not_to(settin
     result = run_python(code, **env, **({"DATABASE_PREPARED_STATEMENTS": setting} if setting else {}))
     assert result.returncode == 0, result.stderr[-2000:]
     assert (int(result.stdout.split()[-1]) > 0) is prepared
+
+
+def test_the_database_urls_own_options_are_kept_with_prepared_statements():
+    """sslmode and connect_timeout in DATABASE_URL reach the connection as before, beside the prepared statements."""
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='myshop.settings'; django.setup();"
+        "from django.conf import settings; print(sorted(settings.DATABASES['default']['OPTIONS'].items()))"
+    )
+    url = "postgres://shop@db.example.com:5432/myshop?sslmode=require&connect_timeout=7"
+    result = run_python(code, DEBUG="1", DATABASE_URL=url)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split("\n")[-2] == (
+        "[('connect_timeout', 7), ('prepare_threshold', 5), ('server_side_binding', True), ('sslmode', 'require')]"
+    )
